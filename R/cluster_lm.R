@@ -1,0 +1,319 @@
+#' Linear regression with cluster-robust standard errors, fast
+#'
+#' Fits a linear model by least squares and computes its cluster-robust
+#' covariance in one parallel C++ pass over the data, without building a
+#' model frame or an `lm` object. The coefficients equal [lm()]'s and the
+#' covariance equals `sandwich::vcovCL(lm(...), cluster = ..., type = type)`
+#' (or `clubSandwich::vcovCR()` for the "CR" types); see [vcov_cluster()] for
+#' the types and their small-sample adjustments.
+#'
+#' Plain numeric columns are read in place; factors, interactions and
+#' transformations such as `log(x)` go through [model.matrix()], which codes
+#' them as [lm()] does. Rows with missing values in any variable of the
+#' formula or in the weights are dropped (as by [na.omit()]); a missing
+#' cluster id is an error. Aliased (collinear) columns get `NA` coefficients,
+#' decided as [lm()] decides them.
+#'
+#' @param formula A model formula such as `y ~ treated + x`, or a
+#'   [cluster_stats()] object (then `data` and `cluster` are not needed).
+#' @param data A data frame or data.table; or a [cluster_stats()] object, in
+#'   which case `formula` may name a subset of its columns.
+#' @param cluster The clustering: a column name (`"g"`), a one-sided formula
+#'   (`~ g`, or `~ g1 + g2` for multiway clustering) or a vector with one id
+#'   per row.
+#' @param weights Optional non-negative weights: a column name, a one-sided
+#'   formula or a numeric vector. Rows with zero weight are dropped.
+#' @param type Covariance type, as in [vcov_cluster()]; default "HC1"
+#'   (Stata's and sandwich's default for linear models).
+#' @param cadjust Multiply by G / (G - 1) ("HC" types).
+#' @param threads Number of threads; default `getOption("clusterab.threads")`,
+#'   else all cores. Results do not depend on it.
+#' @return An object of class `cluster_lm` with methods for `print`,
+#'   `summary`, `coef`, `vcov`, `confint`, `nobs`, `df.residual` and `tidy`,
+#'   and usable with [coef_test()] and `lmtest::coeftest()`.
+#' @examples
+#' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
+#'                   cluster = ~ region)
+#' fit
+#' summary(fit)
+#' confint(fit)
+#' @export
+cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
+                       cadjust = TRUE, threads = NULL) {
+  type <- check_vcov_type(type, "HC1")
+  check_flag(cadjust, "cadjust")
+  threads <- resolve_threads(threads)
+  call <- match.call()
+  if (inherits(formula, "cluster_stats") || (!missing(data) && inherits(data, "cluster_stats"))) {
+    stats <- if (inherits(formula, "cluster_stats")) formula else data
+    sub <- if (inherits(formula, "formula")) formula else NULL
+    fit <- fit_from_stats(stats, type, cadjust, threads, sub)
+    return(new_cluster_lm(fit, call))
+  }
+  if (missing(data)) stop("`data` is required.", call. = FALSE)
+  if (missing(cluster) || is.null(cluster)) {
+    stop("`cluster` is required: name the column that identifies each row's cluster (for independent rows use lm()).",
+         call. = FALSE)
+  }
+  mc <- model_columns(formula, data, weights = weights, cluster = cluster)
+  new_cluster_lm(fit_cluster_lm(mc, type, cadjust, multi0 = FALSE, threads, formula), call)
+}
+
+## cluster_lm() on prepared columns: compress by the first clustering
+## variable, then fit from the statistics (further multiway terms from rows).
+fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula) {
+  terms <- cluster_terms(mc$cluster, multi0)
+  check_cluster_terms(terms, type)
+  stats <- compress_columns(mc, terms[[1L]], all_powers = type %in% c("HC2", "HC3", "CR2"),
+                            threads = threads, formula = formula)
+  fit <- fit_from_stats(stats, type, cadjust, threads, NULL, more_terms = terms[-1L], mc = mc)
+  fit$G <- stats::setNames(vapply(seq_along(mc$cluster), function(j) terms[[j]]$G, integer(1L)),
+                           names(mc$cluster))
+  fit
+}
+
+## Least squares and the cluster-robust covariance from per-cluster
+## statistics. The algebra runs in the centred coordinates of the statistics
+## and the result is mapped back at the end. `sub` is an optional formula
+## naming a subset of the columns; `more_terms` are further clustering terms
+## (multiway), whose scores come from the rows in `mc`.
+fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
+                           more_terms = list(), mc = NULL) {
+  z <- stats$z_names
+  q <- length(z)
+  x_names <- z[-c(1L, q)]
+  design <- c(if (stats$intercept) 0L, seq_along(x_names))
+  if (!is.null(sub)) design <- sub_design(sub, stats, x_names)
+  coef_names <- c(if (stats$intercept) "(Intercept)", x_names)[match(design, c(if (stats$intercept) 0L, seq_along(x_names)))]
+  S <- unpack_sum(stats$moments[["1"]], seq_len(q) - 1L)
+  shift <- c(0, stats$shift)
+  ## lm() decides aliasing on the uncentred columns: norms before the shift.
+  norm2 <- diag(S) + 2 * shift * S[1L, ] + shift^2 * S[1L, 1L]
+  sol <- cpp_solve_stats(S, design, q - 1L, norm2[design + 1L], 1e-7)
+  kept <- design[!sol$aliased]
+  n <- stats$nobs
+  k <- length(kept)
+  if (n - k <= 0) {
+    stop("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
+         call. = FALSE)
+  }
+  beta <- sol$coef
+  bread <- sol$bread
+  dimnames(bread) <- list(coef_names[!sol$aliased], coef_names[!sol$aliased])
+  fit <- list(design = kept, bread = bread)
+  term <- list(G = length(stats$n), sign = 1L, multi0 = FALSE)
+  check_cluster_terms(list(term), type)
+  parts <- scores_from_stats(stats, kept, beta, type, threads)
+  meat <- term_adjustment(term, type, cadjust, n, k) *
+    tcrossprod(adjusted_scores(parts, type, fit, term, threads))
+  if (length(more_terms)) {
+    rows <- list(columns = mc$columns, intercept = stats$intercept, design = kept,
+                 w = mc$w, e = fitted_residuals(mc, stats, kept, beta),
+                 shift = unname(stats$shift[seq_along(x_names)]), bread = bread)
+    for (t in more_terms) {
+      scores <- adjusted_scores(scores_from_rows(rows, t, type, threads), type, rows, t, threads)
+      meat <- meat + t$sign * term_adjustment(t, type, cadjust, n, k) * tcrossprod(scores)
+    }
+  }
+  if (type == "HC1") meat <- meat * (n - 1) / (n - k)
+  V <- sandwich_product(bread, meat, fix = FALSE)
+  ## Back from centred coordinates: the intercept absorbs the shifts.
+  to_original <- diag(k)
+  if (stats$intercept && kept[1L] == 0L) {
+    to_original[1L, -1L] <- -shift[kept[-1L] + 1L]
+    beta[1L] <- beta[1L] + shift[q] - sum(shift[kept[-1L] + 1L] * beta[-1L])
+  }
+  V <- to_original %*% V %*% t(to_original)
+  dimnames(V) <- dimnames(bread)
+  coefs <- stats::setNames(rep(NA_real_, length(design)), coef_names)
+  coefs[!sol$aliased] <- beta
+  ## Residual and total sums of squares, for sigma and R^2.
+  t_vec <- S[kept + 1L, q]
+  rss <- S[q, q] - sum(sol$coef * t_vec)
+  tss <- if (stats$intercept) S[q, q] - S[1L, q]^2 / S[1L, 1L] else S[q, q] + 2 * shift[q] * S[1L, q] + shift[q]^2 * S[1L, 1L]
+  list(coefficients = coefs, vcov = V, type = type, cadjust = cadjust, nobs = n,
+       rank = k, df.residual = n - k, G = c(cluster = length(stats$n)),
+       sigma = sqrt(max(rss, 0) / (n - k)), r.squared = 1 - max(rss, 0) / tss,
+       intercept = stats$intercept, weighted = stats$weighted, aliased = sol$aliased,
+       stats = stats, yname = z[q], formula = stats$formula)
+}
+
+## Positions (in the statistics' z) of the columns named by a sub-formula.
+sub_design <- function(sub, stats, x_names) {
+  tt <- terms(sub)
+  labels <- attr(tt, "term.labels")
+  missing <- setdiff(labels, x_names)
+  if (length(missing)) {
+    stop(sprintf("`formula` names %s, which the statistics do not hold; they hold %s.",
+                 paste0("`", missing, "`", collapse = ", "),
+                 paste0("`", x_names, "`", collapse = ", ")), call. = FALSE)
+  }
+  resp <- all.vars(sub)[1L]
+  if (attr(tt, "response") == 1L && !identical(deparse1(sub[[2L]]), stats$z_names[length(stats$z_names)])) {
+    stop(sprintf("the outcome of `formula` must be `%s`, the outcome the statistics were computed for.",
+                 stats$z_names[length(stats$z_names)]), call. = FALSE)
+  }
+  if (attr(tt, "intercept") == 1L && !stats$intercept) {
+    stop("the statistics were computed without an intercept; `formula` cannot add one.", call. = FALSE)
+  }
+  if (attr(tt, "intercept") == 0L && stats$intercept) {
+    stop("the statistics were computed with an intercept (and centred); `formula` cannot drop it.", call. = FALSE)
+  }
+  c(if (stats$intercept) 0L, match(labels, x_names))
+}
+
+## Residuals y - X beta of the rows, in the centred coordinates.
+fitted_residuals <- function(mc, stats, kept, beta) {
+  shift <- stats$shift
+  q <- length(stats$z_names)
+  e <- mc$y - shift[q - 1L]
+  for (i in seq_along(kept)) {
+    j <- kept[i]
+    e <- if (j == 0L) e - beta[i] else e - beta[i] * (mc$columns[[j]] - shift[j])
+  }
+  unname(e)
+}
+
+new_cluster_lm <- function(fit, call) {
+  fit$call <- call
+  class(fit) <- "cluster_lm"
+  fit
+}
+
+#' @rdname vcov_cluster
+#' @export
+vcov_cluster.cluster_lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
+                                    multi0 = FALSE, fix = FALSE, threads = NULL, ...) {
+  type <- check_vcov_type(type, "HC1")
+  check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
+  threads <- resolve_threads(threads)
+  same_fit <- is.null(cluster) && type == x$type && cadjust == x$cadjust &&
+    (!multi0 || length(x$G) == 1L)
+  V <- if (same_fit) {
+    x$vcov
+  } else if (is.null(cluster) && length(x$G) == 1L &&
+             (!x$weighted || !(type %in% c("HC2", "HC3", "CR2")) || length(x$stats$moments) == 3L)) {
+    fit_from_stats(x$stats, type, cadjust, threads)$vcov
+  } else {
+    refit_cluster_lm(x, cluster, type, cadjust, multi0, threads)$vcov
+  }
+  if (fix) fix_psd(V) else V
+}
+
+## Fits again from the data of the original call, with new covariance options.
+refit_cluster_lm <- function(x, cluster, type, cadjust, multi0, threads) {
+  call <- x$call
+  if (is.null(call$data) || inherits(x$stats$formula, "cluster_stats")) {
+    stop("this cluster_lm fit was made from cluster_stats(); a different `cluster` needs the data: call cluster_lm() on the data.",
+         call. = FALSE)
+  }
+  env <- environment(x$formula)
+  data <- eval(call$data, env)
+  if (inherits(data, "cluster_stats")) {
+    stop("this cluster_lm fit was made from cluster_stats(); a different `cluster` needs the data: call cluster_lm() on the data.",
+         call. = FALSE)
+  }
+  if (is.null(cluster)) cluster <- eval(call$cluster, env)
+  weights <- eval(call$weights, env)
+  mc <- model_columns(x$formula, data, weights = weights, cluster = cluster)
+  fit_cluster_lm(mc, type, cadjust, multi0, threads, x$formula)
+}
+
+#' @export
+coef.cluster_lm <- function(object, ...) object$coefficients
+
+#' @export
+vcov.cluster_lm <- function(object, complete = TRUE, ...) {
+  V <- object$vcov
+  if (!complete || !any(object$aliased)) return(V)
+  nm <- names(object$coefficients)
+  full <- matrix(NA_real_, length(nm), length(nm), dimnames = list(nm, nm))
+  full[rownames(V), colnames(V)] <- V
+  full
+}
+
+#' @export
+nobs.cluster_lm <- function(object, ...) object$nobs
+
+#' @export
+df.residual.cluster_lm <- function(object, ...) object$df.residual
+
+#' @export
+formula.cluster_lm <- function(x, ...) x$formula
+
+#' @export
+confint.cluster_lm <- function(object, parm, level = 0.95, ...) {
+  coef_ci(object, parm = if (missing(parm)) NULL else parm, level = level)
+}
+
+#' @export
+print.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat("\nCall:\n", paste(deparse(x$call), sep = "\n", collapse = "\n"), "\n\n", sep = "")
+  cat("Coefficients:\n")
+  print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
+  cat(sprintf("\n%s cluster-robust standard errors, %s\n", x$type, cluster_count_text(x$G)))
+  invisible(x)
+}
+
+cluster_count_text <- function(G) {
+  paste(sprintf("%s clusters%s", format(G, big.mark = ","),
+                if (length(G) > 1L) paste0(" (", names(G), ")") else ""), collapse = " and ")
+}
+
+#' Summarise a cluster_lm fit
+#'
+#' @param object A [cluster_lm()] fit.
+#' @param df Degrees of freedom for the t tests: `NULL` (residual degrees of
+#'   freedom, as `lmtest::coeftest()`), `"cluster"` (G - 1, as Stata and
+#'   fixest) or a number.
+#' @param x A `summary.cluster_lm` object.
+#' @param digits Number of significant digits to print.
+#' @param ... Ignored.
+#' @return An object of class `summary.cluster_lm` with the coefficient table
+#'   (a [coef_test()] result), sigma and R-squared.
+#' @export
+summary.cluster_lm <- function(object, df = NULL, ...) {
+  structure(list(call = object$call, coefficients = coef_test(object, df = df),
+                 type = object$type, G = object$G, nobs = object$nobs,
+                 sigma = object$sigma, df.residual = object$df.residual,
+                 r.squared = object$r.squared,
+                 adj.r.squared = 1 - (1 - object$r.squared) *
+                   (object$nobs - object$intercept) / object$df.residual,
+                 aliased = object$aliased),
+            class = "summary.cluster_lm")
+}
+
+#' @rdname summary.cluster_lm
+#' @export
+print.summary.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat("\nCall:\n", paste(deparse(x$call), sep = "\n", collapse = "\n"), "\n", sep = "")
+  if (any(x$aliased)) {
+    cat(sprintf("\nCoefficients: (%d not defined because of singularities)", sum(x$aliased)))
+  }
+  print(x$coefficients, digits = digits)
+  cat(sprintf("Standard errors: %s, clustered by %s.\n", x$type, cluster_count_text(x$G)))
+  cat(sprintf("Residual standard error: %s on %s degrees of freedom (%s observations)\n",
+              format(signif(x$sigma, digits)), format(x$df.residual, big.mark = ","),
+              format(x$nobs, big.mark = ",")))
+  cat(sprintf("Multiple R-squared: %s,\tAdjusted R-squared: %s\n\n",
+              formatC(x$r.squared, digits = digits), formatC(x$adj.r.squared, digits = digits)))
+  invisible(x)
+}
+
+#' @importFrom generics tidy
+#' @export
+generics::tidy
+
+#' Tidy a cluster_lm fit
+#'
+#' @param x A [cluster_lm()] fit.
+#' @param conf.int Add confidence limits?
+#' @param conf.level Their level.
+#' @param ... Ignored.
+#' @return A data frame with broom's columns `term`, `estimate`,
+#'   `std.error`, `statistic`, `p.value` (and `conf.low`, `conf.high`).
+#' @method tidy cluster_lm
+#' @export
+tidy.cluster_lm <- function(x, conf.int = FALSE, conf.level = 0.95, ...) {
+  tidy_coef_test(coef_test(x), if (conf.int) coef_ci(x, level = conf.level))
+}

@@ -1,0 +1,134 @@
+#' Per-cluster sufficient statistics
+#'
+#' Compresses a data set to one row of statistics per cluster: the number
+#' of rows and the weighted cross-products of `(1, x, y)`, where `x` are
+#' the columns of the design matrix of `formula` and `y` its outcome. Every
+#' estimator in this package depends on the data only through these
+#' statistics, so [cluster_lm()] can be fitted from them, and they can be
+#' computed where the data live: `data` may also be a DBI connection, with
+#' `table` naming a table there, and then the statistics are computed by one
+#' SQL `GROUP BY` query in the database and only one row per cluster comes
+#' back.
+#'
+#' When the model has an intercept, `x` and `y` are centred at their overall
+#' means before the cross-products are taken (the shift is stored), so that a
+#' covariate with a large mean and a small spread (a year, a timestamp) loses
+#' no precision. With weights that vary within clusters the cross-products
+#' are also kept unweighted and with squared weights, which the "HC2", "HC3"
+#' and "CR2" corrections need.
+#'
+#' Missing values are handled as by [stats::na.omit()]: a row with a missing
+#' value in any variable of `formula` or in `weights` is dropped. A missing
+#' cluster id is an error. Rows with zero weight are dropped.
+#'
+#' @param data A data frame or data.table, or a DBI connection.
+#' @param formula A model formula, as for [lm()].
+#' @param cluster The cluster of each row: a column name (`"g"`), a one-sided
+#'   formula (`~ g`) or a vector with one id per row. One clustering variable.
+#' @param weights Optional non-negative weights: a column name, a one-sided
+#'   formula or a numeric vector.
+#' @param ... Passed on to methods: `threads` (number of threads; default
+#'   `getOption("clusterab.threads")`, else all cores; results do not depend
+#'   on it) for data frames, `table` for DBI connections.
+#' @return An object of class `cluster_stats`: `moments` (a list of packed
+#'   cross-product matrices, one column per cluster, named by weight power),
+#'   `n` (rows per cluster), `cluster` (the ids), `z_names` (the variables of
+#'   the cross-products), `shift`, `intercept`, `weighted` and `nobs`.
+#'   `as.data.frame()` gives one row per cluster with readable column names.
+#' @examples
+#' st <- cluster_stats(geo_experiment, revenue ~ treated + baseline, cluster = "region")
+#' st
+#' head(as.data.frame(st))
+#' cluster_lm(st)
+#' @export
+cluster_stats <- function(data, formula, cluster, weights = NULL, ...) {
+  UseMethod("cluster_stats")
+}
+
+#' @export
+cluster_stats.default <- function(data, formula, cluster, weights = NULL, ...) {
+  stop(sprintf("`data` must be a data frame, a data.table or a DBI connection, not %s.",
+               class(data)[1L]), call. = FALSE)
+}
+
+#' @export
+cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, threads = NULL, ...) {
+  if (missing(cluster) || is.null(cluster)) {
+    stop("`cluster` is required: name the column that identifies each row's cluster.",
+         call. = FALSE)
+  }
+  mc <- model_columns(formula, data, weights = weights, cluster = cluster)
+  if (ncol(mc$cluster) != 1L) {
+    stop("cluster_stats() takes one clustering variable; for multiway clustering use cluster_lm() on the data.",
+         call. = FALSE)
+  }
+  compress_columns(mc, cluster_codes(mc$cluster[[1L]]), all_powers = TRUE,
+                   threads = resolve_threads(threads), formula = formula)
+}
+
+## The compress step on prepared columns: shift, finiteness check and the
+## C++ pass. With all_powers, weighted data also get the unweighted and
+## squared-weight moments.
+compress_columns <- function(mc, codes, all_powers, threads, formula) {
+  cols <- mc$columns
+  checked <- c(cols, stats::setNames(list(mc$y), mc$yname),
+               if (!is.null(mc$w)) list(weights = mc$w))
+  means <- check_finite(checked, threads)
+  shift <- if (mc$intercept) means[seq_len(length(cols) + 1L)] else numeric(length(cols) + 1L)
+  weighted <- !is.null(mc$w)
+  powers <- if (weighted && all_powers) 0:2 else 1L
+  m <- cpp_cluster_moments(cols, mc$y, mc$w, codes$codes, codes$G, unname(shift),
+                           powers, threads)
+  names(m$moments) <- as.character(powers)
+  structure(list(
+    moments = m$moments,
+    n = m$n,
+    cluster = mc$cluster[[1L]][codes$first],
+    z_names = c("(1)", names(cols), mc$yname),
+    intercept = mc$intercept,
+    shift = stats::setNames(shift, c(names(cols), mc$yname)),
+    weighted = weighted,
+    weight_varies = any(m$weight_varies),
+    nobs = length(mc$y),
+    dropped = length(mc$dropped),
+    formula = formula
+  ), class = "cluster_stats")
+}
+
+#' @export
+print.cluster_stats <- function(x, ...) {
+  cat("Per-cluster statistics of ", deparse1(x$formula), "\n", sep = "")
+  cat(sprintf("  %s clusters, %s rows%s, %d design columns%s\n",
+              format(length(x$n), big.mark = ","), format(x$nobs, big.mark = ","),
+              if (x$dropped) sprintf(" (%s dropped)", format(x$dropped, big.mark = ",")) else "",
+              length(x$z_names) - 2L + x$intercept,
+              if (x$weighted) ", weighted" else ""))
+  sizes <- range(x$n)
+  cat(sprintf("  cluster sizes %s to %s\n", format(sizes[1L], big.mark = ","),
+              format(sizes[2L], big.mark = ",")))
+  invisible(x)
+}
+
+#' @export
+as.data.frame.cluster_stats <- function(x, row.names = NULL, optional = FALSE, ...) {
+  z <- x$z_names
+  q <- length(z)
+  pairs <- which(upper.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+  pairs <- pairs[order(pairs[, "col"], pairs[, "row"]), , drop = FALSE]
+  label <- function(a, b) {
+    parts <- c(z[a], z[b])
+    parts <- parts[parts != "(1)"]
+    paste(c("w", parts), collapse = "*")
+  }
+  names_packed <- vapply(seq_len(nrow(pairs)), function(i) label(pairs[i, 1L], pairs[i, 2L]), "")
+  out <- data.frame(cluster = x$cluster, n = x$n)
+  for (power in names(x$moments)) {
+    block <- as.data.frame(t(x$moments[[power]]))
+    names(block) <- switch(power,
+      "0" = sub("^w\\*?", "1*", names_packed),
+      "1" = names_packed,
+      "2" = sub("^w", "w^2", names_packed))
+    out <- cbind(out, block)
+  }
+  out
+}

@@ -1,0 +1,18 @@
+#' clusterab: fast and honest inference for clustered experiments
+#'
+#' Cluster-robust covariance matrices and coefficient tests that reproduce
+#' 'sandwich' and 'clubSandwich', computed from per-cluster sufficient
+#' statistics in one parallel C++ pass. Start with [cluster_lm()] for large
+#' data, or [vcov_cluster()] and [coef_test()] on an existing `lm` or `glm`
+#' fit. `vignette("clusterab")` walks through a geo experiment and
+#' `vignette("methods", package = "clusterab")` gives every formula.
+#'
+#' Options: `clusterab.threads` sets the default number of threads.
+#'
+#' @keywords internal
+#' @useDynLib clusterab, .registration = TRUE
+#' @importFrom Rcpp evalCpp
+#' @importFrom RcppParallel RcppParallelLibs
+#' @importFrom stats coef confint df.residual model.frame model.matrix
+#'   na.omit nobs pnorm pt qnorm qt terms vcov weights
+"_PACKAGE"

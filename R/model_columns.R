@@ -1,0 +1,201 @@
+## The shared front end of every estimator: formula + data -> design columns,
+## response, weights and cluster ids, with lm()'s NA handling (na.omit) and
+## without model.frame() / model.matrix() for the terms that do not need them.
+
+## Columns of the design matrix for the terms `tt` (no response), as a named
+## list of double vectors, in model.matrix()'s order and with its names; the
+## intercept is not among them. `variables` holds the evaluated variables of
+## `tt`, named as model.frame() names them, already free of missing values.
+## An order-1 term whose variable is a plain numeric vector and which takes
+## part in no other term is used as it is. All other terms go through one
+## model.matrix() call; dropping the plain terms cannot change how factors in
+## the kept terms are coded, because a plain term is a margin of no kept term.
+## `contrasts` are a fit's contrasts (as lm() stores them), or NULL.
+design_columns <- function(tt, variables, contrasts = NULL) {
+  labels <- attr(tt, "term.labels")
+  intercept <- attr(tt, "intercept") == 1L
+  if (length(labels) == 0L) return(list(columns = list(), intercept = intercept))
+  fac <- attr(tt, "factors")
+  plain <- vapply(seq_along(labels), function(k) {
+    if (attr(tt, "order")[k] != 1L) return(FALSE)
+    v <- rownames(fac)[fac[, k] > 0]
+    x <- variables[[v]]
+    sum(fac[v, ] > 0) == 1L && is.numeric(x) && is.null(dim(x)) &&
+      (is.null(oldClass(x)) || identical(oldClass(x), "AsIs"))
+  }, logical(1L))
+  blocks <- vector("list", length(labels))
+  for (k in which(plain)) {
+    x <- unclass(variables[[labels[k]]])
+    if (!is.double(x)) x <- as.double(x)
+    attributes(x) <- NULL
+    blocks[[k]] <- stats::setNames(list(x), labels[k])
+  }
+  if (any(!plain)) {
+    slow <- labels[!plain]
+    tt_slow <- terms(stats::reformulate(slow, intercept = intercept,
+                                        env = environment(tt)))
+    slow_vars <- vapply(as.list(attr(tt_slow, "variables"))[-1L], deparse1, "")
+    frame <- variables[slow_vars]
+    frame <- lapply(frame, function(x) if (is.factor(x)) droplevels(x) else x)
+    attr(frame, "row.names") <- .set_row_names(length(frame[[1L]]))
+    class(frame) <- "data.frame"
+    attr(frame, "terms") <- tt_slow
+    contrasts <- contrasts[intersect(names(contrasts), slow_vars)]
+    mm <- tryCatch(model.matrix(tt_slow, frame, contrasts.arg = if (length(contrasts)) contrasts),
+                   error = function(e) stop("`formula` could not be expanded into a design matrix: ",
+                                            conditionMessage(e), call. = FALSE))
+    assign <- attr(mm, "assign")
+    for (s in seq_along(slow)) {
+      k <- which(labels == slow[s])
+      cols <- which(assign == s)
+      blocks[[k]] <- stats::setNames(lapply(cols, function(j) unname(mm[, j])),
+                                     colnames(mm)[cols])
+    }
+  }
+  list(columns = unlist(blocks, recursive = FALSE), intercept = intercept)
+}
+
+## Evaluates the variables of `tt` in `data` (then in `env`), with a clear
+## error for a variable that is nowhere to be found.
+formula_variables <- function(tt, data, env) {
+  exprs <- as.list(attr(tt, "variables"))[-1L]
+  stats::setNames(lapply(exprs, function(e) {
+    if (is.name(e)) {
+      name <- as.character(e)
+      if (name %in% names(data)) return(data[[name]])
+      if (!exists(name, envir = env)) {
+        stop(sprintf("variable `%s` in `formula` was not found in `data`.", name),
+             call. = FALSE)
+      }
+      return(get(name, envir = env))
+    }
+    tryCatch(eval(e, data, env), error = function(err) {
+      stop(sprintf("could not evaluate `%s` in `formula`: %s", deparse1(e),
+                   conditionMessage(err)), call. = FALSE)
+    })
+  }), vapply(exprs, deparse1, ""))
+}
+
+## Resolves an argument that names a column ("g"), is a one-sided formula
+## (~ g or ~ g1 + g2) or holds one value per row (a vector or data frame) into
+## a data frame with n rows, or NULL.
+column_argument <- function(arg, data, env, what, n) {
+  if (is.null(arg)) return(NULL)
+  if (inherits(arg, "formula")) {
+    vars <- all.vars(arg)
+    if (length(vars) == 0L) stop(sprintf("`%s` formula names no variables.", what), call. = FALSE)
+    arg <- vars
+  }
+  if (is.character(arg) && length(arg) < n) {
+    missing <- setdiff(arg, names(data))
+    if (length(missing) > 0L) {
+      stop(sprintf("`%s` names column(s) %s that are not in `data`.", what,
+                   paste0("`", missing, "`", collapse = ", ")), call. = FALSE)
+    }
+    return(as_frame(lapply(stats::setNames(arg, arg), function(v) data[[v]])))
+  }
+  if (is.data.frame(arg)) arg <- as_frame(as.list(arg))
+  else if (is.atomic(arg) && is.null(dim(arg))) arg <- as_frame(stats::setNames(list(arg), what))
+  else stop(sprintf("`%s` must be a column name, a one-sided formula or a vector with one value per row.", what),
+            call. = FALSE)
+  if (NROW(arg) != n) {
+    stop(sprintf("`%s` has %d values but `data` has %d rows.", what, NROW(arg), n),
+         call. = FALSE)
+  }
+  arg
+}
+
+## A data frame around a list of equal-length columns, without copying them.
+as_frame <- function(cols) {
+  attr(cols, "row.names") <- .set_row_names(if (length(cols)) length(cols[[1L]]) else 0L)
+  class(cols) <- "data.frame"
+  cols
+}
+
+## Everything an estimator needs from `formula` and `data`: response `y`,
+## design `columns`, `intercept`, weights `w` (NULL or positive), `cluster`
+## (data frame or NULL), and which rows were dropped. Rows with a missing value
+## in any variable, the weights or the offset are dropped as by na.omit();
+## rows with zero weight are dropped too; Inf anywhere is an error.
+model_columns <- function(formula, data, weights = NULL, cluster = NULL,
+                          env = environment(formula)) {
+  if (!inherits(formula, "formula") || length(formula) != 3L) {
+    stop("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
+  }
+  if (!is.data.frame(data)) {
+    stop("`data` must be a data frame or data.table.", call. = FALSE)
+  }
+  n0 <- nrow(data)
+  if (n0 == 0L) stop("`data` has no rows.", call. = FALSE)
+  tt <- tryCatch(terms(formula, data = data), error = function(e) {
+    stop("`formula` is not valid: ", conditionMessage(e), call. = FALSE)
+  })
+  variables <- formula_variables(tt, data, env)
+  y <- variables[[1L]]
+  yname <- names(variables)[1L]
+  if (!(is.numeric(y) || is.logical(y)) || is.factor(y) || !is.null(dim(y))) {
+    stop(sprintf("the outcome `%s` must be a numeric vector, not %s.", yname,
+                 if (!is.null(dim(y))) "a matrix" else class(y)[1L]), call. = FALSE)
+  }
+  offset <- NULL
+  if (!is.null(attr(tt, "offset"))) {
+    offset <- Reduce(`+`, variables[attr(tt, "offset")])
+  }
+  weights <- column_argument(weights, data, env, "weights", n0)
+  if (!is.null(weights)) {
+    if (ncol(weights) != 1L) stop("`weights` must be a single column.", call. = FALSE)
+    weights <- weights[[1L]]
+    if (!is.numeric(weights)) stop("`weights` must be numeric.", call. = FALSE)
+  }
+  cluster <- column_argument(cluster, data, env, "cluster", n0)
+  for (v in seq_along(variables)) {
+    if (length(NROW(variables[[v]])) != 1L || NROW(variables[[v]]) != n0) {
+      stop(sprintf("variable `%s` has %d values but `data` has %d rows.",
+                   names(variables)[v], NROW(variables[[v]]), n0), call. = FALSE)
+    }
+  }
+  ## Rows to drop: NA in any variable, weight or offset (na.omit), zero weight.
+  with_na <- c(variables[vapply(variables, anyNA, logical(1L))],
+               if (anyNA(weights)) list(weights))
+  drop <- if (length(with_na)) !do.call(stats::complete.cases, unname(with_na))
+  if (!is.null(weights)) {
+    bad <- !is.na(weights) & weights < 0
+    if (any(bad)) {
+      stop(sprintf("`weights` must be non-negative; %d are negative.", sum(bad)), call. = FALSE)
+    }
+    zero <- !is.na(weights) & weights == 0
+    if (any(zero)) drop <- if (is.null(drop)) zero else drop | zero
+  }
+  keep <- NULL
+  if (!is.null(drop) && any(drop)) {
+    keep <- which(!drop)
+    if (length(keep) == 0L) {
+      stop("no rows left after dropping rows with missing values or zero weights.", call. = FALSE)
+    }
+    subset_rows <- function(x) if (is.null(dim(x))) x[keep] else x[keep, , drop = FALSE]
+    variables <- lapply(variables, subset_rows)
+    y <- variables[[1L]]
+    if (!is.null(weights)) weights <- weights[keep]
+    if (!is.null(offset)) offset <- offset[keep]
+    if (!is.null(cluster)) cluster <- as_frame(lapply(cluster, `[`, keep))
+  }
+  design <- design_columns(stats::delete.response(tt), variables[-1L])
+  y <- as.double(y)
+  if (!is.null(offset)) y <- y - offset
+  if (!is.null(weights)) weights <- as.double(weights)
+  list(y = y, yname = yname, columns = design$columns, intercept = design$intercept,
+       w = weights, cluster = cluster, terms = tt, n = length(y),
+       dropped = if (is.null(keep)) integer(0) else which(drop))
+}
+
+## Checks that columns are finite and returns their means (the shift used to
+## centre the cross-products), in one C++ pass.
+check_finite <- function(cols, threads) {
+  summary <- cpp_column_summary(cols, threads)
+  bad <- summary$nonfinite > 0
+  if (any(bad)) {
+    stop(sprintf("%s contain(s) infinite values; remove or recode them first.",
+                 paste0("`", names(cols)[bad], "`", collapse = ", ")), call. = FALSE)
+  }
+  stats::setNames(summary$mean, names(cols))
+}

@@ -1,0 +1,422 @@
+#' Cluster-robust covariance matrix
+#'
+#' The cluster-robust ("sandwich") covariance matrix of the coefficients of a
+#' linear or generalised linear model, computed from per-cluster statistics.
+#' For `lm` and `glm` fits it equals [sandwich::vcovCL()] with the same
+#' arguments (`type` "HC0" to "HC3"), and for the clubSandwich names "CR0",
+#' "CR1", "CR1p", "CR1S", "CR2" and "CR3" it equals [clubSandwich::vcovCR()].
+#' It can be passed to [lmtest::coeftest()] as
+#' `coeftest(fit, vcov = vcov_cluster, cluster = ~ g)`.
+#'
+#' @section Small-sample adjustments:
+#' With G clusters, n observations and k estimated coefficients:
+#' * "HC0": no adjustment beyond `cadjust`, which multiplies by G / (G - 1).
+#' * "HC1": as HC0, times (n - 1) / (n - k), applied once at the end.
+#' * "HC2": the Bell-McCaffrey correction: each cluster's score is computed
+#'   from residuals premultiplied by (I - H_gg)^(-1/2), and the result is
+#'   multiplied by (G - 1) / G (so that with `cadjust = TRUE` the two factors
+#'   cancel and HC2 equals clubSandwich's "CR2").
+#' * "HC3": as HC2 with (I - H_gg)^(-1), the leave-one-cluster-out jackknife
+#'   ("CR3" with `cadjust = TRUE`).
+#' * "CR0", "CR1" (G / (G - 1)), "CR1p" (G / (G - k)), "CR1S"
+#'   (G (n - 1) / ((G - 1) (n - k)), equal to "HC1"), "CR2" and "CR3" follow
+#'   clubSandwich; `cadjust` is ignored for them and they need a single
+#'   clustering variable.
+#'
+#' With weights that vary within clusters, sandwich's "HC2"/"HC3" and
+#' clubSandwich's "CR2" differ (sandwich adjusts `W e` with
+#' (I - H W)^(-1/2); clubSandwich uses the unit target variance); both are
+#' reproduced. Eigenvalues of I - H_gg that are zero (a cluster whose fitted
+#' values are determined by its own coefficients, such as a cluster fixed
+#' effect) are dropped, as clubSandwich does; sandwich returns `NaN` there.
+#'
+#' @section Departures from sandwich:
+#' Two places where sandwich surprises follow clubSandwich instead, on
+#' purpose: unused levels of a factor `cluster` are not counted as clusters
+#' (sandwich counts them in G / (G - 1)), and rows with zero weight are
+#' dropped before anything is counted (sandwich keeps them in n, which
+#' shrinks the covariance). Without unused levels or zero weights the results
+#' are identical.
+#'
+#' For `glm` fits the "HC" types use the working weights and residuals of
+#' the final IRLS iteration, as sandwich does, and the "CR" types use the
+#' weights at the fitted means, as clubSandwich does; the two differ at the
+#' level of the IRLS convergence tolerance. clubSandwich's "CR2" for a `glm`
+#' with non-constant working weights has no per-cluster reduction and is not
+#' offered; use "HC2".
+#'
+#' @param x A fitted model: `lm`, `glm` or [cluster_lm()].
+#' @param cluster The clustering: a one-sided formula (`~ g`, or `~ g1 + g2`
+#'   for multiway clustering) whose variables are looked up in the data the
+#'   model was fitted to, a vector with one cluster id per observation, or a
+#'   data frame of such vectors. `NULL` uses `attr(x, "cluster")`, else each
+#'   observation is its own cluster (heteroskedasticity-consistent errors).
+#' @param type "HC0", "HC1", "HC2", "HC3" (sandwich) or "CR0", "CR1",
+#'   "CR1p", "CR1S", "CR2", "CR3" (clubSandwich). `NULL` is "HC1" for linear
+#'   models and "HC0" for `glm`, as in sandwich.
+#' @param cadjust Multiply by G / (G - 1) for each clustering term ("HC"
+#'   types only).
+#' @param multi0 In multiway clustering, replace the intersection term by
+#'   one cluster per observation (as sandwich's `multi0`).
+#' @param fix Set negative eigenvalues of the result to zero (useful in
+#'   multiway clustering, which can give a matrix that is not positive
+#'   semi-definite).
+#' @param threads Number of threads; default `getOption("clusterab.threads")`,
+#'   else all cores.
+#' @param ... Ignored.
+#' @return A k x k covariance matrix for the k coefficients that are not
+#'   aliased (as [sandwich::vcovCL()]).
+#' @seealso [coef_test()], [cluster_lm()].
+#' @examples
+#' fit <- lm(revenue ~ treated + baseline, data = geo_experiment)
+#' vcov_cluster(fit, cluster = ~ region)
+#' vcov_cluster(fit, cluster = ~ region, type = "CR2")
+#' @export
+vcov_cluster <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
+                         multi0 = FALSE, fix = FALSE, ...) {
+  UseMethod("vcov_cluster")
+}
+
+#' @export
+vcov_cluster.default <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
+                                 multi0 = FALSE, fix = FALSE, ...) {
+  stop(sprintf("vcov_cluster() works on `lm`, `glm` and `cluster_lm` fits, not on %s.",
+               class(x)[1L]), call. = FALSE)
+}
+
+#' @rdname vcov_cluster
+#' @export
+vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
+                            multi0 = FALSE, fix = FALSE, threads = NULL, ...) {
+  type <- check_vcov_type(type, if (class(x)[1L] == "lm") "HC1" else "HC0")
+  check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
+  threads <- resolve_threads(threads)
+  rows <- fit_rows(x, type)
+  cluster <- fit_cluster(x, cluster, rows)
+  terms <- cluster_terms(cluster, multi0)
+  check_cluster_terms(terms, type)
+  meat <- Reduce(`+`, lapply(terms, function(term) {
+    scores <- adjusted_scores(scores_from_rows(rows, term, type, threads), type,
+                              rows, term, threads)
+    term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) * tcrossprod(scores)
+  }))
+  if (type == "HC1") meat <- meat * (rows$n - 1) / (rows$n - rows$k)
+  sandwich_product(rows$bread, meat, fix)
+}
+
+## ---- the engine shared by lm/glm fits and cluster_lm -----------------------
+
+vcov_types <- c("HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "CR1p", "CR1S", "CR2", "CR3")
+
+check_vcov_type <- function(type, default) {
+  if (is.null(type)) return(default)
+  if (identical(type, "HC")) return("HC0")
+  if (!is.character(type) || length(type) != 1L || !(type %in% vcov_types)) {
+    stop(sprintf("`type` must be one of %s.", paste0('"', vcov_types, '"', collapse = ", ")),
+         call. = FALSE)
+  }
+  type
+}
+
+check_flag <- function(x, what) {
+  if (!is.logical(x) || length(x) != 1L || is.na(x)) {
+    stop(sprintf("`%s` must be TRUE or FALSE.", what), call. = FALSE)
+  }
+}
+
+is_cr_type <- function(type) startsWith(type, "CR")
+
+## Which per-cluster quantities a type needs: r0 = X'e, r1 = X'We, r2 =
+## X'W^2 e and the moments P0 = X'X, P1 = X'WX, P2 = X'W^2X of every cluster.
+score_needs <- function(type, weighted) {
+  leverage <- type %in% c("HC2", "HC3", "CR2", "CR3")
+  if (!leverage) return("r1")
+  if (!weighted || type == "CR3") return(c("r1", "P1"))
+  if (type == "CR2") return(c("r0", "r1", "P0", "P1", "P2"))
+  c("r1", "r2", "P0", "P1")
+}
+
+## Per-cluster quantities of one clustering term from the rows of a fit.
+## rows: columns (design without intercept), intercept, design (0-based
+## positions in z = (1, columns)), w (NULL or weights), e (residuals), shift.
+scores_from_rows <- function(rows, term, type, threads) {
+  needs <- score_needs(type, !is.null(rows$w))
+  w <- rows$w
+  out <- list()
+  score <- function(r) cpp_cluster_scores(rows$columns, rows$intercept, r, term$codes,
+                                          term$G, rows$shift, threads)
+  if ("r0" %in% needs) out$r0 <- score(rows$e)
+  if ("r1" %in% needs) out$r1 <- score(if (is.null(w)) rows$e else w * rows$e)
+  if ("r2" %in% needs) out$r2 <- score(w * w * rows$e)
+  powers <- as.integer(sub("P", "", grep("^P", needs, value = TRUE)))
+  if (length(powers)) {
+    m <- cpp_cluster_moments(rows$columns, NULL, w, term$codes, term$G, rows$shift,
+                             powers, threads)
+    out[paste0("P", powers)] <- m$moments
+  }
+  out
+}
+
+## Per-cluster quantities from compressed statistics (S1 and, for weighted
+## fits that need them, S0 and S2), for coefficients beta on the design.
+scores_from_stats <- function(stats, design, beta, type, threads) {
+  weighted <- stats$weighted
+  needs <- score_needs(type, weighted)
+  moment <- function(k) {
+    m <- stats$moments[[as.character(k)]]
+    if (is.null(m)) {
+      stop(sprintf('type = "%s" with weights that vary within clusters needs the statistics computed with all weight powers; recompute them with cluster_stats() from the data.', type),
+           call. = FALSE)
+    }
+    m
+  }
+  gamma <- numeric(length(stats$z_names))
+  gamma[design + 1L] <- -beta
+  gamma[length(gamma)] <- 1
+  out <- list()
+  for (k in 0:2) {
+    if (paste0("r", k) %in% needs) out[[paste0("r", k)]] <- cpp_stats_scores(moment(k), design, gamma, threads)
+    if (paste0("P", k) %in% needs) out[[paste0("P", k)]] <- moment(k)
+  }
+  out
+}
+
+## The adjusted scores s*_g (p x G) of one term for `type`. `fit` supplies the
+## design and the bread used for the leverages (fit$leverage_bread, else
+## fit$bread).
+adjusted_scores <- function(parts, type, fit, term, threads) {
+  if (is.null(parts$P1)) return(parts$r1)
+  B <- if (is.null(fit$leverage_bread)) fit$bread else fit$leverage_bread
+  if (is.function(B)) B <- B(parts)
+  design <- fit$design
+  power <- if (type %in% c("HC3", "CR3")) -1 else -0.5
+  if (type == "CR2" && !is.null(parts$P2)) {
+    Q <- B %*% unpack_sum(parts$P2, design) %*% B
+    return(cpp_adjusted_scores_cr2w(parts$r0, parts$r1, parts$P0, parts$P1, parts$P2,
+                                    design, B, Q, threads))
+  }
+  if (is.null(parts$r2)) {
+    cpp_adjusted_scores(parts$r1, parts$r1, parts$P1, parts$P1, design, B, power, threads)
+  } else {
+    cpp_adjusted_scores(parts$r1, parts$r2, parts$P1, parts$P0, design, B, power, threads)
+  }
+}
+
+## Sum over clusters of packed moments, unpacked at `design` (0-based).
+unpack_sum <- function(packed, design) {
+  total <- rowSums(packed)
+  q <- (sqrt(8 * length(total) + 1) - 1) / 2
+  full <- matrix(0, q, q)
+  full[upper.tri(full, diag = TRUE)] <- total
+  full[lower.tri(full)] <- t(full)[lower.tri(full)]
+  full[design + 1L, design + 1L, drop = FALSE]
+}
+
+## Small-sample factor of one clustering term.
+term_adjustment <- function(term, type, cadjust, n, k) {
+  G <- term$G
+  switch(type,
+    CR0 = , CR2 = , CR3 = 1,
+    CR1 = G / (G - 1),
+    CR1p = G / (G - k),
+    CR1S = G * (n - 1) / ((G - 1) * (n - k)),
+    {
+      adj <- if (term$multi0) {
+        if (type == "HC1") (n - k) / (n - 1) else 1
+      } else if (cadjust) G / (G - 1) else 1
+      if (type %in% c("HC2", "HC3")) adj <- adj * (G - 1) / G
+      adj
+    })
+}
+
+check_cluster_terms <- function(terms, type) {
+  if (is_cr_type(type) && length(terms) > 1L) {
+    stop(sprintf('type = "%s" (clubSandwich) supports one clustering variable; use an "HC" type for multiway clustering.', type),
+         call. = FALSE)
+  }
+  G <- vapply(terms, `[[`, integer(1L), "G")
+  if (any(G < 2L)) {
+    stop("`cluster` has a single cluster; cluster-robust standard errors need at least two clusters (and are unreliable with few).",
+         call. = FALSE)
+  }
+}
+
+## bread %*% meat %*% bread, symmetrised, with sandwich's eigenvalue `fix`.
+sandwich_product <- function(bread, meat, fix) {
+  V <- bread %*% meat %*% bread
+  V <- (V + t(V)) / 2
+  dimnames(V) <- dimnames(bread)
+  if (fix) fix_psd(V) else V
+}
+
+## Negative eigenvalues set to zero (sandwich's `fix = TRUE`).
+fix_psd <- function(V) {
+  eig <- eigen(V, symmetric = TRUE)
+  if (any(eig$values < 0)) V[] <- crossprod(sqrt(pmax(eig$values, 0)) * t(eig$vectors))
+  V
+}
+
+## ---- lm and glm fits -----------------------------------------------------
+
+## The rows of a fitted lm/glm as the engine needs them: design columns (no
+## copies for plain numeric terms), weights and residuals (working ones for
+## glm), the bread (X'WX)^-1 from the fit's QR, and the rows kept (rows with
+## zero prior weight are dropped).
+fit_rows <- function(x, type) {
+  coefs <- coef(x)
+  aliased <- is.na(coefs)
+  X <- fit_design(x, names(coefs))
+  intercept <- X$intercept
+  design <- which(!aliased) - if (intercept) 1L else 0L
+  is_glm <- inherits(x, "glm")
+  e <- x$residuals
+  if (is_glm) {
+    prior <- x$prior.weights
+    if (is_cr_type(type)) {
+      ## clubSandwich's working quantities, at the fitted means.
+      eta <- x$linear.predictors
+      d <- x$family$mu.eta(eta)
+      w <- prior * d^2 / x$family$variance(x$fitted.values)
+      e <- (x$y - x$fitted.values) / d
+    } else {
+      w <- x$weights
+    }
+    keep <- which(prior > 0)
+  } else {
+    w <- x$weights
+    keep <- if (is.null(w)) NULL else which(w > 0)
+  }
+  columns <- X$columns
+  if (!is.null(keep) && length(keep) < length(e)) {
+    columns <- lapply(columns, `[`, keep)
+    e <- e[keep]
+    w <- w[keep]
+  } else {
+    keep <- NULL
+  }
+  n <- length(e)
+  k <- sum(!aliased)
+  if (n - k <= 0) {
+    stop("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
+         call. = FALSE)
+  }
+  bread <- qr_bread(x, coefs)
+  leverage_bread <- NULL
+  if (is_glm && is_cr_type(type)) {
+    ## clubSandwich's leverages use X'WX at the fitted means.
+    if (type == "CR2" && length(unique(w)) > 1L) {
+      stop('type = "CR2" for a glm with non-constant working weights is not available: clubSandwich\'s adjustment for it cannot be reduced to per-cluster statistics. Use type = "HC2" (sandwich\'s Bell-McCaffrey correction) instead.',
+           call. = FALSE)
+    }
+    leverage_bread <- function(parts) solve_symmetric(unpack_sum(parts$P1, design))
+  }
+  list(columns = columns, intercept = intercept, design = design, w = w, e = e,
+       shift = numeric(length(columns)), n = n, k = k, bread = bread,
+       leverage_bread = leverage_bread, keep = keep, n_fit = length(x$residuals))
+}
+
+solve_symmetric <- function(A) {
+  out <- chol2inv(chol(A))
+  dimnames(out) <- dimnames(A)
+  out
+}
+
+## Design columns of a fitted model: from its model frame where possible,
+## checked against the coefficient names, else from model.matrix().
+fit_design <- function(x, coef_names) {
+  mf <- x$model
+  if (!is.null(x$x) && is.matrix(x$x)) mf <- NULL
+  if (!is.null(mf)) {
+    tt <- stats::delete.response(terms(x))
+    X <- tryCatch(design_columns(tt, as.list(mf), x$contrasts), error = function(e) NULL)
+    if (!is.null(X) &&
+        identical(c(if (X$intercept) "(Intercept)", names(X$columns)), coef_names)) {
+      return(X)
+    }
+  }
+  mm <- if (!is.null(x$x) && is.matrix(x$x)) x$x else model.matrix(x)
+  intercept <- length(coef_names) > 0L && coef_names[1L] == "(Intercept)" &&
+    all(mm[, 1L] == 1)
+  cols <- seq_len(ncol(mm))
+  if (intercept) cols <- cols[-1L]
+  list(columns = stats::setNames(lapply(cols, function(j) unname(mm[, j])), colnames(mm)[cols]),
+       intercept = intercept)
+}
+
+## (X'WX)^-1 for the non-aliased coefficients, from the fit's QR as
+## summary.lm() and summary.glm() compute it.
+qr_bread <- function(x, coefs) {
+  qr <- x$qr
+  keep <- !is.na(coefs)
+  if (is.null(qr)) {
+    stop("the fit has no QR decomposition (was it fitted with qr = FALSE?); refit it with the default qr = TRUE.",
+         call. = FALSE)
+  }
+  p1 <- seq_len(x$rank)
+  R <- chol2inv(qr$qr[p1, p1, drop = FALSE])
+  ord <- order(qr$pivot[p1])
+  B <- R[ord, ord, drop = FALSE]
+  dimnames(B) <- list(names(coefs)[keep], names(coefs)[keep])
+  B
+}
+
+## The cluster data frame of a fitted model, aligned with the rows the fit
+## used (after its na.action) and then with the rows kept by fit_rows().
+fit_cluster <- function(x, cluster, rows) {
+  n_fit <- rows$n_fit
+  if (is.null(cluster)) cluster <- attr(x, "cluster")
+  if (is.null(cluster)) {
+    cluster <- as_frame(list(seq_len(n_fit)))
+  } else if (inherits(cluster, "formula")) {
+    cluster <- fit_formula_variables(x, cluster)
+  } else if (is.data.frame(cluster)) {
+    cluster <- as_frame(as.list(cluster))
+  } else if (is.atomic(cluster) && is.null(dim(cluster))) {
+    cluster <- as_frame(list(cluster = cluster))
+  } else {
+    stop("`cluster` must be a one-sided formula, a vector or a data frame.", call. = FALSE)
+  }
+  omitted <- x$na.action
+  if (NROW(cluster) != n_fit && !is.null(omitted) &&
+      NROW(cluster) == n_fit + length(omitted)) {
+    cluster <- as_frame(lapply(cluster, function(v) v[-omitted]))
+  }
+  if (NROW(cluster) != n_fit) {
+    stop(sprintf("`cluster` has %d values but the model was fitted to %d observations%s.",
+                 NROW(cluster), n_fit,
+                 if (length(omitted)) sprintf(" (%d rows of the data, less %d dropped for missing values)",
+                                              n_fit + length(omitted), length(omitted)) else ""),
+         call. = FALSE)
+  }
+  if (!is.null(rows$keep)) cluster <- as_frame(lapply(cluster, `[`, rows$keep))
+  cluster
+}
+
+## Variables of a `cluster` formula, taken from the data the model was fitted
+## to (its `data` and `subset` arguments), as model.frame() would.
+fit_formula_variables <- function(x, cluster) {
+  vars <- all.vars(cluster)
+  if (length(vars) == 0L) stop("the `cluster` formula names no variables.", call. = FALSE)
+  env <- environment(formula(x))
+  data <- if (!is.null(x$call$data)) eval(x$call$data, env) else NULL
+  vals <- lapply(stats::setNames(vars, vars), function(v) {
+    if (!is.null(data) && v %in% names(data)) return(data[[v]])
+    if (!is.null(x$model) && v %in% names(x$model)) return(NULL)
+    if (exists(v, envir = env)) return(get(v, envir = env))
+    stop(sprintf("variable `%s` in `cluster` was not found in the data the model was fitted to.", v),
+         call. = FALSE)
+  })
+  if (any(vapply(vals, is.null, logical(1L)))) {
+    ## Only in the model frame: already aligned with the fit.
+    return(as_frame(lapply(stats::setNames(vars, vars), function(v) {
+      if (!is.null(vals[[v]])) stop(sprintf("variable `%s` in `cluster` could not be aligned with the fit.", v), call. = FALSE)
+      x$model[[v]]
+    })))
+  }
+  if (!is.null(x$call$subset)) {
+    s <- eval(x$call$subset, data, env)
+    if (is.logical(s)) s <- s & !is.na(s)
+    vals <- lapply(vals, `[`, s)
+  }
+  as_frame(vals)
+}

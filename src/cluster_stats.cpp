@@ -1,0 +1,188 @@
+// The compress step: one pass over the rows -> per-cluster statistics.
+#include "cluster_stats.h"
+#include <cmath>
+
+using namespace clusterab;
+
+namespace {
+
+// Mean and number of non-finite values of each column; one thread per column,
+// so the sums do not depend on the thread count.
+struct ColumnSummaryWorker : public RcppParallel::Worker {
+  const std::vector<const double*>& cols;
+  std::size_t n;
+  std::vector<double>& mean;
+  std::vector<double>& nonfinite;
+
+  ColumnSummaryWorker(const std::vector<const double*>& cols_, std::size_t n_,
+                      std::vector<double>& mean_, std::vector<double>& nonfinite_)
+      : cols(cols_), n(n_), mean(mean_), nonfinite(nonfinite_) {}
+
+  void operator()(std::size_t begin, std::size_t end) {
+    for (std::size_t j = begin; j < end; ++j) {
+      const double* x = cols[j];
+      double sum = 0.0, bad = 0.0;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (std::isfinite(x[i])) sum += x[i]; else bad += 1.0;
+      }
+      const double used = static_cast<double>(n) - bad;
+      mean[j] = used > 0 ? sum / used : 0.0;
+      nonfinite[j] = bad;
+    }
+  }
+};
+
+// Accumulates sum_i v_i z_i z_i' per cluster (packed upper triangle) for
+// v_i = w_i^power, z_i = (1, x_i - shift_x, y_i - shift_y).
+struct MomentVisitor {
+  const std::vector<const double*>& x;
+  const double* y;
+  const double* w;
+  const std::vector<double>& shift;
+  const std::vector<int>& powers;
+  std::vector<double*> out;  // one K x G matrix per power
+  int* count;
+  int* weight_varies;
+  double* first_weight;
+  std::size_t q, K;
+  std::vector<std::vector<double> > scratch;  // z per partition
+
+  MomentVisitor(const std::vector<const double*>& x_, const double* y_,
+                const double* w_, const std::vector<double>& shift_,
+                const std::vector<int>& powers_, int partitions)
+      : x(x_), y(y_), w(w_), shift(shift_), powers(powers_), count(nullptr),
+        weight_varies(nullptr), first_weight(nullptr) {
+    q = 1 + x.size() + (y ? 1 : 0);
+    K = packed_size(q);
+    scratch.assign(partitions, std::vector<double>(q));
+  }
+
+  void operator()(std::size_t i, int g, std::size_t t) {
+    double* z = scratch[t].data();
+    z[0] = 1.0;
+    for (std::size_t j = 0; j < x.size(); ++j) z[j + 1] = x[j][i] - shift[j];
+    if (y) z[q - 1] = y[i] - shift[q - 2];
+    const double wi = w ? w[i] : 1.0;
+    if (w) {
+      if (count[g] == 0) first_weight[g] = wi;
+      else if (wi != first_weight[g]) weight_varies[g] = 1;
+    }
+    count[g] += 1;
+    for (std::size_t k = 0; k < powers.size(); ++k) {
+      const double v = powers[k] == 0 ? 1.0 : (powers[k] == 1 ? wi : wi * wi);
+      double* S = out[k] + static_cast<std::size_t>(g) * K;
+      for (std::size_t b = 0; b < q; ++b) {
+        const double vzb = v * z[b];
+        double* col = S + b * (b + 1) / 2;
+        for (std::size_t a = 0; a <= b; ++a) col[a] += vzb * z[a];
+      }
+    }
+  }
+};
+
+// Accumulates sum_i z_i r_i per cluster, z_i = ([1,] x_i - shift).
+struct ScoreVisitor {
+  const std::vector<const double*>& x;
+  const double* r;
+  const std::vector<double>& shift;
+  bool intercept;
+  double* out;
+  std::size_t p;
+
+  void operator()(std::size_t i, int g, std::size_t) {
+    double* s = out + static_cast<std::size_t>(g) * p;
+    const double ri = r[i];
+    std::size_t k = 0;
+    if (intercept) s[k++] += ri;
+    for (std::size_t j = 0; j < x.size(); ++j) s[k++] += (x[j][i] - shift[j]) * ri;
+  }
+};
+
+void check_codes(const Rcpp::IntegerVector& codes, int G) {
+  for (R_xlen_t i = 0; i < codes.size(); ++i)
+    if (codes[i] < 0 || codes[i] >= G)
+      Rcpp::stop("internal error: cluster code out of range");
+}
+
+}  // namespace
+
+// Mean and count of non-finite values of each column of a list.
+// [[Rcpp::export]]
+Rcpp::List cpp_column_summary(Rcpp::List cols, int threads) {
+  const std::size_t m = cols.size();
+  const std::size_t n = m > 0 ? static_cast<std::size_t>(XLENGTH(cols[0])) : 0;
+  std::vector<const double*> x = column_pointers(cols, n);
+  std::vector<double> mean(m), nonfinite(m);
+  ColumnSummaryWorker worker(x, n, mean, nonfinite);
+  RcppParallel::parallelFor(0, m, worker, 1, threads < 1 ? 1 : threads);
+  return Rcpp::List::create(
+      Rcpp::Named("mean") = Rcpp::NumericVector(mean.begin(), mean.end()),
+      Rcpp::Named("nonfinite") = Rcpp::NumericVector(nonfinite.begin(), nonfinite.end()));
+}
+
+// Per-cluster weighted cross-products of z = (1, x - shift_x, y - shift_y),
+// one K x G matrix (packed upper triangles) for each weight power requested.
+// [[Rcpp::export]]
+Rcpp::List cpp_cluster_moments(Rcpp::List cols, Rcpp::Nullable<Rcpp::NumericVector> y,
+                               Rcpp::Nullable<Rcpp::NumericVector> w,
+                               Rcpp::IntegerVector codes, int G,
+                               Rcpp::NumericVector shift, Rcpp::IntegerVector powers,
+                               int threads) {
+  const std::size_t n = codes.size();
+  check_codes(codes, G);
+  std::vector<const double*> x = column_pointers(cols, n);
+  const double* yp = nullptr;
+  const double* wp = nullptr;
+  Rcpp::NumericVector yv, wv;
+  if (y.isNotNull()) { yv = y.get(); yp = yv.begin(); }
+  if (w.isNotNull()) { wv = w.get(); wp = wv.begin(); }
+  if ((yp && static_cast<std::size_t>(yv.size()) != n) ||
+      (wp && static_cast<std::size_t>(wv.size()) != n))
+    Rcpp::stop("internal error: y or w has the wrong length");
+  std::vector<double> sh(shift.begin(), shift.end());
+  if (sh.size() != x.size() + (yp ? 1 : 0))
+    Rcpp::stop("internal error: shift has the wrong length");
+  std::vector<int> pw(powers.begin(), powers.end());
+
+  const int partitions = threads < 1 ? 1 : threads;
+  MomentVisitor visit(x, yp, wp, sh, pw, partitions);
+  Rcpp::List out;
+  std::vector<Rcpp::NumericMatrix> mats;
+  for (std::size_t k = 0; k < pw.size(); ++k) {
+    mats.push_back(Rcpp::NumericMatrix(visit.K, G));
+    visit.out.push_back(mats.back().begin());
+  }
+  Rcpp::IntegerVector count(G);
+  Rcpp::IntegerVector varies(G);
+  std::vector<double> first_weight(G, 0.0);
+  visit.count = count.begin();
+  visit.weight_varies = varies.begin();
+  visit.first_weight = first_weight.data();
+  for_rows_by_cluster(visit, codes.begin(), n, G, threads);
+
+  Rcpp::List moments(pw.size());
+  for (std::size_t k = 0; k < pw.size(); ++k) moments[k] = mats[k];
+  return Rcpp::List::create(Rcpp::Named("n") = count,
+                            Rcpp::Named("moments") = moments,
+                            Rcpp::Named("weight_varies") = Rcpp::LogicalVector(varies));
+}
+
+// Per-cluster scores sum_i z_i r_i, z = ([1,] x - shift): a p x G matrix.
+// [[Rcpp::export]]
+Rcpp::NumericMatrix cpp_cluster_scores(Rcpp::List cols, bool intercept,
+                                       Rcpp::NumericVector r,
+                                       Rcpp::IntegerVector codes, int G,
+                                       Rcpp::NumericVector shift, int threads) {
+  const std::size_t n = codes.size();
+  check_codes(codes, G);
+  if (static_cast<std::size_t>(r.size()) != n)
+    Rcpp::stop("internal error: r has the wrong length");
+  std::vector<const double*> x = column_pointers(cols, n);
+  std::vector<double> sh(shift.begin(), shift.end());
+  if (sh.size() != x.size()) Rcpp::stop("internal error: shift has the wrong length");
+  const std::size_t p = x.size() + (intercept ? 1 : 0);
+  Rcpp::NumericMatrix out(p, G);
+  ScoreVisitor visit{x, r.begin(), sh, intercept, out.begin(), p};
+  for_rows_by_cluster(visit, codes.begin(), n, G, threads);
+  return out;
+}

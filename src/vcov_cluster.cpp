@@ -1,0 +1,223 @@
+// The infer step for linear models: least squares from cross-products and the
+// small-sample adjusted cluster scores of CR2/CR3 (HC2/HC3), all in p x p
+// algebra on per-cluster statistics. See vignettes/methods.Rmd for the algebra.
+#include "cluster_stats.h"
+#include <cmath>
+#include <limits>
+
+using namespace clusterab;
+
+namespace {
+
+// Eigenvalues of I - H_gg closer to zero than this are treated as zero and
+// their directions dropped (a pseudo-inverse), as clubSandwich does.
+const double kZeroEigen = 1e-12;
+
+// Factor g(lambda) with f(1 - lambda) = 1 + lambda g(lambda), where f is x^-1/2
+// (power = -0.5, Bell-McCaffrey) or x^-1 (power = -1, jackknife); written so that
+// small leverages lose no precision.
+double leverage_factor(double lambda, double power) {
+  if (lambda < 0) lambda = 0;
+  const double rest = 1.0 - lambda;
+  if (rest <= kZeroEigen) return -1.0 / lambda;  // f(0) := 0
+  if (power == -1.0) return 1.0 / rest;
+  const double root = std::sqrt(rest);
+  return 1.0 / (root * (1.0 + root));
+}
+
+Eigen::MatrixXd lower_cholesky(const Eigen::MatrixXd& B) {
+  Eigen::LLT<Eigen::MatrixXd> llt(B);
+  if (llt.info() == Eigen::Success) return llt.matrixL();
+  // Not numerically positive definite: use the symmetric square root.
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(B);
+  Eigen::VectorXd d = eig.eigenvalues().cwiseMax(0.0).cwiseSqrt();
+  return eig.eigenvectors() * d.asDiagonal() * eig.eigenvectors().transpose();
+}
+
+std::vector<int> as_index(const Rcpp::IntegerVector& design) {
+  return std::vector<int>(design.begin(), design.end());
+}
+
+}  // namespace
+
+// Least squares from the q x q cross-product matrix S of z = (1, x, y): the
+// design columns `design` (0-based) are taken in order and a column is aliased
+// when its residual norm is below tol times its original norm (`norm2` holds
+// the squared original norms), as lm()'s pivoting QR decides.
+// [[Rcpp::export]]
+Rcpp::List cpp_solve_stats(Rcpp::NumericMatrix S, Rcpp::IntegerVector design,
+                           int y_index, Rcpp::NumericVector norm2, double tol) {
+  const int p = design.size();
+  Eigen::Map<Eigen::MatrixXd> Sm(S.begin(), S.nrow(), S.ncol());
+  std::vector<int> kept;
+  Eigen::MatrixXd L = Eigen::MatrixXd::Zero(p, p);  // Cholesky of kept block
+  Rcpp::LogicalVector aliased(p);
+  for (int j = 0; j < p; ++j) {
+    const int k = static_cast<int>(kept.size());
+    Eigen::VectorXd v(k);
+    for (int a = 0; a < k; ++a) v(a) = Sm(design[kept[a]], design[j]);
+    Eigen::VectorXd l = k > 0 ? L.topLeftCorner(k, k).triangularView<Eigen::Lower>().solve(v)
+                              : Eigen::VectorXd(0);
+    const double d = Sm(design[j], design[j]) - l.squaredNorm();
+    if (!(norm2[j] > 0) || d <= tol * tol * norm2[j]) {
+      aliased[j] = true;
+      continue;
+    }
+    L.block(k, 0, 1, k) = l.transpose();
+    L(k, k) = std::sqrt(d);
+    kept.push_back(j);
+  }
+  const int k = static_cast<int>(kept.size());
+  Eigen::MatrixXd Lk = L.topLeftCorner(k, k);
+  Eigen::MatrixXd Linv = Lk.triangularView<Eigen::Lower>().solve(Eigen::MatrixXd::Identity(k, k));
+  Eigen::MatrixXd bread = Linv.transpose() * Linv;
+  Rcpp::NumericVector coef(k);
+  if (y_index >= 0) {
+    Eigen::VectorXd t(k);
+    for (int a = 0; a < k; ++a) t(a) = Sm(design[kept[a]], y_index);
+    Eigen::VectorXd beta = bread * t;
+    for (int a = 0; a < k; ++a) coef[a] = beta(a);
+  }
+  return Rcpp::List::create(Rcpp::Named("aliased") = aliased,
+                            Rcpp::Named("coef") = coef,
+                            Rcpp::Named("bread") = Rcpp::wrap(bread));
+}
+
+// Scores s_g = S_g[design, ] gamma of every cluster from packed cross-products
+// (with gamma = (-beta on the design, 1 on y) this is X_g' W_g e_g).
+// [[Rcpp::export]]
+Rcpp::NumericMatrix cpp_stats_scores(Rcpp::NumericMatrix packed,
+                                     Rcpp::IntegerVector design,
+                                     Rcpp::NumericVector gamma, int threads) {
+  const std::size_t G = packed.ncol(), K = packed.nrow();
+  const std::size_t p = design.size(), q = gamma.size();
+  if (packed_size(q) != K) Rcpp::stop("internal error: gamma has the wrong length");
+  Rcpp::NumericMatrix out(p, G);
+  const double* src = packed.begin();
+  double* dst = out.begin();
+  const double* gm = gamma.begin();
+  const int* idx = design.begin();
+  auto body = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t g = begin; g < end; ++g) {
+      const double* S = src + g * K;
+      for (std::size_t a = 0; a < p; ++a) {
+        double s = 0.0;
+        for (std::size_t b = 0; b < q; ++b) s += S[packed_index(idx[a], b)] * gm[b];
+        dst[g * p + a] = s;
+      }
+    }
+  };
+  parallel_chunks(body, G, threads);
+  return out;
+}
+
+// Adjusted scores s*_g = r_g + P_g C_g u_g, where C_g is defined by
+// (I - Z_g B Z_g')^power = I + Z_g C_g Z_g' with Z_g' Z_g = M_g. This covers
+// HC2/HC3 and CR2/CR3 for unweighted fits (P = M, u = r), clubSandwich's CR3
+// with weights (P = M, u = r) and sandwich's HC2/HC3 with weights
+// (P = X_g' X_g, u = X_g' W_g^2 e_g). M, P are packed K x G, read at `design`.
+// [[Rcpp::export]]
+Rcpp::NumericMatrix cpp_adjusted_scores(Rcpp::NumericMatrix r, Rcpp::NumericMatrix u,
+                                        Rcpp::NumericMatrix M, Rcpp::NumericMatrix P,
+                                        Rcpp::IntegerVector design,
+                                        Rcpp::NumericMatrix B, double power,
+                                        int threads) {
+  const std::size_t p = design.size(), G = r.ncol();
+  const std::size_t K = M.nrow();
+  if (static_cast<std::size_t>(r.nrow()) != p || u.nrow() != r.nrow() ||
+      u.ncol() != r.ncol() || static_cast<std::size_t>(M.ncol()) != G ||
+      M.nrow() != P.nrow() || M.ncol() != P.ncol() ||
+      static_cast<std::size_t>(B.nrow()) != p || B.ncol() != B.nrow())
+    Rcpp::stop("internal error: dimensions of the adjusted-score inputs disagree");
+  Eigen::Map<Eigen::MatrixXd> Bm(B.begin(), p, p);
+  const Eigen::MatrixXd L = lower_cholesky(Bm);
+  const std::vector<int> idx = as_index(design);
+  Rcpp::NumericMatrix out(p, G);
+  const double* rp = r.begin();
+  const double* up = u.begin();
+  const double* Mp = M.begin();
+  const double* Pp = P.begin();
+  const bool same = Mp == Pp;
+  double* op = out.begin();
+  auto body = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t g = begin; g < end; ++g) {
+      const Eigen::MatrixXd Mg = unpack_block(Mp + g * K, idx);
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(L.transpose() * Mg * L);
+      const Eigen::VectorXd& lambda = eig.eigenvalues();
+      const Eigen::MatrixXd& V = eig.eigenvectors();
+      Eigen::Map<const Eigen::VectorXd> ug(up + g * p, p);
+      Eigen::VectorXd v = V.transpose() * (L.transpose() * ug);
+      for (std::size_t a = 0; a < p; ++a) v(a) *= leverage_factor(lambda(a), power);
+      const Eigen::VectorXd Cu = L * (V * v);
+      Eigen::Map<const Eigen::VectorXd> rg(rp + g * p, p);
+      Eigen::Map<Eigen::VectorXd> og(op + g * p, p);
+      if (same) og = rg + Mg * Cu;
+      else og = rg + unpack_block(Pp + g * K, idx) * Cu;
+    }
+  };
+  parallel_chunks(body, G, threads, 1024);
+  return out;
+}
+
+// clubSandwich's CR2 for weighted lm fits (target variance I): with U_g =
+// [X_g, W_g X_g], G_g = I + U_g K U_g', K = [[Q, -B], [-B, 0]],
+// Q = B (sum_g X_g' W_g^2 X_g) B, the adjusted score is X_g' W_g G_g^-1/2 e_g.
+// Everything reduces to the Gram matrix of U_g: P0 = X'X, P1 = X'WX,
+// P2 = X'W^2X and r0 = X'e, r1 = X'We.
+// [[Rcpp::export]]
+Rcpp::NumericMatrix cpp_adjusted_scores_cr2w(Rcpp::NumericMatrix r0, Rcpp::NumericMatrix r1,
+                                             Rcpp::NumericMatrix P0, Rcpp::NumericMatrix P1,
+                                             Rcpp::NumericMatrix P2,
+                                             Rcpp::IntegerVector design,
+                                             Rcpp::NumericMatrix B, Rcpp::NumericMatrix Q,
+                                             int threads) {
+  const std::size_t p = design.size(), G = r1.ncol(), K = P1.nrow();
+  Eigen::Map<Eigen::MatrixXd> Bm(B.begin(), p, p), Qm(Q.begin(), p, p);
+  Eigen::MatrixXd Kmat = Eigen::MatrixXd::Zero(2 * p, 2 * p);
+  Kmat.topLeftCorner(p, p) = Qm;
+  Kmat.topRightCorner(p, p) = -Bm;
+  Kmat.bottomLeftCorner(p, p) = -Bm;
+  const std::vector<int> idx = as_index(design);
+  Rcpp::NumericMatrix out(p, G);
+  const double *r0p = r0.begin(), *r1p = r1.begin();
+  const double *P0p = P0.begin(), *P1p = P1.begin(), *P2p = P2.begin();
+  double* op = out.begin();
+  auto body = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t g = begin; g < end; ++g) {
+      const Eigen::MatrixXd A0 = unpack_block(P0p + g * K, idx);
+      const Eigen::MatrixXd A1 = unpack_block(P1p + g * K, idx);
+      const Eigen::MatrixXd A2 = unpack_block(P2p + g * K, idx);
+      Eigen::MatrixXd gram(2 * p, 2 * p);
+      gram << A0, A1, A1, A2;
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ge(gram);
+      const double dmax = ge.eigenvalues().maxCoeff();
+      std::vector<int> keep;
+      for (std::size_t a = 0; a < 2 * p; ++a)
+        if (ge.eigenvalues()(a) > 1e-12 * dmax && ge.eigenvalues()(a) > 0) keep.push_back(a);
+      const std::size_t k = keep.size();
+      Eigen::MatrixXd E(2 * p, k);
+      Eigen::VectorXd root(k);
+      for (std::size_t a = 0; a < k; ++a) {
+        E.col(a) = ge.eigenvectors().col(keep[a]);
+        root(a) = std::sqrt(ge.eigenvalues()(keep[a]));
+      }
+      const Eigen::MatrixXd LG = E * root.asDiagonal();  // U = Q_u LG'
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ne(LG.transpose() * Kmat * LG);
+      Eigen::VectorXd re(2 * p);
+      re << Eigen::Map<const Eigen::VectorXd>(r0p + g * p, p),
+            Eigen::Map<const Eigen::VectorXd>(r1p + g * p, p);
+      Eigen::VectorXd v = ne.eigenvectors().transpose() *
+                          ((E.transpose() * re).array() / root.array()).matrix();
+      for (std::size_t a = 0; a < k; ++a) {
+        const double ev = 1.0 + ne.eigenvalues()(a);
+        v(a) *= ev <= kZeroEigen ? -1.0 : 1.0 / std::sqrt(ev) - 1.0;
+      }
+      const Eigen::VectorXd w = E * ((ne.eigenvectors() * v).array() / root.array()).matrix();
+      Eigen::Map<Eigen::VectorXd> og(op + g * p, p);
+      og = Eigen::Map<const Eigen::VectorXd>(r1p + g * p, p) +
+           A1 * w.head(p) + A2 * w.tail(p);
+    }
+  };
+  parallel_chunks(body, G, threads, 256);
+  return out;
+}
