@@ -118,13 +118,10 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   if (type == "HC1") meat <- meat * (n - 1) / (n - k)
   V <- sandwich_product(bread, meat, fix = FALSE)
   ## Back from centred coordinates: the intercept absorbs the shifts.
-  to_original <- diag(k)
   if (stats$intercept && kept[1L] == 0L) {
-    to_original[1L, -1L] <- -shift[kept[-1L] + 1L]
     beta[1L] <- beta[1L] + shift[q] - sum(shift[kept[-1L] + 1L] * beta[-1L])
   }
-  V <- to_original %*% V %*% t(to_original)
-  dimnames(V) <- dimnames(bread)
+  V <- uncentre_vcov(V, stats$intercept && kept[1L] == 0L, shift[kept[-1L] + 1L])
   coefs <- stats::setNames(rep(NA_real_, length(design)), coef_names)
   coefs[!sol$aliased] <- beta
   ## Residual and total sums of squares, for sigma and R^2.
@@ -251,13 +248,14 @@ print.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3L), ...)
   cat("\nCall:\n", paste(deparse(x$call), sep = "\n", collapse = "\n"), "\n\n", sep = "")
   cat("Coefficients:\n")
   print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
-  cat(sprintf("\n%s cluster-robust standard errors, %s\n", x$type, cluster_count_text(x$G)))
+  cat(sprintf("\n%s cluster-robust standard errors, clustered by %s\n", x$type, cluster_count_text(x$G)))
   invisible(x)
 }
 
 cluster_count_text <- function(G) {
-  paste(sprintf("%s clusters%s", format(G, big.mark = ","),
-                if (length(G) > 1L) paste0(" (", names(G), ")") else ""), collapse = " and ")
+  labels <- if (is.null(names(G))) rep("", length(G)) else names(G)
+  paste(ifelse(labels %in% c("", "cluster"), "", paste0(labels, " ")),
+        sprintf("(%s clusters)", format(G, big.mark = ",")), sep = "", collapse = " and ")
 }
 
 #' Summarise a cluster_lm fit

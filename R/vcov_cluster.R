@@ -91,7 +91,7 @@ vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
   type <- check_vcov_type(type, if (class(x)[1L] == "lm") "HC1" else "HC0")
   check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)
-  rows <- fit_rows(x, type)
+  rows <- fit_rows(x, type, threads)
   cluster <- fit_cluster(x, cluster, rows)
   terms <- cluster_terms(cluster, multi0)
   check_cluster_terms(terms, type)
@@ -101,7 +101,8 @@ vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
     term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) * tcrossprod(scores)
   }))
   if (type == "HC1") meat <- meat * (rows$n - 1) / (rows$n - rows$k)
-  sandwich_product(rows$bread, meat, fix)
+  V <- uncentre_vcov(sandwich_product(rows$bread, meat, fix = FALSE), rows$intercept, rows$shift)
+  if (fix) fix_psd(V) else V
 }
 
 ## ---- the engine shared by lm/glm fits and cluster_lm -----------------------
@@ -260,37 +261,43 @@ fix_psd <- function(V) {
 
 ## The rows of a fitted lm/glm as the engine needs them: design columns (no
 ## copies for plain numeric terms), weights and residuals (working ones for
-## glm), the bread (X'WX)^-1 from the fit's QR, and the rows kept (rows with
-## zero prior weight are dropped).
-fit_rows <- function(x, type) {
+## glm), the rows kept (rows with zero prior weight are dropped), and the
+## bread (X'WX)^-1. With an intercept the columns are centred at their means
+## and the bread comes from the centred cross-products, so that a covariate
+## with a large mean and a small spread loses no precision (a QR of the
+## uncentred design, as sandwich uses, loses up to cond(X) * eps); the result
+## is mapped back by uncentre_vcov(). Without an intercept the fit's QR is used.
+fit_rows <- function(x, type, threads) {
   coefs <- coef(x)
   aliased <- is.na(coefs)
   X <- fit_design(x, names(coefs))
-  intercept <- X$intercept
-  design <- which(!aliased) - if (intercept) 1L else 0L
+  ## Aliased columns take no part; design = positions in z = (1, columns).
+  intercept <- X$intercept && !aliased[1L]
+  columns <- X$columns[!aliased[seq_along(X$columns) + X$intercept]]
+  design <- c(if (intercept) 0L, seq_along(columns))
   is_glm <- inherits(x, "glm")
   e <- x$residuals
+  w <- x$weights                      # prior weights for lm, working for glm
+  w_bread <- NULL                     # weights of the bread, when not w
   if (is_glm) {
     prior <- x$prior.weights
     if (is_cr_type(type)) {
-      ## clubSandwich's working quantities, at the fitted means.
-      eta <- x$linear.predictors
-      d <- x$family$mu.eta(eta)
+      ## clubSandwich's working quantities, at the fitted means; its bread
+      ## stays sandwich::bread(), with the last IRLS weights.
+      w_bread <- w
+      d <- x$family$mu.eta(x$linear.predictors)
       w <- prior * d^2 / x$family$variance(x$fitted.values)
       e <- (x$y - x$fitted.values) / d
-    } else {
-      w <- x$weights
     }
     keep <- which(prior > 0)
   } else {
-    w <- x$weights
     keep <- if (is.null(w)) NULL else which(w > 0)
   }
-  columns <- X$columns
   if (!is.null(keep) && length(keep) < length(e)) {
     columns <- lapply(columns, `[`, keep)
     e <- e[keep]
     w <- w[keep]
+    if (!is.null(w_bread)) w_bread <- w_bread[keep]
   } else {
     keep <- NULL
   }
@@ -300,19 +307,39 @@ fit_rows <- function(x, type) {
     stop("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
          call. = FALSE)
   }
-  bread <- qr_bread(x, coefs)
+  names_kept <- names(coefs)[!aliased]
+  shift <- if (intercept && length(columns)) cpp_column_summary(columns, threads)$mean else numeric(length(columns))
+  crossprod_inverse <- function(weights) {
+    one <- list(codes = integer(n), G = 1L)
+    m <- cpp_cluster_moments(columns, NULL, weights, one$codes, 1L, shift, 1L, threads)
+    B <- solve_symmetric(unpack_sum(m$moments[[1L]], design))
+    dimnames(B) <- list(names_kept, names_kept)
+    B
+  }
+  bread <- if (intercept) crossprod_inverse(if (is.null(w_bread)) w else w_bread) else qr_bread(x, coefs)
   leverage_bread <- NULL
   if (is_glm && is_cr_type(type)) {
-    ## clubSandwich's leverages use X'WX at the fitted means.
     if (type == "CR2" && length(unique(w)) > 1L) {
       stop('type = "CR2" for a glm with non-constant working weights is not available: clubSandwich\'s adjustment for it cannot be reduced to per-cluster statistics. Use type = "HC2" (sandwich\'s Bell-McCaffrey correction) instead.',
            call. = FALSE)
     }
-    leverage_bread <- function(parts) solve_symmetric(unpack_sum(parts$P1, design))
+    ## clubSandwich's leverages use X'WX at the fitted means.
+    leverage_bread <- if (intercept) crossprod_inverse(w) else function(parts) solve_symmetric(unpack_sum(parts$P1, design))
   }
   list(columns = columns, intercept = intercept, design = design, w = w, e = e,
-       shift = numeric(length(columns)), n = n, k = k, bread = bread,
-       leverage_bread = leverage_bread, keep = keep, n_fit = length(x$residuals))
+       shift = shift, n = n, k = k, bread = bread, leverage_bread = leverage_bread,
+       keep = keep, n_fit = length(x$residuals))
+}
+
+## From centred to original coordinates: with an intercept, beta_0 =
+## beta~_0 - sum_j c_j beta~_j, so V = T V~ T' with T = I, T[1, j] = -c_j.
+uncentre_vcov <- function(V, intercept, shift) {
+  if (!intercept || length(shift) == 0L || all(shift == 0)) return(V)
+  to_original <- diag(nrow(V))
+  to_original[1L, -1L] <- -shift
+  out <- to_original %*% V %*% t(to_original)
+  dimnames(out) <- dimnames(V)
+  out
 }
 
 solve_symmetric <- function(A) {

@@ -1,0 +1,323 @@
+## cluster_stats() on a DBI connection: the compress step runs in the database
+## as SQL and only one row per cluster comes back. Two queries: the first
+## counts rows, checks for NULL cluster ids and negative weights and computes
+## the means (the shift); the second is one SELECT ... GROUP BY cluster over
+## the rows used, summing the products of the shifted columns.
+
+#' @rdname cluster_stats
+#' @param table For a DBI connection: the table (or view) that holds the data,
+#'   a name such as `"events"` or a [DBI::Id()] such as
+#'   `DBI::Id(schema = "ab", table = "events")`. It is quoted with
+#'   [DBI::dbQuoteIdentifier()].
+#' @section Data in a database:
+#' With a DBI connection as `data`, `formula`, `cluster` and `weights` name
+#' columns of `table`: `cluster` and `weights` as a string (`"g"`) or a
+#' one-sided formula (`~ g`), and every term of `formula` must be a numeric
+#' column used as it is, optionally with the intercept removed (`- 1` or
+#' `0 +`). Factors, interactions and functions such as `log(x)` are not
+#' expanded in the database: create numeric columns for them there (a view
+#' will do). Rows with a `NULL` in the outcome, a covariate or the weights are
+#' left out, as are rows with zero weight; a `NULL` cluster id in a row that
+#' is used is an error. The clusters come back sorted by id. The result is the
+#' same object as for a data frame with the same rows, so [cluster_lm()] on it
+#' gives the same fit.
+#' @examples
+#' \donttest{
+#' if (requireNamespace("RSQLite", quietly = TRUE)) {
+#'   con <- DBI::dbConnect(RSQLite::SQLite(), ":memory:")
+#'   DBI::dbWriteTable(con, "geo", geo_experiment)
+#'   st_db <- cluster_stats(con, revenue ~ treated + baseline, cluster = "region",
+#'                          table = "geo")
+#'   cluster_lm(st_db)
+#'   DBI::dbDisconnect(con)
+#' }
+#' }
+#' @export
+cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, table, ...) {
+  if (!requireNamespace("DBI", quietly = TRUE)) {
+    stop("cluster_stats() on a database connection needs the DBI package; install it with install.packages(\"DBI\").",
+         call. = FALSE)
+  }
+  con <- data
+  if (missing(table) || is.null(table)) {
+    stop("`table` is required with a database connection: name the table that holds the data, e.g. `table = \"events\"`.",
+         call. = FALSE)
+  }
+  if (missing(formula) || !inherits(formula, "formula") || length(formula) != 3L) {
+    stop("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
+  }
+  if (missing(cluster) || is.null(cluster)) {
+    stop("`cluster` is required: name the column that identifies each row's cluster, e.g. `cluster = \"g\"`.",
+         call. = FALSE)
+  }
+  tab <- dbi_table(con, table)
+  spec <- dbi_formula_columns(formula, tab)
+  cluster_col <- dbi_column_name(cluster, "cluster", tab)
+  weight_col <- if (!is.null(weights)) dbi_column_name(weights, "weights", tab)
+  dbi_check_numeric(spec$x_cols, "formula", tab)
+  dbi_check_numeric(spec$y_col, "formula", tab)
+  if (!is.null(weight_col)) dbi_check_numeric(weight_col, "weights", tab)
+
+  qi <- function(x) as.character(DBI::dbQuoteIdentifier(con, x))
+  dtype <- tryCatch(as.character(DBI::dbDataType(con, 1)), error = function(e) "DOUBLE PRECISION")
+  num <- function(x) sprintf("CAST(%s AS %s)", qi(x), dtype)
+  value_cols <- c(spec$x_cols, spec$y_col)        # the shifted columns, z[-1]
+  used <- paste(c(sprintf("%s IS NOT NULL", qi(unique(c(value_cols, weight_col)))),
+                  if (!is.null(weight_col)) sprintf("%s > 0", qi(weight_col))),
+                collapse = " AND ")
+  g <- qi(cluster_col)
+
+  ## Query 1: counts, NULL clusters, negative weights and means of the rows used.
+  mean_cols <- c(value_cols, weight_col)
+  sql1 <- paste0(
+    "SELECT COUNT(*) AS cab_rows",
+    ", SUM(CASE WHEN ", used, " THEN 1 ELSE 0 END) AS cab_used",
+    ", SUM(CASE WHEN ", used, " AND ", g, " IS NULL THEN 1 ELSE 0 END) AS cab_null_cluster",
+    if (!is.null(weight_col)) paste0(", SUM(CASE WHEN ", qi(weight_col), " < 0 THEN 1 ELSE 0 END) AS cab_negative"),
+    paste0(", AVG(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_mean", seq_along(mean_cols),
+           collapse = ""),
+    " FROM ", tab$sql)
+  r1 <- dbi_query(con, sql1, "the means", tab)
+  count <- function(name) {
+    v <- as.double(r1[[name]][1L])
+    if (is.na(v)) 0 else v
+  }
+  if (count("cab_rows") == 0) {
+    stop(sprintf("table `%s` has no rows.", tab$label), call. = FALSE)
+  }
+  if (!is.null(weight_col) && count("cab_negative") > 0) {
+    stop(sprintf("`weights` must be non-negative; %s are negative (column `%s` of table `%s`).",
+                 format(count("cab_negative"), big.mark = ","), weight_col, tab$label), call. = FALSE)
+  }
+  n_used <- count("cab_used")
+  if (n_used == 0) {
+    stop(sprintf("no rows of table `%s` are left after leaving out rows with NULL in %s%s; check the column names and the data.",
+                 tab$label, paste0("`", unique(mean_cols), "`", collapse = ", "),
+                 if (!is.null(weight_col)) " or zero weight" else ""), call. = FALSE)
+  }
+  if (count("cab_null_cluster") > 0) {
+    stop(sprintf("`cluster` column `%s` is NULL in %s of the rows used; leave those rows out (e.g. a view with WHERE %s IS NOT NULL) or give them a cluster id.",
+                 cluster_col, format(count("cab_null_cluster"), big.mark = ","), g), call. = FALSE)
+  }
+  means <- vapply(seq_along(mean_cols), function(j) as.double(r1[[paste0("cab_mean", j)]][1L]), 0)
+  bad <- !is.finite(means)
+  if (any(bad)) {
+    stop(sprintf("%s contain(s) infinite values (or values that are not numbers); remove or recode them first.",
+                 paste0("`", unique(mean_cols[bad]), "`", collapse = ", ")), call. = FALSE)
+  }
+  ## The shift: means rounded to 15 significant digits, so that the database
+  ## reads the SQL literal as exactly the double stored here.
+  shift <- numeric(length(value_cols))
+  if (spec$intercept) shift <- as.numeric(sprintf("%.15g", means[seq_along(value_cols)]))
+  names(shift) <- c(spec$x_labels, spec$y_label)
+
+  ## Query 2: one row per cluster of sums of products of z = (1, x - shift, y - shift).
+  weighted <- !is.null(weight_col)
+  powers <- if (weighted) 0:2 else 1L
+  q <- length(value_cols) + 1L
+  K <- q * (q + 1L) / 2L
+  z <- paste0("cab_z", seq_along(value_cols))
+  inner <- paste0(
+    "SELECT ", g, " AS cab_g",
+    paste0(", ", if (spec$intercept) {
+      sprintf("(%s - CAST(%s AS %s))", num(value_cols), sprintf("%.15g", shift), dtype)
+    } else num(value_cols), " AS ", z, collapse = ""),
+    if (weighted) paste0(", ", num(weight_col), " AS cab_w"),
+    " FROM ", tab$sql, " WHERE ", used)
+  ## Packed upper triangle, column-major: entry (a, b), a <= b, at b (b + 1) / 2 + a.
+  pairs <- do.call(rbind, lapply(seq_len(q) - 1L, function(b) cbind(a = seq_len(b + 1L) - 1L, b = b)))
+  sums <- list()      # SQL expression per (power, packed position); NULL = the count
+  for (p in powers) {
+    v <- switch(as.character(p), "0" = NULL, "1" = if (weighted) "cab_w", "2" = c("cab_w", "cab_w"))
+    sums[[as.character(p)]] <- lapply(seq_len(K), function(k) {
+      factors <- c(v, if (pairs[k, "a"] > 0) z[pairs[k, "a"]], if (pairs[k, "b"] > 0) z[pairs[k, "b"]])
+      if (length(factors)) sprintf("SUM(%s)", paste(factors, collapse = " * "))
+    })
+  }
+  exprs <- unlist(sums)
+  chunks <- split(seq_along(exprs), ceiling(seq_along(exprs) / 900L))
+  if (!length(chunks)) chunks <- list(integer(0))
+  values <- numeric(0)
+  res <- NULL
+  for (ch in chunks) {
+    sql2 <- paste0(
+      "SELECT cab_g, COUNT(*) AS cab_n",
+      if (weighted) ", MIN(cab_w) AS cab_wmin, MAX(cab_w) AS cab_wmax",
+      paste0(", ", exprs[ch], " AS cab_s", ch, collapse = ""),
+      " FROM (", inner, ") cab_d GROUP BY cab_g")
+    r2 <- dbi_query(con, sql2, "the per-cluster sums", tab)
+    if (nrow(r2) == 0L) {
+      stop(sprintf("the per-cluster query on table `%s` returned no rows; check that the table is not empty.",
+                   tab$label), call. = FALSE)
+    }
+    if (is.null(res)) {
+      res <- r2
+      values <- matrix(NA_real_, nrow(r2), length(exprs))
+    } else {
+      m <- match(res$cab_g, r2$cab_g)
+      if (nrow(r2) != nrow(res) || anyNA(m)) {
+        stop(sprintf("table `%s` changed while the statistics were computed; try again.", tab$label),
+             call. = FALSE)
+      }
+      r2 <- r2[m, , drop = FALSE]
+    }
+    for (j in seq_along(ch)) values[, ch[j]] <- as.double(r2[[paste0("cab_s", ch[j])]])
+  }
+  ids <- res$cab_g
+  if (anyNA(ids)) {
+    stop(sprintf("`cluster` column `%s` is NULL in some of the rows used; leave those rows out or give them a cluster id.",
+                 cluster_col), call. = FALSE)
+  }
+  o <- order(ids, method = "radix")
+  G <- length(ids)
+  n <- as.double(res$cab_n)
+  if (any(!is.finite(values))) {
+    stop(sprintf("the sums of cross-products in table `%s` are not finite (the values are too large); rescale the columns first.",
+                 tab$label), call. = FALSE)
+  }
+  ## Assemble the K x G matrices, one per power; a NULL expression is the count.
+  moments <- list()
+  pos <- 0L
+  for (p in names(sums)) {
+    M <- matrix(0, K, G)
+    for (k in seq_len(K)) {
+      if (is.null(sums[[p]][[k]])) {
+        M[k, ] <- n
+      } else {
+        pos <- pos + 1L
+        M[k, ] <- values[, pos]
+      }
+    }
+    moments[[p]] <- M[, o, drop = FALSE]
+  }
+  total <- sum(n)
+  if (total != n_used) {
+    warning(sprintf("table `%s` changed between the two queries (%s rows used, %s counted per cluster).",
+                    tab$label, format(n_used, big.mark = ","), format(total, big.mark = ",")),
+            call. = FALSE)
+  }
+  as_count <- function(x) if (x <= .Machine$integer.max) as.integer(x) else x
+  weight_varies <- weighted &&
+    any(as.double(res$cab_wmin) != as.double(res$cab_wmax))
+  structure(list(
+    moments = moments,
+    n = as.integer(n[o]),
+    cluster = ids[o],
+    z_names = c("(1)", spec$x_labels, spec$y_label),
+    intercept = spec$intercept,
+    shift = shift,
+    weighted = weighted,
+    weight_varies = weight_varies,
+    nobs = as_count(total),
+    dropped = as_count(max(count("cab_rows") - n_used, 0)),
+    formula = formula
+  ), class = "cluster_stats")
+}
+
+## The quoted table and its columns (a zero-row data frame of their R types),
+## with clear errors for a table that is not there.
+dbi_table <- function(con, table) {
+  ok <- (is.character(table) && length(table) == 1L && !is.na(table) && nzchar(table)) ||
+    inherits(table, c("Id", "SQL"))
+  if (!ok) {
+    stop("`table` must be the name of a table in the database (a string such as \"events\"), or a DBI::Id().",
+         call. = FALSE)
+  }
+  sql <- as.character(DBI::dbQuoteIdentifier(con, table))
+  label <- if (is.character(table) && !inherits(table, "SQL")) table else sql
+  not_found <- function(detail = "") {
+    stop(sprintf("table `%s` was not found in the database%s; check the name with DBI::dbListTables() (for a table in another schema use `table = DBI::Id(schema = ..., table = ...)`).",
+                 label, detail), call. = FALSE)
+  }
+  if (!inherits(table, "SQL")) {
+    exists <- tryCatch(DBI::dbExistsTable(con, table), error = function(e) NA)
+    if (identical(exists, FALSE)) not_found()
+  }
+  columns <- tryCatch(DBI::dbGetQuery(con, paste0("SELECT * FROM ", sql, " WHERE 1 = 0")),
+                      error = function(e) not_found(paste0(" (", conditionMessage(e), ")")))
+  list(sql = sql, label = label, columns = columns)
+}
+
+## Columns named by `formula`: plain column names only (no factors,
+## interactions or functions), optionally without intercept.
+dbi_formula_columns <- function(formula, tab) {
+  tt <- tryCatch(terms(formula, data = tab$columns), error = function(e) {
+    stop("`formula` is not valid: ", conditionMessage(e), call. = FALSE)
+  })
+  vars <- as.list(attr(tt, "variables"))[-1L]
+  var_labels <- vapply(vars, deparse1, "")
+  plain <- vapply(vars, is.name, logical(1L))
+  if (any(!plain)) {
+    stop(sprintf("`formula` term `%s` is not a column name. With a database connection every term must be a numeric column used as it is (no factors, interactions or functions such as log()); create a numeric column for it in the database instead (a view will do).",
+                 var_labels[!plain][1L]), call. = FALSE)
+  }
+  if (attr(tt, "response") != 1L) {
+    stop("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
+  }
+  labels <- attr(tt, "term.labels")
+  order <- attr(tt, "order")
+  if (any(order > 1L)) {
+    stop(sprintf("`formula` term `%s` is an interaction, which is not expanded in the database; create a numeric column holding the product in the database instead (a view will do).",
+                 labels[order > 1L][1L]), call. = FALSE)
+  }
+  x_cols <- vapply(labels, function(l) as.character(vars[[match(l, var_labels)]]), "",
+                   USE.NAMES = FALSE)
+  y_col <- as.character(vars[[1L]])
+  missing <- setdiff(c(y_col, x_cols), names(tab$columns))
+  if (length(missing)) {
+    stop(sprintf("`formula` names column(s) %s that are not in table `%s`.",
+                 paste0("`", missing, "`", collapse = ", "), tab$label), call. = FALSE)
+  }
+  list(x_cols = x_cols, x_labels = labels, y_col = y_col, y_label = var_labels[1L],
+       intercept = attr(tt, "intercept") == 1L)
+}
+
+## `cluster` or `weights`: a column name or a one-sided formula naming one column.
+dbi_column_name <- function(arg, what, tab) {
+  if (inherits(arg, "formula")) {
+    rhs <- arg[[length(arg)]]
+    if (length(arg) != 2L || !is.name(rhs)) {
+      if (what == "cluster" && length(all.vars(rhs)) > 1L) {
+        stop("cluster_stats() takes one clustering variable; for multiway clustering use cluster_lm() on the data.",
+             call. = FALSE)
+      }
+      stop(sprintf("`%s` must name one column as it is, such as `~ %s`, not `%s`; create the column in the database if needed.",
+                   what, if (what == "cluster") "g" else "w", deparse1(arg)), call. = FALSE)
+    }
+    arg <- as.character(rhs)
+  } else if (is.character(arg) && length(arg) > 1L && what == "cluster") {
+    stop("cluster_stats() takes one clustering variable; for multiway clustering use cluster_lm() on the data.",
+         call. = FALSE)
+  } else if (!(is.character(arg) && length(arg) == 1L && !is.na(arg) && nzchar(arg))) {
+    stop(sprintf("`%s` must be a column name (a string such as \"%s\") or a one-sided formula such as `~ %s`; with a database connection it cannot hold the values themselves.",
+                 what, if (what == "cluster") "g" else "w", if (what == "cluster") "g" else "w"),
+         call. = FALSE)
+  }
+  if (!(arg %in% names(tab$columns))) {
+    stop(sprintf("`%s` names column `%s`, which is not in table `%s`.", what, arg, tab$label),
+         call. = FALSE)
+  }
+  arg
+}
+
+## Columns that the database reports as not numeric (text, dates, ...).
+dbi_check_numeric <- function(cols, what, tab) {
+  for (col in cols) {
+    x <- tab$columns[[col]]
+    numeric_like <- (is.numeric(x) || is.logical(x) || inherits(x, "integer64")) &&
+      !is.factor(x) && !inherits(x, c("Date", "POSIXt", "difftime", "hms"))
+    if (!numeric_like) {
+      kind <- class(x)[1L]
+      stop(sprintf("`%s` uses column `%s` of table `%s`, which is %s in the database, not numeric; create a numeric column in the database instead (for a categorical variable, one 0/1 column per level).",
+                   what, col, tab$label, if (kind == "character") "text" else kind),
+           call. = FALSE)
+    }
+  }
+}
+
+dbi_query <- function(con, sql, what, tab) {
+  tryCatch(DBI::dbGetQuery(con, sql), error = function(e) {
+    stop(sprintf("the database could not compute %s of table `%s`: %s\nEvery column in `formula` and `weights` must be numeric in the database.",
+                 what, tab$label, conditionMessage(e)), call. = FALSE)
+  })
+}

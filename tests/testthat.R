@@ -1,0 +1,4 @@
+library(testthat)
+library(clusterab)
+
+test_check("clusterab")

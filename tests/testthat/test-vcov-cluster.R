@@ -1,0 +1,294 @@
+## vcov_cluster() against sandwich::vcovCL() and clubSandwich::vcovCR().
+
+petersen <- function() {
+  need("sandwich")
+  e <- new.env()
+  utils::data("PetersenCL", package = "sandwich", envir = e)
+  e$PetersenCL
+}
+
+test_that("PetersenCL: one-way and two-way HC0-HC3 equal sandwich::vcovCL", {
+  PetersenCL <- petersen()
+  fit <- lm(y ~ x, data = PetersenCL)
+  for (type in c("HC0", "HC1", "HC2", "HC3")) {
+    for (cadjust in c(TRUE, FALSE)) {
+      expect_vcov_equal(vcov_cluster(fit, cluster = ~ firm, type = type, cadjust = cadjust),
+                        sandwich::vcovCL(fit, cluster = ~ firm, type = type, cadjust = cadjust),
+                        1e-10)
+      for (multi0 in c(TRUE, FALSE)) {
+        expect_vcov_equal(
+          vcov_cluster(fit, cluster = ~ firm + year, type = type, cadjust = cadjust, multi0 = multi0),
+          sandwich::vcovCL(fit, cluster = ~ firm + year, type = type, cadjust = cadjust, multi0 = multi0),
+          1e-10)
+      }
+    }
+  }
+})
+
+test_that("PetersenCL: Stata's and Imbens-Kolesar's published values", {
+  PetersenCL <- petersen()
+  fit <- lm(y ~ x, data = PetersenCL)
+  ## Stata: regress y x, vce(cluster firm)
+  expect_equal(unname(sqrt(diag(vcov_cluster(fit, cluster = ~ firm)))),
+               c(0.0670127, 0.0505957), tolerance = 1e-5)
+  ## Bell-McCaffrey (BMlmSE, Imbens and Kolesar 2016), as quoted in sandwich's tests
+  bm <- matrix(c(4.494487e-03, -6.592912e-05, -6.592912e-05, 2.568236e-03), 2,
+               dimnames = list(c("(Intercept)", "x"), c("(Intercept)", "x")))
+  expect_vcov_equal(vcov_cluster(fit, cluster = ~ firm, type = "CR2"), bm, 1e-6)
+})
+
+test_that("PetersenCL: CR0-CR3 equal clubSandwich::vcovCR", {
+  need("clubSandwich")
+  PetersenCL <- petersen()
+  fit <- lm(y ~ x, data = PetersenCL)
+  for (type in c("CR0", "CR1", "CR1p", "CR1S", "CR2", "CR3")) {
+    expect_vcov_equal(vcov_cluster(fit, cluster = ~ firm, type = type),
+                      as.matrix(clubSandwich::vcovCR(fit, cluster = PetersenCL$firm, type = type)),
+                      1e-8)
+  }
+  ## HC1 = CR1S, HC2 = CR2 and HC3 = CR3 with cadjust
+  expect_vcov_equal(vcov_cluster(fit, cluster = ~ firm, type = "HC1"),
+                    vcov_cluster(fit, cluster = ~ firm, type = "CR1S"), 1e-12)
+  expect_vcov_equal(vcov_cluster(fit, cluster = ~ firm, type = "HC2"),
+                    vcov_cluster(fit, cluster = ~ firm, type = "CR2"), 1e-12)
+})
+
+test_that("random data: lm with and without weights, one- and two-way, HC0-HC3", {
+  need("sandwich")
+  d <- sim_clustered(G = 25)
+  fits <- list(lm(y ~ treat + x1 + x2 + f, data = d),
+               lm(y ~ treat + x1 + x2 + f, data = d, weights = w),
+               lm(y ~ 0 + treat + x1 + f, data = d, weights = w))
+  for (fit in fits) {
+    for (type in c("HC0", "HC1", "HC2", "HC3")) {
+      for (cadjust in c(TRUE, FALSE)) {
+        expect_vcov_equal(vcov_cluster(fit, cluster = ~ g, type = type, cadjust = cadjust),
+                          sandwich::vcovCL(fit, cluster = ~ g, type = type, cadjust = cadjust),
+                          1e-10)
+      }
+      for (multi0 in c(TRUE, FALSE)) {
+        expect_vcov_equal(vcov_cluster(fit, cluster = ~ g + h, type = type, multi0 = multi0),
+                          sandwich::vcovCL(fit, cluster = ~ g + h, type = type, multi0 = multi0),
+                          1e-10)
+      }
+    }
+  }
+})
+
+test_that("random data: CR0-CR3 equal clubSandwich, with and without weights", {
+  need("clubSandwich")
+  d <- sim_clustered(G = 25, seed = 2)
+  for (fit in list(lm(y ~ treat + x1 + f, data = d), lm(y ~ treat + x1 + f, data = d, weights = w))) {
+    for (type in c("CR0", "CR1", "CR1p", "CR1S", "CR2", "CR3")) {
+      expect_vcov_equal(vcov_cluster(fit, cluster = ~ g, type = type),
+                        as.matrix(clubSandwich::vcovCR(fit, cluster = d$g, type = type)), 1e-8)
+    }
+  }
+})
+
+test_that("glm: binomial and poisson, weights, offsets, one- and two-way, HC0-HC3", {
+  need("sandwich")
+  d <- sim_clustered(G = 30, seed = 3)
+  d$exposure <- runif(nrow(d), 1, 3)
+  fits <- list(glm(yb ~ treat + x1, data = d, family = binomial),
+               suppressWarnings(glm(yb ~ treat + x1, data = d, family = binomial, weights = w)),
+               glm(yp ~ treat + x1 + f, data = d, family = poisson),
+               glm(yp ~ treat + x1 + offset(log(exposure)), data = d, family = poisson, weights = w))
+  for (fit in fits) {
+    for (type in c("HC0", "HC1", "HC2", "HC3")) {
+      for (cadjust in c(TRUE, FALSE)) {
+        expect_vcov_equal(vcov_cluster(fit, cluster = ~ g, type = type, cadjust = cadjust),
+                          sandwich::vcovCL(fit, cluster = ~ g, type = type, cadjust = cadjust), 1e-10)
+      }
+      for (multi0 in c(TRUE, FALSE)) {
+        expect_vcov_equal(vcov_cluster(fit, cluster = ~ g + h, type = type, multi0 = multi0),
+                          sandwich::vcovCL(fit, cluster = ~ g + h, type = type, multi0 = multi0), 1e-10)
+      }
+    }
+  }
+  ## type = NULL means HC0 for glm, HC1 for lm, as in sandwich
+  expect_vcov_equal(vcov_cluster(fits[[1]], cluster = ~ g), sandwich::vcovCL(fits[[1]], cluster = ~ g), 1e-10)
+})
+
+test_that("glm: CR0, CR1S and CR3 equal clubSandwich; CR2 with varying weights is refused", {
+  need("clubSandwich")
+  d <- sim_clustered(G = 30, seed = 4)
+  fit <- glm(yb ~ treat + x1, data = d, family = binomial)
+  for (type in c("CR0", "CR1", "CR1S", "CR3")) {
+    expect_vcov_equal(vcov_cluster(fit, cluster = ~ g, type = type),
+                      as.matrix(clubSandwich::vcovCR(fit, cluster = d$g, type = type)), 1e-8)
+  }
+  expect_error(vcov_cluster(fit, cluster = ~ g, type = "CR2"), "HC2")
+  gauss <- glm(y ~ treat + x1, data = d)
+  expect_vcov_equal(vcov_cluster(gauss, cluster = ~ g, type = "CR2"),
+                    as.matrix(clubSandwich::vcovCR(gauss, cluster = d$g, type = "CR2")), 1e-8)
+})
+
+test_that("sandwich's InstInnovation examples (glm and lm with subset)", {
+  need("sandwich")
+  e <- new.env()
+  utils::data("InstInnovation", package = "sandwich", envir = e)
+  InstInnovation <- e$InstInnovation
+  n <- glm(cites ~ institutions, family = "poisson", data = InstInnovation)
+  for (type in c("HC0", "HC1", "HC3")) {
+    expect_vcov_equal(vcov_cluster(n, cluster = ~ company + year, type = type),
+                      sandwich::vcovCL(n, cluster = ~ company + year, type = type), 1e-10)
+  }
+  expect_vcov_equal(vcov_cluster(n, cluster = ~ company, type = "HC2"),
+                    sandwich::vcovCL(n, cluster = ~ company, type = "HC2"), 1e-10)
+  o <- lm(log(cites) ~ institutions, data = InstInnovation, subset = cites > 0)
+  for (type in c("HC0", "HC1", "HC2", "HC3")) {
+    for (multi0 in c(TRUE, FALSE)) {
+      expect_vcov_equal(vcov_cluster(o, cluster = ~ company + year, type = type, multi0 = multi0),
+                        sandwich::vcovCL(o, cluster = ~ company + year, type = type, multi0 = multi0),
+                        1e-10)
+    }
+  }
+})
+
+test_that("HC2 with large weighted clusters equals the exact dense computation", {
+  ## sandwich's non-symmetric eigen-decomposition loses accuracy for clusters
+  ## of hundreds of rows with working weights (1% here), so the reference is
+  ## the symmetric form computed densely: W^-1/2 (I - Z B Z')^-1/2 W^1/2.
+  need("sandwich")
+  e <- new.env()
+  utils::data("InstInnovation", package = "sandwich", envir = e)
+  d <- droplevels(e$InstInnovation[e$InstInnovation$year %in% 1991:1993, ])
+  fit <- glm(cites ~ institutions, family = "poisson", data = d)
+  X <- model.matrix(fit); w <- fit$weights; r <- fit$residuals
+  B <- chol2inv(qr.R(fit$qr))
+  inv_sqrt <- function(A) { ev <- eigen(A, symmetric = TRUE); ev$vectors %*% (ev$values^-0.5 * t(ev$vectors)) }
+  S <- t(sapply(split(seq_along(r), d$year), function(i) {
+    Z <- sqrt(w[i]) * X[i, , drop = FALSE]
+    A <- (1 / sqrt(w[i])) * inv_sqrt(diag(length(i)) - Z %*% B %*% t(Z)) %*% diag(sqrt(w[i]))
+    drop(t(X[i, , drop = FALSE]) %*% A %*% (w[i] * r[i]))
+  }))
+  V <- B %*% crossprod(S) %*% B
+  dimnames(V) <- list(names(coef(fit)), names(coef(fit)))
+  expect_vcov_equal(vcov_cluster(fit, cluster = ~ year, type = "HC2"), V, 1e-10)
+})
+
+test_that("an ill-conditioned design (large mean, small spread) is computed accurately", {
+  ## cond(X) is about 3e11 here: sandwich, working on the uncentred design,
+  ## is off by about 1e-4. The reference is sandwich on the same model with
+  ## centred covariates (cond about 10), mapped back to the original
+  ## intercept; we must equal it to 1e-10.
+  need("sandwich")
+  d <- sim_clustered(G = 40, seed = 5)
+  d$time <- 1e6 + 10 * d$x2 + d$x1
+  centred <- d
+  centred$year <- d$year - mean(d$year)
+  centred$time <- d$time - mean(d$time)
+  for (family in list(NULL, poisson())) {
+    if (is.null(family)) {
+      fit <- lm(y ~ treat + year + time, data = d)
+      ref_fit <- lm(y ~ treat + year + time, data = centred)
+    } else {
+      fit <- glm(yp ~ treat + year + time, data = d, family = family)
+      ref_fit <- glm(yp ~ treat + year + time, data = centred, family = family)
+    }
+    expect_gt(kappa(model.matrix(fit), exact = TRUE), 1e10)
+    to_original <- diag(4)
+    to_original[1, 3:4] <- -c(mean(d$year), mean(d$time))
+    for (type in c("HC1", "HC2", "HC3")) {
+      ref <- to_original %*% sandwich::vcovCL(ref_fit, cluster = ~ g, type = type) %*% t(to_original)
+      dimnames(ref) <- list(names(coef(fit)), names(coef(fit)))
+      ## the glm reference is a second IRLS fit, which itself agrees with
+      ## the first only to about 1e-10
+      expect_vcov_equal(vcov_cluster(fit, cluster = ~ g, type = type), ref,
+                        if (is.null(family)) 1e-10 else 1e-9)
+    }
+  }
+})
+
+test_that("NA handling follows the fit's na.action; cluster may be a formula or a vector", {
+  need("sandwich")
+  d <- sim_clustered(G = 20, seed = 6)
+  d$y[c(3, 10)] <- NA
+  d$x1[25] <- NA
+  for (na in list(na.omit, na.exclude)) {
+    fit <- lm(y ~ treat + x1, data = d, na.action = na)
+    ref <- sandwich::vcovCL(fit, cluster = ~ g)
+    expect_vcov_equal(vcov_cluster(fit, cluster = ~ g), ref, 1e-10)
+    expect_vcov_equal(vcov_cluster(fit, cluster = d$g), ref, 1e-10)               # full length
+    expect_vcov_equal(vcov_cluster(fit, cluster = d$g[complete.cases(d[c("y", "x1")])]), ref, 1e-10)
+    expect_vcov_equal(vcov_cluster(fit, cluster = d["g"]), ref, 1e-10)
+  }
+})
+
+test_that("aliased coefficients: reduced covariance for the rest, as sandwich", {
+  need("sandwich")
+  d <- sim_clustered(G = 20, seed = 7)
+  d$x3 <- 2 * d$x1 - d$x2
+  fit <- lm(y ~ treat + x1 + x2 + x3, data = d)
+  expect_true(is.na(coef(fit)["x3"]))
+  V <- vcov_cluster(fit, cluster = ~ g)
+  expect_identical(rownames(V), c("(Intercept)", "treat", "x1", "x2"))
+  expect_vcov_equal(V, sandwich::vcovCL(fit, cluster = ~ g), 1e-10)
+  expect_vcov_equal(vcov_cluster(fit, cluster = ~ g, type = "HC2"),
+                    sandwich::vcovCL(fit, cluster = ~ g, type = "HC2"), 1e-10)
+})
+
+test_that("documented departures: unused factor levels and zero weights are dropped", {
+  need("sandwich")
+  d <- sim_clustered(G = 20, seed = 8)
+  fit <- lm(y ~ treat + x1, data = d)
+  gf <- factor(d$g, levels = c(unique(d$g), 999))        # one unused level
+  ## sandwich counts 21 clusters in G / (G - 1); we count the 20 that exist
+  G <- 20
+  expect_vcov_equal(vcov_cluster(fit, cluster = gf),
+                    sandwich::vcovCL(fit, cluster = gf) * (G / (G - 1)) / ((G + 1) / G), 1e-10)
+  expect_vcov_equal(vcov_cluster(fit, cluster = gf), sandwich::vcovCL(fit, cluster = d$g), 1e-10)
+  ## zero weights: we equal sandwich on the data without those rows
+  d$w[c(1, 5, 9)] <- 0
+  fw <- lm(y ~ treat + x1, data = d, weights = w)
+  ref <- sandwich::vcovCL(lm(y ~ treat + x1, data = d[d$w > 0, ], weights = w), cluster = ~ g)
+  expect_vcov_equal(vcov_cluster(fw, cluster = ~ g), ref, 1e-10)
+  expect_false(isTRUE(all.equal(unname(sandwich::vcovCL(fw, cluster = ~ g)), unname(ref))))
+})
+
+test_that("clusters of size one give heteroskedasticity-consistent errors", {
+  need("sandwich")
+  d <- sim_clustered(G = 20, seed = 9)
+  fit <- lm(y ~ treat + x1, data = d)
+  for (type in c("HC0", "HC1", "HC2", "HC3")) {
+    ## with G = n, cadjust makes HC1 n / (n - k) and cancels the (n - 1) / n of HC2/HC3
+    expect_vcov_equal(vcov_cluster(fit, cluster = seq_len(nrow(d)), type = type, cadjust = type != "HC0"),
+                      sandwich::vcovHC(fit, type = type), 1e-10)
+  }
+  expect_vcov_equal(vcov_cluster(fit), sandwich::vcovCL(fit), 1e-10)
+})
+
+test_that("fix = TRUE repairs a non-positive-definite multiway matrix as sandwich", {
+  need("sandwich")
+  PetersenCL <- petersen()
+  fit <- lm(y ~ x, data = PetersenCL)
+  expect_vcov_equal(vcov_cluster(fit, cluster = ~ firm + year, fix = TRUE),
+                    sandwich::vcovCL(fit, cluster = ~ firm + year, fix = TRUE), 1e-10)
+})
+
+test_that("cluster ids of any type give the same result", {
+  d <- sim_clustered(G = 15, seed = 10)
+  fit <- lm(y ~ treat + x1, data = d)
+  ref <- vcov_cluster(fit, cluster = d$g)
+  ids <- list(as.character(d$g), factor(d$g), d$g + 0.5, as.Date("2020-01-01") + d$g,
+              paste0("geo-", d$g))
+  for (id in ids) expect_vcov_equal(vcov_cluster(fit, cluster = id), ref, 1e-13)
+})
+
+test_that("results do not depend on the number of threads", {
+  d <- sim_clustered(G = 30, seed = 11)
+  fit <- lm(y ~ treat + x1 + f, data = d, weights = w)
+  for (type in c("HC1", "HC2", "CR2")) {
+    expect_identical(vcov_cluster(fit, cluster = ~ g, type = type, threads = 1),
+                     vcov_cluster(fit, cluster = ~ g, type = type, threads = 2))
+  }
+})
+
+test_that("vcov_cluster plugs into lmtest::coeftest", {
+  need("lmtest"); need("sandwich")
+  d <- sim_clustered(G = 20, seed = 12)
+  fit <- lm(y ~ treat + x1, data = d)
+  expect_equal(lmtest::coeftest(fit, vcov = vcov_cluster, cluster = ~ g),
+               lmtest::coeftest(fit, vcov = sandwich::vcovCL, cluster = ~ g), tolerance = 1e-10)
+})
