@@ -37,7 +37,7 @@ design_columns <- function(tt, variables, contrasts = NULL) {
     slow_vars <- vapply(as.list(attr(tt_slow, "variables"))[-1L], deparse1, "")
     frame <- variables[slow_vars]
     frame <- lapply(frame, function(x) if (is.factor(x)) droplevels(x) else x)
-    attr(frame, "row.names") <- .set_row_names(length(frame[[1L]]))
+    attr(frame, "row.names") <- .set_row_names(NROW(frame[[1L]]))
     class(frame) <- "data.frame"
     attr(frame, "terms") <- tt_slow
     contrasts <- contrasts[intersect(names(contrasts), slow_vars)]
@@ -107,7 +107,7 @@ column_argument <- function(arg, data, env, what, n) {
 
 ## A data frame around a list of equal-length columns, without copying them.
 as_frame <- function(cols) {
-  attr(cols, "row.names") <- .set_row_names(if (length(cols)) length(cols[[1L]]) else 0L)
+  attr(cols, "row.names") <- .set_row_names(if (length(cols)) NROW(cols[[1L]]) else 0L)
   class(cols) <- "data.frame"
   cols
 }
@@ -161,7 +161,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   if (!is.null(weights)) {
     bad <- !is.na(weights) & weights < 0
     if (any(bad)) {
-      stop(sprintf("`weights` must be non-negative; %d are negative.", sum(bad)), call. = FALSE)
+      stop(sprintf("`weights` must be non-negative; %d value(s) are negative.", sum(bad)), call. = FALSE)
     }
     zero <- !is.na(weights) & weights == 0
     if (any(zero)) drop <- if (is.null(drop)) zero else drop | zero

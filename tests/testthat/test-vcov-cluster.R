@@ -292,3 +292,29 @@ test_that("vcov_cluster plugs into lmtest::coeftest", {
   expect_equal(lmtest::coeftest(fit, vcov = vcov_cluster, cluster = ~ g),
                lmtest::coeftest(fit, vcov = sandwich::vcovCL, cluster = ~ g), tolerance = 1e-10)
 })
+
+test_that("bad input: clear errors naming the argument", {
+  d <- sim_clustered(G = 10, seed = 13)
+  fit <- lm(y ~ x1, data = d)
+  with_na <- d$g
+  with_na[3] <- NA
+  expect_error(vcov_cluster(fit, cluster = with_na), "`cluster` has 1 missing value")
+  expect_error(vcov_cluster(fit, cluster = d$g[-1]),
+               sprintf("`cluster` has %d values but the model was fitted to %d observations",
+                       nrow(d) - 1L, nrow(d)))
+  expect_error(vcov_cluster(fit, cluster = rep(1, nrow(d))), "single cluster")
+  expect_error(vcov_cluster(fit, cluster = ~ nosuch), "`nosuch` in `cluster` was not found")
+  expect_error(vcov_cluster(fit, cluster = ~ g, type = "HC4"), "`type` must be one of")
+  expect_error(vcov_cluster(fit, cluster = ~ g, cadjust = NA), "`cadjust`")
+  expect_error(vcov_cluster(fit, cluster = ~ g + h, type = "CR2"), "one clustering variable")
+  expect_error(vcov_cluster(1:3), "works on `lm`, `glm` and `cluster_lm` fits")
+  expect_error(vcov_cluster(fit, cluster = ~ g, threads = 0), "`threads`")
+  ## a cluster missing only where the fit dropped the row is fine
+  d2 <- d
+  d2$y[3] <- NA
+  fit2 <- lm(y ~ x1, data = d2)
+  expect_silent(vcov_cluster(fit2, cluster = with_na))
+  ## as many coefficients as observations
+  tiny <- data.frame(y = c(1, 2, 4), x = c(0, 1, 3), g = c(1, 1, 2))
+  expect_error(vcov_cluster(lm(y ~ poly(x, 2), data = tiny), cluster = ~ g), "no residual degrees of freedom")
+})

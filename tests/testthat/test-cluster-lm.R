@@ -1,0 +1,248 @@
+## cluster_lm(): coefficients as lm(), covariance as sandwich/clubSandwich.
+
+test_that("coefficients equal lm() for many kinds of terms", {
+  d <- sim_clustered(G = 30, seed = 21)
+  d$flag <- d$x1 > 0
+  d$chr <- as.character(d$f)
+  formulas <- list(y ~ treat + x1 + x2,
+                   y ~ treat * f + log(x2) + I(x1^2),
+                   y ~ 0 + f + x1,
+                   y ~ x1 + flag + chr,
+                   y ~ poly(x1, 2) + x2:f,
+                   y ~ treat + offset(x2))
+  for (fm in formulas) {
+    fit <- cluster_lm(fm, data = d, cluster = ~ g)
+    ref <- lm(fm, data = d)
+    expect_rel_equal(coef(fit), coef(ref), 1e-10)
+    expect_identical(nobs(fit), nobs(ref))
+    expect_identical(df.residual(fit), df.residual(ref))
+  }
+  fw <- cluster_lm(y ~ treat + x1 + f, data = d, cluster = ~ g, weights = ~ w)
+  expect_rel_equal(coef(fw), coef(lm(y ~ treat + x1 + f, data = d, weights = w)), 1e-10)
+})
+
+test_that("covariance equals sandwich::vcovCL for HC0-HC3, with and without weights", {
+  need("sandwich")
+  d <- sim_clustered(G = 30, seed = 22)
+  for (weighted in c(FALSE, TRUE)) {
+    ref_fit <- if (weighted) lm(y ~ treat + x1 + f, data = d, weights = w) else lm(y ~ treat + x1 + f, data = d)
+    for (type in c("HC0", "HC1", "HC2", "HC3")) {
+      for (cadjust in c(TRUE, FALSE)) {
+        fit <- cluster_lm(y ~ treat + x1 + f, data = d, cluster = "g", type = type, cadjust = cadjust,
+                          weights = if (weighted) "w")
+        expect_vcov_equal(vcov(fit), sandwich::vcovCL(ref_fit, cluster = ~ g, type = type, cadjust = cadjust), 1e-10)
+      }
+      fit2 <- cluster_lm(y ~ treat + x1 + f, data = d, cluster = ~ g + h, type = type,
+                         weights = if (weighted) ~ w)
+      expect_vcov_equal(vcov(fit2), sandwich::vcovCL(ref_fit, cluster = ~ g + h, type = type), 1e-10)
+    }
+  }
+})
+
+test_that("CR types equal clubSandwich::vcovCR, with and without weights", {
+  need("clubSandwich")
+  d <- sim_clustered(G = 30, seed = 23)
+  for (weighted in c(FALSE, TRUE)) {
+    ref_fit <- if (weighted) lm(y ~ treat + x1, data = d, weights = w) else lm(y ~ treat + x1, data = d)
+    for (type in c("CR0", "CR1", "CR1p", "CR1S", "CR2", "CR3")) {
+      fit <- cluster_lm(y ~ treat + x1, data = d, cluster = ~ g, type = type,
+                        weights = if (weighted) d$w)
+      expect_vcov_equal(vcov(fit), as.matrix(clubSandwich::vcovCR(ref_fit, cluster = d$g, type = type)), 1e-8)
+    }
+  }
+})
+
+test_that("PetersenCL: equal to lm() + vcovCL() one- and two-way", {
+  need("sandwich")
+  e <- new.env()
+  utils::data("PetersenCL", package = "sandwich", envir = e)
+  ref <- lm(y ~ x, data = e$PetersenCL)
+  fit <- cluster_lm(y ~ x, data = e$PetersenCL, cluster = ~ firm)
+  expect_rel_equal(coef(fit), coef(ref), 1e-10)
+  expect_vcov_equal(vcov(fit), sandwich::vcovCL(ref, cluster = ~ firm), 1e-10)
+  fit2 <- cluster_lm(y ~ x, data = e$PetersenCL, cluster = ~ firm + year)
+  expect_vcov_equal(vcov(fit2), sandwich::vcovCL(ref, cluster = ~ firm + year), 1e-10)
+  expect_equal(fit2$G, c(firm = 500L, year = 10L))
+})
+
+test_that("an ill-conditioned design: coefficients and covariance stay accurate", {
+  need("sandwich")
+  d <- sim_clustered(G = 40, seed = 24)
+  d$time <- 1e6 + 10 * d$x2 + d$x1
+  centred <- d
+  centred$year <- d$year - mean(d$year)
+  centred$time <- d$time - mean(d$time)
+  ref_fit <- lm(y ~ treat + year + time, data = centred)
+  fit <- cluster_lm(y ~ treat + year + time, data = d, cluster = ~ g)
+  ## slopes from the well-conditioned refit; the intercept mapped back
+  ref_coef <- coef(ref_fit)
+  ref_coef[1] <- ref_coef[1] - sum(ref_coef[3:4] * c(mean(d$year), mean(d$time)))
+  expect_rel_equal(coef(fit), ref_coef, 1e-10)
+  expect_rel_equal(coef(fit), coef(lm(y ~ treat + year + time, data = d)), 1e-8)
+  to_original <- diag(4)
+  to_original[1, 3:4] <- -c(mean(d$year), mean(d$time))
+  ref <- to_original %*% sandwich::vcovCL(ref_fit, cluster = ~ g) %*% t(to_original)
+  dimnames(ref) <- list(names(ref_coef), names(ref_coef))
+  expect_vcov_equal(vcov(fit), ref, 1e-10)
+})
+
+test_that("aliased columns are NA as in lm(); the covariance covers the rest", {
+  need("sandwich")
+  d <- sim_clustered(G = 20, seed = 25)
+  d$x3 <- d$x1 + d$x2
+  d$x4 <- 3 * d$treat
+  ref <- lm(y ~ treat + x1 + x2 + x3 + x4 + f, data = d)
+  fit <- cluster_lm(y ~ treat + x1 + x2 + x3 + x4 + f, data = d, cluster = ~ g)
+  expect_rel_equal(coef(fit), coef(ref), 1e-10)
+  expect_vcov_equal(vcov(fit, complete = FALSE), sandwich::vcovCL(ref, cluster = ~ g), 1e-10)
+  V <- vcov(fit)
+  expect_identical(dim(V), c(8L, 8L))
+  expect_true(all(is.na(V["x3", ])))
+  expect_output(print(summary(fit)), "2 not defined because of singularities")
+})
+
+test_that("rows with missing values are dropped as by na.omit", {
+  need("sandwich")
+  d <- sim_clustered(G = 20, seed = 26)
+  d$y[c(2, 7)] <- NA
+  d$x1[11] <- NA
+  d$f[30] <- NA
+  d$w[40] <- NA
+  ref <- lm(y ~ treat + x1 + f, data = d, weights = w)
+  fit <- cluster_lm(y ~ treat + x1 + f, data = d, cluster = ~ g, weights = ~ w)
+  expect_identical(nobs(fit), nobs(ref))
+  expect_rel_equal(coef(fit), coef(ref), 1e-10)
+  expect_vcov_equal(vcov(fit), sandwich::vcovCL(ref, cluster = ~ g), 1e-10)
+})
+
+test_that("methods: confint, coef_test, tidy, summary, print and lmtest", {
+  need("sandwich"); need("lmtest")
+  d <- sim_clustered(G = 20, seed = 27)
+  fit <- cluster_lm(y ~ treat + x1, data = d, cluster = ~ g)
+  ref <- lm(y ~ treat + x1, data = d)
+  V <- sandwich::vcovCL(ref, cluster = ~ g)
+  expect_equal(confint(fit), lmtest::coefci(ref, vcov. = V), tolerance = 1e-10)
+  expect_equal(confint(fit, "treat", level = 0.9),
+               lmtest::coefci(ref, parm = "treat", level = 0.9, vcov. = V), tolerance = 1e-10)
+  expect_equal(unclass(lmtest::coeftest(fit))[, ], unclass(lmtest::coeftest(ref, vcov. = V))[, ],
+               tolerance = 1e-10)
+  td <- tidy(fit, conf.int = TRUE)
+  expect_named(td, c("term", "estimate", "std.error", "statistic", "p.value", "conf.low", "conf.high"))
+  expect_equal(td$std.error, unname(sqrt(diag(V))), tolerance = 1e-10)
+  expect_output(print(fit), "HC1 cluster-robust standard errors, clustered by g \\(20 clusters\\)")
+  s <- summary(fit)
+  expect_equal(s$r.squared, summary(ref)$r.squared, tolerance = 1e-10)
+  expect_equal(s$adj.r.squared, summary(ref)$adj.r.squared, tolerance = 1e-10)
+  expect_equal(s$sigma, summary(ref)$sigma, tolerance = 1e-10)
+  expect_output(print(s), "Residual standard error")
+  expect_identical(attr(summary(fit, df = "cluster")$coefficients, "df"), 19)
+})
+
+test_that("vcov_cluster() on a cluster_lm fit: other types and clusterings", {
+  need("sandwich")
+  d <- sim_clustered(G = 20, seed = 28)
+  fit <- cluster_lm(y ~ treat + x1, data = d, cluster = ~ g)
+  ref <- lm(y ~ treat + x1, data = d)
+  expect_identical(vcov_cluster(fit), vcov(fit))
+  expect_vcov_equal(vcov_cluster(fit, type = "HC2"), sandwich::vcovCL(ref, cluster = ~ g, type = "HC2"), 1e-10)
+  expect_vcov_equal(vcov_cluster(fit, cluster = ~ h), sandwich::vcovCL(ref, cluster = ~ h), 1e-10)
+  expect_vcov_equal(vcov_cluster(fit, cluster = ~ g + h, multi0 = TRUE),
+                    sandwich::vcovCL(ref, cluster = ~ g + h, multi0 = TRUE), 1e-10)
+})
+
+test_that("fits from cluster_stats() equal fits from the data, also for sub-models", {
+  need("sandwich")
+  d <- sim_clustered(G = 25, seed = 29)
+  st <- cluster_stats(d, y ~ treat + x1 + x2 + year, cluster = "g")
+  a <- cluster_lm(st)
+  b <- cluster_lm(y ~ treat + x1 + x2 + year, data = d, cluster = ~ g)
+  expect_identical(coef(a), coef(b))
+  expect_identical(vcov(a), vcov(b))
+  sub <- cluster_lm(y ~ treat + x2, data = st, type = "HC2")
+  ref <- lm(y ~ treat + x2, data = d)
+  expect_rel_equal(coef(sub), coef(ref), 1e-10)
+  expect_vcov_equal(vcov(sub), sandwich::vcovCL(ref, cluster = ~ g, type = "HC2"), 1e-10)
+  expect_error(cluster_lm(y ~ treat + zz, data = st), "`zz`")
+  expect_error(cluster_lm(x1 ~ treat, data = st), "outcome")
+  ## weighted statistics carry what HC2 and CR2 need
+  sw <- cluster_stats(d, y ~ treat + x1, cluster = "g", weights = "w")
+  rw <- lm(y ~ treat + x1, data = d, weights = w)
+  expect_vcov_equal(vcov(cluster_lm(sw, type = "HC2")), sandwich::vcovCL(rw, cluster = ~ g, type = "HC2"), 1e-10)
+  expect_error(vcov_cluster(cluster_lm(sw), cluster = ~ h), "cluster_stats")
+})
+
+test_that("results do not depend on the number of threads", {
+  d <- sim_clustered(G = 40, seed = 30)
+  for (type in c("HC1", "HC2", "CR2")) {
+    a <- cluster_lm(y ~ treat + x1 + f, data = d, cluster = ~ g, weights = ~ w, type = type, threads = 1)
+    b <- cluster_lm(y ~ treat + x1 + f, data = d, cluster = ~ g, weights = ~ w, type = type, threads = 2)
+    expect_identical(coef(a), coef(b))
+    expect_identical(vcov(a), vcov(b))
+  }
+  old <- options(clusterab.threads = 1)
+  on.exit(options(old))
+  expect_identical(vcov(cluster_lm(y ~ x1, data = d, cluster = ~ g)),
+                   vcov(cluster_lm(y ~ x1, data = d, cluster = ~ g, threads = 2)))
+})
+
+test_that("data.table input works like a data frame", {
+  skip_if_not_installed("data.table")
+  d <- sim_clustered(G = 15, seed = 31)
+  dt <- data.table::as.data.table(d)
+  expect_identical(vcov(cluster_lm(y ~ treat + x1 + f, data = dt, cluster = ~ g)),
+                   vcov(cluster_lm(y ~ treat + x1 + f, data = d, cluster = ~ g)))
+})
+
+test_that("bad input: clear errors naming the argument, never a crash", {
+  d <- sim_clustered(G = 10, seed = 32)
+  with_na <- d
+  with_na$g[3] <- NA
+  expect_error(cluster_lm(y ~ x1, data = with_na, cluster = "g"), "`cluster` has 1 missing value")
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = d$g[-1]),
+               sprintf("`cluster` has %d values but `data` has %d rows", nrow(d) - 1L, nrow(d)))
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = rep("a", nrow(d))), "single cluster")
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = "nosuch"), "`cluster` names column\\(s\\) `nosuch`")
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = ~ nosuch), "`nosuch`")
+  expect_error(cluster_lm(y ~ nosuch, data = d, cluster = "g"), "variable `nosuch` in `formula` was not found")
+  expect_error(cluster_lm(y ~ x1, data = d), "`cluster` is required")
+  ## weights: negative is an error, zero drops the row (as clubSandwich), NA drops it (na.omit)
+  neg <- d
+  neg$w[2] <- -1
+  expect_error(cluster_lm(y ~ x1, data = neg, cluster = "g", weights = "w"), "`weights` must be non-negative")
+  zero <- d
+  zero$w[c(2, 9)] <- 0
+  fz <- cluster_lm(y ~ x1, data = zero, cluster = "g", weights = "w")
+  expect_identical(nobs(fz), nrow(d) - 2L)
+  expect_identical(coef(fz), coef(cluster_lm(y ~ x1, data = zero[zero$w > 0, ], cluster = "g", weights = "w")))
+  all_zero <- d
+  all_zero$w[] <- 0
+  expect_error(cluster_lm(y ~ x1, data = all_zero, cluster = "g", weights = "w"), "no rows left")
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = "g", weights = d$w[-1]), "`weights` has")
+  ## infinite values
+  inf <- d
+  inf$x1[4] <- Inf
+  expect_error(cluster_lm(y ~ x1, data = inf, cluster = "g"), "`x1` contain\\(s\\) infinite values")
+  inf <- d
+  inf$y[4] <- -Inf
+  expect_error(cluster_lm(y ~ x1, data = inf, cluster = "g"), "`y` contain\\(s\\) infinite values")
+  ## empty data, all rows missing, too few rows
+  expect_error(cluster_lm(y ~ x1, data = d[0, ], cluster = "g"), "`data` has no rows")
+  none <- d
+  none$y[] <- NA
+  expect_error(cluster_lm(y ~ x1, data = none, cluster = "g"), "no rows left")
+  tiny <- data.frame(y = c(1, 2, 4), x = c(0, 1, 3), g = c(1, 1, 2))
+  expect_error(cluster_lm(y ~ poly(x, 2), data = tiny, cluster = "g"), "no residual degrees of freedom")
+  ## non-numeric outcome, bad formula, bad data, bad type
+  chr <- d
+  chr$y <- as.character(chr$y)
+  expect_error(cluster_lm(y ~ x1, data = chr, cluster = "g"), "outcome `y` must be a numeric vector, not character")
+  chr$y <- factor(chr$y)
+  expect_error(cluster_lm(y ~ x1, data = chr, cluster = "g"), "not factor")
+  expect_error(cluster_lm(~ x1, data = d, cluster = "g"), "two-sided formula")
+  expect_error(cluster_lm(y ~ x1, data = list(y = 1), cluster = "g"), "`data` must be a data frame")
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = "g", type = "HC9"), "`type` must be one of")
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = list(1, 2)), "`cluster` must be")
+  expect_error(cluster_lm(y ~ f, data = transform(d, f = factor("a")), cluster = "g"), "`formula` could not be expanded")
+  expect_error(cluster_stats(1:3, y ~ x1, cluster = "g"), "`data` must be a data frame")
+  expect_error(cluster_stats(d, y ~ x1, cluster = ~ g + h), "one clustering variable")
+})

@@ -1,0 +1,59 @@
+## The compress step: per-cluster statistics and cluster codes.
+
+test_that("statistics equal direct per-cluster cross-products", {
+  d <- sim_clustered(G = 12, seed = 51)
+  d$g <- paste0("id", d$g)                 # character ids in any order
+  st <- cluster_stats(d, y ~ x1 + f, cluster = "g", weights = "w")
+  X <- model.matrix(~ x1 + f, d)
+  expect_equal(unname(st$shift), unname(c(colMeans(X[, -1]), mean(d$y))), tolerance = 1e-14)
+  Z <- cbind(1, sweep(cbind(X[, -1], d$y), 2, st$shift))
+  packed <- function(A) A[upper.tri(A, diag = TRUE)]
+  for (j in seq_along(st$cluster)) {
+    rows <- d$g == st$cluster[j]
+    expect_identical(st$n[j], sum(rows))
+    for (power in 0:2) {
+      direct <- crossprod(Z[rows, , drop = FALSE] * d$w[rows]^power, Z[rows, , drop = FALSE])
+      expect_equal(st$moments[[as.character(power)]][, j], packed(direct), tolerance = 1e-12)
+    }
+  }
+  expect_identical(st$z_names, c("(1)", "x1", "fb", "fc", "y"))
+  expect_true(st$weighted)
+  expect_identical(st$nobs, nrow(d))
+  df <- as.data.frame(st)
+  expect_identical(nrow(df), 12L)
+  expect_true(all(c("cluster", "n", "w", "w*x1", "w*y*y", "1*x1*fb", "w^2*y*y") %in% names(df)))
+  expect_output(print(st), "12 clusters")
+})
+
+test_that("unweighted statistics keep only the weight-1 moments; no intercept means no centring", {
+  d <- sim_clustered(G = 10, seed = 52)
+  st <- cluster_stats(d, y ~ 0 + x1 + x2, cluster = ~ g)
+  expect_identical(names(st$moments), "1")
+  expect_identical(unname(st$shift), c(0, 0, 0))
+  expect_false(st$intercept)
+})
+
+test_that("cluster codes: any id type, first-appearance order, unused levels dropped", {
+  codes <- clusterab:::cluster_codes
+  expect_identical(codes(c(5L, 3L, 5L, 9L))$codes, c(0L, 1L, 0L, 2L))
+  expect_identical(codes(c(5, 3.5, 5, -0))$G, 3L)
+  expect_identical(codes(c(0, -0))$G, 1L)
+  expect_identical(codes(c(1e12, 5, 1e12))$codes, c(0L, 1L, 0L))
+  expect_identical(codes(c("b", "a", "b"))$codes, c(0L, 1L, 0L))
+  expect_identical(codes(factor(c("x", "y"), levels = c("x", "y", "z")))$G, 2L)
+  expect_identical(codes(c(TRUE, FALSE, TRUE))$G, 2L)
+  big <- sample(c(-2^30, 2^30, 7L), 100, replace = TRUE)
+  expect_identical(codes(big)$G, length(unique(big)))
+  ## UTF-8 and latin1 spellings of one string are one cluster
+  latin <- iconv("caf\u00e9", "UTF-8", "latin1")
+  expect_identical(codes(c(latin, "caf\u00e9"))$G, 1L)
+  expect_error(codes(list(1, 2)), "cluster ids")
+  expect_error(codes(c(1, NA)), "1 missing")
+})
+
+test_that("statistics do not depend on the number of threads", {
+  d <- sim_clustered(G = 50, seed = 53)
+  a <- cluster_stats(d, y ~ x1 + f, cluster = "g", weights = "w", threads = 1)
+  b <- cluster_stats(d, y ~ x1 + f, cluster = "g", weights = "w", threads = 2)
+  expect_identical(a, b)
+})
