@@ -129,10 +129,10 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   rss <- S[q, q] - sum(sol$coef * t_vec)
   tss <- if (stats$intercept) S[q, q] - S[1L, q]^2 / S[1L, 1L] else S[q, q] + 2 * shift[q] * S[1L, q] + shift[q]^2 * S[1L, 1L]
   list(coefficients = coefs, vcov = V, type = type, cadjust = cadjust, nobs = n,
-       rank = k, df.residual = n - k, G = c(cluster = length(stats$n)),
+       rank = k, df.residual = n - k, G = stats::setNames(length(stats$n), stats$cluster_name),
        sigma = sqrt(max(rss, 0) / (n - k)), r.squared = 1 - max(rss, 0) / tss,
        intercept = stats$intercept, weighted = stats$weighted, aliased = sol$aliased,
-       stats = stats, yname = z[q], formula = stats$formula)
+       stats = stats, yname = z[q], formula = if (is.null(sub)) stats$formula else sub)
 }
 
 ## Positions (in the statistics' z) of the columns named by a sub-formula.
@@ -254,8 +254,9 @@ print.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3L), ...)
 
 cluster_count_text <- function(G) {
   labels <- if (is.null(names(G))) rep("", length(G)) else names(G)
-  paste(ifelse(labels %in% c("", "cluster"), "", paste0(labels, " ")),
-        sprintf("(%s clusters)", format(G, big.mark = ",")), sep = "", collapse = " and ")
+  counts <- vapply(G, format, "", big.mark = ",")
+  paste0(ifelse(labels %in% c("", "cluster"), "", paste0(labels, " ")),
+         "(", counts, " clusters)", collapse = " and ")
 }
 
 #' Summarise a cluster_lm fit

@@ -13,9 +13,9 @@
 #' When the model has an intercept, `x` and `y` are centred at their overall
 #' means before the cross-products are taken (the shift is stored), so that a
 #' covariate with a large mean and a small spread (a year, a timestamp) loses
-#' no precision. With weights that vary within clusters the cross-products
-#' are also kept unweighted and with squared weights, which the "HC2", "HC3"
-#' and "CR2" corrections need.
+#' no precision. With weights, the cross-products are also kept unweighted
+#' and with squared weights, which the "HC2", "HC3" and "CR2" corrections
+#' need when weights vary within clusters.
 #'
 #' Missing values are handled as by [stats::na.omit()]: a row with a missing
 #' value in any variable of `formula` or in `weights` is dropped. A missing
@@ -27,14 +27,16 @@
 #'   formula (`~ g`) or a vector with one id per row. One clustering variable.
 #' @param weights Optional non-negative weights: a column name, a one-sided
 #'   formula or a numeric vector.
-#' @param ... Passed on to methods: `threads` (number of threads; default
-#'   `getOption("clusterab.threads")`, else all cores; results do not depend
-#'   on it) for data frames, `table` for DBI connections.
+#' @param threads Number of threads (data frames only); default
+#'   `getOption("clusterab.threads")`, else all cores. Results do not depend
+#'   on it.
+#' @param ... Ignored.
 #' @return An object of class `cluster_stats`: `moments` (a list of packed
 #'   cross-product matrices, one column per cluster, named by weight power),
 #'   `n` (rows per cluster), `cluster` (the ids), `z_names` (the variables of
 #'   the cross-products), `shift`, `intercept`, `weighted` and `nobs`.
-#'   `as.data.frame()` gives one row per cluster with readable column names.
+#'   `as.data.frame()` and `data.table::as.data.table()` give one row per
+#'   cluster with readable column names.
 #' @examples
 #' st <- cluster_stats(geo_experiment, revenue ~ treated + baseline, cluster = "region")
 #' st
@@ -51,6 +53,7 @@ cluster_stats.default <- function(data, formula, cluster, weights = NULL, ...) {
                class(data)[1L]), call. = FALSE)
 }
 
+#' @rdname cluster_stats
 #' @export
 cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, threads = NULL, ...) {
   if (missing(cluster) || is.null(cluster)) {
@@ -80,19 +83,22 @@ compress_columns <- function(mc, codes, all_powers, threads, formula) {
   m <- cpp_cluster_moments(cols, mc$y, mc$w, codes$codes, codes$G, unname(shift),
                            powers, threads)
   names(m$moments) <- as.character(powers)
-  structure(list(
-    moments = m$moments,
-    n = m$n,
-    cluster = mc$cluster[[1L]][codes$first],
-    z_names = c("(1)", names(cols), mc$yname),
-    intercept = mc$intercept,
-    shift = stats::setNames(shift, c(names(cols), mc$yname)),
-    weighted = weighted,
-    weight_varies = any(m$weight_varies),
-    nobs = length(mc$y),
-    dropped = length(mc$dropped),
-    formula = formula
-  ), class = "cluster_stats")
+  new_cluster_stats(
+    moments = m$moments, n = m$n, cluster = mc$cluster[[1L]][codes$first],
+    cluster_name = names(mc$cluster)[1L], z_names = c("(1)", names(cols), mc$yname),
+    intercept = mc$intercept, shift = stats::setNames(shift, c(names(cols), mc$yname)),
+    weighted = weighted, weight_varies = any(m$weight_varies), nobs = length(mc$y),
+    dropped = length(mc$dropped), formula = formula)
+}
+
+## The one constructor of cluster_stats objects (data frames and databases).
+new_cluster_stats <- function(moments, n, cluster, cluster_name, z_names, intercept,
+                              shift, weighted, weight_varies, nobs, dropped, formula) {
+  structure(list(moments = moments, n = n, cluster = cluster, cluster_name = cluster_name,
+                 z_names = z_names, intercept = intercept, shift = shift,
+                 weighted = weighted, weight_varies = weight_varies, nobs = nobs,
+                 dropped = dropped, formula = formula),
+            class = "cluster_stats")
 }
 
 #' @export
@@ -131,4 +137,10 @@ as.data.frame.cluster_stats <- function(x, row.names = NULL, optional = FALSE, .
     out <- cbind(out, block)
   }
   out
+}
+
+#' @importFrom data.table as.data.table
+#' @export
+as.data.table.cluster_stats <- function(x, keep.rownames = FALSE, ...) {
+  data.table::setDT(as.data.frame(x))[]
 }

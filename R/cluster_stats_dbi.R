@@ -28,7 +28,7 @@
 #'   DBI::dbWriteTable(con, "geo", geo_experiment)
 #'   st_db <- cluster_stats(con, revenue ~ treated + baseline, cluster = "region",
 #'                          table = "geo")
-#'   cluster_lm(st_db)
+#'   print(cluster_lm(st_db))
 #'   DBI::dbDisconnect(con)
 #' }
 #' }
@@ -105,11 +105,12 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     stop(sprintf("%s contain(s) infinite values (or values that are not numbers); remove or recode them first.",
                  paste0("`", unique(mean_cols[bad]), "`", collapse = ", ")), call. = FALSE)
   }
-  ## The shift: means rounded to 15 significant digits, so that the database
-  ## reads the SQL literal as exactly the double stored here.
+  ## The shift: the means, written into the SQL as literals with 17
+  ## significant digits; the database returns the values it read, which are
+  ## the ones stored.
   shift <- numeric(length(value_cols))
-  if (spec$intercept) shift <- as.numeric(sprintf("%.15g", means[seq_along(value_cols)]))
-  names(shift) <- c(spec$x_labels, spec$y_label)
+  if (spec$intercept) shift <- means[seq_along(value_cols)]
+  literal <- sprintf("CAST(%s AS %s)", sprintf("%.17g", shift), dtype)
 
   ## Query 2: one row per cluster of sums of products of z = (1, x - shift, y - shift).
   weighted <- !is.null(weight_col)
@@ -119,9 +120,8 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
   z <- paste0("cab_z", seq_along(value_cols))
   inner <- paste0(
     "SELECT ", g, " AS cab_g",
-    paste0(", ", if (spec$intercept) {
-      sprintf("(%s - CAST(%s AS %s))", num(value_cols), sprintf("%.15g", shift), dtype)
-    } else num(value_cols), " AS ", z, collapse = ""),
+    paste0(", ", if (spec$intercept) sprintf("(%s - %s)", num(value_cols), literal) else num(value_cols),
+           " AS ", z, collapse = ""),
     if (weighted) paste0(", ", num(weight_col), " AS cab_w"),
     " FROM ", tab$sql, " WHERE ", used)
   ## Packed upper triangle, column-major: entry (a, b), a <= b, at b (b + 1) / 2 + a.
@@ -144,6 +144,7 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
       "SELECT cab_g, COUNT(*) AS cab_n",
       if (weighted) ", MIN(cab_w) AS cab_wmin, MAX(cab_w) AS cab_wmax",
       paste0(", ", exprs[ch], " AS cab_s", ch, collapse = ""),
+      if (spec$intercept) paste0(", ", literal, " AS cab_shift", seq_along(literal), collapse = ""),
       " FROM (", inner, ") cab_d GROUP BY cab_g")
     r2 <- dbi_query(con, sql2, "the per-cluster sums", tab)
     if (nrow(r2) == 0L) {
@@ -152,6 +153,9 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     }
     if (is.null(res)) {
       res <- r2
+      if (spec$intercept) {
+        shift <- vapply(seq_along(shift), function(j) as.double(r2[[paste0("cab_shift", j)]][1L]), 0)
+      }
       values <- matrix(NA_real_, nrow(r2), length(exprs))
     } else {
       m <- match(res$cab_g, r2$cab_g)
@@ -190,6 +194,7 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     }
     moments[[p]] <- M[, o, drop = FALSE]
   }
+  names(shift) <- c(spec$x_labels, spec$y_label)
   total <- sum(n)
   if (total != n_used) {
     warning(sprintf("table `%s` changed between the two queries (%s rows used, %s counted per cluster).",
@@ -199,19 +204,12 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
   as_count <- function(x) if (x <= .Machine$integer.max) as.integer(x) else x
   weight_varies <- weighted &&
     any(as.double(res$cab_wmin) != as.double(res$cab_wmax))
-  structure(list(
-    moments = moments,
-    n = as.integer(n[o]),
-    cluster = ids[o],
-    z_names = c("(1)", spec$x_labels, spec$y_label),
-    intercept = spec$intercept,
-    shift = shift,
-    weighted = weighted,
-    weight_varies = weight_varies,
-    nobs = as_count(total),
-    dropped = as_count(max(count("cab_rows") - n_used, 0)),
-    formula = formula
-  ), class = "cluster_stats")
+  new_cluster_stats(
+    moments = moments, n = as.integer(n[o]), cluster = ids[o], cluster_name = cluster_col,
+    z_names = c("(1)", spec$x_labels, spec$y_label), intercept = spec$intercept,
+    shift = shift, weighted = weighted, weight_varies = weight_varies,
+    nobs = as_count(total), dropped = as_count(max(count("cab_rows") - n_used, 0)),
+    formula = formula)
 }
 
 ## The quoted table and its columns (a zero-row data frame of their R types),
@@ -260,8 +258,8 @@ dbi_formula_columns <- function(formula, tab) {
     stop(sprintf("`formula` term `%s` is an interaction, which is not expanded in the database; create a numeric column holding the product in the database instead (a view will do).",
                  labels[order > 1L][1L]), call. = FALSE)
   }
-  x_cols <- vapply(labels, function(l) as.character(vars[[match(l, var_labels)]]), "",
-                   USE.NAMES = FALSE)
+  factors <- attr(tt, "factors")
+  x_cols <- vapply(seq_along(labels), function(k) as.character(vars[[which(factors[, k] > 0)]]), "")
   y_col <- as.character(vars[[1L]])
   missing <- setdiff(c(y_col, x_cols), names(tab$columns))
   if (length(missing)) {

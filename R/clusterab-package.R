@@ -13,6 +13,6 @@
 #' @useDynLib clusterab, .registration = TRUE
 #' @importFrom Rcpp evalCpp
 #' @importFrom RcppParallel RcppParallelLibs
-#' @importFrom stats coef confint df.residual model.frame model.matrix
+#' @importFrom stats coef confint df.residual formula model.frame model.matrix
 #'   na.omit nobs pnorm pt qnorm qt terms vcov weights
 "_PACKAGE"
