@@ -25,9 +25,9 @@ design_columns <- function(tt, variables, contrasts = NULL) {
   }, logical(1L))
   blocks <- vector("list", length(labels))
   for (k in which(plain)) {
-    x <- unclass(variables[[labels[k]]])
-    if (!is.double(x)) x <- as.double(x)
-    attributes(x) <- NULL
+    x <- variables[[labels[k]]]
+    ## as.double() copies, so only when needed: a plain double column is used in place
+    if (!is.double(x) || !is.null(attributes(x))) x <- as.double(x)
     blocks[[k]] <- stats::setNames(list(x), labels[k])
   }
   if (any(!plain)) {

@@ -88,6 +88,10 @@ vcov_cluster.default <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
 #' @export
 vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                             multi0 = FALSE, fix = FALSE, threads = NULL, ...) {
+  if (inherits(x, "mlm")) {
+    stop("vcov_cluster() does not handle multivariate (mlm) fits; fit one lm() per outcome.",
+         call. = FALSE)
+  }
   type <- check_vcov_type(type, if (class(x)[1L] == "lm") "HC1" else "HC0")
   check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)

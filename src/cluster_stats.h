@@ -109,7 +109,7 @@ inline std::vector<const double*> column_pointers(const Rcpp::List& cols,
     if (TYPEOF(col) != REALSXP || static_cast<std::size_t>(XLENGTH(col)) != n)
       Rcpp::stop("internal error: column %d is not a double vector of length %d",
                  static_cast<int>(j + 1), static_cast<int>(n));
-    out.push_back(REAL(col));
+    out.push_back(REAL_RO(col));
   }
   return out;
 }

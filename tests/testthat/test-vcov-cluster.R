@@ -308,6 +308,7 @@ test_that("bad input: clear errors naming the argument", {
   expect_error(vcov_cluster(fit, cluster = ~ g, cadjust = NA), "`cadjust`")
   expect_error(vcov_cluster(fit, cluster = ~ g + h, type = "CR2"), "one clustering variable")
   expect_error(vcov_cluster(1:3), "works on `lm`, `glm` and `cluster_lm` fits")
+  expect_error(vcov_cluster(lm(cbind(y, x2) ~ x1, data = d), cluster = ~ g), "mlm")
   expect_error(vcov_cluster(fit, cluster = ~ g, threads = 0), "`threads`")
   ## a cluster missing only where the fit dropped the row is fine
   d2 <- d
