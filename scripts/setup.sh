@@ -4,7 +4,8 @@
 # available (seconds), else CRAN with install.packages() (compiles; slower).
 set -e
 R_PKGS="Rcpp RcppEigen RcppParallel BH data.table generics testthat sandwich lmtest clubSandwich lme4 lmerTest boot knitr rmarkdown estimatr pbkrtest psych DBI RSQLite roxygen2"
-missing=$(Rscript -e "p <- strsplit('$R_PKGS', ' ')[[1]]; cat(p[!vapply(p, requireNamespace, TRUE, quietly = TRUE)])")
+# installed = found on the library path (checked without loading anything)
+missing=$(Rscript -e "p <- strsplit('$R_PKGS', ' ')[[1]]; cat(p[!nzchar(vapply(p, function(x) system.file(package = x), ''))])")
 tools_missing=""
 for t in pandoc qpdf tidy; do command -v "$t" >/dev/null 2>&1 || tools_missing="$tools_missing $t"; done
 if [ -z "$missing" ] && [ -z "$tools_missing" ]; then
@@ -22,7 +23,7 @@ fi
 # system one is not writable).
 Rscript -e "
 p <- strsplit('$R_PKGS', ' ')[[1]]
-miss <- p[!vapply(p, requireNamespace, TRUE, quietly = TRUE)]
+miss <- p[!nzchar(vapply(p, function(x) system.file(package = x), ''))]
 if (length(miss)) {
   lib <- .libPaths()[1]
   if (file.access(lib, 2) != 0) {
