@@ -105,13 +105,16 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   check_cluster_terms(list(term), type)
   parts <- scores_from_stats(stats, kept, beta, type, threads)
   meat <- term_adjustment(term, type, cadjust, n, k) *
-    tcrossprod(adjusted_scores(parts, type, fit, term, threads))
+    tcrossprod(adjusted_scores(parts, type, fit, threads))
   if (length(more_terms)) {
-    rows <- list(columns = mc$columns, intercept = stats$intercept, design = kept,
-                 w = mc$w, e = fitted_residuals(mc, stats, kept, beta),
-                 shift = unname(stats$shift[seq_along(x_names)]), bread = bread)
+    ## the rows' design holds only the kept (non-aliased) columns
+    cols <- kept[kept > 0L]
+    rows <- list(columns = mc$columns[cols], intercept = 0L %in% kept,
+                 design = c(if (0L %in% kept) 0L, seq_along(cols)), w = mc$w,
+                 e = fitted_residuals(mc, stats, kept, beta),
+                 shift = unname(stats$shift[cols]), bread = bread)
     for (t in more_terms) {
-      scores <- adjusted_scores(scores_from_rows(rows, t, type, threads), type, rows, t, threads)
+      scores <- adjusted_scores(scores_from_rows(rows, t, type, threads), type, rows, threads)
       meat <- meat + t$sign * term_adjustment(t, type, cadjust, n, k) * tcrossprod(scores)
     }
   }
@@ -145,7 +148,6 @@ sub_design <- function(sub, stats, x_names) {
                  paste0("`", missing, "`", collapse = ", "),
                  paste0("`", x_names, "`", collapse = ", ")), call. = FALSE)
   }
-  resp <- all.vars(sub)[1L]
   if (attr(tt, "response") == 1L && !identical(deparse1(sub[[2L]]), stats$z_names[length(stats$z_names)])) {
     stop(sprintf("the outcome of `formula` must be `%s`, the outcome the statistics were computed for.",
                  stats$z_names[length(stats$z_names)]), call. = FALSE)

@@ -100,8 +100,7 @@ vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
   terms <- cluster_terms(cluster, multi0)
   check_cluster_terms(terms, type)
   meat <- Reduce(`+`, lapply(terms, function(term) {
-    scores <- adjusted_scores(scores_from_rows(rows, term, type, threads), type,
-                              rows, term, threads)
+    scores <- adjusted_scores(scores_from_rows(rows, term, type, threads), type, rows, threads)
     term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) * tcrossprod(scores)
   }))
   if (type == "HC1") meat <- meat * (rows$n - 1) / (rows$n - rows$k)
@@ -189,10 +188,9 @@ scores_from_stats <- function(stats, design, beta, type, threads) {
 ## The adjusted scores s*_g (p x G) of one term for `type`. `fit` supplies the
 ## design and the bread used for the leverages (fit$leverage_bread, else
 ## fit$bread).
-adjusted_scores <- function(parts, type, fit, term, threads) {
+adjusted_scores <- function(parts, type, fit, threads) {
   if (is.null(parts$P1)) return(parts$r1)
   B <- if (is.null(fit$leverage_bread)) fit$bread else fit$leverage_bread
-  if (is.function(B)) B <- B(parts)
   design <- fit$design
   power <- if (type %in% c("HC3", "CR3")) -1 else -0.5
   if (type == "CR2" && !is.null(parts$P2)) {
@@ -328,7 +326,7 @@ fit_rows <- function(x, type, threads) {
            call. = FALSE)
     }
     ## clubSandwich's leverages use X'WX at the fitted means.
-    leverage_bread <- if (intercept) crossprod_inverse(w) else function(parts) solve_symmetric(unpack_sum(parts$P1, design))
+    leverage_bread <- crossprod_inverse(w)
   }
   list(columns = columns, intercept = intercept, design = design, w = w, e = e,
        shift = shift, n = n, k = k, bread = bread, leverage_bread = leverage_bread,

@@ -99,6 +99,9 @@ test_that("aliased columns are NA as in lm(); the covariance covers the rest", {
   expect_identical(dim(V), c(8L, 8L))
   expect_true(all(is.na(V["x3", ])))
   expect_output(print(summary(fit)), "2 not defined because of singularities")
+  two_way <- cluster_lm(y ~ treat + x1 + x2 + x3 + x4 + f, data = d, cluster = ~ g + h, type = "HC2")
+  expect_vcov_equal(vcov(two_way, complete = FALSE),
+                    sandwich::vcovCL(ref, cluster = ~ g + h, type = "HC2"), 1e-10)
 })
 
 test_that("rows with missing values are dropped as by na.omit", {
