@@ -46,3 +46,25 @@ sim_clustered <- function(G = 30, seed = 1, max_size = 25) {
              yb = rbinom(n, 1, plogis(-0.5 + x1 + rnorm(G)[g])),
              yp = rpois(n, exp(0.2 + 0.3 * x1)))
 }
+
+## An ill-conditioned design: a calendar year and a timestamp-like covariate
+## (large mean, small spread; cond(X) about 3e11), the same data with those
+## columns centred, and the map T from centred to original coefficients
+## (V = T V_centred T'), for references that are themselves accurate.
+sim_ill_conditioned <- function(seed) {
+  d <- sim_clustered(G = 40, seed = seed)
+  d$time <- 1e6 + 10 * d$x2 + d$x1
+  centred <- d
+  centred$year <- d$year - mean(d$year)
+  centred$time <- d$time - mean(d$time)
+  to_original <- diag(4)
+  to_original[1, 3:4] <- -c(mean(d$year), mean(d$time))
+  list(data = d, centred = centred, to_original = to_original)
+}
+
+## A covariance of the centred fit mapped back to original coordinates.
+uncentred_reference <- function(V, ill, names) {
+  out <- ill$to_original %*% V %*% t(ill$to_original)
+  dimnames(out) <- list(names, names)
+  out
+}

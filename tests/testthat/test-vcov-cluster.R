@@ -1,5 +1,20 @@
 ## vcov_cluster() against sandwich::vcovCL() and clubSandwich::vcovCR().
 
+## vcov_cluster() equals sandwich::vcovCL() for every HC type, one-way with
+## and without cadjust, and two-way with and without multi0.
+expect_matches_vcovCL <- function(fit, one, two) {
+  for (type in c("HC0", "HC1", "HC2", "HC3")) {
+    for (cadjust in c(TRUE, FALSE)) {
+      expect_vcov_equal(vcov_cluster(fit, cluster = one, type = type, cadjust = cadjust),
+                        sandwich::vcovCL(fit, cluster = one, type = type, cadjust = cadjust), 1e-10)
+    }
+    for (multi0 in c(TRUE, FALSE)) {
+      expect_vcov_equal(vcov_cluster(fit, cluster = two, type = type, multi0 = multi0),
+                        sandwich::vcovCL(fit, cluster = two, type = type, multi0 = multi0), 1e-10)
+    }
+  }
+}
+
 petersen <- function() {
   need("sandwich")
   e <- new.env()
@@ -59,20 +74,7 @@ test_that("random data: lm with and without weights, one- and two-way, HC0-HC3",
   fits <- list(lm(y ~ treat + x1 + x2 + f, data = d),
                lm(y ~ treat + x1 + x2 + f, data = d, weights = w),
                lm(y ~ 0 + treat + x1 + f, data = d, weights = w))
-  for (fit in fits) {
-    for (type in c("HC0", "HC1", "HC2", "HC3")) {
-      for (cadjust in c(TRUE, FALSE)) {
-        expect_vcov_equal(vcov_cluster(fit, cluster = ~ g, type = type, cadjust = cadjust),
-                          sandwich::vcovCL(fit, cluster = ~ g, type = type, cadjust = cadjust),
-                          1e-10)
-      }
-      for (multi0 in c(TRUE, FALSE)) {
-        expect_vcov_equal(vcov_cluster(fit, cluster = ~ g + h, type = type, multi0 = multi0),
-                          sandwich::vcovCL(fit, cluster = ~ g + h, type = type, multi0 = multi0),
-                          1e-10)
-      }
-    }
-  }
+  for (fit in fits) expect_matches_vcovCL(fit, ~ g, ~ g + h)
 })
 
 test_that("random data: CR0-CR3 equal clubSandwich, with and without weights", {
@@ -94,18 +96,7 @@ test_that("glm: binomial and poisson, weights, offsets, one- and two-way, HC0-HC
                suppressWarnings(glm(yb ~ treat + x1, data = d, family = binomial, weights = w)),
                glm(yp ~ treat + x1 + f, data = d, family = poisson),
                glm(yp ~ treat + x1 + offset(log(exposure)), data = d, family = poisson, weights = w))
-  for (fit in fits) {
-    for (type in c("HC0", "HC1", "HC2", "HC3")) {
-      for (cadjust in c(TRUE, FALSE)) {
-        expect_vcov_equal(vcov_cluster(fit, cluster = ~ g, type = type, cadjust = cadjust),
-                          sandwich::vcovCL(fit, cluster = ~ g, type = type, cadjust = cadjust), 1e-10)
-      }
-      for (multi0 in c(TRUE, FALSE)) {
-        expect_vcov_equal(vcov_cluster(fit, cluster = ~ g + h, type = type, multi0 = multi0),
-                          sandwich::vcovCL(fit, cluster = ~ g + h, type = type, multi0 = multi0), 1e-10)
-      }
-    }
-  }
+  for (fit in fits) expect_matches_vcovCL(fit, ~ g, ~ g + h)
   ## type = NULL means HC0 for glm, HC1 for lm, as in sandwich
   expect_vcov_equal(vcov_cluster(fits[[1]], cluster = ~ g), sandwich::vcovCL(fits[[1]], cluster = ~ g), 1e-10)
 })
@@ -174,25 +165,19 @@ test_that("an ill-conditioned design (large mean, small spread) is computed accu
   ## centred covariates (cond about 10), mapped back to the original
   ## intercept; we must equal it to 1e-10.
   need("sandwich")
-  d <- sim_clustered(G = 40, seed = 5)
-  d$time <- 1e6 + 10 * d$x2 + d$x1
-  centred <- d
-  centred$year <- d$year - mean(d$year)
-  centred$time <- d$time - mean(d$time)
+  ill <- sim_ill_conditioned(seed = 5)
   for (family in list(NULL, poisson())) {
     if (is.null(family)) {
-      fit <- lm(y ~ treat + year + time, data = d)
-      ref_fit <- lm(y ~ treat + year + time, data = centred)
+      fit <- lm(y ~ treat + year + time, data = ill$data)
+      ref_fit <- lm(y ~ treat + year + time, data = ill$centred)
     } else {
-      fit <- glm(yp ~ treat + year + time, data = d, family = family)
-      ref_fit <- glm(yp ~ treat + year + time, data = centred, family = family)
+      fit <- glm(yp ~ treat + year + time, data = ill$data, family = family)
+      ref_fit <- glm(yp ~ treat + year + time, data = ill$centred, family = family)
     }
     expect_gt(kappa(model.matrix(fit), exact = TRUE), 1e10)
-    to_original <- diag(4)
-    to_original[1, 3:4] <- -c(mean(d$year), mean(d$time))
     for (type in c("HC1", "HC2", "HC3")) {
-      ref <- to_original %*% sandwich::vcovCL(ref_fit, cluster = ~ g, type = type) %*% t(to_original)
-      dimnames(ref) <- list(names(coef(fit)), names(coef(fit)))
+      ref <- uncentred_reference(sandwich::vcovCL(ref_fit, cluster = ~ g, type = type), ill,
+                                 names(coef(fit)))
       ## the glm reference is a second IRLS fit, which itself agrees with
       ## the first only to about 1e-10
       expect_vcov_equal(vcov_cluster(fit, cluster = ~ g, type = type), ref,
@@ -213,6 +198,8 @@ test_that("NA handling follows the fit's na.action; cluster may be a formula or 
     expect_vcov_equal(vcov_cluster(fit, cluster = d$g), ref, 1e-10)               # full length
     expect_vcov_equal(vcov_cluster(fit, cluster = d$g[complete.cases(d[c("y", "x1")])]), ref, 1e-10)
     expect_vcov_equal(vcov_cluster(fit, cluster = d["g"]), ref, 1e-10)
+    gfit <- glm(yp ~ treat + x1, data = d, family = poisson, na.action = na)
+    expect_vcov_equal(vcov_cluster(gfit, cluster = ~ g), sandwich::vcovCL(gfit, cluster = ~ g), 1e-10)
   }
 })
 
