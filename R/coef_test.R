@@ -6,6 +6,10 @@
 #' with lmtest's columns and attributes, and prints like it. `coef_ci()` gives
 #' the matching confidence intervals, as [lmtest::coefci()].
 #'
+#' clubSandwich also has a function called `coef_test()`; when both
+#' packages are attached, the one attached last masks the other, so write
+#' `clusterab::coef_test()` to be sure.
+#'
 #' @param x A fitted model: [cluster_lm()], `lm`, `glm`, or anything with
 #'   `coef()` and `vcov()` methods.
 #' @param vcov The covariance matrix to use, or a function computing it from
