@@ -242,3 +242,18 @@ test_that("bad input: clear errors naming the argument, never a crash", {
   expect_error(cluster_stats(1:3, y ~ x1, cluster = "g"), "`data` must be a data frame")
   expect_error(cluster_stats(d, y ~ x1, cluster = ~ g + h), "one clustering variable")
 })
+
+test_that("intercept-only and no-intercept models", {
+  need("sandwich")
+  d <- sim_clustered(G = 20, seed = 33)
+  for (fm in list(y ~ 1, y ~ 0 + x1)) {
+    ref <- lm(fm, data = d)
+    for (type in c("HC1", "HC2")) {
+      fit <- cluster_lm(fm, data = d, cluster = "g", type = type)
+      expect_rel_equal(coef(fit), coef(ref), 1e-10)
+      expect_vcov_equal(vcov(fit), sandwich::vcovCL(ref, cluster = ~ g, type = type), 1e-10)
+      expect_vcov_equal(vcov_cluster(ref, cluster = ~ g, type = type),
+                        sandwich::vcovCL(ref, cluster = ~ g, type = type), 1e-10)
+    }
+  }
+})
