@@ -149,7 +149,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   }
   cluster <- column_argument(cluster, data, env, "cluster", n0)
   for (v in seq_along(variables)) {
-    if (length(NROW(variables[[v]])) != 1L || NROW(variables[[v]]) != n0) {
+    if (NROW(variables[[v]]) != n0) {
       stop(sprintf("variable `%s` has %d values but `data` has %d rows.",
                    names(variables)[v], NROW(variables[[v]]), n0), call. = FALSE)
     }
