@@ -62,8 +62,7 @@ cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, thr
   }
   mc <- model_columns(formula, data, weights = weights, cluster = cluster)
   if (ncol(mc$cluster) != 1L) {
-    stop("cluster_stats() takes one clustering variable; for multiway clustering use cluster_lm() on the data.",
-         call. = FALSE)
+    stop_one_cluster_variable()
   }
   compress_columns(mc, cluster_codes(mc$cluster[[1L]]), all_powers = TRUE,
                    threads = resolve_threads(threads), formula = formula)
@@ -89,6 +88,11 @@ compress_columns <- function(mc, codes, all_powers, threads, formula) {
     intercept = mc$intercept, shift = stats::setNames(shift, c(names(cols), mc$yname)),
     weighted = weighted, weight_varies = any(m$weight_varies), nobs = length(mc$y),
     dropped = length(mc$dropped), formula = formula)
+}
+
+stop_one_cluster_variable <- function() {
+  stop("cluster_stats() takes one clustering variable; for multiway clustering use cluster_lm() on the data.",
+       call. = FALSE)
 }
 
 ## The one constructor of cluster_stats objects (data frames and databases).

@@ -276,16 +276,14 @@ dbi_column_name <- function(arg, what, tab) {
     rhs <- arg[[length(arg)]]
     if (length(arg) != 2L || !is.name(rhs)) {
       if (what == "cluster" && length(all.vars(rhs)) > 1L) {
-        stop("cluster_stats() takes one clustering variable; for multiway clustering use cluster_lm() on the data.",
-             call. = FALSE)
+        stop_one_cluster_variable()
       }
       stop(sprintf("`%s` must name one column as it is, such as `~ %s`, not `%s`; create the column in the database if needed.",
                    what, if (what == "cluster") "g" else "w", deparse1(arg)), call. = FALSE)
     }
     arg <- as.character(rhs)
   } else if (is.character(arg) && length(arg) > 1L && what == "cluster") {
-    stop("cluster_stats() takes one clustering variable; for multiway clustering use cluster_lm() on the data.",
-         call. = FALSE)
+    stop_one_cluster_variable()
   } else if (!(is.character(arg) && length(arg) == 1L && !is.na(arg) && nzchar(arg))) {
     stop(sprintf("`%s` must be a column name (a string such as \"%s\") or a one-sided formula such as `~ %s`; with a database connection it cannot hold the values themselves.",
                  what, if (what == "cluster") "g" else "w", if (what == "cluster") "g" else "w"),

@@ -312,15 +312,14 @@ fit_rows <- function(x, type, threads) {
   names_kept <- names(coefs)[!aliased]
   shift <- if (intercept && length(columns)) cpp_column_summary(columns, threads)$mean else numeric(length(columns))
   crossprod_inverse <- function(weights) {
-    one <- list(codes = integer(n), G = 1L)
-    m <- cpp_cluster_moments(columns, NULL, weights, one$codes, 1L, shift, 1L, threads)
+    m <- cpp_cluster_moments(columns, NULL, weights, integer(n), 1L, shift, 1L, threads)
     B <- solve_symmetric(unpack_sum(m$moments[[1L]], design))
     dimnames(B) <- list(names_kept, names_kept)
     B
   }
   bread <- if (intercept) crossprod_inverse(if (is.null(w_bread)) w else w_bread) else qr_bread(x, coefs)
   leverage_bread <- NULL
-  if (is_glm && is_cr_type(type)) {
+  if (is_glm && type %in% c("CR2", "CR3")) {
     if (type == "CR2" && length(unique(w)) > 1L) {
       stop('type = "CR2" for a glm with non-constant working weights is not available: clubSandwich\'s adjustment for it cannot be reduced to per-cluster statistics. Use type = "HC2" (sandwich\'s Bell-McCaffrey correction) instead.',
            call. = FALSE)
