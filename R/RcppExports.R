@@ -17,6 +17,14 @@ cpp_cluster_scores <- function(cols, intercept, r, codes, G, shift, threads) {
     .Call(`_clusterab_cpp_cluster_scores`, cols, intercept, r, codes, G, shift, threads)
 }
 
+cpp_ri_prepare <- function(moments, index) {
+    .Call(`_clusterab_cpp_ri_prepare`, moments, index)
+}
+
+cpp_ri_criterion <- function(within, sums, n, rho, nobs, reml, order) {
+    .Call(`_clusterab_cpp_ri_criterion`, within, sums, n, rho, nobs, reml, order)
+}
+
 cpp_solve_stats <- function(S, design, y_index, norm2, tol) {
     .Call(`_clusterab_cpp_solve_stats`, S, design, y_index, norm2, tol)
 }

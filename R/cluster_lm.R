@@ -81,15 +81,12 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
                            more_terms = list(), mc = NULL) {
   z <- stats$z_names
   q <- length(z)
-  x_names <- z[-c(1L, q)]
-  design <- c(if (stats$intercept) 0L, seq_along(x_names))
-  if (!is.null(sub)) design <- sub_design(sub, stats, x_names)
-  coef_names <- c(if (stats$intercept) "(Intercept)", x_names)[match(design, c(if (stats$intercept) 0L, seq_along(x_names)))]
-  S <- unpack_sum(stats$moments[["1"]], seq_len(q) - 1L)
-  shift <- c(0, stats$shift)
-  ## lm() decides aliasing on the uncentred columns: norms before the shift.
-  norm2 <- diag(S) + 2 * shift * S[1L, ] + shift^2 * S[1L, 1L]
-  sol <- cpp_solve_stats(S, design, q - 1L, norm2[design + 1L], 1e-7)
+  sd <- stats_design(stats, sub)
+  design <- sd$design
+  coef_names <- sd$coef_names
+  S <- sd$S
+  shift <- sd$shift
+  sol <- sd$sol
   kept <- design[!sol$aliased]
   n <- stats$nobs
   k <- length(kept)
@@ -136,6 +133,24 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
        sigma = sqrt(max(rss, 0) / (n - k)), r.squared = 1 - max(rss, 0) / tss,
        intercept = stats$intercept, weighted = stats$weighted, aliased = sol$aliased,
        stats = stats, yname = z[q], formula = if (is.null(sub)) stats$formula else sub)
+}
+
+## The design of a fit from statistics: the positions in z of its columns
+## (all, or those `sub` names), their names, the summed cross-products `S`,
+## the shifts and the least-squares solution with lm()'s aliasing.
+stats_design <- function(stats, sub = NULL) {
+  z <- stats$z_names
+  q <- length(z)
+  x_names <- z[-c(1L, q)]
+  all_columns <- c(if (stats$intercept) 0L, seq_along(x_names))
+  design <- if (is.null(sub)) all_columns else sub_design(sub, stats, x_names)
+  coef_names <- c(if (stats$intercept) "(Intercept)", x_names)[match(design, all_columns)]
+  S <- unpack_sum(stats$moments[["1"]], seq_len(q) - 1L)
+  shift <- c(0, stats$shift)
+  ## lm() decides aliasing on the uncentred columns: norms before the shift.
+  norm2 <- diag(S) + 2 * shift * S[1L, ] + shift^2 * S[1L, 1L]
+  sol <- cpp_solve_stats(S, design, q - 1L, norm2[design + 1L], 1e-7)
+  list(design = design, coef_names = coef_names, S = S, shift = shift, sol = sol)
 }
 
 ## Positions (in the statistics' z) of the columns named by a sub-formula.

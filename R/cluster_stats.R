@@ -87,7 +87,10 @@ compress_columns <- function(mc, codes, all_powers, threads, formula) {
     cluster_name = names(mc$cluster)[1L], z_names = c("(1)", names(cols), mc$yname),
     intercept = mc$intercept, shift = stats::setNames(shift, c(names(cols), mc$yname)),
     weighted = weighted, weight_varies = any(m$weight_varies), nobs = length(mc$y),
-    dropped = length(mc$dropped), formula = formula)
+    dropped = length(mc$dropped), formula = formula,
+    sum_log_weights = if (weighted) sum(log(mc$w)) else 0,
+    assign = stats::setNames(mc$assign, names(cols)),
+    term_labels = attr(mc$terms, "term.labels"))
 }
 
 stop_one_cluster_variable <- function() {
@@ -96,12 +99,22 @@ stop_one_cluster_variable <- function() {
 }
 
 ## The one constructor of cluster_stats objects (data frames and databases).
+## `sum_log_weights` (the log-likelihood of weighted mixed models needs it) is
+## NA when unknown; `assign` maps the design columns to `term_labels`.
 new_cluster_stats <- function(moments, n, cluster, cluster_name, z_names, intercept,
-                              shift, weighted, weight_varies, nobs, dropped, formula) {
+                              shift, weighted, weight_varies, nobs, dropped, formula,
+                              sum_log_weights = if (weighted) NA_real_ else 0,
+                              assign = NULL, term_labels = NULL) {
+  x_names <- z_names[-c(1L, length(z_names))]
+  if (is.null(assign)) {
+    assign <- stats::setNames(seq_along(x_names), x_names)
+    term_labels <- x_names
+  }
   structure(list(moments = moments, n = n, cluster = cluster, cluster_name = cluster_name,
                  z_names = z_names, intercept = intercept, shift = shift,
                  weighted = weighted, weight_varies = weight_varies, nobs = nobs,
-                 dropped = dropped, formula = formula),
+                 dropped = dropped, formula = formula, sum_log_weights = sum_log_weights,
+                 assign = assign, term_labels = term_labels),
             class = "cluster_stats")
 }
 

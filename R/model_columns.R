@@ -4,7 +4,8 @@
 
 ## Columns of the design matrix for the terms `tt` (no response), as a named
 ## list of double vectors, in model.matrix()'s order and with its names; the
-## intercept is not among them. `variables` holds the evaluated variables of
+## intercept is not among them; `assign` gives each column's term, as
+## model.matrix()'s attribute does. `variables` holds the evaluated variables of
 ## `tt`, named as model.frame() names them, already free of missing values.
 ## An order-1 term whose variable is a plain numeric vector and which takes
 ## part in no other term is used as it is. All other terms go through one
@@ -14,7 +15,7 @@
 design_columns <- function(tt, variables, contrasts = NULL) {
   labels <- attr(tt, "term.labels")
   intercept <- attr(tt, "intercept") == 1L
-  if (length(labels) == 0L) return(list(columns = list(), intercept = intercept))
+  if (length(labels) == 0L) return(list(columns = list(), intercept = intercept, assign = integer(0)))
   fac <- attr(tt, "factors")
   plain <- vapply(seq_along(labels), function(k) {
     if (attr(tt, "order")[k] != 1L) return(FALSE)
@@ -52,7 +53,8 @@ design_columns <- function(tt, variables, contrasts = NULL) {
                                      colnames(mm)[cols])
     }
   }
-  list(columns = unlist(blocks, recursive = FALSE), intercept = intercept)
+  list(columns = unlist(blocks, recursive = FALSE), intercept = intercept,
+       assign = rep(seq_along(blocks), lengths(blocks)))
 }
 
 ## Evaluates the variables of `tt` in `data` (then in `env`), with a clear
@@ -184,6 +186,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   if (!is.null(offset)) y <- y - offset
   if (!is.null(weights)) weights <- as.double(weights)
   list(y = y, yname = yname, columns = design$columns, intercept = design$intercept,
+       assign = design$assign, offset = offset,
        w = weights, cluster = cluster, terms = tt, n = length(y),
        dropped = if (is.null(keep)) integer(0) else which(drop))
 }

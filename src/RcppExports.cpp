@@ -69,6 +69,35 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_ri_prepare
+Rcpp::List cpp_ri_prepare(Rcpp::NumericMatrix moments, Rcpp::IntegerVector index);
+RcppExport SEXP _clusterab_cpp_ri_prepare(SEXP momentsSEXP, SEXP indexSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type moments(momentsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type index(indexSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ri_prepare(moments, index));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_ri_criterion
+Rcpp::List cpp_ri_criterion(Rcpp::NumericMatrix within, Rcpp::NumericMatrix sums, Rcpp::NumericVector n, double rho, double nobs, bool reml, int order);
+RcppExport SEXP _clusterab_cpp_ri_criterion(SEXP withinSEXP, SEXP sumsSEXP, SEXP nSEXP, SEXP rhoSEXP, SEXP nobsSEXP, SEXP remlSEXP, SEXP orderSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type within(withinSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type sums(sumsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type n(nSEXP);
+    Rcpp::traits::input_parameter< double >::type rho(rhoSEXP);
+    Rcpp::traits::input_parameter< double >::type nobs(nobsSEXP);
+    Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
+    Rcpp::traits::input_parameter< int >::type order(orderSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ri_criterion(within, sums, n, rho, nobs, reml, order));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_solve_stats
 Rcpp::List cpp_solve_stats(Rcpp::NumericMatrix S, Rcpp::IntegerVector design, int y_index, Rcpp::NumericVector norm2, double tol);
 RcppExport SEXP _clusterab_cpp_solve_stats(SEXP SSEXP, SEXP designSEXP, SEXP y_indexSEXP, SEXP norm2SEXP, SEXP tolSEXP) {
@@ -141,6 +170,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 2},
     {"_clusterab_cpp_cluster_moments", (DL_FUNC) &_clusterab_cpp_cluster_moments, 8},
     {"_clusterab_cpp_cluster_scores", (DL_FUNC) &_clusterab_cpp_cluster_scores, 7},
+    {"_clusterab_cpp_ri_prepare", (DL_FUNC) &_clusterab_cpp_ri_prepare, 2},
+    {"_clusterab_cpp_ri_criterion", (DL_FUNC) &_clusterab_cpp_ri_criterion, 7},
     {"_clusterab_cpp_solve_stats", (DL_FUNC) &_clusterab_cpp_solve_stats, 5},
     {"_clusterab_cpp_stats_scores", (DL_FUNC) &_clusterab_cpp_stats_scores, 4},
     {"_clusterab_cpp_adjusted_scores", (DL_FUNC) &_clusterab_cpp_adjusted_scores, 8},

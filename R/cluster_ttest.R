@@ -1,0 +1,217 @@
+#' @title Welch t test on cluster means
+#'
+#' @description
+#' `cluster_ttest()` compares two arms of an experiment randomised by cluster
+#' with a Welch two-sample t test whose unit is the cluster, so that rows of
+#' the same cluster are not counted as independent.
+#'
+#' * `weights = "equal"`: each cluster's mean outcome is one observation and
+#'   the result is exactly `stats::t.test(treated_means, control_means)`
+#'   (Welch, unequal variances). Every cluster counts the same, whatever its
+#'   size; the estimand is the mean of cluster means.
+#' * `weights = "size"`: the estimate is the difference of the row-level arm
+#'   means (cluster means weighted by cluster size). The variance of an arm
+#'   mean is the cluster-robust (ratio-estimator) variance
+#'   \eqn{G_a/(G_a - 1) \sum_g n_g^2 (\bar y_g - \bar y_a)^2 / (\sum_g n_g)^2},
+#'   which is `sandwich::vcovCL(lm(y ~ 1), cluster = ~ g, type = "HC0")` on the
+#'   arm's rows; the degrees of freedom are Welch-Satterthwaite's with
+#'   \eqn{G_a - 1} per arm. With equal cluster sizes the two choices agree.
+#'
+#' Which arm is "treated" (the estimate is treated minus control): for a
+#' logical treatment, `TRUE`; for a numeric one (such as 0/1), the larger
+#' value; for a factor, the second of the levels that occur in the data; for
+#' a character one, the second of the sorted values, sorted in the C locale
+#' (so the result does not depend on the machine's language settings; use a
+#' factor to choose the order yourself).
+#'
+#' Randomisation must be by cluster: a cluster with rows in both arms is an
+#' error. Missing values in `outcome`, `treatment` or `cluster` are errors
+#' (naming the count), never dropped silently. Each arm needs at least two
+#' clusters.
+#'
+#' @param data A data frame or data.table.
+#' @param outcome Name of the numeric outcome column (a string).
+#' @param treatment Name of the treatment column (a string): logical,
+#'   numeric, factor or character, with exactly two distinct values.
+#' @param cluster Name of the column identifying each row's cluster (a
+#'   string).
+#' @param weights `"equal"` (each cluster weighs the same) or `"size"`
+#'   (clusters weighted by their number of rows).
+#' @param conf.level Confidence level of the interval for the difference.
+#' @return A list of class `c("cluster_ttest", "htest")` that prints like
+#'   [stats::t.test()]: `estimate` (the difference in means, treated minus
+#'   control), `statistic` (t), `parameter` (df), `p.value`, `conf.int`
+#'   (with attribute `conf.level`), `stderr`, `null.value` (0),
+#'   `alternative` (`"two.sided"`), `method`, `data.name`, and also `means`
+#'   (the two arm means, control first, named by the treatment values),
+#'   `n_clusters` and `n_obs` (per arm, same order), `weights` and `arms`
+#'   (`c(control = , treated = )`, the treatment values as strings).
+#'   It has `print()` and `tidy()` methods.
+#' @examples
+#' set.seed(1)
+#' size <- sample(5:30, 24, replace = TRUE)
+#' d <- data.frame(g = rep(1:24, size), treat = rep(rep(0:1, 12), size))
+#' d$y <- 0.3 * d$treat + rnorm(24)[d$g] + rnorm(nrow(d))
+#' cluster_ttest(d, outcome = "y", treatment = "treat", cluster = "g")
+#' res <- cluster_ttest(d, "y", "treat", "g", weights = "size")
+#' tidy(res)
+#' @export
+cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal", "size"),
+                          conf.level = 0.95) {
+  weights <- match.arg(weights)
+  check_conf_level(conf.level, "conf.level")
+  if (!is.data.frame(data)) {
+    stop(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
+         call. = FALSE)
+  }
+  y <- data_column(data, outcome, "outcome")
+  tr <- data_column(data, treatment, "treatment")
+  g <- data_column(data, cluster, "cluster")
+  if (!is.numeric(y)) {
+    stop(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
+                 outcome, class(y)[1L]), call. = FALSE)
+  }
+  if (!(is.logical(tr) || is.numeric(tr) || is.factor(tr) || is.character(tr))) {
+    stop(sprintf("`treatment` column '%s' must be logical, numeric, factor or character, not %s.",
+                 treatment, class(tr)[1L]), call. = FALSE)
+  }
+  check_no_missing(y, "outcome")
+  check_no_missing(tr, "treatment")
+  check_no_missing(g, "cluster")
+
+  code <- match(g, unique(g))
+  ids <- g[!duplicated(code)]
+  G <- length(ids)
+  # Clusters with more than one treatment value: count the distinct
+  # (cluster, treatment) pairs per cluster.
+  tvals <- unique(tr)
+  tcode <- match(tr, tvals)
+  pair <- !duplicated((code - 1) * length(tvals) + tcode)
+  mixed <- which(tabulate(code[pair], G) > 1L)
+  if (length(mixed) > 0L) {
+    stop(sprintf("`treatment` is not constant within %d cluster%s (for example cluster '%s'); randomisation must be by cluster, so every row of a cluster needs the same treatment.",
+                 length(mixed), if (length(mixed) == 1L) "" else "s",
+                 format(ids[mixed[1L]])), call. = FALSE)
+  }
+
+  arms <- treatment_arms(tr)
+  treated <- attr(arms, "treated")
+  attr(arms, "treated") <- NULL
+
+  # Per-cluster sizes, means and arm.
+  n <- tabulate(code, G)
+  ybar <- as.vector(rowsum(y, code, reorder = TRUE)) / n
+  arm_t <- treated[!duplicated(code)]
+  G_arm <- c(sum(!arm_t), sum(arm_t))
+  names(G_arm) <- arms
+  if (any(G_arm < 2L)) {
+    stop(sprintf("each arm of `treatment` needs at least 2 clusters for a t test on cluster means; found %d (%s) and %d (%s).",
+                 G_arm[1L], arms[1L], G_arm[2L], arms[2L]), call. = FALSE)
+  }
+  n_obs <- c(sum(n[!arm_t]), sum(n[arm_t]))
+  names(n_obs) <- arms
+
+  if (weights == "equal") {
+    # Our own check first, so that constant data give our message, not t.test's.
+    check_not_constant(c(stats::var(ybar[!arm_t]) / G_arm[[1L]], stats::var(ybar[arm_t]) / G_arm[[2L]]),
+                       c(mean(ybar[!arm_t]), mean(ybar[arm_t])))
+    tt <- stats::t.test(ybar[arm_t], ybar[!arm_t], var.equal = FALSE, conf.level = conf.level)
+    means <- unname(tt$estimate[2:1])
+    est <- means[2L] - means[1L]
+    se <- tt$stderr
+    tstat <- unname(tt$statistic)
+    df <- unname(tt$parameter)
+    p <- tt$p.value
+    ci <- as.vector(tt$conf.int)
+    method <- "Welch two-sample t-test on cluster means"
+  } else {
+    arm_var <- function(k) {
+      # Size-weighted arm mean and its cluster-robust (ratio-estimator) variance.
+      m <- sum(n[k] * ybar[k]) / sum(n[k])
+      Ga <- sum(k)
+      c(m, Ga / (Ga - 1) * sum(n[k]^2 * (ybar[k] - m)^2) / sum(n[k])^2)
+    }
+    ctl <- arm_var(!arm_t)
+    trt <- arm_var(arm_t)
+    means <- c(ctl[1L], trt[1L])
+    v <- c(ctl[2L], trt[2L])
+    check_not_constant(v, means)
+    est <- means[2L] - means[1L]
+    se <- sqrt(sum(v))
+    tstat <- est / se
+    df <- sum(v)^2 / sum(v^2 / (G_arm - 1))
+    p <- 2 * stats::pt(-abs(tstat), df)
+    q <- stats::qt(1 - (1 - conf.level) / 2, df)
+    ci <- est + c(-q, q) * se
+    method <- "Welch two-sample t-test on cluster means, size-weighted"
+  }
+  names(means) <- arms
+  attr(ci, "conf.level") <- conf.level
+  structure(list(
+    statistic = c(t = tstat), parameter = c(df = df), p.value = p, conf.int = ci,
+    estimate = c(`difference in means` = est), null.value = c(`difference in means` = 0),
+    stderr = se, alternative = "two.sided", method = method,
+    data.name = sprintf("%s by %s (%s, clusters: %s)", outcome, treatment,
+                        paste(arms[["treated"]], "-", arms[["control"]]), cluster),
+    means = means, n_clusters = G_arm, n_obs = n_obs, weights = weights, arms = arms
+  ), class = c("cluster_ttest", "htest"))
+}
+
+## The control and treated values of a two-valued treatment, as strings
+## (see cluster_ttest()'s documentation for the rule), with attribute
+## "treated": the rows in the treated arm. The comparison is made on the
+## original values, not on their string forms, which may coincide for
+## numbers.
+treatment_arms <- function(tr) {
+  vals <- if (is.factor(tr)) {
+    factor(levels(droplevels(tr)), levels = levels(tr))
+  } else if (is.character(tr)) {
+    sort(unique(tr), method = "radix")
+  } else {
+    sort(unique(tr))
+  }
+  if (length(vals) != 2L) {
+    shown <- format(vals[seq_len(min(5L, length(vals)))])
+    stop(sprintf("`treatment` must have exactly 2 distinct values, but has %d: %s%s.",
+                 length(vals), paste(trimws(shown), collapse = ", "),
+                 if (length(vals) > 5L) ", ..." else ""), call. = FALSE)
+  }
+  structure(c(control = as.character(vals[1L]), treated = as.character(vals[2L])),
+            treated = tr == vals[2L])
+}
+
+## As t.test: a standard error that is zero relative to the means leaves the
+## t statistic undefined.
+check_not_constant <- function(v, means) {
+  if (sqrt(sum(v)) < 10 * .Machine$double.eps * max(abs(means))) {
+    stop("`outcome` has the same cluster mean in every cluster of each arm, so the t statistic is undefined.",
+         call. = FALSE)
+  }
+}
+
+#' @export
+print.cluster_ttest <- function(x, ...) {
+  NextMethod()
+  m <- format(x$means, digits = max(3L, getOption("digits") - 3L))
+  cat(sprintf("control (%s): mean %s, %d clusters, %d rows\n", x$arms[["control"]], m[1L],
+              as.integer(x$n_clusters[1L]), as.integer(x$n_obs[1L])))
+  cat(sprintf("treated (%s): mean %s, %d clusters, %d rows\n\n", x$arms[["treated"]], m[2L],
+              as.integer(x$n_clusters[2L]), as.integer(x$n_obs[2L])))
+  invisible(x)
+}
+
+#' Tidy a cluster t test
+#'
+#' @param x A [cluster_ttest()] result.
+#' @param ... Ignored.
+#' @return A one-row data frame with broom's columns `estimate`,
+#'   `statistic`, `p.value`, `parameter`, `conf.low`, `conf.high`, `method`
+#'   and `alternative`.
+#' @method tidy cluster_ttest
+#' @export
+tidy.cluster_ttest <- function(x, ...) {
+  data.frame(estimate = unname(x$estimate), statistic = unname(x$statistic),
+             p.value = x$p.value, parameter = unname(x$parameter),
+             conf.low = x$conf.int[1L], conf.high = x$conf.int[2L],
+             method = x$method, alternative = x$alternative, stringsAsFactors = FALSE)
+}

@@ -1,0 +1,255 @@
+#' @title Intraclass correlation of an outcome within clusters
+#'
+#' @description
+#' `icc()` estimates the intraclass correlation (ICC) of `outcome` within
+#' `cluster` with the one-way ANOVA estimator
+#' \deqn{ICC = (MSB - MSW) / (MSB + (n_0 - 1) MSW),}
+#' where MSB and MSW are the between- and within-cluster mean squares and
+#' \eqn{n_0 = (N - \sum_g n_g^2 / N) / (G - 1)} is the "average" cluster size
+#' for unequal sizes (it equals the common size k when all clusters have k
+#' rows). The estimate can be negative (when clusters are less alike than
+#' chance). The confidence interval is Searle's F-based interval: with
+#' \eqn{F = MSB/MSW} and \eqn{a = 1 - level}, \eqn{F_L = F / F_{1-a/2}(G-1, N-G)} and
+#' \eqn{F_U = F \cdot F_{1-a/2}(N-G, G-1)}, the limits are
+#' \eqn{(F_L - 1)/(F_L + n_0 - 1)} and \eqn{(F_U - 1)/(F_U + n_0 - 1)}.
+#' On balanced data the estimate and interval are those of the ICC1
+#' ("Single_raters_absolute") row of `psych::ICC()`; on unbalanced data the
+#' interval, with \eqn{n_0} in place of k, is an approximation.
+#'
+#' Missing values are not dropped silently: a missing `outcome` or `cluster`
+#' is an error that names the count, so that the rows used are always the
+#' rows given. Drop them first (for example with `na.omit()` on the two
+#' columns) if that is what you want.
+#'
+#' When there is no variation within any cluster (MSW = 0) but the cluster
+#' means differ, the ICC is 1: `icc()` returns 1 with the degenerate interval
+#' \[1, 1\] and a warning, because the F-based interval is undefined there.
+#'
+#' For a random-intercept model fitted by this package (class `"ri_lmer"`),
+#' the ICC is computed from the model's variance components.
+#'
+#' @param x A data frame or data.table (then `outcome` and `cluster` name its
+#'   columns), or a fitted model of class `"ri_lmer"`.
+#' @param outcome Name of the numeric outcome column (a string).
+#' @param cluster Name of the column identifying each row's cluster (a
+#'   string). Any type of column is accepted; its distinct values are the
+#'   clusters.
+#' @param level Confidence level of the interval, in (0, 1).
+#' @return An object of class `"clusterab_icc"`: a list with `estimate` (the
+#'   ICC), `conf.int` (lower and upper limits, with attribute `conf.level`),
+#'   `method`, `n_clusters` (G), `n_obs` (N), `n0`, `MSB`, `MSW` and `F`
+#'   (MSB / MSW). It has `print()` and `tidy()` methods.
+#' @examples
+#' set.seed(1)
+#' d <- data.frame(g = rep(1:20, times = sample(3:8, 20, replace = TRUE)))
+#' d$y <- rnorm(20)[d$g] + rnorm(nrow(d), sd = 2)
+#' res <- icc(d, outcome = "y", cluster = "g")
+#' res
+#' tidy(res)
+#' @export
+icc <- function(x, outcome = NULL, cluster = NULL, level = 0.95) {
+  check_conf_level(level, "level")
+  if (inherits(x, "ri_lmer")) return(icc_ri_lmer(x, level))
+  if (!is.data.frame(x)) {
+    stop(sprintf("`x` must be a data frame, a data.table or an ri_lmer fit, not %s.",
+                 class(x)[1L]), call. = FALSE)
+  }
+  y <- data_column(x, outcome, "outcome", "x")
+  g <- data_column(x, cluster, "cluster", "x")
+  if (!is.numeric(y)) {
+    stop(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
+                 outcome, class(y)[1L]), call. = FALSE)
+  }
+  check_no_missing(y, "outcome")
+  check_no_missing(g, "cluster")
+
+  code <- match(g, unique(g))
+  G <- max(code, 0L)
+  N <- length(y)
+  if (G < 2L) {
+    stop(sprintf("`cluster` has %d distinct value%s; the ICC needs at least 2 clusters.",
+                 G, if (G == 1L) "" else "s"), call. = FALSE)
+  }
+  if (N == G) {
+    stop("`cluster` puts every row in a cluster of its own, so the within-cluster variance is undefined; the ICC needs some clusters with 2 or more rows.",
+         call. = FALSE)
+  }
+
+  n <- tabulate(code, G)
+  # Centre first: sums of squares of deviations, not of raw values, so a
+  # large mean does not cancel digits away.
+  y <- y - mean(y)
+  ybar_g <- as.vector(rowsum(y, code, reorder = TRUE)) / n
+  ybar <- mean(y)
+  # Exact test for "no within-cluster variation": the cluster means may be
+  # off by rounding, so compare each value with its cluster's first value.
+  constant_within <- all(y == y[!duplicated(code)][code])
+  SSW <- if (constant_within) 0 else sum((y - ybar_g[code])^2)
+  SSB <- sum(n * (ybar_g - ybar)^2)
+  MSB <- SSB / (G - 1)
+  MSW <- SSW / (N - G)
+  # n0 is exactly k on balanced data (avoids rounding in the formula).
+  n0 <- if (all(n == n[1L])) as.double(n[1L]) else (N - sum(n^2) / N) / (G - 1)
+
+  if (MSW == 0) {
+    if (MSB == 0) {
+      stop("`outcome` is constant, so the ICC is undefined (0/0).", call. = FALSE)
+    }
+    warning("`outcome` does not vary within any cluster (MSW = 0): the ICC is 1 and the confidence interval is the degenerate [1, 1].",
+            call. = FALSE)
+    est <- 1
+    ci <- c(1, 1)
+    Fstat <- Inf
+  } else {
+    est <- (MSB - MSW) / (MSB + (n0 - 1) * MSW)
+    Fstat <- MSB / MSW
+    a <- 1 - level
+    FL <- Fstat / stats::qf(1 - a / 2, G - 1, N - G)
+    FU <- Fstat * stats::qf(1 - a / 2, N - G, G - 1)
+    ci <- c((FL - 1) / (FL + n0 - 1), (FU - 1) / (FU + n0 - 1))
+  }
+  attr(ci, "conf.level") <- level
+  structure(list(estimate = est, conf.int = ci,
+                 method = "One-way ANOVA ICC with Searle's F-based interval",
+                 n_clusters = G, n_obs = N, n0 = n0, MSB = MSB, MSW = MSW, F = Fstat),
+            class = "clusterab_icc")
+}
+
+#' @export
+print.clusterab_icc <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat("\n", x$method, "\n\n", sep = "")
+  lev <- attr(x$conf.int, "conf.level")
+  cat(sprintf("ICC = %s, %s%% CI [%s, %s]\n", format(x$estimate, digits = digits),
+              format(100 * lev), format(x$conf.int[1L], digits = digits),
+              format(x$conf.int[2L], digits = digits)))
+  # An ri_lmer result may not carry the ANOVA quantities.
+  if (!is.null(x$n_clusters) && !is.null(x$n_obs)) {
+    cat(sprintf("%d clusters, %d observations", as.integer(x$n_clusters), as.integer(x$n_obs)))
+    if (!is.null(x$n0)) cat(sprintf(", n0 = %s", format(x$n0, digits = digits)))
+    cat("\n")
+  }
+  cat("\n")
+  invisible(x)
+}
+
+#' Tidy an ICC estimate
+#'
+#' @param x An [icc()] result.
+#' @param ... Ignored.
+#' @return A one-row data frame with columns `estimate`, `conf.low`,
+#'   `conf.high` and `method`.
+#' @method tidy clusterab_icc
+#' @export
+tidy.clusterab_icc <- function(x, ...) {
+  data.frame(estimate = x$estimate, conf.low = x$conf.int[1L],
+             conf.high = x$conf.int[2L], method = x$method, stringsAsFactors = FALSE)
+}
+
+#' @title Design effect of cluster randomisation
+#'
+#' @description
+#' `design_effect()` gives the factor by which clustering inflates the
+#' variance of a mean (or difference of means) relative to independent rows.
+#' For a single cluster size m it is Kish's \eqn{1 + (m - 1) ICC}. For a
+#' vector of cluster sizes it is the unequal-size version of Eldridge, Ashby
+#' and Kerry (2006), \eqn{1 + ((CV^2 + 1) \bar m - 1) ICC}, where
+#' \eqn{\bar m} is the mean size and \eqn{CV = s / \bar m}.
+#'
+#' Here s is the standard deviation of the given sizes with denominator n
+#' (the population SD, `sqrt(mean((m - mean(m))^2))`), not `sd()`'s n - 1:
+#' with it \eqn{(CV^2 + 1) \bar m = \sum m^2 / \sum m} exactly, which is the
+#' quantity in the derivation of the formula, and equal sizes give Kish's
+#' value exactly. (With `sd()` the factor would be slightly larger; the
+#' difference vanishes as the number of clusters grows.)
+#'
+#' @param cluster_size One cluster size, or the sizes of all clusters
+#'   (positive finite numbers; the mean may be fractional).
+#' @param icc The intraclass correlation: a single number in \[-1, 1\]. It
+#'   must also be large enough for the design effect to be positive (above
+#'   \eqn{-1 / ((CV^2 + 1) \bar m - 1)}).
+#' @return A single number, the design effect.
+#' @references Eldridge SM, Ashby D, Kerry S (2006). Sample size for cluster
+#'   randomized trials: effect of coefficient of variation of cluster size and
+#'   analysis method. International Journal of Epidemiology 35, 1292-1300.
+#'
+#'   Kish L (1965). Survey Sampling. Wiley.
+#' @examples
+#' design_effect(20, icc = 0.05)
+#' design_effect(c(10, 20, 30, 40), icc = 0.05)
+#' @export
+design_effect <- function(cluster_size, icc) {
+  if (!is.numeric(cluster_size) || length(cluster_size) == 0L ||
+      anyNA(cluster_size) || any(!is.finite(cluster_size)) || any(cluster_size <= 0)) {
+    stop("`cluster_size` must be one or more positive finite numbers (one size, or the size of each cluster).",
+         call. = FALSE)
+  }
+  if (!is.numeric(icc) || length(icc) != 1L || is.na(icc) || icc < -1 || icc > 1) {
+    stop("`icc` must be a single number between -1 and 1.", call. = FALSE)
+  }
+  m <- if (length(cluster_size) == 1L) {
+    cluster_size
+  } else {
+    mbar <- mean(cluster_size)
+    cv2 <- mean((cluster_size - mbar)^2) / mbar^2  # population SD: see the docs
+    (cv2 + 1) * mbar
+  }
+  de <- 1 + (m - 1) * icc
+  if (de <= 0) {
+    stop(sprintf("`icc` = %s is too negative for these cluster sizes: the design effect would be %s; the ICC must be above %s.",
+                 format(icc), format(de), format(-1 / (m - 1))), call. = FALSE)
+  }
+  de
+}
+
+#' @title Effective sample size under clustering
+#'
+#' @description
+#' `effective_n()` is the number of independent rows that would give the same
+#' precision as `n` clustered rows: `n / design_effect(cluster_size, icc)`.
+#'
+#' @param n Total number of rows (a single positive number).
+#' @inheritParams design_effect
+#' @return A single number (not rounded).
+#' @examples
+#' effective_n(1000, cluster_size = 20, icc = 0.05)
+#' effective_n(1000, cluster_size = c(10, 20, 30, 40), icc = 0.05)
+#' @export
+effective_n <- function(n, cluster_size, icc) {
+  if (!is.numeric(n) || length(n) != 1L || is.na(n) || !is.finite(n) || n <= 0) {
+    stop("`n` must be a single positive finite number, the total number of rows.", call. = FALSE)
+  }
+  n / design_effect(cluster_size, icc)
+}
+
+## Shared argument checks (also used by cluster_ttest()).
+
+check_conf_level <- function(level, arg) {
+  if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
+    stop(sprintf("`%s` must be a single number between 0 and 1, such as 0.95.", arg),
+         call. = FALSE)
+  }
+}
+
+## The column of `data` named by `name` (argument `arg`), with an error that
+## says what to pass.
+data_column <- function(data, name, arg, data_arg = "data") {
+  if (!is.character(name) || length(name) != 1L || is.na(name)) {
+    stop(sprintf("`%s` must be the name of a column of `%s`, as a string (such as \"y\").",
+                 arg, data_arg), call. = FALSE)
+  }
+  if (!name %in% names(data)) {
+    shown <- names(data)[seq_len(min(10L, length(names(data))))]
+    stop(sprintf("`%s` = \"%s\" is not a column of `%s`; its columns include: %s.", arg, name,
+                 data_arg, paste(shown, collapse = ", ")), call. = FALSE)
+  }
+  data[[name]]
+}
+
+check_no_missing <- function(v, arg) {
+  k <- sum(is.na(v))
+  if (k > 0L) {
+    what <- if (arg == "cluster") " or give them a cluster id" else ""
+    stop(sprintf("`%s` has %d missing value%s; drop those rows%s.", arg, k,
+                 if (k == 1L) "" else "s", what), call. = FALSE)
+  }
+}

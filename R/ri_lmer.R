@@ -1,0 +1,353 @@
+#' Random-intercept linear mixed models, fast
+#'
+#' Fits `y ~ x + (1 | g)`, the linear mixed model with one random intercept
+#' per group, by REML or maximum likelihood, with the same estimates as
+#' `lme4::lmer()`: fixed effects, variance components, conditional modes,
+#' the REML criterion or deviance and the log-likelihood. The data are
+#' compressed once to per-group statistics ([cluster_stats()]); after that
+#' every evaluation of the profiled criterion costs O(G p^2) for G groups and
+#' p fixed effects, whatever the number of rows, and its first and second
+#' derivatives are exact, so the optimum is found to machine precision.
+#' Degrees of freedom for the fixed effects (Satterthwaite, as lmerTest;
+#' Kenward-Roger, as pbkrtest; or by counting groups) come from the same
+#' statistics: see [summary.ri_lmer()] and [anova.ri_lmer()].
+#'
+#' The formula takes lme4's syntax with exactly one random-effects term,
+#' `(1 | g)`, where `g` is a column of `data`; any other random-effects term
+#' (random slopes, several grouping factors, nested `(1 | a/b)`) is an error
+#' that points to lme4. The fixed part is read as by [cluster_lm()]: plain
+#' numeric columns in place, factors and transformations through
+#' [model.matrix()]. Aliased fixed-effect columns are dropped with a message,
+#' as lme4 drops them.
+#'
+#' Rows with a missing value in any variable of the fixed part or in the
+#' weights are dropped (`na.action = na.omit`, the default; `na.exclude` pads
+#' fitted values and residuals with `NA`; `na.fail` stops). A missing value of
+#' the grouping variable is an error: give those rows a group or drop them
+#' (lme4 drops them). Rows with zero weight are dropped. With `weights`, the
+#' residual variance of a row is sigma^2 / weight, as in lme4.
+#'
+#' Data too large for memory can be compressed elsewhere (for example by
+#' [cluster_stats()] on a database table) and fitted from the statistics:
+#' pass the `cluster_stats()` object as `formula` or `data`. Fitted values,
+#' residuals and `predict()` without `newdata` then are not available, since
+#' the rows are not.
+#'
+#' @param formula A formula such as `y ~ treated + x + (1 | g)`; or a
+#'   [cluster_stats()] object (then the random intercept is for its clusters).
+#' @param data A data frame or data.table; or a [cluster_stats()] object, in
+#'   which case the fixed part of `formula` may name a subset of its columns
+#'   and `(1 | g)` must name its clustering variable.
+#' @param REML Fit by restricted maximum likelihood (default) or, if
+#'   `FALSE`, by maximum likelihood.
+#' @param weights Optional positive weights: a column name, a one-sided
+#'   formula or a numeric vector (as in lme4, precision weights).
+#' @param subset Optional expression selecting rows, evaluated in `data`.
+#' @param na.action `na.omit` (default), `na.exclude` or `na.fail`, as a
+#'   function or its name.
+#' @param threads Number of threads for the compress step; default
+#'   `getOption("clusterab.threads")`, else all cores. Results do not depend
+#'   on it.
+#' @return An object of class `ri_lmer`, with methods for `print`,
+#'   `summary`, `anova`, `fixef`, `ranef`, `VarCorr`, `sigma`, `vcov`,
+#'   `logLik`, `AIC`, `BIC`, `deviance`, [REMLcrit()], `nobs`, [ngrps()],
+#'   `coef`, `fitted`, `residuals`, `predict`, `confint`, [isSingular()] and
+#'   `tidy`; and [icc()] gives its intra-cluster correlation.
+#' @seealso [cluster_lm()] for cluster-robust least squares; [icc()],
+#'   [design_effect()].
+#' @examples
+#' fit <- ri_lmer(revenue ~ treated + baseline + (1 | region), data = geo_experiment)
+#' fit
+#' summary(fit)
+#' summary(fit, ddf = "Kenward-Roger")
+#' VarCorr(fit)
+#' icc(fit)
+#' head(ranef(fit)$region)
+#' @export
+ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.action,
+                    threads = NULL) {
+  check_flag(REML, "REML")
+  threads <- resolve_threads(threads)
+  call <- match.call()
+  if (inherits(formula, "cluster_stats") || (!missing(data) && inherits(data, "cluster_stats"))) {
+    stats <- if (inherits(formula, "cluster_stats")) formula else data
+    sub <- NULL
+    if (inherits(formula, "formula")) {
+      parts <- random_intercept_formula(formula)
+      if (!identical(parts$group, stats$cluster_name)) {
+        stop(sprintf("the statistics are per `%s`, so the random intercept must be `(1 | %s)`, not `(1 | %s)`.",
+                     stats$cluster_name, stats$cluster_name, parts$group), call. = FALSE)
+      }
+      sub <- parts$fixed
+    }
+    if (!is.null(weights)) {
+      stop("`weights` cannot be given with cluster_stats(); compute the statistics with weights instead.",
+           call. = FALSE)
+    }
+    fit <- fit_ri_lmer(stats, REML, sub)
+    fit$call <- call
+    return(fit)
+  }
+  if (!inherits(formula, "formula")) {
+    stop("`formula` must be a formula such as `y ~ treated + (1 | g)`, or a cluster_stats() object.",
+         call. = FALSE)
+  }
+  if (missing(data)) stop("`data` is required.", call. = FALSE)
+  if (!is.data.frame(data)) stop("`data` must be a data frame or data.table.", call. = FALSE)
+  parts <- random_intercept_formula(formula)
+  env <- environment(formula)
+  if (!missing(subset)) {
+    rows <- eval(substitute(subset), data, parent.frame())
+    if (!(is.logical(rows) || is.numeric(rows))) {
+      stop("`subset` must be a logical or numeric row selection.", call. = FALSE)
+    }
+    if (is.logical(rows)) rows <- which(rows & !is.na(rows))
+    data <- as.data.frame(data)[rows, , drop = FALSE]
+  }
+  na_action <- if (missing(na.action)) "na.omit" else check_na_action(na.action)
+  group <- stats::as.formula(call("~", as.name(parts$group)), env = env)
+  if (na_action == "na.fail") {
+    used <- unique(c(all.vars(parts$fixed), parts$group))
+    used <- used[used %in% names(data)]
+    if (anyNA(data[used]) || (is.character(weights) && anyNA(data[[weights]]))) {
+      stop("missing values in `data` and `na.action = na.fail`; drop those rows or use na.omit.",
+           call. = FALSE)
+    }
+  }
+  mc <- model_columns(parts$fixed, data, weights = weights, cluster = group, env = env)
+  ids <- mc$cluster[[1L]]
+  if (anyNA(ids)) {
+    stop(sprintf("the grouping variable `%s` of `(1 | %s)` has %d missing value(s) in the rows used; drop those rows (lme4 drops them) or give them a group.",
+                 parts$group, parts$group, sum(is.na(ids))), call. = FALSE)
+  }
+  codes <- cluster_codes(ids, what = parts$group)
+  stats <- compress_columns(mc, codes, all_powers = FALSE, threads = threads,
+                            formula = parts$fixed)
+  rows <- list(columns = mc$columns, y = mc$y, offset = mc$offset, w = mc$w, codes = codes$codes,
+               dropped = mc$dropped, n_data = nrow(data), na_action = na_action,
+               terms = stats::delete.response(mc$terms),
+               xlevels = factor_levels(mc$terms, data, env, mc$dropped))
+  fit <- fit_ri_lmer(stats, REML, NULL, rows)
+  fit$call <- call
+  fit$formula <- formula
+  fit
+}
+
+## Splits an lme4 formula into its fixed part and the one `(1 | g)` term.
+random_intercept_formula <- function(formula) {
+  if (!inherits(formula, "formula") || length(formula) != 3L) {
+    stop("`formula` must be a two-sided formula such as `y ~ treated + (1 | g)`.", call. = FALSE)
+  }
+  parts <- split_bars(formula[[3L]])
+  if (length(parts$random) == 0L) {
+    stop("`formula` has no random-effects term; add a random intercept such as `(1 | g)`, or use cluster_lm() or lm() for a model without one.",
+         call. = FALSE)
+  }
+  text <- vapply(parts$random, function(e) paste0("(", deparse1(e), ")"), "")
+  if (length(parts$random) > 1L) {
+    stop(sprintf("ri_lmer() fits one random intercept `(1 | g)`, but `formula` has %d random-effects terms: %s; use lme4::lmer() for this model.",
+                 length(text), paste(text, collapse = ", ")), call. = FALSE)
+  }
+  bar <- parts$random[[1L]]
+  lhs <- bar[[2L]]
+  if (!(is.numeric(lhs) && length(lhs) == 1L && lhs == 1)) {
+    stop(sprintf("ri_lmer() fits only a random intercept `(1 | g)`; `%s` has a random slope or a different intercept term; use lme4::lmer() for this model.",
+                 text), call. = FALSE)
+  }
+  if (!is.name(bar[[3L]])) {
+    stop(sprintf("the grouping factor in `%s` must be one variable; for nested or crossed groups use lme4::lmer(), or make a column holding the group (for example with interaction()).",
+                 text), call. = FALSE)
+  }
+  fixed_rhs <- if (is.null(parts$fixed)) 1 else parts$fixed
+  fixed <- formula
+  fixed[[3L]] <- fixed_rhs
+  list(fixed = fixed, group = as.character(bar[[3L]]))
+}
+
+## The terms of a formula's right-hand side, split into fixed terms (one
+## expression) and random-effects terms `(lhs | g)` (a list).
+split_bars <- function(expr) {
+  is_op <- function(e, op) is.call(e) && identical(e[[1L]], as.name(op))
+  if (is_op(expr, "+") && length(expr) == 3L) {
+    left <- split_bars(expr[[2L]])
+    right <- split_bars(expr[[3L]])
+    fixed <- if (is.null(left$fixed)) right$fixed else if (is.null(right$fixed)) left$fixed
+             else call("+", left$fixed, right$fixed)
+    return(list(fixed = fixed, random = c(left$random, right$random)))
+  }
+  if (is_op(expr, "-") && length(expr) == 3L) {
+    left <- split_bars(expr[[2L]])
+    return(list(fixed = call("-", if (is.null(left$fixed)) 1 else left$fixed, expr[[3L]]),
+                random = left$random))
+  }
+  inner <- expr
+  while (is_op(inner, "(")) inner <- inner[[2L]]
+  if (is_op(inner, "|") || is_op(inner, "||")) return(list(fixed = NULL, random = list(inner)))
+  list(fixed = expr, random = list())
+}
+
+check_na_action <- function(na.action) {
+  name <- if (is.function(na.action)) {
+    hit <- vapply(c("na.omit", "na.exclude", "na.fail"),
+                  function(f) identical(na.action, get(f, envir = asNamespace("stats"))), NA)
+    if (any(hit)) names(hit)[hit][1L] else ""
+  } else if (is.character(na.action) && length(na.action) == 1L) {
+    na.action
+  } else ""
+  if (!name %in% c("na.omit", "na.exclude", "na.fail")) {
+    stop("`na.action` must be na.omit, na.exclude or na.fail.", call. = FALSE)
+  }
+  name
+}
+
+## Levels of the factor and character variables of the fixed part, over the
+## rows used (what predict() needs to code new data the same way).
+factor_levels <- function(tt, data, env, dropped) {
+  tt <- stats::delete.response(tt)
+  vars <- formula_variables(tt, data, env)
+  out <- list()
+  for (v in names(vars)) {
+    x <- vars[[v]]
+    if (is.factor(x) || is.character(x)) {
+      if (length(dropped)) x <- x[-dropped]
+      out[[v]] <- if (is.factor(x)) levels(droplevels(x)) else sort(unique(x))
+    }
+  }
+  out
+}
+
+## The fit from per-cluster statistics. `sub` selects columns; `rows` (data
+## fits only) keeps what fitted values and residuals need.
+fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
+  z <- stats$z_names
+  q <- length(z)
+  G <- length(stats$n)
+  n <- stats$nobs
+  if (G < 2L) {
+    stop(sprintf("the grouping factor `%s` has only one level; a random intercept needs at least two groups.",
+                 stats$cluster_name), call. = FALSE)
+  }
+  if (G >= n) {
+    stop(sprintf("the grouping factor `%s` has as many levels as there are rows (%s), so the random intercept cannot be told apart from the residual; fit lm() instead.",
+                 stats$cluster_name, format(n, big.mark = ",")), call. = FALSE)
+  }
+  sd <- stats_design(stats, sub)
+  aliased <- sd$sol$aliased
+  if (any(aliased)) {
+    message(sprintf("fixed-effect model matrix is rank deficient so dropping %d column%s / coefficient%s: %s",
+                    sum(aliased), if (sum(aliased) > 1L) "s" else "", if (sum(aliased) > 1L) "s" else "",
+                    paste(sd$coef_names[aliased], collapse = ", ")))
+  }
+  kept <- sd$design[!aliased]
+  coef_names <- sd$coef_names[!aliased]
+  p <- length(kept)
+  if (p == 0L) {
+    stop("the model has no fixed effects; keep the intercept or add a covariate.", call. = FALSE)
+  }
+  if (REML && n - p <= 0) {
+    stop("REML needs more rows than fixed effects.", call. = FALSE)
+  }
+  prep <- cpp_ri_prepare(stats$moments[["1"]], c(kept, q - 1L))
+  ols <- cpp_ri_criterion(prep$within, prep$sums, prep$n, 0, n, REML, 0L)
+  ## S[q, q] is the (centred, with an intercept) sum of squares of y
+  if (!(sd$S[q, q] > 0 && ols$r2 > 1e-13 * sd$S[q, q])) {
+    stop(sprintf("the outcome `%s` has zero variance, or the fixed effects fit it exactly; there is no variance left to split between groups and residual.",
+                 z[q]), call. = FALSE)
+  }
+  opt <- ri_optimise(prep, n, REML)
+  rho <- opt$rho
+  crit <- cpp_ri_criterion(prep$within, prep$sums, prep$n, rho, n, REML, 2L)
+  dfres <- if (REML) n - p else n
+  sigma <- sqrt(crit$r2 / dfres)
+  to_original <- diag(p)
+  centred <- stats$intercept && kept[1L] == 0L
+  if (centred) to_original[1L, -1L] <- -sd$shift[kept[-1L] + 1L]
+  beta <- drop(to_original %*% crit$beta)
+  if (centred) beta[1L] <- beta[1L] + sd$shift[q]
+  names(beta) <- coef_names
+  A_inv <- solve_symmetric(crit$A)
+  V <- sigma^2 * to_original %*% A_inv %*% t(to_original)
+  dimnames(V) <- list(coef_names, coef_names)
+  ## Conditional modes b_g = w_g e_g, e_g the cluster's weighted residual sum.
+  e <- prep$sums[p + 1L, ] - drop(crossprod(crit$beta, prep$sums[seq_len(p), , drop = FALSE]))
+  shrink <- rho / (1 + rho * prep$n)
+  b <- shrink * e
+  ussq <- sum(rho * (e / (1 + rho * prep$n))^2)
+  ldW <- stats$sum_log_weights
+  criterion <- crit$deviance - ldW
+  dev_ml <- crit$ldL2 + n * (1 + log(2 * pi * crit$r2 / n)) - ldW
+  dev_reml <- crit$ldL2 + crit$ldA + (n - p) * (1 + log(2 * pi * crit$r2 / (n - p))) - ldW
+  devcomp <- list(
+    cmp = c(ldL2 = crit$ldL2, ldRX2 = crit$ldA, wrss = crit$r2 - ussq, ussq = ussq,
+            pwrss = crit$r2, drsum = NA, REML = if (REML) criterion else NA,
+            dev = if (REML) NA else criterion, sigmaML = sqrt(crit$r2 / n),
+            sigmaREML = sqrt(crit$r2 / (n - p))),
+    dims = c(N = n, n = n, p = p, nmp = n - p, q = G, nth = 1L, useSc = 1L, reTrms = 1L,
+             spFe = 0L, REML = if (REML) p else 0L, GLMM = 0L, NLMM = 0L))
+  order <- order(stats$cluster)
+  structure(list(
+    coefficients = beta, vcov = V, theta = sqrt(rho), sigma = sigma,
+    ranef = b, condvar = sigma^2 * shrink, cluster = stats$cluster, group_order = order,
+    group_name = stats$cluster_name, ngrps = G, nobs = n, REML = REML,
+    criterion = criterion, deviance_ml = dev_ml, criterion_reml = dev_reml,
+    devcomp = devcomp, singular = rho == 0, aliased = stats::setNames(aliased, sd$coef_names),
+    assign = column_terms(stats, kept), term_labels = stats$term_labels,
+    yname = z[q], weighted = stats$weighted, weight_varies = isTRUE(stats$weight_varies),
+    optimisation = opt,
+    ## for degrees of freedom: the statistics in centred coordinates
+    parts = list(prep = prep, crit = crit, to_original = to_original, kept = kept,
+                 shift = sd$shift, intercept = centred, M = sd$S[kept + 1L, kept + 1L, drop = FALSE]),
+    rows = rows, stats_formula = stats$formula,
+    formula = stats$formula),
+    class = "ri_lmer")
+}
+
+## The term of each kept column (for anova), from the statistics' `assign`.
+column_terms <- function(stats, kept) {
+  x_kept <- kept[kept > 0L]
+  out <- c(if (0L %in% kept) 0L, unname(stats$assign[x_kept]))
+  out
+}
+
+## The minimum of the profiled criterion over rho = theta^2 >= 0: a grid over
+## log(rho) finds the best basin, then the root of the exact derivative is
+## found to machine precision. A minimum at rho = 0 is a singular fit.
+ri_optimise <- function(prep, nobs, REML) {
+  crit <- function(rho, order = 0L) {
+    cpp_ri_criterion(prep$within, prep$sums, prep$n, rho, nobs, REML, order)
+  }
+  slope <- function(rho) crit(rho, 1L)$d1
+  grid <- c(0, 10^seq(-8, 8, by = 0.5))
+  dev <- vapply(grid, function(r) crit(r)$deviance, 0)
+  evaluations <- length(grid)
+  i <- which.min(dev)
+  if (i == length(grid)) {
+    stop("the random-intercept variance is unbounded: the outcome hardly varies within groups; check the data (is the outcome constant within each group?).",
+         call. = FALSE)
+  }
+  if (i == 1L) {
+    evaluations <- evaluations + 1L
+    if (slope(0) >= 0) {
+      return(list(rho = 0, evaluations = evaluations, boundary = TRUE))
+    }
+    root <- stats::uniroot(slope, c(0, grid[2L]), tol = 1e-300, maxiter = 200L)
+    return(list(rho = root$root, evaluations = evaluations + root$iter, boundary = FALSE))
+  }
+  lower <- grid[i - 1L]
+  upper <- grid[i + 1L]
+  if (lower == 0) lower <- grid[i] * 1e-3
+  log_slope <- function(u) exp(u) * slope(exp(u))
+  ends <- c(log_slope(log(lower)), log_slope(log(upper)))
+  evaluations <- evaluations + 2L
+  if (ends[1L] < 0 && ends[2L] > 0) {
+    root <- stats::uniroot(log_slope, log(c(lower, upper)), f.lower = ends[1L],
+                           f.upper = ends[2L], tol = 1e-13, maxiter = 200L)
+    rho <- exp(root$root)
+    evaluations <- evaluations + root$iter
+  } else {
+    best <- stats::optimize(function(u) crit(exp(u))$deviance, log(c(lower, upper)), tol = 1e-12)
+    rho <- exp(best$minimum)
+    evaluations <- evaluations + 60L
+  }
+  list(rho = rho, evaluations = evaluations, boundary = FALSE)
+}

@@ -1,0 +1,396 @@
+## ri_lmer() against lme4, lmerTest and pbkrtest.
+
+## lme4 (through lmerTest, whose fits are lme4's with the extra pieces for
+## Satterthwaite's df) with a tight optimiser, so that its theta is a fair
+## reference. do.call() puts the data into the call, so lmerTest can
+## re-evaluate it from inside this function.
+lmer_tight <- function(formula, data, REML = TRUE, ...) {
+  need("lme4")
+  fun <- if (requireNamespace("lmerTest", quietly = TRUE)) lmerTest::lmer else lme4::lmer
+  do.call(fun, list(formula, data = data, REML = REML, ...,
+                    control = lme4::lmerControl(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-11))))
+}
+
+rel_diff <- function(a, b) max(abs(unname(a) - unname(b)) / pmax(abs(unname(b)), 1e-300))
+## relative to the largest element: for vectors with entries near zero
+vec_rel_diff <- function(a, b) max(abs(unname(a) - unname(b))) / max(abs(unname(b)))
+scaled_diff <- function(a, b) max(abs(unname(a) - unname(b))) / max(abs(unname(b)))
+
+expect_matches_lme4 <- function(ours, ref) {
+  reml <- lme4::isREML(ref)
+  expect_lte(rel_diff(if (reml) REMLcrit(ours) else deviance(ours),
+                      if (reml) lme4::REMLcrit(ref) else stats::deviance(ref)), 1e-8)
+  expect_lte(vec_rel_diff(fixef(ours), lme4::fixef(ref)), 1e-8)
+  expect_identical(names(fixef(ours)), names(lme4::fixef(ref)))
+  if (lme4::getME(ref, "theta") == 0) {
+    expect_identical(ours$theta, 0)
+  } else {
+    expect_lte(rel_diff(ours$theta, lme4::getME(ref, "theta")), 1e-6)
+  }
+  expect_lte(rel_diff(sigma(ours), sigma(ref)), 1e-6)
+  vc <- as.data.frame(VarCorr(ours))
+  vc_ref <- as.data.frame(lme4::VarCorr(ref))
+  expect_lte(max(abs(vc$vcov - vc_ref$vcov) / max(vc_ref$vcov)), 1e-6)
+  expect_lte(rel_diff(sqrt(diag(vcov(ours))), sqrt(diag(as.matrix(vcov(ref))))), 1e-6)
+  re <- ranef(ours)[[1L]]
+  re_ref <- lme4::ranef(ref, condVar = TRUE)[[1L]]
+  expect_identical(rownames(re), rownames(re_ref))
+  if (any(re_ref[[1L]] != 0)) expect_lte(scaled_diff(re[[1L]], re_ref[[1L]]), 1e-6)
+  if (any(attr(re_ref, "postVar") != 0)) {
+    expect_lte(scaled_diff(attr(re, "postVar"), attr(re_ref, "postVar")), 1e-6)
+  }
+  expect_lte(rel_diff(logLik(ours), logLik(ref)), 1e-8)
+  expect_identical(attr(logLik(ours), "df"), attr(logLik(ref), "df"))
+  expect_lte(rel_diff(AIC(ours), AIC(ref)), 1e-8)
+  expect_lte(rel_diff(BIC(ours), BIC(ref)), 1e-8)
+  expect_equal(nobs(ours), nobs(ref))
+  expect_equal(unname(ngrps(ours)), unname(lme4::ngrps(ref)))
+  cmp <- lme4::getME(ref, "devcomp")$cmp
+  keep <- !is.na(cmp) & names(cmp) %in% names(ours$devcomp$cmp)
+  expect_lte(max(abs(ours$devcomp$cmp[names(cmp)[keep]] - cmp[keep]) / pmax(abs(cmp[keep]), 1)), 1e-6)
+  dims <- lme4::getME(ref, "devcomp")$dims
+  expect_equal(ours$devcomp$dims, dims[names(ours$devcomp$dims)])
+}
+
+expect_satterthwaite_matches <- function(ours, ref, tol = 1e-4) {
+  need("lmerTest")
+  tab <- summary(ref)$coefficients
+  mine <- summary(ours)$coefficients
+  expect_lte(rel_diff(mine[, "df"], tab[, "df"]), tol)
+  expect_lte(rel_diff(mine[, "Std. Error"], tab[, "Std. Error"]), 1e-6)
+  expect_lte(rel_diff(mine[, "Pr(>|t|)"], tab[, "Pr(>|t|)"]), 1e-3)
+}
+
+expect_kenward_roger_matches <- function(ours, ref, tol = 1e-4) {
+  need("pbkrtest")
+  adjusted <- pbkrtest::vcovAdj(ref)
+  Vadj <- as.matrix(adjusted)
+  V0 <- as.matrix(vcov(ref))
+  p <- ncol(V0)
+  ddf <- vapply(seq_len(p), function(j) pbkrtest::Lb_ddf(diag(p)[j, ], V0, adjusted), 0)
+  mine <- summary(ours, ddf = "Kenward-Roger")$coefficients
+  expect_lte(rel_diff(mine[, "df"], ddf), tol)
+  expect_lte(rel_diff(mine[, "Std. Error"], sqrt(diag(Vadj))), 1e-6)
+}
+
+test_that("sleepstudy: REML and ML fits equal lme4's, df equal lmerTest's and pbkrtest's", {
+  need("lme4")
+  for (reml in c(TRUE, FALSE)) {
+    ours <- ri_lmer(Reaction ~ Days + (1 | Subject), lme4::sleepstudy, REML = reml)
+    ref <- lmer_tight(Reaction ~ Days + (1 | Subject), lme4::sleepstudy, REML = reml)
+    expect_matches_lme4(ours, ref)
+    expect_satterthwaite_matches(ours, ref)
+    expect_false(isSingular(ours))
+  }
+  ours <- ri_lmer(Reaction ~ Days + (1 | Subject), lme4::sleepstudy)
+  ref <- lmer_tight(Reaction ~ Days + (1 | Subject), lme4::sleepstudy)
+  expect_kenward_roger_matches(ours, ref)
+  ## exact integer cases: Days is a within-subject contrast, df = 161
+  expect_lte(abs(summary(ours)$coefficients["Days", "df"] - 161), 1e-8)
+  expect_lte(abs(summary(ours, ddf = "Kenward-Roger")$coefficients["Days", "df"] - 161), 1e-8)
+  ## and the "cluster" df: 18 subjects less the intercept
+  expect_equal(unname(summary(ours, ddf = "cluster")$coefficients[, "df"]), c(17, 17))
+})
+
+test_that("Dyestuff fits equal lme4's; Dyestuff2 is a singular fit with zero variance", {
+  need("lme4")
+  for (reml in c(TRUE, FALSE)) {
+    ours <- ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff, REML = reml)
+    ref <- lmer_tight(Yield ~ 1 + (1 | Batch), lme4::Dyestuff, REML = reml)
+    expect_matches_lme4(ours, ref)
+    expect_satterthwaite_matches(ours, ref)
+  }
+  expect_kenward_roger_matches(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff),
+                               lmer_tight(Yield ~ 1 + (1 | Batch), lme4::Dyestuff))
+  for (reml in c(TRUE, FALSE)) {
+    ours <- ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2, REML = reml)
+    ref <- suppressMessages(lmer_tight(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2, REML = reml))
+    expect_identical(VarCorr(ours)$Batch[1L, 1L], 0)
+    expect_true(isSingular(ours))
+    expect_true(lme4::isSingular(ref))
+    expect_matches_lme4(ours, ref)
+  }
+  ours <- ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2)
+  ref <- suppressMessages(lmer_tight(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2))
+  expect_satterthwaite_matches(ours, ref)
+  expect_kenward_roger_matches(ours, ref)
+  ## singular: Satterthwaite about N - 1, Kenward-Roger about G - 1; the summary says so
+  expect_equal(unname(summary(ours)$coefficients[, "df"]), 29, tolerance = 1e-8)
+  expect_equal(unname(summary(ours, ddf = "Kenward-Roger")$coefficients[, "df"]), 5, tolerance = 1e-8)
+  expect_output(print(summary(ours)), "singular")
+  expect_output(print(ours), "singular")
+})
+
+test_that("unbalanced random data (clusters of 1 and 2 rows, cluster-level treatment) match lme4", {
+  need("lme4")
+  for (seed in 1:3) {
+    d <- sim_clustered(G = 30, seed = seed)
+    for (reml in c(TRUE, FALSE)) {
+      ours <- ri_lmer(y ~ treat + x1 + f + (1 | g), d, REML = reml)
+      ref <- lmer_tight(y ~ treat + x1 + f + (1 | g), d, REML = reml)
+      expect_matches_lme4(ours, ref)
+      expect_satterthwaite_matches(ours, ref)
+      if (reml) expect_kenward_roger_matches(ours, ref)
+    }
+  }
+})
+
+test_that("weighted fits match lme4's precision weights", {
+  need("lme4")
+  d <- sim_clustered(G = 25, seed = 4)
+  for (reml in c(TRUE, FALSE)) {
+    ours <- ri_lmer(y ~ treat + x1 + (1 | g), d, REML = reml, weights = "w")
+    ref <- lmer_tight(y ~ treat + x1 + (1 | g), d, REML = reml, weights = d$w)
+    expect_matches_lme4(ours, ref)
+    expect_satterthwaite_matches(ours, ref)
+    expect_lte(scaled_diff(residuals(ours), residuals(ref)), 1e-6)
+    expect_lte(scaled_diff(residuals(ours, type = "pearson"), residuals(ref, type = "pearson")), 1e-6)
+  }
+  expect_error(summary(ri_lmer(y ~ treat + (1 | g), d, weights = ~w), ddf = "Kenward-Roger"),
+               "not available with weights")
+})
+
+test_that("a covariate with a large mean and a small spread loses no precision", {
+  need("lme4")
+  ill <- sim_ill_conditioned(seed = 2)
+  f <- y ~ treat + x1 + year + time + (1 | g)
+  ours <- ri_lmer(f, ill$data)
+  ## the reference is lme4 on the centred columns, mapped back
+  ref <- lmer_tight(f, ill$centred)
+  To <- diag(5)
+  To[1L, 4:5] <- -c(mean(ill$data$year), mean(ill$data$time))
+  b_ref <- drop(To %*% lme4::fixef(ref))
+  expect_lte(rel_diff(fixef(ours), b_ref), 1e-7)
+  V_ref <- To %*% as.matrix(vcov(ref)) %*% t(To)
+  expect_lte(rel_diff(sqrt(diag(vcov(ours))), sqrt(diag(V_ref))), 1e-6)
+  expect_lte(rel_diff(REMLcrit(ours), lme4::REMLcrit(ref)), 1e-8)
+  expect_lte(rel_diff(ours$theta, lme4::getME(ref, "theta")), 1e-6)
+  ## Satterthwaite df are invariant to centring
+  need("lmerTest")
+  tab <- summary(ref)$coefficients
+  expect_lte(rel_diff(summary(ours)$coefficients[-1L, "df"], tab[-1L, "df"]), 1e-4)
+  expect_lte(rel_diff(summary(ours, ddf = "Kenward-Roger")$coefficients[-1L, "df"],
+                      vapply(2:5, function(j) pbkrtest::Lb_ddf(diag(5)[j, ], as.matrix(vcov(ref)),
+                                                                pbkrtest::vcovAdj(ref)), 0)), 1e-4)
+})
+
+test_that("balanced one-way data give the closed forms of the REML estimates", {
+  for (seed in 1:4) {
+    set.seed(seed)
+    G <- 12; k <- 5
+    d <- data.frame(g = rep(seq_len(G), each = k))
+    d$y <- 3 + rnorm(G, sd = c(0.1, 1, 2, 0.3)[seed])[d$g] + rnorm(G * k)
+    a <- stats::anova(stats::lm(y ~ factor(g), d))
+    msb <- a[1L, "Mean Sq"]; msw <- a[2L, "Mean Sq"]
+    fit <- ri_lmer(y ~ 1 + (1 | g), d)
+    if (msb > msw) {
+      expect_lte(abs(VarCorr(fit)$g[1L, 1L] - (msb - msw) / k) / ((msb - msw) / k), 1e-10)
+      expect_lte(abs(sigma(fit)^2 - msw) / msw, 1e-10)
+      expect_false(isSingular(fit))
+    } else {
+      expect_identical(VarCorr(fit)$g[1L, 1L], 0)
+      expect_lte(abs(sigma(fit)^2 - stats::var(d$y)) / stats::var(d$y), 1e-10)
+      expect_true(isSingular(fit))
+    }
+    ## the intercept's standard error is sqrt(MSB / N) when the fit is interior
+    if (msb > msw) expect_lte(abs(sqrt(vcov(fit)[1L, 1L]) - sqrt(msb / (G * k))) / sqrt(msb / (G * k)), 1e-10)
+  }
+})
+
+test_that("anova() equals lmerTest's type III table and pbkrtest's F tests", {
+  need("lme4"); need("lmerTest"); need("pbkrtest")
+  d <- sim_clustered(G = 30, seed = 5)
+  ours <- ri_lmer(y ~ treat + x1 + f + (1 | g), d)
+  ref <- lmer_tight(y ~ treat + x1 + f + (1 | g), d)
+  for (ddf in c("Satterthwaite", "Kenward-Roger")) {
+    a <- anova(ours, ddf = ddf)
+    a_ref <- stats::anova(ref, ddf = ddf)
+    expect_identical(rownames(a), rownames(a_ref))
+    for (col in c("Sum Sq", "Mean Sq", "F value")) expect_lte(rel_diff(a[[col]], a_ref[[col]]), 1e-6)
+    expect_equal(a$NumDF, a_ref$NumDF)
+    expect_lte(rel_diff(a$DenDF, a_ref$DenDF), 1e-4)
+    expect_lte(rel_diff(a[["Pr(>F)"]], a_ref[["Pr(>F)"]]), 1e-3)
+  }
+  a <- anova(ours, ddf = "cluster")
+  expect_equal(a$DenDF, rep(30 - 2, 3))
+})
+
+test_that("anova() of two fits is lme4's likelihood-ratio test", {
+  need("lme4")
+  d <- sim_clustered(G = 30, seed = 6)
+  m0 <- ri_lmer(y ~ x1 + (1 | g), d)
+  m1 <- ri_lmer(y ~ x1 + treat + (1 | g), d)
+  r0 <- lmer_tight(y ~ x1 + (1 | g), d)
+  r1 <- lmer_tight(y ~ x1 + treat + (1 | g), d)
+  a <- suppressMessages(anova(m0, m1))
+  a_ref <- suppressMessages(stats::anova(r0, r1))
+  for (col in c("npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)")) {
+    ok <- !is.na(a_ref[[col]])
+    expect_lte(rel_diff(a[[col]][ok], a_ref[[col]][ok]), 1e-6)
+  }
+  expect_message(anova(m0, m1), "refitting")
+})
+
+test_that("fitted values, residuals, coef() and predict() equal lme4's", {
+  need("lme4")
+  d <- sim_clustered(G = 30, seed = 7)
+  d$gc <- paste0("id", d$g)
+  ours <- ri_lmer(y ~ treat + x1 + f + (1 | gc), d)
+  ref <- lmer_tight(y ~ treat + x1 + f + (1 | gc), d)
+  expect_lte(scaled_diff(fitted(ours), fitted(ref)), 1e-8)
+  expect_lte(scaled_diff(residuals(ours), residuals(ref)), 1e-6)
+  expect_lte(scaled_diff(residuals(ours, scaled = TRUE), residuals(ref, scaled = TRUE)), 1e-6)
+  co <- coef(ours)$gc
+  co_ref <- stats::coef(ref)$gc
+  expect_identical(dimnames(co), dimnames(co_ref))
+  expect_lte(scaled_diff(as.matrix(co), as.matrix(co_ref)), 1e-7)
+  new <- d[c(1, 50, 100), ]
+  new$gc[2] <- "unseen"
+  expect_error(predict(ours, new), "new levels")
+  expect_lte(scaled_diff(predict(ours, new, allow.new.levels = TRUE),
+                         stats::predict(ref, new, allow.new.levels = TRUE)), 1e-7)
+  expect_lte(scaled_diff(predict(ours, new, re.form = NA), stats::predict(ref, new, re.form = NA)), 1e-7)
+  expect_lte(scaled_diff(predict(ours), stats::predict(ref)), 1e-8)
+  expect_lte(scaled_diff(predict(ours, re.form = NA), stats::predict(ref, re.form = NA)), 1e-7)
+})
+
+test_that("na.exclude pads, subset selects, and zero weights drop rows", {
+  need("lme4")
+  d <- sim_clustered(G = 20, seed = 8)
+  d$x1[c(3, 40)] <- NA
+  ours <- ri_lmer(y ~ x1 + (1 | g), d, na.action = na.exclude)
+  ref <- lmer_tight(y ~ x1 + (1 | g), d, na.action = na.exclude)
+  expect_length(residuals(ours), nrow(d))
+  expect_identical(is.na(residuals(ours)), unname(is.na(residuals(ref))))
+  expect_lte(scaled_diff(stats::na.omit(residuals(ours)), stats::na.omit(residuals(ref))), 1e-6)
+  expect_error(ri_lmer(y ~ x1 + (1 | g), d, na.action = na.fail), "missing values")
+  sub <- ri_lmer(y ~ x1 + (1 | g), d, subset = treat == 1)
+  expect_lte(rel_diff(fixef(sub), lme4::fixef(lmer_tight(y ~ x1 + (1 | g), d[d$treat == 1, ]))), 1e-8)
+  d$w[1:5] <- 0
+  zero <- ri_lmer(y ~ x1 + (1 | g), d, weights = "w")
+  kept <- ri_lmer(y ~ x1 + (1 | g), d[-(1:5), ], weights = "w")
+  expect_equal(fixef(zero), fixef(kept), tolerance = 1e-12)
+  expect_equal(REMLcrit(zero), REMLcrit(kept), tolerance = 1e-12)
+})
+
+test_that("a fit from cluster_stats() equals the fit from the data", {
+  d <- sim_clustered(G = 40, seed = 9)
+  fit <- ri_lmer(y ~ treat + x1 + x2 + (1 | g), d)
+  st <- cluster_stats(d, y ~ treat + x1 + x2, cluster = "g")
+  for (from in list(ri_lmer(st), ri_lmer(y ~ treat + x1 + x2 + (1 | g), st))) {
+    expect_equal(fixef(from), fixef(fit), tolerance = 1e-12)
+    expect_equal(vcov(from), vcov(fit), tolerance = 1e-12)
+    expect_equal(REMLcrit(from), REMLcrit(fit), tolerance = 1e-12)
+    expect_equal(ranef(from), ranef(fit), tolerance = 1e-12)
+    expect_equal(summary(from)$coefficients, summary(fit)$coefficients, tolerance = 1e-10)
+    expect_error(residuals(from), "cluster_stats")
+  }
+  ## a sub-model of the statistics
+  sub <- ri_lmer(y ~ treat + x1 + (1 | g), st)
+  expect_equal(fixef(sub), fixef(ri_lmer(y ~ treat + x1 + (1 | g), d)), tolerance = 1e-12)
+  expect_error(ri_lmer(y ~ treat + (1 | h), st), "must be `\\(1 \\| g\\)`")
+  ## weighted statistics keep the log-likelihood
+  stw <- cluster_stats(d, y ~ treat + x1, cluster = "g", weights = "w")
+  expect_equal(logLik(ri_lmer(stw)), logLik(ri_lmer(y ~ treat + x1 + (1 | g), d, weights = "w")),
+               tolerance = 1e-12)
+})
+
+test_that("results do not depend on the number of threads", {
+  d <- sim_clustered(G = 50, seed = 10)
+  one <- ri_lmer(y ~ treat + x1 + (1 | g), d, threads = 1)
+  two <- ri_lmer(y ~ treat + x1 + (1 | g), d, threads = 2)
+  expect_identical(fixef(one), fixef(two))
+  expect_identical(vcov(one), vcov(two))
+  expect_identical(one$theta, two$theta)
+})
+
+test_that("confint() gives lme4's profile intervals for the standard deviations", {
+  need("lme4")
+  for (reml in c(TRUE, FALSE)) {
+    ours <- ri_lmer(Reaction ~ Days + (1 | Subject), lme4::sleepstudy, REML = reml)
+    ref <- lmer_tight(Reaction ~ Days + (1 | Subject), lme4::sleepstudy, REML = reml)
+    ci <- confint(ours)
+    ci_ref <- suppressMessages(stats::confint(ref, parm = c(".sig01", ".sigma"), oldNames = TRUE))
+    ## lme4 interpolates its profile with splines; it is accurate to about 1e-4
+    expect_lte(rel_diff(ci[c(".sig01", ".sigma"), ], ci_ref), 1e-3)
+    wald <- stats::confint(ref, method = "Wald")
+    expect_lte(rel_diff(ci[names(fixef(ours)), ], wald[names(fixef(ours)), ]), 1e-6)
+    expect_true(all(is.na(confint(ours, method = "Wald")[1:2, ])))
+  }
+  ## Dyestuff2: the lower limit of sigma_b is 0
+  ci <- confint(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2))
+  expect_identical(ci[".sig01", 1L], 0)
+})
+
+test_that("icc() of a fit is the variance ratio with a profile interval", {
+  need("lme4")
+  fit <- ri_lmer(Reaction ~ Days + (1 | Subject), lme4::sleepstudy)
+  res <- icc(fit)
+  v <- as.data.frame(VarCorr(fit))$vcov
+  expect_equal(res$estimate, v[1] / sum(v), tolerance = 1e-12)
+  ## the interval maps the sigma_b / sigma profile interval ... inside (0, 1) and around the estimate
+  expect_true(res$conf.int[1] < res$estimate && res$estimate < res$conf.int[2])
+  ## the limits are where the profiled criterion rises by qchisq(0.95, 1)
+  dev <- function(icc) {
+    rho <- icc / (1 - icc)
+    p <- fit$parts$prep
+    clusterab:::cpp_ri_criterion(p$within, p$sums, p$n, rho, fit$nobs, TRUE, 0L)$deviance
+  }
+  rise <- vapply(res$conf.int, dev, 0) - fit$parts$crit$deviance
+  expect_equal(rise, rep(stats::qchisq(0.95, 1), 2), tolerance = 1e-8)
+  expect_s3_class(res, "clusterab_icc")
+  expect_identical(icc(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2))$estimate, 0)
+})
+
+test_that("tidy() and the printed summary have lmerTest's shape", {
+  need("lme4")
+  fit <- ri_lmer(Reaction ~ Days + (1 | Subject), lme4::sleepstudy)
+  td <- tidy(fit, conf.int = TRUE)
+  expect_named(td, c("effect", "group", "term", "estimate", "std.error", "statistic", "df",
+                     "p.value", "conf.low", "conf.high"))
+  expect_identical(td$term, c("(Intercept)", "Days", "sd__(Intercept)", "sd__Observation"))
+  expect_output(print(summary(fit)), "Satterthwaite")
+  expect_output(print(summary(fit)), "Number of obs: 180, groups:  Subject, 18")
+  expect_output(print(fit), "REML criterion at convergence")
+  expect_output(print(VarCorr(fit)), "Residual")
+  expect_output(print(ranef(fit)), "Subject")
+})
+
+test_that("bad input gives clear errors", {
+  d <- sim_clustered(G = 20, seed = 11)
+  expect_error(ri_lmer(y ~ x1, d), "no random-effects term")
+  expect_error(ri_lmer(y ~ x1 + (1 | g) + (1 | h), d), "2 random-effects terms.*lme4")
+  expect_error(ri_lmer(y ~ x1 + (x1 | g), d), "random slope.*lme4")
+  expect_error(ri_lmer(y ~ x1 + (1 + x1 | g), d), "random slope")
+  expect_error(ri_lmer(y ~ x1 + (0 + x1 | g), d), "random slope")
+  expect_error(ri_lmer(y ~ x1 + (1 | g/h), d), "one variable")
+  d1 <- d
+  d1$one <- 1
+  expect_error(ri_lmer(y ~ x1 + (1 | one), d1), "only one level")
+  d1$row <- seq_len(nrow(d1))
+  expect_error(ri_lmer(y ~ x1 + (1 | row), d1), "as many levels as there are rows")
+  d1$const <- 5
+  expect_error(ri_lmer(const ~ x1 + (1 | g), d1), "zero variance")
+  d1$g[c(2, 9)] <- NA
+  expect_error(ri_lmer(y ~ x1 + (1 | g), d1), "grouping variable `g`.*2 missing")
+  d1 <- d
+  d1$x3 <- 2 * d1$x1
+  expect_message(fit <- ri_lmer(y ~ x1 + x3 + (1 | g), d1), "rank deficient so dropping 1 column / coefficient: x3")
+  expect_identical(names(fixef(fit)), c("(Intercept)", "x1"))
+  expect_true(is.na(fixef(fit, add.dropped = TRUE)[["x3"]]))
+  if (requireNamespace("lme4", quietly = TRUE)) {
+    ref <- suppressMessages(lmer_tight(y ~ x1 + x3 + (1 | g), d1))
+    expect_lte(rel_diff(fixef(fit), lme4::fixef(ref)), 1e-8)
+  }
+  d1$w[3] <- -1
+  expect_error(ri_lmer(y ~ x1 + (1 | g), d1, weights = "w"), "non-negative")
+  expect_error(ri_lmer(y ~ x1 + (1 | g), d, REML = NA), "REML")
+  expect_error(ri_lmer(y ~ x1 + (1 | g), d, na.action = "na.pass"), "na.action")
+  expect_error(summary(ri_lmer(y ~ x1 + (1 | g), d), ddf = "KR"), "ddf")
+  expect_error(summary(ri_lmer(y ~ x1 + (1 | g), d, REML = FALSE), ddf = "Kenward-Roger"), "REML")
+  expect_error(ri_lmer(y ~ x1 + (1 | g), as.matrix(d)), "data frame")
+  expect_error(ri_lmer(y ~ x1 + (1 | g), d, weights = "w", subset = "x"), "subset")
+  d1 <- d
+  d1$y <- ave(d1$y, d1$g)  # constant within groups: no residual variance
+  expect_error(ri_lmer(y ~ 1 + (1 | g), d1), "within groups")
+})
