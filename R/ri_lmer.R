@@ -109,7 +109,8 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
   if (na_action == "na.fail") {
     used <- unique(c(all.vars(parts$fixed), parts$group))
     used <- used[used %in% names(data)]
-    if (anyNA(data[used]) || (is.character(weights) && anyNA(data[[weights]]))) {
+    if (is.character(weights)) used <- c(used, weights)
+    if (any(vapply(used, function(v) anyNA(data[[v]]), NA))) {
       stop("missing values in `data` and `na.action = na.fail`; drop those rows or use na.omit.",
            call. = FALSE)
     }
@@ -312,12 +313,20 @@ column_terms <- function(stats, kept) {
 ## The minimum of the profiled criterion over rho = theta^2 >= 0: a grid over
 ## log(rho) finds the best basin, then the root of the exact derivative is
 ## found to machine precision. A minimum at rho = 0 is a singular fit.
-ri_optimise <- function(prep, nobs, REML) {
+## `around` (a previous optimum, for profiling) narrows the grid to two
+## decades either side when the minimum is inside them.
+ri_optimise <- function(prep, nobs, REML, around = NULL) {
   crit <- function(rho, order = 0L) {
     cpp_ri_criterion(prep$within, prep$sums, prep$n, rho, nobs, REML, order)
   }
   slope <- function(rho) crit(rho, 1L)$d1
   grid <- c(0, 10^seq(-8, 8, by = 0.5))
+  if (!is.null(around) && around > 1e-6) {
+    near <- c(0, around * 10^seq(-2, 2, by = 0.5))
+    dev <- vapply(near, function(r) crit(r)$deviance, 0)
+    i <- which.min(dev)
+    if (i > 2L && i < length(near)) grid <- near
+  }
   dev <- vapply(grid, function(r) crit(r)$deviance, 0)
   evaluations <- length(grid)
   i <- which.min(dev)

@@ -120,12 +120,12 @@ fixed_effects_table <- function(fit, ddf) {
 #' sum-to-zero contrasts). With several fits it gives likelihood-ratio tests,
 #' refitting REML fits by ML first, as lme4 does.
 #'
-#' `confint()` gives Wald intervals for the fixed effects and, with
-#' `method = "profile"` (default), profile-likelihood intervals for the
-#' standard deviations `.sig01` (random intercept) and `.sigma`
+#' `confint()` with `method = "profile"` (default) gives profile-likelihood
+#' intervals for the standard deviations `.sig01` (random intercept) and `.sigma`
 #' (residual), named as `lme4::confint.merMod(oldNames = TRUE)` names them.
-#' As in lme4, the profile is of the ML deviance, also for REML fits. (lme4
-#' also profiles the fixed effects; here they get Wald intervals.)
+#' The fixed effects get profile-likelihood intervals too (or Wald
+#' intervals with `method = "Wald"`). As in lme4, the profiles are of the ML
+#' deviance, also for REML fits.
 #'
 #' @param object An [ri_lmer()] fit.
 #' @param ddf Degrees of freedom: "Satterthwaite", "Kenward-Roger" or "cluster".
@@ -305,9 +305,9 @@ refit_ml <- function(fit) {
 #' @param parm Parameters: names or positions among `.sig01`, `.sigma` and
 #'   the fixed effects; default all.
 #' @param level Confidence level.
-#' @param method "profile" (profile-likelihood intervals for `.sig01` and
-#'   `.sigma`, Wald for the fixed effects) or "Wald" (fixed effects only;
-#'   `NA` for the standard deviations, as lme4).
+#' @param method "profile" (profile-likelihood intervals for every
+#'   parameter, as lme4's default) or "Wald" (fixed effects only; `NA` for
+#'   the standard deviations, as lme4).
 #' @export
 confint.ri_lmer <- function(object, parm, level = 0.95, method = c("profile", "Wald"), ...) {
   method <- match.arg(method)
@@ -315,18 +315,71 @@ confint.ri_lmer <- function(object, parm, level = 0.95, method = c("profile", "W
   z <- stats::qnorm((1 + level) / 2)
   beta <- object$coefficients
   se <- sqrt(diag(object$vcov))
-  wald <- cbind(beta - z * se, beta + z * se)
-  sds <- if (method == "profile") {
-    rbind(.sig01 = profile_interval(object, "sig01", level),
-          .sigma = profile_interval(object, "sigma", level))
-  } else {
-    matrix(NA_real_, 2L, 2L, dimnames = list(c(".sig01", ".sigma"), NULL))
+  names <- c(".sig01", ".sigma", names(beta))
+  wanted <- if (missing(parm)) names else if (is.numeric(parm)) names[parm] else parm
+  if (anyNA(wanted) || !all(wanted %in% names)) {
+    stop(sprintf("`parm` must name parameters among %s.", paste(names, collapse = ", ")), call. = FALSE)
   }
-  out <- rbind(sds, wald)
+  out <- matrix(NA_real_, length(wanted), 2L)
+  for (i in seq_along(wanted)) {
+    w <- wanted[i]
+    j <- match(w, names(beta))
+    out[i, ] <- if (!is.na(j) && method == "Wald") {
+      beta[[j]] + c(-z, z) * se[[j]]
+    } else if (method == "Wald") {
+      c(NA_real_, NA_real_)
+    } else if (!is.na(j)) {
+      fixed_profile_interval(object, j, level)
+    } else {
+      profile_interval(object, sub("^\\.", "", w), level)
+    }
+  }
   pct <- paste(format(100 * c((1 - level) / 2, (1 + level) / 2), trim = TRUE, scientific = FALSE, digits = 3), "%")
-  dimnames(out) <- list(c(".sig01", ".sigma", names(beta)), pct)
-  if (!missing(parm)) out <- out[parm, , drop = FALSE]
+  dimnames(out) <- list(wanted, pct)
   out
+}
+
+## The ML fit's rho and deviance (a REML fit's profiles use the ML deviance).
+ml_optimum <- function(fit) {
+  prep <- fit$parts$prep
+  rho <- if (fit$REML) ri_optimise(prep, fit$nobs, FALSE)$rho else fit$theta^2
+  list(rho = rho, crit = cpp_ri_criterion(prep$within, prep$sums, prep$n, rho, fit$nobs, FALSE, 0L))
+}
+
+## Profile-likelihood interval of fixed effect j: the ML deviance with
+## beta_j held at b, minimised over everything else, rises by
+## qchisq(level, 1) at the limits. Holding a'beta = b (a the row of
+## to_original, in the fit's centred coordinates) eliminates the coefficient
+## k with the largest |a_k|, a linear map R of the columns of (X, y).
+fixed_profile_interval <- function(fit, j, level) {
+  prep <- fit$parts$prep
+  p <- length(fit$coefficients)
+  q <- p + 1L
+  a <- fit$parts$to_original[j, ]
+  const <- if (j == 1L && fit$parts$intercept) fit$parts$shift[length(fit$parts$shift)] else 0
+  k <- which.max(abs(a))
+  others <- setdiff(seq_len(p), k)
+  ml <- ml_optimum(fit)
+  deviance_at <- function(b) {
+    R <- matrix(0, q, q - 1L)
+    R[cbind(others, seq_along(others))] <- 1
+    R[k, seq_along(others)] <- -a[others] / a[k]
+    R[q, q - 1L] <- 1
+    R[k, q - 1L] <- -(b - const) / a[k]
+    sub <- list(within = crossprod(R, prep$within %*% R), sums = crossprod(R, prep$sums), n = prep$n)
+    rho <- ri_optimise(sub, fit$nobs, FALSE, around = ml$rho)$rho
+    cpp_ri_criterion(sub$within, sub$sums, sub$n, rho, fit$nobs, FALSE, 0L)$deviance
+  }
+  cut <- stats::qchisq(level, 1)
+  rise <- function(b) deviance_at(b) - ml$crit$deviance - cut
+  centre <- sum(a * ml$crit$beta) + const
+  step <- sqrt(fit$vcov[j, j])
+  limit <- function(direction) {
+    far <- centre + direction * 2 * step
+    while (rise(far) < 0) far <- centre + 2 * (far - centre)
+    stats::uniroot(rise, sort(c(centre, far)), tol = step * 1e-9)$root
+  }
+  c(limit(-1), limit(1))
 }
 
 ## The ML deviance with sigma_b or sigma held at `value`, minimised over the
@@ -360,9 +413,9 @@ profiled_deviance <- function(fit, which, value) {
 ## Profile-likelihood interval of sigma_b ("sig01") or sigma: where the ML
 ## deviance rises by qchisq(level, 1) above its minimum.
 profile_interval <- function(fit, which, level) {
-  prep <- fit$parts$prep
-  rho <- if (fit$REML) ri_optimise(prep, fit$nobs, FALSE)$rho else fit$theta^2
-  ml <- cpp_ri_criterion(prep$within, prep$sums, prep$n, rho, fit$nobs, FALSE, 0L)
+  opt <- ml_optimum(fit)
+  rho <- opt$rho
+  ml <- opt$crit
   dev_min <- ml$deviance
   cut <- stats::qchisq(level, 1)
   sigma_ml <- sqrt(ml$r2 / fit$nobs)
