@@ -155,9 +155,10 @@ print.ri_lmer <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   invisible(x)
 }
 
-print_fit_header <- function(x, digits, variance = FALSE) {
-  cat(sprintf("Linear mixed model fit by %s ['ri_lmer']\n",
-              if (x$REML) "REML" else "maximum likelihood"))
+print_fit_header <- function(x, digits, variance = FALSE, tests = NULL) {
+  cat(sprintf("Linear mixed model fit by %s%s ['ri_lmer']\n",
+              if (x$REML) "REML" else "maximum likelihood",
+              if (is.null(tests)) "" else paste0(". t-tests use ", tests)))
   cat("Formula:", deparse1(x$formula), "\n")
   if (!is.null(x$call$data)) cat("   Data:", deparse1(x$call$data), "\n")
   if (x$REML) {
@@ -178,11 +179,10 @@ print_fit_header <- function(x, digits, variance = FALSE) {
 #' @export
 print.summary.ri_lmer <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   fit <- x$fit
-  cat(sprintf("%s. t-tests use %s\n", "Linear mixed model",
-              switch(x$ddf, Satterthwaite = "Satterthwaite's method",
-                     `Kenward-Roger` = "the Kenward-Roger approximation (adjusted standard errors)",
-                     cluster = "df = groups - cluster-level parameters")))
-  print_fit_header(fit, digits, variance = TRUE)
+  tests <- switch(x$ddf, Satterthwaite = "Satterthwaite's method",
+                  `Kenward-Roger` = "Kenward-Roger's method (adjusted standard errors)",
+                  cluster = "df = groups - cluster-level parameters")
+  print_fit_header(fit, digits, variance = TRUE, tests = tests)
   if (!is.null(fit$rows)) {
     cat("\nScaled residuals:\n")
     r <- residuals(fit, type = "pearson", scaled = TRUE)

@@ -29,3 +29,13 @@ cat(sprintf("\nThe clustered standard error of the treatment effect is %.1f time
 cat("\nThe same model through the fast path (one C++ pass, no lm object):\n")
 print(summary(cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
                          cluster = ~ region, type = "CR2"), df = "cluster"))
+
+cat("\nA random-intercept model for the regions (as lme4::lmer), with Kenward-Roger df:\n")
+mixed <- ri_lmer(revenue ~ treated + baseline + (1 | region), data = geo_experiment)
+print(summary(mixed, ddf = "Kenward-Roger"))
+rho <- icc(mixed)
+print(rho)
+sizes <- as.vector(table(geo_experiment$region))
+cat(sprintf("Design effect for these region sizes: %.1f, so the %d stores carry the information of about %.0f independent ones.\n",
+            design_effect(sizes, rho$estimate), nrow(geo_experiment),
+            effective_n(nrow(geo_experiment), sizes, rho$estimate)))
