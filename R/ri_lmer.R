@@ -293,8 +293,7 @@ fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
     criterion = criterion, deviance_ml = dev_ml, criterion_reml = dev_reml,
     devcomp = devcomp, singular = rho == 0, aliased = stats::setNames(aliased, sd$coef_names),
     assign = column_terms(stats, kept), term_labels = stats$term_labels,
-    yname = z[q], weighted = stats$weighted, weight_varies = isTRUE(stats$weight_varies),
-    optimisation = opt,
+    yname = z[q], weighted = stats$weighted,     optimisation = opt,
     ## for degrees of freedom: the statistics in centred coordinates
     parts = list(prep = prep, crit = crit, to_original = to_original, kept = kept,
                  shift = sd$shift, intercept = centred, M = sd$S[kept + 1L, kept + 1L, drop = FALSE]),
@@ -305,9 +304,7 @@ fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
 
 ## The term of each kept column (for anova), from the statistics' `assign`.
 column_terms <- function(stats, kept) {
-  x_kept <- kept[kept > 0L]
-  out <- c(if (0L %in% kept) 0L, unname(stats$assign[x_kept]))
-  out
+  c(if (0L %in% kept) 0L, unname(stats$assign[kept[kept > 0L]]))
 }
 
 ## The minimum of the profiled criterion over rho = theta^2 >= 0: a grid over

@@ -46,8 +46,8 @@ kenward_roger_parts <- function(fit) {
     stop("Kenward-Roger's method is only available for REML fits (as in pbkrtest); refit with REML = TRUE.",
          call. = FALSE)
   }
-  if (fit$weight_varies) {
-    stop("Kenward-Roger's method is not available with weights that vary; use ddf = \"Satterthwaite\".",
+  if (fit$weighted) {
+    stop("Kenward-Roger's method is not available with weights (pbkrtest ignores them); use ddf = \"Satterthwaite\".",
          call. = FALSE)
   }
   parts <- fit$parts
@@ -104,7 +104,7 @@ fixed_effects_table <- function(fit, ddf) {
 #'   exact Hessian of the deviance with respect to (theta, sigma) where
 #'   lmerTest differentiates numerically;
 #' * `"Kenward-Roger"`: equal to `pbkrtest`'s, with its adjusted standard
-#'   errors; REML fits without varying weights only;
+#'   errors; unweighted REML fits only;
 #' * `"cluster"`: G minus the number of cluster-level columns (columns that
 #'   are constant within every group, the intercept among them), for every
 #'   coefficient: the between-cluster df, conservative for covariates that

@@ -25,7 +25,7 @@
 ##   3. n = 1e7, G = 1e4: cluster_lm(..., cluster = ~ g) (fit + HC1) vs
 ##      lm() + sandwich::vcovCL()                  target ours < 2 s and ratio >= 10
 ##
-## Times are system.time()[["elapsed"]]: the best of up to `reps` runs, fewer
+## Times are system.time()[["elapsed"]]: the median of up to `reps` runs, fewer
 ## when one run takes longer than a second. "ratio" = reference / ours.
 ## "max rel diff" of two covariance matrices A (ours) and B (reference) is
 ## max_ij |A_ij - B_ij| / sqrt(B_ii B_jj), i.e. relative to the standard
@@ -55,34 +55,8 @@ cat(sprintf("%s, %d cores, clusterab threads = %d%s\n\n", R.version.string,
 
 ## ---- helpers ----------------------------------------------------------------
 
-## Timings are only meaningful on an otherwise idle machine: show the load.
-loadavg <- function() {
-  if (file.exists("/proc/loadavg")) paste("load average", paste(scan("/proc/loadavg", what = "", n = 3, quiet = TRUE), collapse = " "))
-  else "load average unknown"
-}
+source(file.path("bench", "bench_helpers.R"))
 cat(loadavg(), "at start\n\n")
-
-## Best elapsed time of up to `reps` evaluations of `expr` (in the caller's
-## frame); stops repeating once a single run takes more than `budget` seconds.
-## A call faster than 50 ms is timed as a batch of k calls (k chosen so that a
-## batch takes about 0.25 s) and the batch time divided by k, because
-## system.time() resolves only milliseconds. Returns list(time, value, k).
-bench <- function(expr, reps = 5L, budget = 1) {
-  expr <- substitute(expr)
-  env <- parent.frame()
-  value <- NULL
-  t1 <- system.time(value <- eval(expr, env))[["elapsed"]]
-  k <- if (t1 < 0.05) as.integer(min(1000, ceiling(0.25 / max(t1, 0.001)))) else 1L
-  best <- if (k == 1L) t1 else Inf
-  if (t1 <= budget) {
-    for (i in seq_len(reps - (k == 1L))) {
-      t <- system.time(for (j in seq_len(k)) value <- eval(expr, env))[["elapsed"]] / k
-      best <- min(best, t)
-      if (t > budget) break
-    }
-  }
-  list(time = best, value = value, k = k)
-}
 
 ## Covariance difference relative to the reference standard errors.
 rel_diff <- function(ours, ref) {

@@ -1,8 +1,6 @@
 ## cluster_ttest() against stats::t.test() on cluster means and
 ## sandwich::vcovCL() on each arm's rows.
 
-if (!exists("need")) need <- function(pkg) testthat::skip_if_not_installed(pkg)
-if (!exists("tidy")) tidy <- generics::tidy
 
 ## Clustered data with a cluster-level 0/1 treatment; equal sizes if `size`
 ## is a single number.

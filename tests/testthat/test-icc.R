@@ -1,8 +1,6 @@
 ## icc(), design_effect() and effective_n() against psych::ICC(), anova()
 ## mean squares and the published formulas.
 
-if (!exists("need")) need <- function(pkg) testthat::skip_if_not_installed(pkg)
-if (!exists("tidy")) tidy <- generics::tidy
 
 ## Balanced data: G clusters of k rows, as a long data frame and as psych's
 ## wide matrix (clusters as rows, members as columns).

@@ -1,7 +1,6 @@
 ## Kenward-Roger from per-cluster statistics (kr_parts, kr_ddf, kr_ftest)
 ## against pbkrtest on lme4 REML fits, with lme4's variance estimates as input.
 
-if (!exists("need")) need <- function(pkg) testthat::skip_if_not_installed(pkg)
 
 ## Per-cluster statistics and KR parts of a random-intercept lmer fit.
 kr_fit_parts <- function(fit, g) {
