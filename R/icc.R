@@ -25,8 +25,16 @@
 #' means differ, the ICC is 1: `icc()` returns 1 with the degenerate interval
 #' \[1, 1\] and a warning, because the F-based interval is undefined there.
 #'
-#' For a random-intercept model fitted by this package (class `"ri_lmer"`),
-#' the ICC is computed from the model's variance components.
+#' For a random-intercept model fitted by [ri_lmer()], the ICC is
+#' \eqn{\sigma_b^2 / (\sigma_b^2 + \sigma^2)} from the model's variance
+#' components (REML or ML, as fitted; with covariates, conditional on them).
+#' Its interval is the profile-likelihood interval of
+#' \eqn{\theta = \sigma_b / \sigma}, mapped by
+#' \eqn{\theta^2 / (1 + \theta^2)}: the values where the profiled criterion
+#' rises by `qchisq(level, 1)`, with 0 as the lower limit when the
+#' criterion at \eqn{\theta = 0} is within that. The result then has no
+#' ANOVA fields (`n0`, `MSB`, `MSW`, `F`) but has `variance`
+#' (between and within).
 #'
 #' @param x A data frame or data.table (then `outcome` and `cluster` name its
 #'   columns), or a fitted model of class `"ri_lmer"`.

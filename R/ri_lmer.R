@@ -69,6 +69,10 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
   check_flag(REML, "REML")
   threads <- resolve_threads(threads)
   call <- match.call()
+  if (missing(formula)) {
+    if (!missing(data) && inherits(data, "cluster_stats")) formula <- data
+    else stop("`formula` is required, such as `y ~ treated + (1 | g)`.", call. = FALSE)
+  }
   if (inherits(formula, "cluster_stats") || (!missing(data) && inherits(data, "cluster_stats"))) {
     stats <- if (inherits(formula, "cluster_stats")) formula else data
     sub <- NULL
@@ -102,6 +106,7 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
       stop("`subset` must be a logical or numeric row selection.", call. = FALSE)
     }
     if (is.logical(rows)) rows <- which(rows & !is.na(rows))
+    if (is.numeric(weights) && length(weights) == nrow(data)) weights <- weights[rows]
     data <- as.data.frame(data)[rows, , drop = FALSE]
   }
   na_action <- if (missing(na.action)) "na.omit" else check_na_action(na.action)
@@ -297,9 +302,15 @@ fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
     ## for degrees of freedom: the statistics in centred coordinates
     parts = list(prep = prep, crit = crit, to_original = to_original, kept = kept,
                  shift = sd$shift, intercept = centred, M = sd$S[kept + 1L, kept + 1L, drop = FALSE]),
-    rows = rows, stats_formula = stats$formula,
-    formula = stats$formula),
+    rows = rows, formula = with_random_intercept(if (is.null(sub)) stats$formula else sub,
+                                                 stats$cluster_name)),
     class = "ri_lmer")
+}
+
+## `fixed` with `+ (1 | group)` added: the fit's formula, as lme4 shows it.
+with_random_intercept <- function(fixed, group) {
+  fixed[[3L]] <- call("+", fixed[[3L]], call("(", call("|", 1, as.name(group))))
+  fixed
 }
 
 ## The term of each kept column (for anova), from the statistics' `assign`.

@@ -62,7 +62,12 @@ cluster_df <- function(fit) {
   p <- length(fit$coefficients)
   within <- diag(fit$parts$prep$within)[seq_len(p)]
   total <- diag(fit$parts$M)
-  fit$ngrps - sum(within <= 1e-10 * total)
+  df <- fit$ngrps - sum(within <= 1e-10 * total)
+  if (df <= 0) {
+    stop(sprintf("ddf = \"cluster\" leaves %d degrees of freedom (%d groups, %d cluster-level parameters); use \"Satterthwaite\" or \"Kenward-Roger\".",
+                 df, fit$ngrps, fit$ngrps - df), call. = FALSE)
+  }
+  df
 }
 
 check_ddf <- function(ddf) {

@@ -98,7 +98,8 @@ Rcpp::List cpp_ri_criterion(Rcpp::NumericMatrix within, Rcpp::NumericMatrix sums
   const Eigen::VectorXd b = full.topRightCorner(p, 1);
   Eigen::LLT<Eigen::MatrixXd> llt(A);
   if (llt.info() != Eigen::Success) {
-    Rcpp::stop("the fixed-effects cross-product matrix is not positive definite");
+    // numerically singular at this rho (far out on the grid): no candidate
+    return Rcpp::List::create(Rcpp::Named("deviance") = R_PosInf);
   }
   const Eigen::VectorXd beta = llt.solve(b);
   const double r2 = full(p, p) - b.dot(beta);

@@ -265,6 +265,8 @@ test_that("na.exclude pads, subset selects, and zero weights drop rows", {
   expect_lte(scaled_diff(stats::na.omit(residuals(ours)), stats::na.omit(residuals(ref))), 1e-6)
   expect_error(ri_lmer(y ~ x1 + (1 | g), d, na.action = na.fail), "missing values")
   sub <- ri_lmer(y ~ x1 + (1 | g), d, subset = treat == 1)
+  expect_equal(fixef(ri_lmer(y ~ x1 + (1 | g), d, subset = treat == 1, weights = d$w)),
+               fixef(ri_lmer(y ~ x1 + (1 | g), d[d$treat == 1, ], weights = "w")), tolerance = 1e-12)
   expect_lte(rel_diff(fixef(sub), lme4::fixef(lmer_tight(y ~ x1 + (1 | g), d[d$treat == 1, ]))), 1e-8)
   d$w[1:5] <- 0
   zero <- ri_lmer(y ~ x1 + (1 | g), d, weights = "w")
@@ -277,7 +279,9 @@ test_that("a fit from cluster_stats() equals the fit from the data", {
   d <- sim_clustered(G = 40, seed = 9)
   fit <- ri_lmer(y ~ treat + x1 + x2 + (1 | g), d)
   st <- cluster_stats(d, y ~ treat + x1 + x2, cluster = "g")
-  for (from in list(ri_lmer(st), ri_lmer(y ~ treat + x1 + x2 + (1 | g), st))) {
+  expect_identical(deparse1(formula(fit)), "y ~ treat + x1 + x2 + (1 | g)")
+  for (from in list(ri_lmer(st), ri_lmer(y ~ treat + x1 + x2 + (1 | g), st), ri_lmer(data = st))) {
+    expect_identical(deparse1(formula(from)), "y ~ treat + x1 + x2 + (1 | g)")
     expect_equal(fixef(from), fixef(fit), tolerance = 1e-12)
     expect_equal(vcov(from), vcov(fit), tolerance = 1e-12)
     expect_equal(REMLcrit(from), REMLcrit(fit), tolerance = 1e-12)
@@ -390,6 +394,9 @@ test_that("bad input gives clear errors", {
   expect_error(ri_lmer(y ~ x1 + (1 | g), d, na.action = "na.pass"), "na.action")
   expect_error(summary(ri_lmer(y ~ x1 + (1 | g), d), ddf = "KR"), "ddf")
   expect_error(summary(ri_lmer(y ~ x1 + (1 | g), d, REML = FALSE), ddf = "Kenward-Roger"), "REML")
+  two <- d[d$g %in% c(3, 4), ]
+  two$treat <- as.numeric(two$g == 3)
+  expect_error(summary(ri_lmer(y ~ treat + (1 | g), two), ddf = "cluster"), "leaves 0 degrees of freedom")
   expect_error(ri_lmer(y ~ x1 + (1 | g), as.matrix(d)), "data frame")
   expect_error(ri_lmer(y ~ x1 + (1 | g), d, weights = "w", subset = "x"), "subset")
   d1 <- d
