@@ -17,6 +17,10 @@ cpp_cluster_scores <- function(cols, intercept, r, codes, G, shift, threads) {
     .Call(`_clusterab_cpp_cluster_scores`, cols, intercept, r, codes, G, shift, threads)
 }
 
+cpp_replicate_uniforms <- function(seed, replicates, k, threads) {
+    .Call(`_clusterab_cpp_replicate_uniforms`, seed, replicates, k, threads)
+}
+
 cpp_ri_prepare <- function(moments, index) {
     .Call(`_clusterab_cpp_ri_prepare`, moments, index)
 }

@@ -3,7 +3,7 @@
 # Debian machine with R: Debian's r-cran-* binaries when apt-get and root are
 # available (seconds), else CRAN with install.packages() (compiles; slower).
 set -e
-R_PKGS="Rcpp RcppEigen RcppParallel BH data.table generics testthat sandwich lmtest clubSandwich lme4 lmerTest boot knitr rmarkdown estimatr pbkrtest psych DBI RSQLite roxygen2"
+R_PKGS="Rcpp RcppEigen RcppParallel BH cli data.table generics testthat sandwich lmtest clubSandwich lme4 lmerTest boot knitr rmarkdown estimatr pbkrtest psych DBI RSQLite roxygen2"
 # installed = found on the library path (checked without loading anything)
 missing=$(Rscript -e "p <- strsplit('$R_PKGS', ' ')[[1]]; cat(p[!nzchar(vapply(p, function(x) system.file(package = x), ''))])")
 tools_missing=""

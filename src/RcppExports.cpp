@@ -69,6 +69,20 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_replicate_uniforms
+Rcpp::NumericMatrix cpp_replicate_uniforms(Rcpp::IntegerVector seed, int replicates, int k, int threads);
+RcppExport SEXP _clusterab_cpp_replicate_uniforms(SEXP seedSEXP, SEXP replicatesSEXP, SEXP kSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< int >::type replicates(replicatesSEXP);
+    Rcpp::traits::input_parameter< int >::type k(kSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_replicate_uniforms(seed, replicates, k, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_ri_prepare
 Rcpp::List cpp_ri_prepare(Rcpp::NumericMatrix moments, Rcpp::IntegerVector index);
 RcppExport SEXP _clusterab_cpp_ri_prepare(SEXP momentsSEXP, SEXP indexSEXP) {
@@ -170,6 +184,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 2},
     {"_clusterab_cpp_cluster_moments", (DL_FUNC) &_clusterab_cpp_cluster_moments, 8},
     {"_clusterab_cpp_cluster_scores", (DL_FUNC) &_clusterab_cpp_cluster_scores, 7},
+    {"_clusterab_cpp_replicate_uniforms", (DL_FUNC) &_clusterab_cpp_replicate_uniforms, 4},
     {"_clusterab_cpp_ri_prepare", (DL_FUNC) &_clusterab_cpp_ri_prepare, 2},
     {"_clusterab_cpp_ri_criterion", (DL_FUNC) &_clusterab_cpp_ri_criterion, 7},
     {"_clusterab_cpp_solve_stats", (DL_FUNC) &_clusterab_cpp_solve_stats, 5},
