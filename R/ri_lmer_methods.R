@@ -4,7 +4,11 @@
 #'
 #' The lme4 extractors for [ri_lmer()] fits. `fixef()`, `ranef()` and
 #' `VarCorr()` are nlme's generics (which lme4 also uses), re-exported here,
-#' so they work whether or not lme4 is attached. `ranef()` gives the
+#' so they work whether or not lme4 is attached; so do `ngrps()`,
+#' `isSingular()` and lme4's `getME()` (for "theta", "lower", "beta",
+#' "sigma", "devcomp" and a few more). lme4's `REMLcrit()` is not generic:
+#' when lme4 is attached after clusterab it masks ours, so write
+#' `clusterab::REMLcrit(fit)` then. `ranef()` gives the
 #' conditional modes of the random intercepts, ordered as lme4 orders them
 #' (factor levels, or sorted ids), with their conditional variances in the
 #' attribute "postVar" when `condVar = TRUE`.
@@ -366,4 +370,25 @@ ngrps.default <- function(object, ...) {
     stop("ngrps() works on ri_lmer fits; for other models install lme4.", call. = FALSE)
   }
   lme4::ngrps(object, ...)
+}
+
+## lme4's getME() for the pieces its own functions read (isSingular() needs
+## "theta" and "lower"), registered when lme4 is loaded, so that lme4's
+## isSingular() works on ri_lmer fits even when lme4 masks ours.
+#' @rawNamespace S3method(lme4::getME, ri_lmer)
+getME.ri_lmer <- function(object, name, ...) {
+  theta <- stats::setNames(object$theta, paste0(object$group_name, ".(Intercept)"))
+  switch(name,
+         theta = theta,
+         lower = 0,
+         beta = unname(object$coefficients),
+         sigma = object$sigma,
+         devcomp = object$devcomp,
+         is_REML = object$REML,
+         n = object$nobs,
+         N = object$nobs,
+         p = length(object$coefficients),
+         q = object$ngrps,
+         stop(sprintf("getME(, \"%s\") is not available for ri_lmer fits; available: theta, lower, beta, sigma, devcomp, is_REML, n, N, p, q.",
+                      name), call. = FALSE))
 }

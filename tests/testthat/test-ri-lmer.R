@@ -425,3 +425,13 @@ test_that("data.tables and statistics from a database give the same fit", {
   expect_true(is.na(logLik(from_db)))
   expect_output(print(from_db), "REML criterion at convergence: NA")
 })
+
+test_that("lme4's own isSingular() and getME() work on ri_lmer fits", {
+  need("lme4")
+  fit <- ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2)
+  expect_true(lme4::isSingular(fit))
+  expect_false(lme4::isSingular(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff)))
+  expect_identical(lme4::getME(fit, "theta"), c(`Batch.(Intercept)` = 0))
+  expect_equal(lme4::ngrps(fit), c(Batch = 6L))
+  expect_error(lme4::getME(fit, "Zt"), "not available")
+})
