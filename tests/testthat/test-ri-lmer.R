@@ -435,3 +435,16 @@ test_that("lme4's own isSingular() and getME() work on ri_lmer fits", {
   expect_equal(lme4::ngrps(fit), c(Batch = 6L))
   expect_error(lme4::getME(fit, "Zt"), "not available")
 })
+
+test_that("an offset is handled as lme4 handles it", {
+  need("lme4")
+  d <- sim_clustered(G = 25, seed = 13)
+  d$o <- 0.3 * d$x2
+  ours <- ri_lmer(y ~ x1 + offset(o) + (1 | g), d)
+  ref <- lmer_tight(y ~ x1 + offset(o) + (1 | g), d)
+  expect_matches_lme4(ours, ref)
+  expect_lte(scaled_diff(fitted(ours), fitted(ref)), 1e-8)
+  new <- d[1:10, ]
+  expect_lte(scaled_diff(predict(ours, new), stats::predict(ref, new)), 1e-8)
+  expect_lte(scaled_diff(predict(ours, new, re.form = NA), stats::predict(ref, new, re.form = NA)), 1e-8)
+})
