@@ -17,6 +17,50 @@ cpp_cluster_scores <- function(cols, intercept, r, codes, G, shift, threads) {
     .Call(`_clusterab_cpp_cluster_scores`, cols, intercept, r, codes, G, shift, threads)
 }
 
+cpp_did_boot_clusters <- function(moments, design, shift, y_index, tol, seed, begin, end, threads) {
+    .Call(`_clusterab_cpp_did_boot_clusters`, moments, design, shift, y_index, tol, seed, begin, end, threads)
+}
+
+cpp_did_boot_cells <- function(y, cell, seed, begin, end, threads) {
+    .Call(`_clusterab_cpp_did_boot_cells`, y, cell, seed, begin, end, threads)
+}
+
+cpp_did_boot_rows <- function(cols, y, design, shift, tol, seed, begin, end, threads) {
+    .Call(`_clusterab_cpp_did_boot_rows`, cols, y, design, shift, tol, seed, begin, end, threads)
+}
+
+cpp_did_jackknife_clusters <- function(moments, design, shift, y_index, tol, threads) {
+    .Call(`_clusterab_cpp_did_jackknife_clusters`, moments, design, shift, y_index, tol, threads)
+}
+
+cpp_did_jackknife_rows <- function(cols, y, moments, design, shift, tol, threads) {
+    .Call(`_clusterab_cpp_did_jackknife_rows`, cols, y, moments, design, shift, tol, threads)
+}
+
+cpp_rand_statistic <- function(design, z) {
+    .Call(`_clusterab_cpp_rand_statistic`, design, z)
+}
+
+cpp_rand_enumerate <- function(design, begin, end, thresholds, breaks, tau, tau_thr, pair_a, pair_b, piece, threads) {
+    .Call(`_clusterab_cpp_rand_enumerate`, design, begin, end, thresholds, breaks, tau, tau_thr, pair_a, pair_b, piece, threads)
+}
+
+cpp_rand_monte_carlo <- function(design, seed, begin, end, threads) {
+    .Call(`_clusterab_cpp_rand_monte_carlo`, design, seed, begin, end, threads)
+}
+
+cpp_rand_shift_counts <- function(a, b, tau, thr, threads) {
+    .Call(`_clusterab_cpp_rand_shift_counts`, a, b, tau, thr, threads)
+}
+
+cpp_rand_revolving_door <- function(m, k) {
+    .Call(`_clusterab_cpp_rand_revolving_door`, m, k)
+}
+
+cpp_ratio_boot <- function(num, den, count, start, units, cells, seed, begin, end, threads) {
+    .Call(`_clusterab_cpp_ratio_boot`, num, den, count, start, units, cells, seed, begin, end, threads)
+}
+
 cpp_replicate_uniforms <- function(seed, replicates, k, threads) {
     .Call(`_clusterab_cpp_replicate_uniforms`, seed, replicates, k, threads)
 }

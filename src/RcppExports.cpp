@@ -69,6 +69,188 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_did_boot_clusters
+Rcpp::NumericVector cpp_did_boot_clusters(Rcpp::NumericMatrix moments, Rcpp::IntegerVector design, Rcpp::NumericVector shift, int y_index, double tol, Rcpp::IntegerVector seed, double begin, double end, int threads);
+RcppExport SEXP _clusterab_cpp_did_boot_clusters(SEXP momentsSEXP, SEXP designSEXP, SEXP shiftSEXP, SEXP y_indexSEXP, SEXP tolSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type moments(momentsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type design(designSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    Rcpp::traits::input_parameter< int >::type y_index(y_indexSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_did_boot_clusters(moments, design, shift, y_index, tol, seed, begin, end, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_did_boot_cells
+Rcpp::NumericVector cpp_did_boot_cells(Rcpp::NumericVector y, Rcpp::IntegerVector cell, Rcpp::IntegerVector seed, double begin, double end, int threads);
+RcppExport SEXP _clusterab_cpp_did_boot_cells(SEXP ySEXP, SEXP cellSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type cell(cellSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_did_boot_cells(y, cell, seed, begin, end, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_did_boot_rows
+Rcpp::NumericVector cpp_did_boot_rows(Rcpp::List cols, Rcpp::NumericVector y, Rcpp::IntegerVector design, Rcpp::NumericVector shift, double tol, Rcpp::IntegerVector seed, double begin, double end, int threads);
+RcppExport SEXP _clusterab_cpp_did_boot_rows(SEXP colsSEXP, SEXP ySEXP, SEXP designSEXP, SEXP shiftSEXP, SEXP tolSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type design(designSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_did_boot_rows(cols, y, design, shift, tol, seed, begin, end, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_did_jackknife_clusters
+Rcpp::NumericVector cpp_did_jackknife_clusters(Rcpp::NumericMatrix moments, Rcpp::IntegerVector design, Rcpp::NumericVector shift, int y_index, double tol, int threads);
+RcppExport SEXP _clusterab_cpp_did_jackknife_clusters(SEXP momentsSEXP, SEXP designSEXP, SEXP shiftSEXP, SEXP y_indexSEXP, SEXP tolSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type moments(momentsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type design(designSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    Rcpp::traits::input_parameter< int >::type y_index(y_indexSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_did_jackknife_clusters(moments, design, shift, y_index, tol, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_did_jackknife_rows
+Rcpp::NumericVector cpp_did_jackknife_rows(Rcpp::List cols, Rcpp::NumericVector y, Rcpp::NumericMatrix moments, Rcpp::IntegerVector design, Rcpp::NumericVector shift, double tol, int threads);
+RcppExport SEXP _clusterab_cpp_did_jackknife_rows(SEXP colsSEXP, SEXP ySEXP, SEXP momentsSEXP, SEXP designSEXP, SEXP shiftSEXP, SEXP tolSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type moments(momentsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type design(designSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_did_jackknife_rows(cols, y, moments, design, shift, tol, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_rand_statistic
+Rcpp::NumericVector cpp_rand_statistic(Rcpp::List design, Rcpp::IntegerVector z);
+RcppExport SEXP _clusterab_cpp_rand_statistic(SEXP designSEXP, SEXP zSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type design(designSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type z(zSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_rand_statistic(design, z));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_rand_enumerate
+Rcpp::NumericVector cpp_rand_enumerate(Rcpp::List design, double begin, double end, Rcpp::NumericVector thresholds, Rcpp::NumericVector breaks, Rcpp::NumericVector tau, Rcpp::NumericVector tau_thr, Rcpp::NumericVector pair_a, Rcpp::NumericVector pair_b, double piece, int threads);
+RcppExport SEXP _clusterab_cpp_rand_enumerate(SEXP designSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP thresholdsSEXP, SEXP breaksSEXP, SEXP tauSEXP, SEXP tau_thrSEXP, SEXP pair_aSEXP, SEXP pair_bSEXP, SEXP pieceSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type design(designSEXP);
+    Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type thresholds(thresholdsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type breaks(breaksSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type tau(tauSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type tau_thr(tau_thrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type pair_a(pair_aSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type pair_b(pair_bSEXP);
+    Rcpp::traits::input_parameter< double >::type piece(pieceSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_rand_enumerate(design, begin, end, thresholds, breaks, tau, tau_thr, pair_a, pair_b, piece, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_rand_monte_carlo
+Rcpp::NumericMatrix cpp_rand_monte_carlo(Rcpp::List design, Rcpp::IntegerVector seed, double begin, double end, int threads);
+RcppExport SEXP _clusterab_cpp_rand_monte_carlo(SEXP designSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type design(designSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_rand_monte_carlo(design, seed, begin, end, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_rand_shift_counts
+Rcpp::NumericVector cpp_rand_shift_counts(Rcpp::NumericVector a, Rcpp::NumericVector b, Rcpp::NumericVector tau, Rcpp::NumericVector thr, int threads);
+RcppExport SEXP _clusterab_cpp_rand_shift_counts(SEXP aSEXP, SEXP bSEXP, SEXP tauSEXP, SEXP thrSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type a(aSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type b(bSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type tau(tauSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type thr(thrSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_rand_shift_counts(a, b, tau, thr, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_rand_revolving_door
+Rcpp::List cpp_rand_revolving_door(int m, int k);
+RcppExport SEXP _clusterab_cpp_rand_revolving_door(SEXP mSEXP, SEXP kSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type m(mSEXP);
+    Rcpp::traits::input_parameter< int >::type k(kSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_rand_revolving_door(m, k));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_ratio_boot
+Rcpp::NumericMatrix cpp_ratio_boot(Rcpp::NumericVector num, Rcpp::NumericVector den, Rcpp::NumericVector count, Rcpp::IntegerVector start, Rcpp::IntegerVector units, Rcpp::IntegerVector cells, Rcpp::IntegerVector seed, int begin, int end, int threads);
+RcppExport SEXP _clusterab_cpp_ratio_boot(SEXP numSEXP, SEXP denSEXP, SEXP countSEXP, SEXP startSEXP, SEXP unitsSEXP, SEXP cellsSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type num(numSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type den(denSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type count(countSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type units(unitsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type cells(cellsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< int >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< int >::type end(endSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ratio_boot(num, den, count, start, units, cells, seed, begin, end, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_replicate_uniforms
 Rcpp::NumericMatrix cpp_replicate_uniforms(Rcpp::IntegerVector seed, int replicates, int k, int threads);
 RcppExport SEXP _clusterab_cpp_replicate_uniforms(SEXP seedSEXP, SEXP replicatesSEXP, SEXP kSEXP, SEXP threadsSEXP) {
@@ -184,6 +366,17 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 2},
     {"_clusterab_cpp_cluster_moments", (DL_FUNC) &_clusterab_cpp_cluster_moments, 8},
     {"_clusterab_cpp_cluster_scores", (DL_FUNC) &_clusterab_cpp_cluster_scores, 7},
+    {"_clusterab_cpp_did_boot_clusters", (DL_FUNC) &_clusterab_cpp_did_boot_clusters, 9},
+    {"_clusterab_cpp_did_boot_cells", (DL_FUNC) &_clusterab_cpp_did_boot_cells, 6},
+    {"_clusterab_cpp_did_boot_rows", (DL_FUNC) &_clusterab_cpp_did_boot_rows, 9},
+    {"_clusterab_cpp_did_jackknife_clusters", (DL_FUNC) &_clusterab_cpp_did_jackknife_clusters, 6},
+    {"_clusterab_cpp_did_jackknife_rows", (DL_FUNC) &_clusterab_cpp_did_jackknife_rows, 7},
+    {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},
+    {"_clusterab_cpp_rand_enumerate", (DL_FUNC) &_clusterab_cpp_rand_enumerate, 11},
+    {"_clusterab_cpp_rand_monte_carlo", (DL_FUNC) &_clusterab_cpp_rand_monte_carlo, 5},
+    {"_clusterab_cpp_rand_shift_counts", (DL_FUNC) &_clusterab_cpp_rand_shift_counts, 5},
+    {"_clusterab_cpp_rand_revolving_door", (DL_FUNC) &_clusterab_cpp_rand_revolving_door, 2},
+    {"_clusterab_cpp_ratio_boot", (DL_FUNC) &_clusterab_cpp_ratio_boot, 10},
     {"_clusterab_cpp_replicate_uniforms", (DL_FUNC) &_clusterab_cpp_replicate_uniforms, 4},
     {"_clusterab_cpp_ri_prepare", (DL_FUNC) &_clusterab_cpp_ri_prepare, 2},
     {"_clusterab_cpp_ri_criterion", (DL_FUNC) &_clusterab_cpp_ri_criterion, 7},

@@ -1,0 +1,568 @@
+#' @title Randomisation test for a cluster-randomised experiment
+#'
+#' @description
+#' `randomization_test()` tests the sharp null hypothesis that treatment has
+#' no effect on any cluster's mean outcome, by comparing the observed
+#' statistic with its distribution over the assignments the design could have
+#' produced: every way of choosing the same number of treated clusters (within
+#' each block when `blocks` is given; a paired design is blocks of two).
+#'
+#' @details
+#' **Statistics.** The data enter only through per-cluster summaries: the
+#' cluster means \eqn{\bar y_g}, sizes \eqn{n_g} and the arm of each cluster.
+#' * `stat = "diff_means"`, `weights = "equal"`: the mean of the treated
+#'   clusters' means minus that of the control clusters.
+#' * `stat = "diff_means"`, `weights = "size"`: the same with cluster means
+#'   weighted by cluster size (the difference of the row-level arm means).
+#' * `stat = "t"`: Welch's t on the cluster means (the statistic of
+#'   [cluster_ttest()]); needs at least two clusters per arm (per block).
+#'
+#' With blocks, the statistic is the weighted average of the within-block
+#' statistics' numerators: block b's difference is weighted by its share of
+#' clusters (`weights = "equal"`) or of rows (`"size"`); for `"t"` that
+#' difference is divided by the square root of
+#' \eqn{\sum_b \omega_b^2 (v_{1b}/G_{1b} + v_{0b}/G_{0b})}.
+#'
+#' **Exact or Monte Carlo.** Let N be the number of assignments (the product
+#' over blocks of `choose(G_b, G_1b)`). `exact = NULL` enumerates all of them
+#' when N is at most 1e8 and otherwise draws `R` random assignments;
+#' `exact = TRUE` enumerates up to a hard limit of 1e10 (an error beyond it
+#' suggests `exact = FALSE`); `exact = FALSE` always draws; a number sets the
+#' threshold of the automatic choice. The enumeration walks each block's
+#' subsets in revolving-door (Gray code) order, so that each step swaps one
+#' cluster in and one out and updates the sums in O(1); blocks are combined
+#' as an odometer. The index range is cut into pieces of fixed length, each
+#' started by unranking its first assignment, and the pieces are spread over
+#' threads, so the counts are identical for any number of threads. A Monte
+#' Carlo draw picks, in every block, a uniformly random set of clusters of
+#' the observed treated size (its random numbers come from the replicate's
+#' own stream, so results do not depend on threads either).
+#'
+#' **p-values.** Exact: the share of all N assignments whose statistic is at
+#' least as extreme as the observed one (the observed assignment is one of
+#' them). Monte Carlo: \eqn{(b + 1)/(R + 1)} with b the number of draws at
+#' least as extreme, and its Monte Carlo standard error
+#' \eqn{\sqrt{p (1 - p) / R}}. "At least as extreme" is \eqn{|T| \ge |T_{obs}|}
+#' (two-sided), \eqn{T \ge T_{obs}} (greater) or \eqn{T \le T_{obs}} (less),
+#' with a tolerance \eqn{\delta = 10^{-9} \max(|T_{obs}|, s)} for rounding
+#' (s is the largest absolute centred cluster mean for the differences and 1
+#' for t): assignments within \eqn{\delta} of the boundary count as ties, so
+#' that mirror-image assignments, whose statistics are equal in exact
+#' arithmetic, are counted whatever the order of summation.
+#'
+#' **Confidence interval** (difference statistics only). Under a constant
+#' additive effect \eqn{\tau} the control outcomes are
+#' \eqn{\bar y_g - \tau z_g}, and the statistic of assignment z computed on
+#' them is \eqn{A(z) - \tau B(z)}, where A is the statistic on the data and B
+#' the same statistic applied to the observed treatment indicator. The
+#' interval is the set of \eqn{\tau} whose two-sided p-value exceeds
+#' `1 - conf.level`. With Monte Carlo, or exact enumeration of at most 1e7
+#' assignments, the pairs (A, B) are stored and the p-value curve is
+#' evaluated on them (the limit is option `clusterab.randomization_pairs_limit`,
+#' default 1e7, 160 MB); beyond that (`conf.int = TRUE` only) every evaluation
+#' enumerates all assignments again. Each end is first bracketed and then
+#' narrowed by grid refinement to a width below \eqn{10^{-6}} times the
+#' randomisation standard deviation of the statistic; the midpoint of the
+#' final bracket is reported. An end is infinite when no shift reaches
+#' p-values that small (too few assignments). `conf.int = NULL` computes the
+#' interval when the pairs are stored and skips it otherwise; for
+#' `stat = "t"` there is no interval.
+#'
+#' Only two arms are supported: a treatment with more values is an error
+#' (subset the data to the control and one treated arm).
+#'
+#' @param data A data frame or data.table.
+#' @param outcome Name of the numeric outcome column (a string).
+#' @param treatment Name of the treatment column (a string): two values,
+#'   constant within each cluster. Which one is "treated" follows
+#'   [cluster_ttest()]: `TRUE`, the larger number, the second factor level,
+#'   or the second sorted string.
+#' @param cluster Name of the cluster column (a string).
+#' @param blocks `NULL`, or the name of a column of blocks (strata, pairs),
+#'   constant within each cluster; randomisation is then within blocks.
+#' @param stat `"diff_means"` (difference in cluster means) or `"t"` (Welch
+#'   t on cluster means).
+#' @param exact `NULL` (enumerate when there are at most 1e8 assignments),
+#'   `TRUE`, `FALSE`, or a number: the largest number of assignments to
+#'   enumerate.
+#' @param R Number of Monte Carlo draws when the test is not exact; a
+#'   positive whole number (checked even when the test is exact).
+#' @param alternative `"two.sided"`, `"greater"` or `"less"` (treated minus
+#'   control).
+#' @param weights `"equal"` (every cluster mean counts the same) or `"size"`
+#'   (cluster means weighted by their number of rows); `"t"` needs
+#'   `"equal"`.
+#' @param conf.level Level of the confidence interval for a constant
+#'   additive effect.
+#' @param conf.int `NULL` (an interval when cheap, see Details), `TRUE` or
+#'   `FALSE`.
+#' @param threads Number of threads; `NULL` uses option `clusterab.threads`,
+#'   else RcppParallel's default.
+#' @param progress Show a progress bar on long runs; `NULL` uses option
+#'   `clusterab.progress`, else `interactive()`.
+#' @return A list of class `c("randomization_test", "htest")`: `statistic`
+#'   and `t0` (the observed statistic), `estimate` (the difference in means,
+#'   treated minus control, weighted as the statistic), `p.value`,
+#'   `p.values` (all three alternatives), `mc.std.error` (0 when exact),
+#'   `conf.int` (with attribute `conf.level`; `NULL` when not computed),
+#'   `null.value`, `alternative`, `method`, `data.name`, `exact` (logical),
+#'   `n.assignments` (N), `count` (assignments or draws at least as
+#'   extreme; `counts` for all three alternatives), `R` and `seed` (Monte Carlo; `NULL` when exact), `t` (the
+#'   Monte Carlo statistics; `NULL` when exact, whose distribution is
+#'   instead kept as `distribution`, a histogram: `breaks` and `counts` of
+#'   all N statistics, the outer two bins reaching the exact minimum and
+#'   maximum), `tolerance`, `stat`, `weights`, `n_clusters` and `n_obs` per
+#'   arm, `arms`, `n_blocks`, `ci_method` (`"stored pairs"`,
+#'   `"re-enumeration"`, `"none"`, or `"skipped"` when `conf.int = NULL` and
+#'   the pairs were too many to store). Methods: `print`, `summary`, `tidy`,
+#'   `confint`, `plot`.
+#' @examples
+#' set.seed(1)
+#' size <- sample(5:30, 12, replace = TRUE)
+#' d <- data.frame(g = rep(1:12, size), treat = rep(rep(0:1, 6), size))
+#' d$y <- 0.5 * d$treat + rnorm(12)[d$g] + rnorm(nrow(d))
+#' res <- randomization_test(d, "y", "treat", "g", threads = 1)
+#' res
+#' tidy(res)
+#' ## paired design: clusters 1-2, 3-4, ... form pairs
+#' d$pair <- (d$g + 1) %/% 2
+#' randomization_test(d, "y", "treat", "g", blocks = "pair", threads = 1)
+#' ## Monte Carlo with 2000 draws
+#' randomization_test(d, "y", "treat", "g", exact = FALSE, R = 2000, threads = 1)
+#' @export
+randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
+                               stat = c("diff_means", "t"), exact = NULL, R = 10000,
+                               alternative = c("two.sided", "greater", "less"),
+                               weights = c("equal", "size"), conf.level = 0.95,
+                               conf.int = NULL, threads = NULL, progress = NULL) {
+  stat <- match.arg(stat)
+  alternative <- match.arg(alternative)
+  weights <- match.arg(weights)
+  check_conf_level(conf.level, "conf.level")
+  R <- check_replicates(R)
+  threads <- resolve_threads(threads)
+  if (!is.null(conf.int) && !(isTRUE(conf.int) || isFALSE(conf.int))) {
+    stop("`conf.int` must be NULL, TRUE or FALSE.", call. = FALSE)
+  }
+  if (stat == "t" && weights == "size") {
+    stop("`stat = \"t\"` is Welch's t on unweighted cluster means; use `weights = \"equal\"`, or `stat = \"diff_means\"` for the size-weighted difference.",
+         call. = FALSE)
+  }
+  if (stat == "t" && isTRUE(conf.int)) {
+    stop("a confidence interval by test inversion is available for `stat = \"diff_means\"` only.",
+         call. = FALSE)
+  }
+  cl <- rand_clusters(data, outcome, treatment, cluster, blocks)
+  design <- rand_design(cl, stat, weights)
+  total <- prod(choose(design$size, design$k))
+  use_exact <- rand_use_exact(exact, total)
+
+  obs <- cpp_rand_statistic(design, design$zenum)
+  t0 <- obs[1L]
+  if (!is.finite(t0)) {
+    stop("the observed t statistic is undefined: `outcome` has the same cluster mean in every cluster of each arm.",
+         call. = FALSE)
+  }
+  scale <- if (stat == "t") 1 else max(abs(design$y))
+  tol <- 1e-9 * max(abs(t0), scale)
+  thresholds <- c(abs(t0) - tol, t0 - tol, t0 + tol)
+  piece <- 2^18
+
+  if (use_exact) {
+    pilot <- cpp_rand_monte_carlo(design, c(20240601L, 1L), 0, 2000, threads)
+    breaks <- rand_breaks(pilot[1L, ], t0)
+    store <- stat != "t" && !isFALSE(conf.int) &&
+      total <= getOption("clusterab.randomization_pairs_limit", rand_pairs_limit)
+    pair_a <- if (store) numeric(total) else numeric(0)
+    pair_b <- if (store) numeric(total) else numeric(0)
+    enumerate <- function(tau = numeric(0), tau_thr = numeric(0), brk = breaks, label) {
+      parts <- run_chunks(total, function(begin, end) {
+        cpp_rand_enumerate(design, begin, end, thresholds, brk, tau, tau_thr, pair_a, pair_b,
+                         piece, threads)
+      }, chunk = piece * 64, progress = progress, label = label)
+      res <- Reduce(`+`, lapply(parts, function(p) replace(p, 4:5, 0)))
+      res[4L] <- min(vapply(parts, `[`, 0, 4L))
+      res[5L] <- max(vapply(parts, `[`, 0, 5L))
+      res
+    }
+    res <- enumerate(label = "Enumerating assignments")
+    counts <- res[1:3]
+    p <- counts / total
+    se <- c(0, 0, 0)
+    nb <- length(breaks)
+    distribution <- rand_distribution(breaks, res[5L + seq_len(nb + 1L)], res[4L], res[5L])
+    t_rep <- NULL
+    seed <- NULL
+    sd_null <- stats::sd(pilot[2L, ] - (obs[2L] / obs[3L]) * pilot[3L, ])
+    if (store) {
+      shift_count <- function(tau, thr) cpp_rand_shift_counts(pair_a, pair_b, tau, thr, threads)
+    } else {
+      pair_a <- pair_b <- numeric(0)
+      shift_count <- function(tau, thr) {
+        enumerate(tau, thr, brk = numeric(0), label = "Confidence interval")[5L + 2L + seq_along(tau)]
+      }
+    }
+    shift_p <- function(tau, thr) shift_count(tau, thr) / total
+    ci_method <- if (stat == "t" || isFALSE(conf.int)) "none"
+                 else if (store) "stored pairs"
+                 else if (is.null(conf.int)) "skipped" else "re-enumeration"
+  } else {
+    seed <- draw_seed()
+    draws <- run_chunks(R, function(begin, end) {
+      cpp_rand_monte_carlo(design, seed, begin, end, threads)
+    }, progress = progress, label = "Drawing assignments")
+    draws <- do.call(cbind, draws)
+    t_rep <- draws[1L, ]
+    counts <- c(sum(abs(t_rep) >= thresholds[1L]), sum(t_rep >= thresholds[2L]),
+                sum(t_rep <= thresholds[3L]))
+    p <- (counts + 1) / (R + 1)
+    se <- sqrt(p * (1 - p) / R)
+    distribution <- NULL
+    sd_null <- stats::sd(draws[2L, ] - (obs[2L] / obs[3L]) * draws[3L, ])
+    pair_a <- draws[2L, ]
+    pair_b <- draws[3L, ]
+    rm(draws)
+    shift_p <- function(tau, thr) (cpp_rand_shift_counts(pair_a, pair_b, tau, thr, threads) + 1) / (R + 1)
+    ci_method <- if (stat == "t" || isFALSE(conf.int)) "none" else "stored pairs"
+  }
+  names(p) <- names(counts) <- names(se) <- c("two.sided", "greater", "less")
+
+  ci <- NULL
+  if (ci_method %in% c("stored pairs", "re-enumeration")) {
+    ci <- rand_invert(shift_p, t0 = obs[2L], b0 = obs[3L], sd_null = sd_null, scale = scale,
+                    alpha = 1 - conf.level)
+    attr(ci, "conf.level") <- conf.level
+  }
+  rm(pair_a, pair_b)
+
+  est <- obs[2L]
+  stat_name <- if (stat == "t") "t" else "difference in means"
+  method <- sprintf("%s randomisation test of %s on cluster means%s%s",
+                    if (use_exact) "Exact" else "Monte Carlo",
+                    if (stat == "t") "Welch t" else "the difference",
+                    if (weights == "size") ", size-weighted" else "",
+                    if (!is.null(blocks)) sprintf(", within %d blocks", length(design$size)) else "")
+  structure(list(
+    statistic = stats::setNames(t0, stat_name), t0 = t0,
+    estimate = c(`difference in means` = est), p.value = p[[alternative]], p.values = p,
+    mc.std.error = se[[alternative]], conf.int = ci,
+    null.value = c(`difference in means` = 0), alternative = alternative, method = method,
+    data.name = sprintf("%s by %s (%s, clusters: %s%s)", outcome, treatment,
+                        paste(cl$arms[["treated"]], "-", cl$arms[["control"]]), cluster,
+                        if (is.null(blocks)) "" else sprintf(", blocks: %s", blocks)),
+    exact = use_exact, n.assignments = total, count = counts[[alternative]], counts = counts,
+    R = if (use_exact) NULL else R, seed = seed, t = t_rep, distribution = distribution,
+    tolerance = tol, stat = stat, weights = weights, n_clusters = cl$n_clusters,
+    n_obs = cl$n_obs, arms = cl$arms, n_blocks = length(design$size), ci_method = ci_method
+  ), class = c("randomization_test", "htest"))
+}
+
+## Per-cluster summaries (mean, size, arm, block) with the input checks.
+rand_clusters <- function(data, outcome, treatment, cluster, blocks) {
+  if (!is.data.frame(data)) {
+    stop(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
+         call. = FALSE)
+  }
+  y <- data_column(data, outcome, "outcome")
+  tr <- data_column(data, treatment, "treatment")
+  g <- data_column(data, cluster, "cluster")
+  bl <- if (is.null(blocks)) NULL else data_column(data, blocks, "blocks")
+  if (!is.numeric(y)) {
+    stop(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
+                 outcome, class(y)[1L]), call. = FALSE)
+  }
+  check_no_missing(y, "outcome")
+  check_no_missing(tr, "treatment")
+  check_no_missing(g, "cluster")
+  if (!is.null(bl)) check_no_missing(bl, "blocks")
+  if (any(!is.finite(y))) {
+    stop(sprintf("`outcome` has %d infinite values; drop those rows first.", sum(!is.finite(y))),
+         call. = FALSE)
+  }
+  if (!(is.logical(tr) || is.numeric(tr) || is.factor(tr) || is.character(tr))) {
+    stop(sprintf("`treatment` column '%s' must be logical, numeric, factor or character, not %s.",
+                 treatment, class(tr)[1L]), call. = FALSE)
+  }
+  codes <- cluster_codes(g, "cluster")
+  code <- codes$codes + 1L
+  G <- codes$G
+  ids <- g[codes$first]
+  constant_within <- function(v, arg, why) {
+    vcode <- match(v, unique(v))
+    pair <- !duplicated((code - 1) * max(vcode) + vcode)
+    mixed <- which(tabulate(code[pair], G) > 1L)
+    if (length(mixed) > 0L) {
+      stop(sprintf("`%s` is not constant within %d cluster%s (for example cluster '%s'); %s",
+                   arg, length(mixed), if (length(mixed) == 1L) "" else "s",
+                   format(ids[mixed[1L]]), why), call. = FALSE)
+    }
+  }
+  constant_within(tr, "treatment",
+                  "randomisation must be by cluster, so every row of a cluster needs the same treatment.")
+  if (!is.null(bl)) {
+    constant_within(bl, "blocks", "each cluster must belong to one block.")
+  }
+  values <- unique(if (is.factor(tr)) as.character(tr) else tr)
+  if (length(values) == 1L) {
+    stop(sprintf("all %d clusters are in the same arm (`treatment` is always %s); a randomisation test needs treated and control clusters.",
+                 G, format(values)), call. = FALSE)
+  }
+  if (length(values) > 2L) {
+    shown <- format(sort(values)[seq_len(min(5L, length(values)))])
+    stop(sprintf("randomization_test() compares two arms, but `treatment` has %d values (%s%s); subset the data to the control arm and one treated arm.",
+                 length(values), paste(trimws(shown), collapse = ", "),
+                 if (length(values) > 5L) ", ..." else ""), call. = FALSE)
+  }
+  arms <- treatment_arms(tr)
+  treated <- attr(arms, "treated")
+  attr(arms, "treated") <- NULL
+  n <- tabulate(code, G)
+  ybar <- as.vector(rowsum(as.double(y), code, reorder = TRUE)) / n
+  z <- treated[codes$first]
+  block <- if (is.null(bl)) rep(1L, G) else match(bl[codes$first], unique(bl[codes$first]))
+  n_clusters <- stats::setNames(c(sum(!z), sum(z)), arms)
+  n_obs <- stats::setNames(c(sum(n[!z]), sum(n[z])), arms)
+  list(ybar = ybar, n = n, z = z, block = block,
+       block_ids = if (is.null(bl)) NULL else unique(bl[codes$first]),
+       arms = arms, n_clusters = n_clusters, n_obs = n_obs)
+}
+
+## The design the C++ layer sees: clusters sorted by block (the block with
+## the most combinations first, the fastest digit of the odometer), means
+## centred within blocks, the enumerated set per block (the smaller arm),
+## and the block weights.
+rand_design <- function(cl, stat, weights) {
+  B <- max(cl$block)
+  size <- tabulate(cl$block, B)
+  treated <- tabulate(cl$block[cl$z], B)
+  need <- if (stat == "t") 2L else 1L
+  bad <- which(treated < need | size - treated < need)
+  if (length(bad) > 0L) {
+    where <- if (B == 1L) "" else sprintf(" of block '%s'", format(cl$block_ids[bad[1L]]))
+    stop(sprintf("each arm%s needs at least %d cluster%s for %s; found %d treated and %d control clusters%s.%s",
+                 if (B == 1L) "" else " of every block", need, if (need == 1L) "" else "s",
+                 if (stat == "t") "a t statistic" else "a difference in means",
+                 treated[bad[1L]], size[bad[1L]] - treated[bad[1L]], where,
+                 if (stat == "t") " Use `stat = \"diff_means\"` (for example in paired designs)." else ""),
+         call. = FALSE)
+  }
+  combos <- choose(size, treated)
+  block_order <- order(-combos, seq_len(B))
+  rank_of_block <- match(seq_len(B), block_order)
+  ord <- order(rank_of_block[cl$block], seq_along(cl$block))
+  block <- rank_of_block[cl$block[ord]]
+  size <- size[block_order]
+  treated <- treated[block_order]
+  y <- cl$ybar[ord]
+  y <- y - (rowsum(y, block, reorder = TRUE) / size)[block]
+  n <- cl$n[ord]
+  z <- cl$z[ord]
+  flipped <- treated > size / 2
+  omega <- if (weights == "equal") size / sum(size) else {
+    rows <- as.vector(rowsum(n, block, reorder = TRUE))
+    rows / sum(rows)
+  }
+  list(y = as.double(y), w = if (weights == "equal") rep(1, length(y)) else as.double(n),
+       zobs = as.double(z), start = as.integer(cumsum(c(0L, size))[seq_len(length(size))]),
+       size = as.integer(size), k = as.integer(ifelse(flipped, size - treated, treated)),
+       flipped = flipped, omega = as.double(omega), welch = stat == "t",
+       zenum = as.integer(ifelse(flipped[block], !z, z)))
+}
+
+rand_exact_limit <- 1e10
+rand_pairs_limit <- 1e7
+
+rand_use_exact <- function(exact, total) {
+  bad <- function() {
+    stop(sprintf("exact enumeration of %s assignments is beyond the limit of %s (it would take too long); use `exact = FALSE` for a Monte Carlo test with `R` draws.",
+                 format(total, big.mark = ",", scientific = total > 1e15),
+                 format(rand_exact_limit, big.mark = ",")), call. = FALSE)
+  }
+  if (is.null(exact)) return(total <= 1e8)
+  if (is.logical(exact) && length(exact) == 1L && !is.na(exact)) {
+    if (exact && total > rand_exact_limit) bad()
+    return(exact)
+  }
+  if (is.numeric(exact) && length(exact) == 1L && !is.na(exact) && exact >= 0) {
+    if (exact > rand_exact_limit && total > rand_exact_limit) bad()
+    return(total <= exact)
+  }
+  stop("`exact` must be NULL, TRUE, FALSE or a number of assignments (the largest to enumerate).",
+       call. = FALSE)
+}
+
+## Histogram breaks for the exact distribution: 100 equal bins over the
+## range of a pilot sample (a fixed seed, so exact results never depend on
+## R's RNG) widened to include the observed statistic; the enumeration adds
+## two outer bins reaching its exact minimum and maximum.
+rand_breaks <- function(pilot, t0) {
+  pilot <- pilot[is.finite(pilot)]
+  r <- range(c(pilot, t0, -t0))
+  if (diff(r) == 0) r <- r + c(-1, 1) * max(abs(r[1L]), 1) * 1e-6
+  seq(r[1L], r[2L], length.out = 101L)
+}
+
+## The exact histogram: the interior bins plus one bin below and one above,
+## which reach the exact minimum and maximum (dropped when empty).
+rand_distribution <- function(breaks, counts, min, max) {
+  nb <- length(breaks)
+  m <- length(counts)
+  ## a statistic equal to the last break lands in the bin above: merge it
+  ## into the last interior bin when that outer bin would have no width
+  if (max <= breaks[nb]) {
+    counts[m - 1L] <- counts[m - 1L] + counts[m]
+    counts[m] <- 0
+  }
+  keep <- c(counts[1L] > 0, rep(TRUE, m - 2L), counts[m] > 0)
+  breaks <- c(if (keep[1L]) min, breaks, if (keep[m]) max)
+  list(breaks = breaks, counts = counts[keep])
+}
+
+## Confidence interval by inverting the two-sided test of a constant shift
+## tau: p(tau) counts |A - tau B| >= |t0 - tau b0| (minus the tolerance).
+## Each end is bracketed by doubling steps from the point estimate, then
+## narrowed on a grid of 8 points per pass until the bracket is shorter than
+## 1e-6 randomisation standard deviations; the midpoint is reported.
+rand_invert <- function(shift_p, t0, b0, sd_null, scale, alpha) {
+  tau_hat <- t0 / b0
+  if (!is.finite(sd_null) || sd_null <= 0) sd_null <- max(scale, 1)
+  pfun <- function(tau) {
+    adj <- abs(t0 - tau * b0)
+    shift_p(tau, adj - 1e-9 * pmax(adj, scale))
+  }
+  ## brackets: steps of 1/4 to 32 standard deviations, then (rarely) up to 2^20
+  bracket <- function(steps, inside) {
+    p <- pfun(c(tau_hat - steps, tau_hat + steps))
+    m <- length(steps)
+    lapply(1:2, function(side) {
+      ps <- p[(side - 1L) * m + seq_len(m)]
+      out <- which(ps <= alpha)
+      sgn <- if (side == 1L) -1 else 1
+      if (length(out) == 0L) return(c(outside = NA, inside = tau_hat + sgn * steps[m]))
+      j <- out[1L]
+      c(outside = tau_hat + sgn * steps[j],
+        inside = if (j == 1L) inside[side] else tau_hat + sgn * steps[j - 1L])
+    })
+  }
+  ends <- bracket(sd_null * 2^(-2:5), c(tau_hat, tau_hat))
+  if (anyNA(c(ends[[1L]][["outside"]], ends[[2L]][["outside"]]))) {
+    far <- bracket(sd_null * 2^(6:20), c(ends[[1L]][["inside"]], ends[[2L]][["inside"]]))
+    for (s in 1:2) if (is.na(ends[[s]][["outside"]])) ends[[s]] <- far[[s]]
+  }
+  precision <- 1e-6 * sd_null
+  repeat {
+    open <- vapply(ends, function(e) !is.na(e[["outside"]]) && abs(e[["outside"]] - e[["inside"]]) > precision, TRUE)
+    if (!any(open)) break
+    grids <- lapply(which(open), function(s) {
+      seq(ends[[s]][["outside"]], ends[[s]][["inside"]], length.out = 10L)[2:9]
+    })
+    pg <- pfun(unlist(grids))
+    for (i in seq_along(grids)) {
+      s <- which(open)[i]
+      ps <- pg[(i - 1L) * 8L + 1:8]
+      grid <- c(ends[[s]][["outside"]], grids[[i]], ends[[s]][["inside"]])
+      ## the first grid point (from outside) that is not rejected
+      j <- which(c(ps, 1) > alpha)[1L]
+      ends[[s]] <- c(outside = grid[j], inside = grid[j + 1L])
+    }
+  }
+  mid <- vapply(ends, function(e) if (is.na(e[["outside"]])) NA_real_ else mean(e), 0)
+  c(if (is.na(mid[1L])) -Inf else mid[1L], if (is.na(mid[2L])) Inf else mid[2L])
+}
+
+#' @export
+print.randomization_test <- function(x, ...) {
+  print(structure(unclass(x)[c("statistic", "parameter", "p.value", "conf.int", "estimate",
+                               "null.value", "alternative", "method", "data.name")],
+                  class = "htest"), ...)
+  if (x$exact) {
+    cat(sprintf("exact: all %s assignments enumerated\n", format(x$n.assignments, big.mark = ",")))
+  } else {
+    cat(sprintf("Monte Carlo: %s random draws from %s possible assignments; Monte Carlo standard error of the p-value %s\n",
+                format(x$R, big.mark = ","), format(x$n.assignments, big.mark = ",", digits = 4),
+                format(x$mc.std.error, digits = 3)))
+  }
+  if (identical(x$ci_method, "skipped")) {
+    cat("no confidence interval: too many assignments to store (use conf.int = TRUE to compute it by re-enumeration)\n")
+  }
+  cat(sprintf("clusters: %d treated (%s), %d control (%s)", as.integer(x$n_clusters[2L]), x$arms[["treated"]],
+              as.integer(x$n_clusters[1L]), x$arms[["control"]]),
+      if (x$n_blocks > 1L) sprintf("in %d blocks", x$n_blocks), "\n\n")
+  invisible(x)
+}
+
+#' Summarise a randomisation test
+#'
+#' @param object A [randomization_test()] result.
+#' @param x A `summary.randomization_test` object.
+#' @param ... Ignored.
+#' @return `summary()` returns an object of class
+#'   `summary.randomization_test`: the test plus `table`, a data frame of
+#'   clusters and rows per arm and the p-values of all three alternatives;
+#'   its `print()` method shows the test and the table.
+#' @export
+summary.randomization_test <- function(object, ...) {
+  object$table <- data.frame(arm = names(object$n_clusters),
+                             clusters = as.vector(object$n_clusters),
+                             rows = as.vector(object$n_obs), stringsAsFactors = FALSE)
+  class(object) <- c("summary.randomization_test", class(object))
+  object
+}
+
+#' @rdname summary.randomization_test
+#' @export
+print.summary.randomization_test <- function(x, ...) {
+  print.randomization_test(x)
+  print(x$table, row.names = FALSE)
+  cat("\np-values: ", paste(sprintf("%s %s", names(x$p.values), format(x$p.values, digits = 4)),
+                           collapse = ", "), "\n", sep = "")
+  invisible(x)
+}
+
+#' Tidy a randomisation test
+#'
+#' @param x A [randomization_test()] result.
+#' @param ... Ignored.
+#' @return A one-row data frame with `estimate`, `statistic`, `p.value`,
+#'   `mc.std.error` (0 when exact), `conf.low`, `conf.high` (`NA` when no
+#'   interval was computed), `n.assignments`, `exact`, `method` and
+#'   `alternative`.
+#' @method tidy randomization_test
+#' @export
+tidy.randomization_test <- function(x, ...) {
+  ci <- if (is.null(x$conf.int)) c(NA_real_, NA_real_) else x$conf.int
+  data.frame(estimate = unname(x$estimate), statistic = unname(x$statistic),
+             p.value = x$p.value, mc.std.error = x$mc.std.error,
+             conf.low = ci[1L], conf.high = ci[2L], n.assignments = x$n.assignments,
+             exact = x$exact, method = x$method, alternative = x$alternative,
+             stringsAsFactors = FALSE)
+}
+
+#' @export
+confint.randomization_test <- function(object, parm, level = NULL, ...) {
+  if (!is.null(level) && !isTRUE(all.equal(level, attr(object$conf.int, "conf.level")))) {
+    stop("the interval was computed at the `conf.level` of the call; rerun randomization_test() with another `conf.level`.",
+         call. = FALSE)
+  }
+  ci <- if (is.null(object$conf.int)) c(NA_real_, NA_real_) else as.vector(object$conf.int)
+  a <- attr(object$conf.int, "conf.level")
+  if (is.null(a)) a <- NA_real_
+  pct <- paste(format(100 * c((1 - a) / 2, (1 + a) / 2), trim = TRUE, digits = 3), "%")
+  matrix(ci, 1L, 2L, dimnames = list(names(object$estimate), pct))
+}
+
+#' @export
+plot.randomization_test <- function(x, main = NULL, xlab = NULL, ...) {
+  if (is.null(main)) main <- if (x$exact) "Exact randomisation distribution" else "Monte Carlo randomisation distribution"
+  if (is.null(xlab)) xlab <- names(x$statistic)
+  if (!x$exact) return(plot_replicates(x$t, x$t0, main = main, xlab = xlab, ...))
+  d <- x$distribution
+  h <- structure(list(breaks = d$breaks, counts = d$counts,
+                      density = d$counts / sum(d$counts) / diff(d$breaks),
+                      mids = (d$breaks[-1L] + d$breaks[-length(d$breaks)]) / 2,
+                      xname = xlab, equidist = FALSE), class = "histogram")
+  graphics::plot(h, freq = FALSE, main = main, xlab = xlab, col = "grey85", border = "white", ...)
+  graphics::abline(v = x$t0, col = "firebrick", lwd = 2)
+  graphics::legend("topright", legend = "observed", col = "firebrick", lty = 1, lwd = 2, bty = "n")
+  invisible(NULL)
+}
