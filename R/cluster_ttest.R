@@ -163,13 +163,7 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
 ## original values, not on their string forms, which may coincide for
 ## numbers.
 treatment_arms <- function(tr) {
-  vals <- if (is.factor(tr)) {
-    factor(levels(droplevels(tr)), levels = levels(tr))
-  } else if (is.character(tr)) {
-    sort(unique(tr), method = "radix")
-  } else {
-    sort(unique(tr))
-  }
+  vals <- arm_values(tr)
   if (length(vals) != 2L) {
     shown <- format(vals[seq_len(min(5L, length(vals)))])
     stop(sprintf("`treatment` must have exactly 2 distinct values, but has %d: %s%s.",
@@ -178,6 +172,19 @@ treatment_arms <- function(tr) {
   }
   structure(c(control = as.character(vals[1L]), treated = as.character(vals[2L])),
             treated = tr == vals[2L])
+}
+
+## The distinct treatment values in arm order, control first: the factor
+## levels that occur, TRUE after FALSE, numbers ascending, strings in C-locale
+## order.
+arm_values <- function(tr) {
+  if (is.factor(tr)) {
+    factor(levels(droplevels(tr)), levels = levels(tr))
+  } else if (is.character(tr)) {
+    sort(unique(tr), method = "radix")
+  } else {
+    sort(unique(tr))
+  }
 }
 
 ## As t.test: a standard error that is zero relative to the means leaves the

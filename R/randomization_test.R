@@ -73,10 +73,13 @@
 #'
 #' @param data A data frame or data.table.
 #' @param outcome Name of the numeric outcome column (a string).
-#' @param treatment Name of the treatment column (a string): two values,
-#'   constant within each cluster. Which one is "treated" follows
+#' @param treatment Name of the treatment column (a string), constant
+#'   within each cluster. With two values, which one is "treated" follows
 #'   [cluster_ttest()]: `TRUE`, the larger number, the second factor level,
-#'   or the second sorted string.
+#'   or the second sorted string. With more than two arms, the first value in
+#'   that order is the control and each other arm is compared with it by its
+#'   own test, which re-randomises the clusters of the two arms (no
+#'   multiplicity adjustment).
 #' @param cluster Name of the cluster column (a string).
 #' @param blocks `NULL`, or the name of a column of blocks (strata, pairs),
 #'   constant within each cluster; randomisation is then within blocks.
@@ -100,7 +103,10 @@
 #'   else RcppParallel's default.
 #' @param progress Show a progress bar on long runs; `NULL` uses option
 #'   `clusterab.progress`, else `interactive()`.
-#' @return A list of class `c("randomization_test", "htest")`: `statistic`
+#' @return With more than two arms, a list of class
+#'   `"randomization_test_arms"` holding one two-arm test per treated arm in
+#'   `tests` (with print, summary, tidy, confint and plot methods). With two
+#'   arms, a list of class `c("randomization_test", "htest")`: `statistic`
 #'   and `t0` (the observed statistic), `estimate` (the difference in means,
 #'   treated minus control, weighted as the statistic), `p.value`,
 #'   `p.values` (all three alternatives), `mc.std.error` (0 when exact),
@@ -151,6 +157,21 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
   if (stat == "t" && isTRUE(conf.int)) {
     stop("a confidence interval by test inversion is available for `stat = \"diff_means\"` only.",
          call. = FALSE)
+  }
+  arms <- if (is.data.frame(data) && is.character(treatment) && length(treatment) == 1L &&
+               treatment %in% names(data) && !anyNA(data[[treatment]])) arm_values(data[[treatment]])
+  if (length(arms) > 2L) {
+    ## Each treated arm against the control, re-randomising clusters between the two.
+    tests <- lapply(arms[-1L], function(arm) {
+      keep <- data[[treatment]] %in% arms[c(1L, match(arm, arms))]
+      two <- as.data.frame(data)[keep, , drop = FALSE]
+      if (is.factor(two[[treatment]])) two[[treatment]] <- droplevels(two[[treatment]])
+      randomization_test(two, outcome, treatment, cluster, blocks, stat, exact, R, alternative,
+                         weights, conf.level, conf.int, threads, progress)
+    })
+    names(tests) <- paste(as.character(arms[-1L]), "-", as.character(arms[1L]))
+    return(structure(list(tests = tests, control = as.character(arms[1L])),
+                     class = "randomization_test_arms"))
   }
   cl <- rand_clusters(data, outcome, treatment, cluster, blocks)
   design <- rand_design(cl, stat, weights)
@@ -306,12 +327,6 @@ rand_clusters <- function(data, outcome, treatment, cluster, blocks) {
   if (length(values) == 1L) {
     stop(sprintf("all %d clusters are in the same arm (`treatment` is always %s); a randomisation test needs treated and control clusters.",
                  G, format(values)), call. = FALSE)
-  }
-  if (length(values) > 2L) {
-    shown <- format(sort(values)[seq_len(min(5L, length(values)))])
-    stop(sprintf("randomization_test() compares two arms, but `treatment` has %d values (%s%s); subset the data to the control arm and one treated arm.",
-                 length(values), paste(trimws(shown), collapse = ", "),
-                 if (length(values) > 5L) ", ..." else ""), call. = FALSE)
   }
   arms <- treatment_arms(tr)
   treated <- attr(arms, "treated")
@@ -565,4 +580,41 @@ plot.randomization_test <- function(x, main = NULL, xlab = NULL, ...) {
   graphics::abline(v = x$t0, col = "firebrick", lwd = 2)
   graphics::legend("topright", legend = "observed", col = "firebrick", lty = 1, lwd = 2, bty = "n")
   invisible(NULL)
+}
+
+#' @export
+print.randomization_test_arms <- function(x, ...) {
+  for (comparison in names(x$tests)) {
+    cat("\n==", comparison, "==\n")
+    print(x$tests[[comparison]], ...)
+  }
+  invisible(x)
+}
+
+#' @export
+summary.randomization_test_arms <- function(object, ...) {
+  object$tests <- lapply(object$tests, summary)
+  object
+}
+
+#' @method tidy randomization_test_arms
+#' @export
+tidy.randomization_test_arms <- function(x, ...) {
+  rows <- lapply(names(x$tests), function(comparison) {
+    cbind(comparison = comparison, tidy(x$tests[[comparison]]))
+  })
+  do.call(rbind, rows)
+}
+
+#' @export
+confint.randomization_test_arms <- function(object, parm, level = NULL, ...) {
+  out <- do.call(rbind, lapply(object$tests, stats::confint, level = level))
+  rownames(out) <- names(object$tests)
+  out
+}
+
+#' @export
+plot.randomization_test_arms <- function(x, ...) {
+  for (comparison in names(x$tests)) plot(x$tests[[comparison]], main = comparison, ...)
+  invisible(x)
 }

@@ -52,16 +52,21 @@ class ReplicateRng {
 
   // Uniform integer in [0, n), without bias: values below 2^64 mod n are
   // rejected, so the accepted range is a whole number of copies of [0, n).
+  // The threshold is cached, since callers draw many values below one n.
   std::uint64_t below(std::uint64_t n) {
-    const std::uint64_t threshold = (0 - n) % n;
+    if (n != bound_) {
+      bound_ = n;
+      threshold_ = (0 - n) % n;
+    }
     for (;;) {
       const std::uint64_t x = (*this)();
-      if (x >= threshold) return x % n;
+      if (x >= threshold_) return x % n;
     }
   }
 
  private:
   std::uint64_t s_[4];
+  std::uint64_t bound_ = 0, threshold_ = 0;
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 };
 

@@ -284,9 +284,6 @@ test_that("bad inputs give errors that name the argument and the fix", {
   big <- ri_data(60, rep(c(TRUE, FALSE), 30), seed = 14)
   expect_error(randomization_test(big, "y", "treat", "g", exact = TRUE), "beyond the limit.*exact = FALSE")
   expect_error(randomization_test(big, "y", "treat", "g", exact = 1e12), "beyond the limit.*exact = FALSE")
-  three <- d
-  three$treat[three$g %in% 1:2] <- 2L
-  expect_error(randomization_test(three, "y", "treat", "g"), "compares two arms.*3 values")
   d$b <- rep(1:4, each = 2)[d$g]
   d2 <- d
   d2$b[1] <- 99
@@ -298,4 +295,25 @@ test_that("bad inputs give errors that name the argument and the fix", {
   expect_error(randomization_test(d, "y", "treat", "g", stat = "t", weights = "size"), "weights = \"equal\"")
   expect_error(randomization_test(d, "y", "treat", "g", exact = "yes"), "`exact` must be")
   expect_error(randomization_test(d, "y", "treat", "g", threads = 0), "`threads`")
+})
+
+test_that("more than two arms: each treated arm against the control, as two-arm tests", {
+  d <- ri_data(12, rep(c(TRUE, FALSE), 6), seed = 21)
+  d$arm <- c("control", "low", "high")[(d$g %% 3) + 1L]
+  res <- randomization_test(d, "y", "arm", "g", threads = 1)
+  expect_s3_class(res, "randomization_test_arms")
+  ## arms in C-locale order: "control" < "high" < "low"
+  expect_identical(names(res$tests), c("high - control", "low - control"))
+  for (arm in c("high", "low")) {
+    two <- d[d$arm %in% c("control", arm), ]
+    single <- randomization_test(two, "y", "arm", "g", threads = 1)
+    expect_identical(res$tests[[paste(arm, "- control")]]$counts, single$counts)
+    expect_identical(res$tests[[paste(arm, "- control")]]$p.value, single$p.value)
+    bf <- ri_brute_force(data.frame(y = two$y, treat = two$arm == arm, g = two$g))
+    expect_equal(single$counts[["two.sided"]], bf$counts[["two.sided"]], tolerance = 0)
+  }
+  td <- tidy(res)
+  expect_identical(td$comparison, names(res$tests))
+  expect_identical(dim(confint(res)), c(2L, 2L))
+  expect_output(print(res), "high - control")
 })
