@@ -65,6 +65,10 @@ cpp_replicate_uniforms <- function(seed, replicates, k, threads) {
     .Call(`_clusterab_cpp_replicate_uniforms`, seed, replicates, k, threads)
 }
 
+cpp_check_interrupt <- function() {
+    invisible(.Call(`_clusterab_cpp_check_interrupt`))
+}
+
 cpp_ri_prepare <- function(moments, index) {
     .Call(`_clusterab_cpp_ri_prepare`, moments, index)
 }

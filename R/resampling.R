@@ -31,6 +31,7 @@ run_chunks <- function(total, fun, chunk = 1e4, progress = NULL, label = "Resamp
   for (i in seq_along(starts)) {
     begin <- starts[i]
     end <- min(begin + chunk, total)
+    cpp_check_interrupt()
     out[[i]] <- fun(begin, end)
     if (progress && is.null(bar) && i == 1L && length(starts) > 1L) {
       per_chunk <- proc.time()[["elapsed"]] - started

@@ -265,6 +265,15 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_check_interrupt
+void cpp_check_interrupt();
+RcppExport SEXP _clusterab_cpp_check_interrupt() {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    cpp_check_interrupt();
+    return R_NilValue;
+END_RCPP
+}
 // cpp_ri_prepare
 Rcpp::List cpp_ri_prepare(Rcpp::NumericMatrix moments, Rcpp::IntegerVector index);
 RcppExport SEXP _clusterab_cpp_ri_prepare(SEXP momentsSEXP, SEXP indexSEXP) {
@@ -378,6 +387,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_rand_revolving_door", (DL_FUNC) &_clusterab_cpp_rand_revolving_door, 2},
     {"_clusterab_cpp_ratio_boot", (DL_FUNC) &_clusterab_cpp_ratio_boot, 10},
     {"_clusterab_cpp_replicate_uniforms", (DL_FUNC) &_clusterab_cpp_replicate_uniforms, 4},
+    {"_clusterab_cpp_check_interrupt", (DL_FUNC) &_clusterab_cpp_check_interrupt, 0},
     {"_clusterab_cpp_ri_prepare", (DL_FUNC) &_clusterab_cpp_ri_prepare, 2},
     {"_clusterab_cpp_ri_criterion", (DL_FUNC) &_clusterab_cpp_ri_criterion, 7},
     {"_clusterab_cpp_solve_stats", (DL_FUNC) &_clusterab_cpp_solve_stats, 5},

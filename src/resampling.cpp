@@ -1,4 +1,5 @@
-// Checks of the shared resampling engine (src/resampling.h), used by the tests.
+// The shared resampling engine (src/resampling.h): the interrupt check between
+// chunks, and a check of the per-replicate streams used by the tests.
 #include "resampling.h"
 #include <Rcpp.h>
 
@@ -29,3 +30,8 @@ Rcpp::NumericMatrix cpp_replicate_uniforms(Rcpp::IntegerVector seed, int replica
   for_replicates(0, replicates, threads, draws);
   return out;
 }
+
+// Between chunks of replicates, on the main thread: a pending user interrupt
+// stops the run here.
+// [[Rcpp::export]]
+void cpp_check_interrupt() { Rcpp::checkUserInterrupt(); }
