@@ -5,7 +5,8 @@
 #' reproduce 'lme4', 'lmerTest' and 'pbkrtest', computed from per-cluster
 #' sufficient statistics in one parallel C++ pass. Start with [cluster_lm()]
 #' for large data, or [vcov_cluster()] and [coef_test()] on an existing `lm`
-#' or `glm` fit, or [ri_lmer()] for a mixed model. `vignette("clusterab")` walks through a geo experiment and
+#' or `glm` fit, or [ri_lmer()] for a mixed model; [did_boot()],
+#' [ratio_test()] and [randomization_test()] for resampling tests. `vignette("clusterab")` walks through a geo experiment and
 #' `vignette("methods", package = "clusterab")` gives every formula.
 #'
 #' Options: `clusterab.threads` sets the default number of threads.
