@@ -60,17 +60,10 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
                           conf.level = 0.95) {
   weights <- match.arg(weights)
   check_conf_level(conf.level, "conf.level")
-  if (!is.data.frame(data)) {
-    stop(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
-         call. = FALSE)
-  }
-  y <- data_column(data, outcome, "outcome")
-  tr <- data_column(data, treatment, "treatment")
-  g <- data_column(data, cluster, "cluster")
-  if (!is.numeric(y)) {
-    stop(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
-                 outcome, class(y)[1L]), call. = FALSE)
-  }
+  cols <- experiment_columns(data, outcome, treatment, cluster)
+  y <- cols$y
+  tr <- cols$tr
+  g <- cols$g
   if (!(is.logical(tr) || is.numeric(tr) || is.factor(tr) || is.character(tr))) {
     stop(sprintf("`treatment` column '%s' must be logical, numeric, factor or character, not %s.",
                  treatment, class(tr)[1L]), call. = FALSE)
@@ -172,6 +165,23 @@ treatment_arms <- function(tr) {
   }
   structure(c(control = as.character(vals[1L]), treated = as.character(vals[2L])),
             treated = tr == vals[2L])
+}
+
+## The outcome, treatment and cluster columns of `data`, checked: `data` is
+## a data frame, the columns exist and the outcome is numeric.
+experiment_columns <- function(data, outcome, treatment, cluster) {
+  if (!is.data.frame(data)) {
+    stop(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
+         call. = FALSE)
+  }
+  y <- data_column(data, outcome, "outcome")
+  tr <- data_column(data, treatment, "treatment")
+  g <- data_column(data, cluster, "cluster")
+  if (!is.numeric(y)) {
+    stop(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
+                 outcome, class(y)[1L]), call. = FALSE)
+  }
+  list(y = y, tr = tr, g = g)
 }
 
 ## The distinct treatment values in arm order, control first: the factor

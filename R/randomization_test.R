@@ -280,18 +280,11 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
 
 ## Per-cluster summaries (mean, size, arm, block) with the input checks.
 rand_clusters <- function(data, outcome, treatment, cluster, blocks) {
-  if (!is.data.frame(data)) {
-    stop(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
-         call. = FALSE)
-  }
-  y <- data_column(data, outcome, "outcome")
-  tr <- data_column(data, treatment, "treatment")
-  g <- data_column(data, cluster, "cluster")
+  cols <- experiment_columns(data, outcome, treatment, cluster)
+  y <- cols$y
+  tr <- cols$tr
+  g <- cols$g
   bl <- if (is.null(blocks)) NULL else data_column(data, blocks, "blocks")
-  if (!is.numeric(y)) {
-    stop(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
-                 outcome, class(y)[1L]), call. = FALSE)
-  }
   check_no_missing(y, "outcome")
   check_no_missing(tr, "treatment")
   check_no_missing(g, "cluster")
