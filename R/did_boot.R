@@ -249,13 +249,7 @@ did_levels <- function(x, arg, column, roles) {
                  class(x)[1L]), call. = FALSE)
   }
   check_no_missing(x, arg)
-  vals <- if (is.factor(x)) {
-    factor(levels(droplevels(x)), levels = levels(x))
-  } else if (is.character(x)) {
-    sort(unique(x), method = "radix")
-  } else {
-    sort(unique(x))
-  }
+  vals <- arm_values(x)
   if (length(vals) != 2L) {
     shown <- trimws(format(vals[seq_len(min(6L, length(vals)))]))
     stop(sprintf("`%s` column `%s` must have exactly two levels (%s and %s), but has %d: %s%s.",

@@ -178,13 +178,7 @@ ratio_units <- function(data, numerator, denominator, group, control) {
     stop(sprintf("`denominator` column '%s' has %d negative value%s; a denominator counts sessions, orders or exposure and cannot be negative.",
                  denominator, sum(y < 0), if (sum(y < 0) == 1L) "" else "s"), call. = FALSE)
   }
-  levels <- if (is.factor(g)) {
-    levels(droplevels(g))
-  } else if (is.character(g)) {
-    sort(unique(g), method = "radix")
-  } else {
-    as.character(sort(unique(g)))
-  }
+  levels <- as.character(arm_values(g))
   if (length(levels) < 2L) {
     stop(sprintf("`group` column '%s' has a single group ('%s'); a comparison needs a control and at least one other group.",
                  group, levels[1L]), call. = FALSE)
