@@ -298,7 +298,7 @@ fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
     criterion = criterion, deviance_ml = dev_ml, criterion_reml = dev_reml,
     devcomp = devcomp, singular = rho == 0, aliased = stats::setNames(aliased, sd$coef_names),
     assign = column_terms(stats, kept), term_labels = stats$term_labels,
-    yname = z[q], weighted = stats$weighted,     optimisation = opt,
+    yname = z[q], weighted = stats$weighted, optimisation = opt,
     ## for degrees of freedom: the statistics in centred coordinates
     parts = list(prep = prep, crit = crit, to_original = to_original, kept = kept,
                  shift = sd$shift, intercept = centred, M = sd$S[kept + 1L, kept + 1L, drop = FALSE]),
@@ -324,47 +324,48 @@ column_terms <- function(stats, kept) {
 ## `around` (a previous optimum, for profiling) narrows the grid to two
 ## decades either side when the minimum is inside them.
 ri_optimise <- function(prep, nobs, REML, around = NULL) {
+  evaluations <- 0L
   crit <- function(rho, order = 0L) {
+    evaluations <<- evaluations + 1L
     cpp_ri_criterion(prep$within, prep$sums, prep$n, rho, nobs, REML, order)
   }
   slope <- function(rho) crit(rho, 1L)$d1
-  grid <- c(0, 10^seq(-8, 8, by = 0.5))
+  on_grid <- function(grid) vapply(grid, function(r) crit(r)$deviance, 0)
+  grid <- NULL
   if (!is.null(around) && around > 1e-6) {
-    near <- c(0, around * 10^seq(-2, 2, by = 0.5))
-    dev <- vapply(near, function(r) crit(r)$deviance, 0)
+    grid <- c(0, around * 10^seq(-2, 2, by = 0.5))
+    dev <- on_grid(grid)
     i <- which.min(dev)
-    if (i > 2L && i < length(near)) grid <- near
+    if (i <= 2L || i == length(grid)) grid <- NULL
   }
-  dev <- vapply(grid, function(r) crit(r)$deviance, 0)
-  evaluations <- length(grid)
-  i <- which.min(dev)
+  if (is.null(grid)) {
+    grid <- c(0, 10^seq(-8, 8, by = 0.5))
+    dev <- on_grid(grid)
+    i <- which.min(dev)
+  }
   if (i == length(grid)) {
     stop("the random-intercept variance is unbounded: the outcome hardly varies within groups; check the data (is the outcome constant within each group?).",
          call. = FALSE)
   }
   if (i == 1L) {
-    evaluations <- evaluations + 1L
     if (slope(0) >= 0) {
       return(list(rho = 0, evaluations = evaluations, boundary = TRUE))
     }
     root <- stats::uniroot(slope, c(0, grid[2L]), tol = 1e-300, maxiter = 200L)
-    return(list(rho = root$root, evaluations = evaluations + root$iter, boundary = FALSE))
+    return(list(rho = root$root, evaluations = evaluations, boundary = FALSE))
   }
   lower <- grid[i - 1L]
   upper <- grid[i + 1L]
   if (lower == 0) lower <- grid[i] * 1e-3
   log_slope <- function(u) exp(u) * slope(exp(u))
   ends <- c(log_slope(log(lower)), log_slope(log(upper)))
-  evaluations <- evaluations + 2L
   if (ends[1L] < 0 && ends[2L] > 0) {
     root <- stats::uniroot(log_slope, log(c(lower, upper)), f.lower = ends[1L],
                            f.upper = ends[2L], tol = 1e-13, maxiter = 200L)
     rho <- exp(root$root)
-    evaluations <- evaluations + root$iter
   } else {
     best <- stats::optimize(function(u) crit(exp(u))$deviance, log(c(lower, upper)), tol = 1e-12)
     rho <- exp(best$minimum)
-    evaluations <- evaluations + 60L
   }
   list(rho = rho, evaluations = evaluations, boundary = FALSE)
 }

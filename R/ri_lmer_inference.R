@@ -326,6 +326,7 @@ confint.ri_lmer <- function(object, parm, level = 0.95, method = c("profile", "W
     stop(sprintf("`parm` must name parameters among %s.", paste(names, collapse = ", ")), call. = FALSE)
   }
   out <- matrix(NA_real_, length(wanted), 2L)
+  ml <- if (method == "profile") ml_optimum(object)
   for (i in seq_along(wanted)) {
     w <- wanted[i]
     j <- match(w, names(beta))
@@ -334,9 +335,9 @@ confint.ri_lmer <- function(object, parm, level = 0.95, method = c("profile", "W
     } else if (method == "Wald") {
       c(NA_real_, NA_real_)
     } else if (!is.na(j)) {
-      fixed_profile_interval(object, j, level)
+      fixed_profile_interval(object, j, level, ml)
     } else {
-      profile_interval(object, sub("^\\.", "", w), level)
+      profile_interval(object, sub("^\\.", "", w), level, ml)
     }
   }
   pct <- paste(format(100 * c((1 - level) / 2, (1 + level) / 2), trim = TRUE, scientific = FALSE, digits = 3), "%")
@@ -344,7 +345,8 @@ confint.ri_lmer <- function(object, parm, level = 0.95, method = c("profile", "W
   out
 }
 
-## The ML fit's rho and deviance (a REML fit's profiles use the ML deviance).
+## The ML fit's rho and deviance (a REML fit's profiles use the ML deviance),
+## found once per confint() call and shared by every profile.
 ml_optimum <- function(fit) {
   prep <- fit$parts$prep
   rho <- if (fit$REML) ri_optimise(prep, fit$nobs, FALSE)$rho else fit$theta^2
@@ -356,7 +358,7 @@ ml_optimum <- function(fit) {
 ## qchisq(level, 1) at the limits. Holding a'beta = b (a the row of
 ## to_original, in the fit's centred coordinates) eliminates the coefficient
 ## k with the largest |a_k|, a linear map R of the columns of (X, y).
-fixed_profile_interval <- function(fit, j, level) {
+fixed_profile_interval <- function(fit, j, level, ml) {
   prep <- fit$parts$prep
   p <- length(fit$coefficients)
   q <- p + 1L
@@ -364,7 +366,6 @@ fixed_profile_interval <- function(fit, j, level) {
   const <- if (j == 1L && fit$parts$intercept) fit$parts$shift[length(fit$parts$shift)] else 0
   k <- which.max(abs(a))
   others <- setdiff(seq_len(p), k)
-  ml <- ml_optimum(fit)
   deviance_at <- function(b) {
     R <- matrix(0, q, q - 1L)
     R[cbind(others, seq_along(others))] <- 1
@@ -417,8 +418,7 @@ profiled_deviance <- function(fit, which, value) {
 
 ## Profile-likelihood interval of sigma_b ("sig01") or sigma: where the ML
 ## deviance rises by qchisq(level, 1) above its minimum.
-profile_interval <- function(fit, which, level) {
-  opt <- ml_optimum(fit)
+profile_interval <- function(fit, which, level, opt) {
   rho <- opt$rho
   ml <- opt$crit
   dev_min <- ml$deviance
