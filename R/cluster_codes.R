@@ -9,11 +9,11 @@ cluster_codes <- function(x, what = "cluster") {
   } else if (inherits(x, c("Date", "POSIXt"))) {
     x <- unclass(as.POSIXct(x))
   } else if (!is.atomic(x) || is.complex(x) || !is.null(dim(x)) || is.raw(x)) {
-    stop(sprintf("`%s` must be a vector of cluster ids (integer, numeric, character, logical or factor), not %s.",
+    abort(sprintf("`%s` must be a vector of cluster ids (integer, numeric, character, logical or factor), not %s.",
                  what, class(x)[1L]), call. = FALSE)
   }
   if (anyNA(x)) {
-    stop(sprintf("`%s` has %d missing value(s); drop those rows or give them a cluster id.",
+    abort(sprintf("`%s` has %d missing value(s); drop those rows or give them a cluster id.",
                  what, sum(is.na(x))), call. = FALSE)
   }
   res <- cpp_cluster_codes(x)

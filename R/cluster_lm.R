@@ -50,9 +50,9 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
     fit <- fit_from_stats(stats, type, cadjust, threads, sub)
     return(new_cluster_lm(fit, call))
   }
-  if (missing(data)) stop("`data` is required.", call. = FALSE)
+  if (missing(data)) abort("`data` is required.", call. = FALSE)
   if (missing(cluster) || is.null(cluster)) {
-    stop("`cluster` is required: name the column that identifies each row's cluster (for independent rows use lm()).",
+    abort("`cluster` is required: name the column that identifies each row's cluster (for independent rows use lm()).",
          call. = FALSE)
   }
   mc <- model_columns(formula, data, weights = weights, cluster = cluster)
@@ -91,7 +91,7 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   n <- stats$nobs
   k <- length(kept)
   if (n - k <= 0) {
-    stop("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
+    abort("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
          call. = FALSE)
   }
   beta <- sol$coef
@@ -159,19 +159,19 @@ sub_design <- function(sub, stats, x_names) {
   labels <- attr(tt, "term.labels")
   missing <- setdiff(labels, x_names)
   if (length(missing)) {
-    stop(sprintf("`formula` names %s, which the statistics do not hold; they hold %s.",
+    abort(sprintf("`formula` names %s, which the statistics do not hold; they hold %s.",
                  paste0("`", missing, "`", collapse = ", "),
                  paste0("`", x_names, "`", collapse = ", ")), call. = FALSE)
   }
   if (attr(tt, "response") == 1L && !identical(deparse1(sub[[2L]]), stats$z_names[length(stats$z_names)])) {
-    stop(sprintf("the outcome of `formula` must be `%s`, the outcome the statistics were computed for.",
+    abort(sprintf("the outcome of `formula` must be `%s`, the outcome the statistics were computed for.",
                  stats$z_names[length(stats$z_names)]), call. = FALSE)
   }
   if (attr(tt, "intercept") == 1L && !stats$intercept) {
-    stop("the statistics were computed without an intercept; `formula` cannot add one.", call. = FALSE)
+    abort("the statistics were computed without an intercept; `formula` cannot add one.", call. = FALSE)
   }
   if (attr(tt, "intercept") == 0L && stats$intercept) {
-    stop("the statistics were computed with an intercept (and centred); `formula` cannot drop it.", call. = FALSE)
+    abort("the statistics were computed with an intercept (and centred); `formula` cannot drop it.", call. = FALSE)
   }
   c(if (stats$intercept) 0L, match(labels, x_names))
 }
@@ -218,13 +218,13 @@ vcov_cluster.cluster_lm <- function(x, cluster = NULL, type = NULL, cadjust = TR
 refit_cluster_lm <- function(x, cluster, type, cadjust, multi0, threads) {
   call <- x$call
   if (is.null(call$data) || inherits(x$stats$formula, "cluster_stats")) {
-    stop("this cluster_lm fit was made from cluster_stats(); a different `cluster` needs the data: call cluster_lm() on the data.",
+    abort("this cluster_lm fit was made from cluster_stats(); a different `cluster` needs the data: call cluster_lm() on the data.",
          call. = FALSE)
   }
   env <- environment(x$formula)
   data <- eval(call$data, env)
   if (inherits(data, "cluster_stats")) {
-    stop("this cluster_lm fit was made from cluster_stats(); a different `cluster` needs the data: call cluster_lm() on the data.",
+    abort("this cluster_lm fit was made from cluster_stats(); a different `cluster` needs the data: call cluster_lm() on the data.",
          call. = FALSE)
   }
   if (is.null(cluster)) cluster <- eval(call$cluster, env)

@@ -49,7 +49,7 @@ cluster_stats <- function(data, formula, cluster, weights = NULL, ...) {
 
 #' @export
 cluster_stats.default <- function(data, formula, cluster, weights = NULL, ...) {
-  stop(sprintf("`data` must be a data frame, a data.table or a DBI connection, not %s.",
+  abort(sprintf("`data` must be a data frame, a data.table or a DBI connection, not %s.",
                class(data)[1L]), call. = FALSE)
 }
 
@@ -57,7 +57,7 @@ cluster_stats.default <- function(data, formula, cluster, weights = NULL, ...) {
 #' @export
 cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, threads = NULL, ...) {
   if (missing(cluster) || is.null(cluster)) {
-    stop("`cluster` is required: name the column that identifies each row's cluster.",
+    abort("`cluster` is required: name the column that identifies each row's cluster.",
          call. = FALSE)
   }
   mc <- model_columns(formula, data, weights = weights, cluster = cluster)
@@ -94,7 +94,7 @@ compress_columns <- function(mc, codes, all_powers, threads, formula) {
 }
 
 stop_one_cluster_variable <- function() {
-  stop("cluster_stats() takes one clustering variable; for multiway clustering use cluster_lm() on the data.",
+  abort("cluster_stats() takes one clustering variable; for multiway clustering use cluster_lm() on the data.",
        call. = FALSE)
 }
 

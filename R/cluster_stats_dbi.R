@@ -35,19 +35,19 @@
 #' @export
 cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, table, ...) {
   if (!requireNamespace("DBI", quietly = TRUE)) {
-    stop("cluster_stats() on a database connection needs the DBI package; install it with install.packages(\"DBI\").",
+    abort("cluster_stats() on a database connection needs the DBI package; install it with install.packages(\"DBI\").",
          call. = FALSE)
   }
   con <- data
   if (missing(table) || is.null(table)) {
-    stop("`table` is required with a database connection: name the table that holds the data, e.g. `table = \"events\"`.",
+    abort("`table` is required with a database connection: name the table that holds the data, e.g. `table = \"events\"`.",
          call. = FALSE)
   }
   if (missing(formula) || !inherits(formula, "formula") || length(formula) != 3L) {
-    stop("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
+    abort("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
   }
   if (missing(cluster) || is.null(cluster)) {
-    stop("`cluster` is required: name the column that identifies each row's cluster, e.g. `cluster = \"g\"`.",
+    abort("`cluster` is required: name the column that identifies each row's cluster, e.g. `cluster = \"g\"`.",
          call. = FALSE)
   }
   tab <- dbi_table(con, table)
@@ -83,26 +83,26 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     if (is.na(v)) 0 else v
   }
   if (count("cab_rows") == 0) {
-    stop(sprintf("table `%s` has no rows.", tab$label), call. = FALSE)
+    abort(sprintf("table `%s` has no rows.", tab$label), call. = FALSE)
   }
   if (!is.null(weight_col) && count("cab_negative") > 0) {
-    stop(sprintf("`weights` must be non-negative; %s are negative (column `%s` of table `%s`).",
+    abort(sprintf("`weights` must be non-negative; %s are negative (column `%s` of table `%s`).",
                  format(count("cab_negative"), big.mark = ","), weight_col, tab$label), call. = FALSE)
   }
   n_used <- count("cab_used")
   if (n_used == 0) {
-    stop(sprintf("no rows of table `%s` are left after leaving out rows with NULL in %s%s; check the column names and the data.",
+    abort(sprintf("no rows of table `%s` are left after leaving out rows with NULL in %s%s; check the column names and the data.",
                  tab$label, paste0("`", unique(mean_cols), "`", collapse = ", "),
                  if (!is.null(weight_col)) " or zero weight" else ""), call. = FALSE)
   }
   if (count("cab_null_cluster") > 0) {
-    stop(sprintf("`cluster` column `%s` is NULL in %s of the rows used; leave those rows out (e.g. a view with WHERE %s IS NOT NULL) or give them a cluster id.",
+    abort(sprintf("`cluster` column `%s` is NULL in %s of the rows used; leave those rows out (e.g. a view with WHERE %s IS NOT NULL) or give them a cluster id.",
                  cluster_col, format(count("cab_null_cluster"), big.mark = ","), g), call. = FALSE)
   }
   means <- vapply(seq_along(mean_cols), function(j) as.double(r1[[paste0("cab_mean", j)]][1L]), 0)
   bad <- !is.finite(means)
   if (any(bad)) {
-    stop(sprintf("%s contain(s) infinite values (or values that are not numbers); remove or recode them first.",
+    abort(sprintf("%s contain(s) infinite values (or values that are not numbers); remove or recode them first.",
                  paste0("`", unique(mean_cols[bad]), "`", collapse = ", ")), call. = FALSE)
   }
   ## The shift: the means, written into the SQL as literals with 17
@@ -148,7 +148,7 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
       " FROM (", inner, ") cab_d GROUP BY cab_g")
     r2 <- dbi_query(con, sql2, "the per-cluster sums", tab)
     if (nrow(r2) == 0L) {
-      stop(sprintf("the per-cluster query on table `%s` returned no rows; check that the table is not empty.",
+      abort(sprintf("the per-cluster query on table `%s` returned no rows; check that the table is not empty.",
                    tab$label), call. = FALSE)
     }
     if (is.null(res)) {
@@ -160,7 +160,7 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     } else {
       m <- match(res$cab_g, r2$cab_g)
       if (nrow(r2) != nrow(res) || anyNA(m)) {
-        stop(sprintf("table `%s` changed while the statistics were computed; try again.", tab$label),
+        abort(sprintf("table `%s` changed while the statistics were computed; try again.", tab$label),
              call. = FALSE)
       }
       r2 <- r2[m, , drop = FALSE]
@@ -169,14 +169,14 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
   }
   ids <- res$cab_g
   if (anyNA(ids)) {
-    stop(sprintf("`cluster` column `%s` is NULL in some of the rows used; leave those rows out or give them a cluster id.",
+    abort(sprintf("`cluster` column `%s` is NULL in some of the rows used; leave those rows out or give them a cluster id.",
                  cluster_col), call. = FALSE)
   }
   o <- order(ids, method = "radix")
   G <- length(ids)
   n <- as.double(res$cab_n)
   if (any(!is.finite(values))) {
-    stop(sprintf("the sums of cross-products in table `%s` are not finite (the values are too large); rescale the columns first.",
+    abort(sprintf("the sums of cross-products in table `%s` are not finite (the values are too large); rescale the columns first.",
                  tab$label), call. = FALSE)
   }
   ## Assemble the K x G matrices, one per power; a NULL expression is the count.
@@ -197,7 +197,7 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
   names(shift) <- c(spec$x_labels, spec$y_label)
   total <- sum(n)
   if (total != n_used) {
-    warning(sprintf("table `%s` changed between the two queries (%s rows used, %s counted per cluster).",
+    warn(sprintf("table `%s` changed between the two queries (%s rows used, %s counted per cluster).",
                     tab$label, format(n_used, big.mark = ","), format(total, big.mark = ",")),
             call. = FALSE)
   }
@@ -218,13 +218,13 @@ dbi_table <- function(con, table) {
   ok <- (is.character(table) && length(table) == 1L && !is.na(table) && nzchar(table)) ||
     inherits(table, c("Id", "SQL"))
   if (!ok) {
-    stop("`table` must be the name of a table in the database (a string such as \"events\"), or a DBI::Id().",
+    abort("`table` must be the name of a table in the database (a string such as \"events\"), or a DBI::Id().",
          call. = FALSE)
   }
   sql <- as.character(DBI::dbQuoteIdentifier(con, table))
   label <- if (is.character(table) && !inherits(table, "SQL")) table else sql
   not_found <- function(detail = "") {
-    stop(sprintf("table `%s` was not found in the database%s; check the name with DBI::dbListTables() (for a table in another schema use `table = DBI::Id(schema = ..., table = ...)`).",
+    abort(sprintf("table `%s` was not found in the database%s; check the name with DBI::dbListTables() (for a table in another schema use `table = DBI::Id(schema = ..., table = ...)`).",
                  label, detail), call. = FALSE)
   }
   if (!inherits(table, "SQL")) {
@@ -240,22 +240,22 @@ dbi_table <- function(con, table) {
 ## interactions or functions), optionally without intercept.
 dbi_formula_columns <- function(formula, tab) {
   tt <- tryCatch(terms(formula, data = tab$columns), error = function(e) {
-    stop("`formula` is not valid: ", conditionMessage(e), call. = FALSE)
+    abort("`formula` is not valid: ", conditionMessage(e), call. = FALSE)
   })
   vars <- as.list(attr(tt, "variables"))[-1L]
   var_labels <- vapply(vars, deparse1, "")
   plain <- vapply(vars, is.name, logical(1L))
   if (any(!plain)) {
-    stop(sprintf("`formula` term `%s` is not a column name. With a database connection every term must be a numeric column used as it is (no factors, interactions or functions such as log()); create a numeric column for it in the database instead (a view will do).",
+    abort(sprintf("`formula` term `%s` is not a column name. With a database connection every term must be a numeric column used as it is (no factors, interactions or functions such as log()); create a numeric column for it in the database instead (a view will do).",
                  var_labels[!plain][1L]), call. = FALSE)
   }
   if (attr(tt, "response") != 1L) {
-    stop("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
+    abort("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
   }
   labels <- attr(tt, "term.labels")
   order <- attr(tt, "order")
   if (any(order > 1L)) {
-    stop(sprintf("`formula` term `%s` is an interaction, which is not expanded in the database; create a numeric column holding the product in the database instead (a view will do).",
+    abort(sprintf("`formula` term `%s` is an interaction, which is not expanded in the database; create a numeric column holding the product in the database instead (a view will do).",
                  labels[order > 1L][1L]), call. = FALSE)
   }
   factors <- attr(tt, "factors")
@@ -263,7 +263,7 @@ dbi_formula_columns <- function(formula, tab) {
   y_col <- as.character(vars[[1L]])
   missing <- setdiff(c(y_col, x_cols), names(tab$columns))
   if (length(missing)) {
-    stop(sprintf("`formula` names column(s) %s that are not in table `%s`.",
+    abort(sprintf("`formula` names column(s) %s that are not in table `%s`.",
                  paste0("`", missing, "`", collapse = ", "), tab$label), call. = FALSE)
   }
   list(x_cols = x_cols, x_labels = labels, y_col = y_col, y_label = var_labels[1L],
@@ -278,19 +278,19 @@ dbi_column_name <- function(arg, what, tab) {
       if (what == "cluster" && length(all.vars(rhs)) > 1L) {
         stop_one_cluster_variable()
       }
-      stop(sprintf("`%s` must name one column as it is, such as `~ %s`, not `%s`; create the column in the database if needed.",
+      abort(sprintf("`%s` must name one column as it is, such as `~ %s`, not `%s`; create the column in the database if needed.",
                    what, if (what == "cluster") "g" else "w", deparse1(arg)), call. = FALSE)
     }
     arg <- as.character(rhs)
   } else if (is.character(arg) && length(arg) > 1L && what == "cluster") {
     stop_one_cluster_variable()
   } else if (!(is.character(arg) && length(arg) == 1L && !is.na(arg) && nzchar(arg))) {
-    stop(sprintf("`%s` must be a column name (a string such as \"%s\") or a one-sided formula such as `~ %s`; with a database connection it cannot hold the values themselves.",
+    abort(sprintf("`%s` must be a column name (a string such as \"%s\") or a one-sided formula such as `~ %s`; with a database connection it cannot hold the values themselves.",
                  what, if (what == "cluster") "g" else "w", if (what == "cluster") "g" else "w"),
          call. = FALSE)
   }
   if (!(arg %in% names(tab$columns))) {
-    stop(sprintf("`%s` names column `%s`, which is not in table `%s`.", what, arg, tab$label),
+    abort(sprintf("`%s` names column `%s`, which is not in table `%s`.", what, arg, tab$label),
          call. = FALSE)
   }
   arg
@@ -304,7 +304,7 @@ dbi_check_numeric <- function(cols, what, tab) {
       !is.factor(x) && !inherits(x, c("Date", "POSIXt", "difftime", "hms"))
     if (!numeric_like) {
       kind <- class(x)[1L]
-      stop(sprintf("`%s` uses column `%s` of table `%s`, which is %s in the database, not numeric; create a numeric column in the database instead (for a categorical variable, one 0/1 column per level).",
+      abort(sprintf("`%s` uses column `%s` of table `%s`, which is %s in the database, not numeric; create a numeric column in the database instead (for a categorical variable, one 0/1 column per level).",
                    what, col, tab$label, if (kind == "character") "text" else kind),
            call. = FALSE)
     }
@@ -313,7 +313,7 @@ dbi_check_numeric <- function(cols, what, tab) {
 
 dbi_query <- function(con, sql, what, tab) {
   tryCatch(DBI::dbGetQuery(con, sql), error = function(e) {
-    stop(sprintf("the database could not compute %s of table `%s`: %s\nEvery column in `formula` and `weights` must be numeric in the database.",
+    abort(sprintf("the database could not compute %s of table `%s`: %s\nEvery column in `formula` and `weights` must be numeric in the database.",
                  what, tab$label, conditionMessage(e)), call. = FALSE)
   })
 }

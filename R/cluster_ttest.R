@@ -65,7 +65,7 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
   tr <- cols$tr
   g <- cols$g
   if (!(is.logical(tr) || is.numeric(tr) || is.factor(tr) || is.character(tr))) {
-    stop(sprintf("`treatment` column '%s' must be logical, numeric, factor or character, not %s.",
+    abort(sprintf("`treatment` column '%s' must be logical, numeric, factor or character, not %s.",
                  treatment, class(tr)[1L]), call. = FALSE)
   }
   check_no_missing(y, "outcome")
@@ -82,7 +82,7 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
   pair <- !duplicated((code - 1) * length(tvals) + tcode)
   mixed <- which(tabulate(code[pair], G) > 1L)
   if (length(mixed) > 0L) {
-    stop(sprintf("`treatment` is not constant within %d cluster%s (for example cluster '%s'); randomisation must be by cluster, so every row of a cluster needs the same treatment.",
+    abort(sprintf("`treatment` is not constant within %d cluster%s (for example cluster '%s'); randomisation must be by cluster, so every row of a cluster needs the same treatment.",
                  length(mixed), if (length(mixed) == 1L) "" else "s",
                  format(ids[mixed[1L]])), call. = FALSE)
   }
@@ -98,7 +98,7 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
   G_arm <- c(sum(!arm_t), sum(arm_t))
   names(G_arm) <- arms
   if (any(G_arm < 2L)) {
-    stop(sprintf("each arm of `treatment` needs at least 2 clusters for a t test on cluster means; found %d (%s) and %d (%s).",
+    abort(sprintf("each arm of `treatment` needs at least 2 clusters for a t test on cluster means; found %d (%s) and %d (%s).",
                  G_arm[1L], arms[1L], G_arm[2L], arms[2L]), call. = FALSE)
   }
   n_obs <- c(sum(n[!arm_t]), sum(n[arm_t]))
@@ -159,7 +159,7 @@ treatment_arms <- function(tr) {
   vals <- arm_values(tr)
   if (length(vals) != 2L) {
     shown <- format(vals[seq_len(min(5L, length(vals)))])
-    stop(sprintf("`treatment` must have exactly 2 distinct values, but has %d: %s%s.",
+    abort(sprintf("`treatment` must have exactly 2 distinct values, but has %d: %s%s.",
                  length(vals), paste(trimws(shown), collapse = ", "),
                  if (length(vals) > 5L) ", ..." else ""), call. = FALSE)
   }
@@ -171,37 +171,24 @@ treatment_arms <- function(tr) {
 ## a data frame, the columns exist and the outcome is numeric.
 experiment_columns <- function(data, outcome, treatment, cluster) {
   if (!is.data.frame(data)) {
-    stop(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
+    abort(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
          call. = FALSE)
   }
   y <- data_column(data, outcome, "outcome")
   tr <- data_column(data, treatment, "treatment")
   g <- data_column(data, cluster, "cluster")
   if (!is.numeric(y)) {
-    stop(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
+    abort(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
                  outcome, class(y)[1L]), call. = FALSE)
   }
   list(y = y, tr = tr, g = g)
-}
-
-## The distinct treatment values in arm order, control first: the factor
-## levels that occur, TRUE after FALSE, numbers ascending, strings in C-locale
-## order.
-arm_values <- function(tr) {
-  if (is.factor(tr)) {
-    factor(levels(droplevels(tr)), levels = levels(tr))
-  } else if (is.character(tr)) {
-    sort(unique(tr), method = "radix")
-  } else {
-    sort(unique(tr))
-  }
 }
 
 ## As t.test: a standard error that is zero relative to the means leaves the
 ## t statistic undefined.
 check_not_constant <- function(v, means) {
   if (sqrt(sum(v)) < 10 * .Machine$double.eps * max(abs(means))) {
-    stop("`outcome` has the same cluster mean in every cluster of each arm, so the t statistic is undefined.",
+    abort("`outcome` has the same cluster mean in every cluster of each arm, so the t statistic is undefined.",
          call. = FALSE)
   }
 }

@@ -73,7 +73,7 @@ coef_test <- function(x, vcov = NULL, cluster = NULL, type = NULL, df = NULL, ..
 coef_ci <- function(x, parm = NULL, level = 0.95, vcov = NULL, cluster = NULL,
                     type = NULL, df = NULL, ...) {
   if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
-    stop("`level` must be a single number between 0 and 1, such as 0.95.", call. = FALSE)
+    abort("`level` must be a single number between 0 and 1, such as 0.95.", call. = FALSE)
   }
   tab <- coef_test(x, vcov = vcov, cluster = cluster, type = type, df = df, ...)
   est <- tab[, 1L]
@@ -103,7 +103,7 @@ coef_vcov <- function(x, vcov, cluster, type, ...) {
     return(do.call(vcov, args))
   }
   if (!is.matrix(vcov) || nrow(vcov) != ncol(vcov)) {
-    stop("`vcov` must be a square covariance matrix or a function that computes one.",
+    abort("`vcov` must be a square covariance matrix or a function that computes one.",
          call. = FALSE)
   }
   vcov
@@ -122,12 +122,12 @@ coef_df <- function(x, df, cluster) {
     } else if (inherits(x, "cluster_lm")) {
       min(x$G)
     } else {
-      stop('df = "cluster" needs `cluster` (or a cluster_lm fit).', call. = FALSE)
+      abort('df = "cluster" needs `cluster` (or a cluster_lm fit).', call. = FALSE)
     }
     return(G - 1)
   }
   if (!is.numeric(df) || length(df) != 1L || is.na(df) || df <= 0) {
-    stop('`df` must be NULL, "cluster" or a single positive number.', call. = FALSE)
+    abort('`df` must be NULL, "cluster" or a single positive number.', call. = FALSE)
   }
   df
 }
@@ -139,7 +139,7 @@ n_clusters <- function(x, cluster) {
       vars <- if (is.character(cluster)) cluster else all.vars(cluster)
       if (all(vars %in% names(x$G))) return(min(x$G[vars]))
     }
-    stop('df = "cluster" with a new `cluster` for a cluster_lm fit: refit cluster_lm() with that clustering.',
+    abort('df = "cluster" with a new `cluster` for a cluster_lm fit: refit cluster_lm() with that clustering.',
          call. = FALSE)
   }
   w <- if (inherits(x, "glm")) x$prior.weights else x$weights

@@ -103,8 +103,8 @@
 did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
                      type = c("cluster", "iid"), ci = c("perc", "bca", "norm"),
                      level = 0.95, covariates = NULL, threads = NULL, progress = NULL) {
-  if (!is.data.frame(data)) stop("`data` must be a data frame or data.table.", call. = FALSE)
-  if (nrow(data) == 0L) stop("`data` has no rows.", call. = FALSE)
+  if (!is.data.frame(data)) abort("`data` must be a data frame or data.table.", call. = FALSE)
+  if (nrow(data) == 0L) abort("`data` has no rows.", call. = FALSE)
   R <- check_replicates(R)
   check_conf_level(level, "level")
   ci <- match.arg(ci, several.ok = TRUE)
@@ -114,14 +114,14 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   } else {
     type <- match.arg(type)
     if (type == "cluster" && is.null(cluster)) {
-      stop('type = "cluster" resamples clusters: name the cluster column in `cluster`, or use type = "iid".',
+      abort('type = "cluster" resamples clusters: name the cluster column in `cluster`, or use type = "iid".',
            call. = FALSE)
     }
   }
 
   y <- data_column(data, outcome, "outcome")
   if (!(is.numeric(y) || is.logical(y)) || is.factor(y) || !is.null(dim(y))) {
-    stop(sprintf("`outcome` column `%s` must be numeric, not %s.", outcome, class(y)[1L]),
+    abort(sprintf("`outcome` column `%s` must be numeric, not %s.", outcome, class(y)[1L]),
          call. = FALSE)
   }
   check_no_missing(y, "outcome")
@@ -157,7 +157,7 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
 
   reg <- if (is.null(cl)) classical_fit(stats) else fit_from_stats(stats, "HC1", TRUE, threads)
   if (is.na(reg$coefficients[[did_name]])) {
-    stop(sprintf("the difference in differences is not identified: `covariates` are collinear with `%s`; drop the collinear covariates.",
+    abort(sprintf("the difference in differences is not identified: `covariates` are collinear with `%s`; drop the collinear covariates.",
                  did_name), call. = FALSE)
   }
   est <- reg$coefficients[[did_name]]
@@ -189,11 +189,11 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   replicates[is.nan(replicates)] <- NA_real_
   failed <- sum(is.na(replicates))
   if (failed == R) {
-    stop("no bootstrap replicate could estimate the difference in differences (every resample left a cell of the 2x2 empty); use more clusters or rows.",
+    abort("no bootstrap replicate could estimate the difference in differences (every resample left a cell of the 2x2 empty); use more clusters or rows.",
          call. = FALSE)
   }
   if (failed > 0L) {
-    warning(sprintf("%d of %d bootstrap replicates left a cell of the 2x2 empty (or the interaction aliased) and were left out of the intervals.",
+    warn(sprintf("%d of %d bootstrap replicates left a cell of the 2x2 empty (or the interaction aliased) and were left out of the intervals.",
                     failed, R), call. = FALSE)
   }
 
@@ -245,14 +245,14 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
 ## second ("treated" or "post"): see did_boot()'s documentation for the rule.
 did_levels <- function(x, arg, column, roles) {
   if (!is.atomic(x) || !is.null(dim(x)) || is.complex(x) || is.raw(x)) {
-    stop(sprintf("`%s` column `%s` must be a vector with two values, not %s.", arg, column,
+    abort(sprintf("`%s` column `%s` must be a vector with two values, not %s.", arg, column,
                  class(x)[1L]), call. = FALSE)
   }
   check_no_missing(x, arg)
   vals <- arm_values(x)
   if (length(vals) != 2L) {
     shown <- trimws(format(vals[seq_len(min(6L, length(vals)))]))
-    stop(sprintf("`%s` column `%s` must have exactly two levels (%s and %s), but has %d: %s%s.",
+    abort(sprintf("`%s` column `%s` must have exactly two levels (%s and %s), but has %d: %s%s.",
                  arg, column, roles[1L], roles[2L], length(vals),
                  paste0('"', shown, '"', collapse = ", "), if (length(vals) > 6L) ", ..." else ""),
          call. = FALSE)
@@ -264,21 +264,21 @@ did_levels <- function(x, arg, column, roles) {
 did_covariates <- function(data, covariates, taken) {
   if (is.null(covariates)) return(list())
   if (!is.character(covariates) || anyNA(covariates) || !length(covariates)) {
-    stop("`covariates` must be a character vector of column names, such as c(\"age\", \"region\").",
+    abort("`covariates` must be a character vector of column names, such as c(\"age\", \"region\").",
          call. = FALSE)
   }
   cols <- lapply(stats::setNames(covariates, covariates), function(v) {
     x <- data_column(data, v, "covariates")
     k <- sum(is.na(x))
     if (k > 0L) {
-      stop(sprintf("covariate `%s` has %d missing value%s; drop those rows first.", v, k,
+      abort(sprintf("covariate `%s` has %d missing value%s; drop those rows first.", v, k,
                    if (k == 1L) "" else "s"), call. = FALSE)
     }
     x
   })
   bad <- intersect(covariates, taken)
   if (length(bad)) {
-    stop(sprintf("`covariates` must not include the outcome, group or period column (%s).",
+    abort(sprintf("`covariates` must not include the outcome, group or period column (%s).",
                  paste0("`", bad, "`", collapse = ", ")), call. = FALSE)
   }
   cols
@@ -290,7 +290,7 @@ check_cells <- function(cell, group_levels, period_levels) {
     empty <- which(counts == 0L) - 1L
     labels <- sprintf("%s = \"%s\", %s = \"%s\"", "group", group_levels[empty %/% 2L + 1L],
                       "period", period_levels[empty %% 2L + 1L])
-    stop(sprintf("the 2x2 cell%s %s %s no rows; a difference in differences needs rows in all four cells.",
+    abort(sprintf("the 2x2 cell%s %s %s no rows; a difference in differences needs rows in all four cells.",
                  if (length(empty) > 1L) "s" else "", paste(labels, collapse = " and "),
                  if (length(empty) > 1L) "have" else "has"), call. = FALSE)
   }
@@ -302,13 +302,13 @@ check_cluster_groups <- function(cl, cl_values, grp) {
   mixed <- grp$second != first_group[cl$codes + 1L]
   if (any(mixed)) {
     bad <- unique(cl$codes[mixed]) + 1L
-    stop(sprintf("`group` varies within %d cluster%s (e.g. cluster \"%s\"); each cluster must belong to one group. Cluster by the unit that was assigned to a group, or fix the group of those rows.",
+    abort(sprintf("`group` varies within %d cluster%s (e.g. cluster \"%s\"); each cluster must belong to one group. Cluster by the unit that was assigned to a group, or fix the group of those rows.",
                  length(bad), if (length(bad) > 1L) "s" else "",
                  format(cl_values[cl$first[bad[1L]]])), call. = FALSE)
   }
   per_group <- tabulate(first_group + 1L, 2L)
   if (any(per_group < 2L)) {
-    stop(sprintf("each group needs at least 2 clusters for cluster-robust intervals and the cluster bootstrap; %s has %d and %s has %d.",
+    abort(sprintf("each group needs at least 2 clusters for cluster-robust intervals and the cluster bootstrap; %s has %d and %s has %d.",
                  grp$levels[["control"]], per_group[1L], grp$levels[["treated"]], per_group[2L]),
          call. = FALSE)
   }
@@ -323,7 +323,7 @@ classical_fit <- function(stats) {
   k <- length(kept)
   n <- stats$nobs
   if (n - k <= 0) {
-    stop("the model has no residual degrees of freedom; it needs more rows than coefficients.",
+    abort("the model has no residual degrees of freedom; it needs more rows than coefficients.",
          call. = FALSE)
   }
   beta <- des$sol$coef
@@ -354,7 +354,7 @@ boot_quantile <- function(t, alpha) {
   R <- length(t)
   rk <- (R + 1) * alpha
   if (!all(rk > 1 & rk < R)) {
-    warning("extreme order statistics used as endpoints; increase `R`.", call. = FALSE)
+    warn("extreme order statistics used as endpoints; increase `R`.", call. = FALSE)
   }
   k <- trunc(rk)
   out <- numeric(length(alpha))
@@ -390,7 +390,7 @@ boot_intervals <- function(x, ci, level) {
         w <- stats::qnorm(sum(t < t0) / length(t))
         a <- x$acceleration
         if (!is.finite(w) || !is.finite(a)) {
-          warning(if (!is.finite(w)) "the BCa interval is not available: the estimate lies outside the bootstrap replicates (bias correction infinite)."
+          warn(if (!is.finite(w)) "the BCa interval is not available: the estimate lies outside the bootstrap replicates (bias correction infinite)."
                   else "the BCa interval is not available: a leave-one-out estimate is not estimable, so the acceleration is undefined.",
                   call. = FALSE)
           c(NA_real_, NA_real_)
@@ -519,7 +519,7 @@ tidy.did_boot <- function(x, conf.level = x$level, ...) {
 #' @export
 plot.did_boot <- function(x, interval = x$ci[1L], ...) {
   if (!is.character(interval) || length(interval) != 1L || !interval %in% x$ci) {
-    stop(sprintf("`interval` must be one of the intervals computed: %s.",
+    abort(sprintf("`interval` must be one of the intervals computed: %s.",
                  paste0('"', x$ci, '"', collapse = ", ")), call. = FALSE)
   }
   plot_replicates(x$t[, 1L], x$t0[[1L]], ci = x$boot_ci[interval, ],

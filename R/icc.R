@@ -59,13 +59,13 @@ icc <- function(x, outcome = NULL, cluster = NULL, level = 0.95) {
   check_conf_level(level, "level")
   if (inherits(x, "ri_lmer")) return(icc_ri_lmer(x, level))
   if (!is.data.frame(x)) {
-    stop(sprintf("`x` must be a data frame, a data.table or an ri_lmer fit, not %s.",
+    abort(sprintf("`x` must be a data frame, a data.table or an ri_lmer fit, not %s.",
                  class(x)[1L]), call. = FALSE)
   }
   y <- data_column(x, outcome, "outcome", "x")
   g <- data_column(x, cluster, "cluster", "x")
   if (!is.numeric(y)) {
-    stop(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
+    abort(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
                  outcome, class(y)[1L]), call. = FALSE)
   }
   check_no_missing(y, "outcome")
@@ -75,11 +75,11 @@ icc <- function(x, outcome = NULL, cluster = NULL, level = 0.95) {
   G <- max(code, 0L)
   N <- length(y)
   if (G < 2L) {
-    stop(sprintf("`cluster` has %d distinct value%s; the ICC needs at least 2 clusters.",
+    abort(sprintf("`cluster` has %d distinct value%s; the ICC needs at least 2 clusters.",
                  G, if (G == 1L) "" else "s"), call. = FALSE)
   }
   if (N == G) {
-    stop("`cluster` puts every row in a cluster of its own, so the within-cluster variance is undefined; the ICC needs some clusters with 2 or more rows.",
+    abort("`cluster` puts every row in a cluster of its own, so the within-cluster variance is undefined; the ICC needs some clusters with 2 or more rows.",
          call. = FALSE)
   }
 
@@ -101,9 +101,9 @@ icc <- function(x, outcome = NULL, cluster = NULL, level = 0.95) {
 
   if (MSW == 0) {
     if (MSB == 0) {
-      stop("`outcome` is constant, so the ICC is undefined (0/0).", call. = FALSE)
+      abort("`outcome` is constant, so the ICC is undefined (0/0).", call. = FALSE)
     }
-    warning("`outcome` does not vary within any cluster (MSW = 0): the ICC is 1 and the confidence interval is the degenerate [1, 1].",
+    warn("`outcome` does not vary within any cluster (MSW = 0): the ICC is 1 and the confidence interval is the degenerate [1, 1].",
             call. = FALSE)
     est <- 1
     ci <- c(1, 1)
@@ -188,11 +188,11 @@ tidy.clusterab_icc <- function(x, ...) {
 design_effect <- function(cluster_size, icc) {
   if (!is.numeric(cluster_size) || length(cluster_size) == 0L ||
       anyNA(cluster_size) || any(!is.finite(cluster_size)) || any(cluster_size <= 0)) {
-    stop("`cluster_size` must be one or more positive finite numbers (one size, or the size of each cluster).",
+    abort("`cluster_size` must be one or more positive finite numbers (one size, or the size of each cluster).",
          call. = FALSE)
   }
   if (!is.numeric(icc) || length(icc) != 1L || is.na(icc) || icc < -1 || icc > 1) {
-    stop("`icc` must be a single number between -1 and 1.", call. = FALSE)
+    abort("`icc` must be a single number between -1 and 1.", call. = FALSE)
   }
   m <- if (length(cluster_size) == 1L) {
     cluster_size
@@ -203,7 +203,7 @@ design_effect <- function(cluster_size, icc) {
   }
   de <- 1 + (m - 1) * icc
   if (de <= 0) {
-    stop(sprintf("`icc` = %s is too negative for these cluster sizes: the design effect would be %s; the ICC must be above %s.",
+    abort(sprintf("`icc` = %s is too negative for these cluster sizes: the design effect would be %s; the ICC must be above %s.",
                  format(icc), format(de), format(-1 / (m - 1))), call. = FALSE)
   }
   de
@@ -224,7 +224,7 @@ design_effect <- function(cluster_size, icc) {
 #' @export
 effective_n <- function(n, cluster_size, icc) {
   if (!is.numeric(n) || length(n) != 1L || is.na(n) || !is.finite(n) || n <= 0) {
-    stop("`n` must be a single positive finite number, the total number of rows.", call. = FALSE)
+    abort("`n` must be a single positive finite number, the total number of rows.", call. = FALSE)
   }
   n / design_effect(cluster_size, icc)
 }
@@ -233,7 +233,7 @@ effective_n <- function(n, cluster_size, icc) {
 
 check_conf_level <- function(level, arg) {
   if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
-    stop(sprintf("`%s` must be a single number between 0 and 1, such as 0.95.", arg),
+    abort(sprintf("`%s` must be a single number between 0 and 1, such as 0.95.", arg),
          call. = FALSE)
   }
 }
@@ -242,12 +242,12 @@ check_conf_level <- function(level, arg) {
 ## says what to pass.
 data_column <- function(data, name, arg, data_arg = "data") {
   if (!is.character(name) || length(name) != 1L || is.na(name)) {
-    stop(sprintf("`%s` must be the name of a column of `%s`, as a string (such as \"y\").",
+    abort(sprintf("`%s` must be the name of a column of `%s`, as a string (such as \"y\").",
                  arg, data_arg), call. = FALSE)
   }
   if (!name %in% names(data)) {
     shown <- names(data)[seq_len(min(10L, length(names(data))))]
-    stop(sprintf("`%s` = \"%s\" is not a column of `%s`; its columns include: %s.", arg, name,
+    abort(sprintf("`%s` = \"%s\" is not a column of `%s`; its columns include: %s.", arg, name,
                  data_arg, paste(shown, collapse = ", ")), call. = FALSE)
   }
   data[[name]]
@@ -257,7 +257,7 @@ check_no_missing <- function(v, arg) {
   k <- sum(is.na(v))
   if (k > 0L) {
     what <- if (arg == "cluster") " or give them a cluster id" else ""
-    stop(sprintf("`%s` has %d missing value%s; drop those rows%s.", arg, k,
+    abort(sprintf("`%s` has %d missing value%s; drop those rows%s.", arg, k,
                  if (k == 1L) "" else "s", what), call. = FALSE)
   }
 }

@@ -43,7 +43,7 @@ design_columns <- function(tt, variables, contrasts = NULL) {
     attr(frame, "terms") <- tt_slow
     contrasts <- contrasts[intersect(names(contrasts), slow_vars)]
     mm <- tryCatch(model.matrix(tt_slow, frame, contrasts.arg = if (length(contrasts)) contrasts),
-                   error = function(e) stop("`formula` could not be expanded into a design matrix: ",
+                   error = function(e) abort("`formula` could not be expanded into a design matrix: ",
                                             conditionMessage(e), call. = FALSE))
     assign <- attr(mm, "assign")
     for (s in seq_along(slow)) {
@@ -66,13 +66,13 @@ formula_variables <- function(tt, data, env) {
       name <- as.character(e)
       if (name %in% names(data)) return(data[[name]])
       if (!exists(name, envir = env)) {
-        stop(sprintf("variable `%s` in `formula` was not found in `data`.", name),
+        abort(sprintf("variable `%s` in `formula` was not found in `data`.", name),
              call. = FALSE)
       }
       return(get(name, envir = env))
     }
     tryCatch(eval(e, data, env), error = function(err) {
-      stop(sprintf("could not evaluate `%s` in `formula`: %s", deparse1(e),
+      abort(sprintf("could not evaluate `%s` in `formula`: %s", deparse1(e),
                    conditionMessage(err)), call. = FALSE)
     })
   }), vapply(exprs, deparse1, ""))
@@ -85,23 +85,23 @@ column_argument <- function(arg, data, env, what, n) {
   if (is.null(arg)) return(NULL)
   if (inherits(arg, "formula")) {
     vars <- all.vars(arg)
-    if (length(vars) == 0L) stop(sprintf("`%s` formula names no variables.", what), call. = FALSE)
+    if (length(vars) == 0L) abort(sprintf("`%s` formula names no variables.", what), call. = FALSE)
     arg <- vars
   }
   if (is.character(arg) && length(arg) < n) {
     missing <- setdiff(arg, names(data))
     if (length(missing) > 0L) {
-      stop(sprintf("`%s` names column(s) %s that are not in `data`.", what,
+      abort(sprintf("`%s` names column(s) %s that are not in `data`.", what,
                    paste0("`", missing, "`", collapse = ", ")), call. = FALSE)
     }
     return(as_frame(lapply(stats::setNames(arg, arg), function(v) data[[v]])))
   }
   if (is.data.frame(arg)) arg <- as_frame(as.list(arg))
   else if (is.atomic(arg) && is.null(dim(arg))) arg <- as_frame(stats::setNames(list(arg), what))
-  else stop(sprintf("`%s` must be a column name, a one-sided formula or a vector with one value per row.", what),
+  else abort(sprintf("`%s` must be a column name, a one-sided formula or a vector with one value per row.", what),
             call. = FALSE)
   if (NROW(arg) != n) {
-    stop(sprintf("`%s` has %d values but `data` has %d rows.", what, NROW(arg), n),
+    abort(sprintf("`%s` has %d values but `data` has %d rows.", what, NROW(arg), n),
          call. = FALSE)
   }
   arg
@@ -122,21 +122,21 @@ as_frame <- function(cols) {
 model_columns <- function(formula, data, weights = NULL, cluster = NULL,
                           env = environment(formula)) {
   if (!inherits(formula, "formula") || length(formula) != 3L) {
-    stop("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
+    abort("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
   }
   if (!is.data.frame(data)) {
-    stop("`data` must be a data frame or data.table.", call. = FALSE)
+    abort("`data` must be a data frame or data.table.", call. = FALSE)
   }
   n0 <- nrow(data)
-  if (n0 == 0L) stop("`data` has no rows.", call. = FALSE)
+  if (n0 == 0L) abort("`data` has no rows.", call. = FALSE)
   tt <- tryCatch(terms(formula, data = data), error = function(e) {
-    stop("`formula` is not valid: ", conditionMessage(e), call. = FALSE)
+    abort("`formula` is not valid: ", conditionMessage(e), call. = FALSE)
   })
   variables <- formula_variables(tt, data, env)
   y <- variables[[1L]]
   yname <- names(variables)[1L]
   if (!(is.numeric(y) || is.logical(y)) || is.factor(y) || !is.null(dim(y))) {
-    stop(sprintf("the outcome `%s` must be a numeric vector, not %s.", yname,
+    abort(sprintf("the outcome `%s` must be a numeric vector, not %s.", yname,
                  if (!is.null(dim(y))) "a matrix" else class(y)[1L]), call. = FALSE)
   }
   offset <- NULL
@@ -145,14 +145,14 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   }
   weights <- column_argument(weights, data, env, "weights", n0)
   if (!is.null(weights)) {
-    if (ncol(weights) != 1L) stop("`weights` must be a single column.", call. = FALSE)
+    if (ncol(weights) != 1L) abort("`weights` must be a single column.", call. = FALSE)
     weights <- weights[[1L]]
-    if (!is.numeric(weights)) stop("`weights` must be numeric.", call. = FALSE)
+    if (!is.numeric(weights)) abort("`weights` must be numeric.", call. = FALSE)
   }
   cluster <- column_argument(cluster, data, env, "cluster", n0)
   for (v in seq_along(variables)) {
     if (NROW(variables[[v]]) != n0) {
-      stop(sprintf("variable `%s` has %d values but `data` has %d rows.",
+      abort(sprintf("variable `%s` has %d values but `data` has %d rows.",
                    names(variables)[v], NROW(variables[[v]]), n0), call. = FALSE)
     }
   }
@@ -163,7 +163,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   if (!is.null(weights)) {
     bad <- !is.na(weights) & weights < 0
     if (any(bad)) {
-      stop(sprintf("`weights` must be non-negative; %d value(s) are negative.", sum(bad)), call. = FALSE)
+      abort(sprintf("`weights` must be non-negative; %d value(s) are negative.", sum(bad)), call. = FALSE)
     }
     zero <- !is.na(weights) & weights == 0
     if (any(zero)) drop <- if (is.null(drop)) zero else drop | zero
@@ -172,7 +172,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   if (!is.null(drop) && any(drop)) {
     keep <- which(!drop)
     if (length(keep) == 0L) {
-      stop("no rows left after dropping rows with missing values or zero weights.", call. = FALSE)
+      abort("no rows left after dropping rows with missing values or zero weights.", call. = FALSE)
     }
     subset_rows <- function(x) if (is.null(dim(x))) x[keep] else x[keep, , drop = FALSE]
     variables <- lapply(variables, subset_rows)
@@ -197,7 +197,7 @@ check_finite <- function(cols, threads) {
   summary <- cpp_column_summary(cols, threads)
   bad <- summary$nonfinite > 0
   if (any(bad)) {
-    stop(sprintf("%s contain(s) infinite values; remove or recode them first.",
+    abort(sprintf("%s contain(s) infinite values; remove or recode them first.",
                  paste0("`", names(cols)[bad], "`", collapse = ", ")), call. = FALSE)
   }
   stats::setNames(summary$mean, names(cols))

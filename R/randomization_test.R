@@ -148,14 +148,14 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
   R <- check_replicates(R)
   threads <- resolve_threads(threads)
   if (!is.null(conf.int) && !(isTRUE(conf.int) || isFALSE(conf.int))) {
-    stop("`conf.int` must be NULL, TRUE or FALSE.", call. = FALSE)
+    abort("`conf.int` must be NULL, TRUE or FALSE.", call. = FALSE)
   }
   if (stat == "t" && weights == "size") {
-    stop("`stat = \"t\"` is Welch's t on unweighted cluster means; use `weights = \"equal\"`, or `stat = \"diff_means\"` for the size-weighted difference.",
+    abort("`stat = \"t\"` is Welch's t on unweighted cluster means; use `weights = \"equal\"`, or `stat = \"diff_means\"` for the size-weighted difference.",
          call. = FALSE)
   }
   if (stat == "t" && isTRUE(conf.int)) {
-    stop("a confidence interval by test inversion is available for `stat = \"diff_means\"` only.",
+    abort("a confidence interval by test inversion is available for `stat = \"diff_means\"` only.",
          call. = FALSE)
   }
   arms <- if (is.data.frame(data) && is.character(treatment) && length(treatment) == 1L &&
@@ -181,7 +181,7 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
   obs <- cpp_rand_statistic(design, design$zenum)
   t0 <- obs[1L]
   if (!is.finite(t0)) {
-    stop("the observed t statistic is undefined: `outcome` has the same cluster mean in every cluster of each arm.",
+    abort("the observed t statistic is undefined: `outcome` has the same cluster mean in every cluster of each arm.",
          call. = FALSE)
   }
   scale <- if (stat == "t") 1 else max(abs(design$y))
@@ -290,11 +290,11 @@ rand_clusters <- function(data, outcome, treatment, cluster, blocks) {
   check_no_missing(g, "cluster")
   if (!is.null(bl)) check_no_missing(bl, "blocks")
   if (any(!is.finite(y))) {
-    stop(sprintf("`outcome` has %d infinite values; drop those rows first.", sum(!is.finite(y))),
+    abort(sprintf("`outcome` has %d infinite values; drop those rows first.", sum(!is.finite(y))),
          call. = FALSE)
   }
   if (!(is.logical(tr) || is.numeric(tr) || is.factor(tr) || is.character(tr))) {
-    stop(sprintf("`treatment` column '%s' must be logical, numeric, factor or character, not %s.",
+    abort(sprintf("`treatment` column '%s' must be logical, numeric, factor or character, not %s.",
                  treatment, class(tr)[1L]), call. = FALSE)
   }
   codes <- cluster_codes(g, "cluster")
@@ -306,7 +306,7 @@ rand_clusters <- function(data, outcome, treatment, cluster, blocks) {
     pair <- !duplicated((code - 1) * max(vcode) + vcode)
     mixed <- which(tabulate(code[pair], G) > 1L)
     if (length(mixed) > 0L) {
-      stop(sprintf("`%s` is not constant within %d cluster%s (for example cluster '%s'); %s",
+      abort(sprintf("`%s` is not constant within %d cluster%s (for example cluster '%s'); %s",
                    arg, length(mixed), if (length(mixed) == 1L) "" else "s",
                    format(ids[mixed[1L]]), why), call. = FALSE)
     }
@@ -318,7 +318,7 @@ rand_clusters <- function(data, outcome, treatment, cluster, blocks) {
   }
   values <- unique(if (is.factor(tr)) as.character(tr) else tr)
   if (length(values) == 1L) {
-    stop(sprintf("all %d clusters are in the same arm (`treatment` is always %s); a randomisation test needs treated and control clusters.",
+    abort(sprintf("all %d clusters are in the same arm (`treatment` is always %s); a randomisation test needs treated and control clusters.",
                  G, format(values)), call. = FALSE)
   }
   arms <- treatment_arms(tr)
@@ -347,7 +347,7 @@ rand_design <- function(cl, stat, weights) {
   bad <- which(treated < need | size - treated < need)
   if (length(bad) > 0L) {
     where <- if (B == 1L) "" else sprintf(" of block '%s'", format(cl$block_ids[bad[1L]]))
-    stop(sprintf("each arm%s needs at least %d cluster%s for %s; found %d treated and %d control clusters%s.%s",
+    abort(sprintf("each arm%s needs at least %d cluster%s for %s; found %d treated and %d control clusters%s.%s",
                  if (B == 1L) "" else " of every block", need, if (need == 1L) "" else "s",
                  if (stat == "t") "a t statistic" else "a difference in means",
                  treated[bad[1L]], size[bad[1L]] - treated[bad[1L]], where,
@@ -382,7 +382,7 @@ rand_pairs_limit <- 1e7
 
 rand_use_exact <- function(exact, total) {
   bad <- function() {
-    stop(sprintf("exact enumeration of %s assignments is beyond the limit of %s (it would take too long); use `exact = FALSE` for a Monte Carlo test with `R` draws.",
+    abort(sprintf("exact enumeration of %s assignments is beyond the limit of %s (it would take too long); use `exact = FALSE` for a Monte Carlo test with `R` draws.",
                  format(total, big.mark = ",", scientific = total > 1e15),
                  format(rand_exact_limit, big.mark = ",")), call. = FALSE)
   }
@@ -395,7 +395,7 @@ rand_use_exact <- function(exact, total) {
     if (exact > rand_exact_limit && total > rand_exact_limit) bad()
     return(total <= exact)
   }
-  stop("`exact` must be NULL, TRUE, FALSE or a number of assignments (the largest to enumerate).",
+  abort("`exact` must be NULL, TRUE, FALSE or a number of assignments (the largest to enumerate).",
        call. = FALSE)
 }
 
@@ -549,7 +549,7 @@ tidy.randomization_test <- function(x, ...) {
 #' @export
 confint.randomization_test <- function(object, parm, level = NULL, ...) {
   if (!is.null(level) && !isTRUE(all.equal(level, attr(object$conf.int, "conf.level")))) {
-    stop("the interval was computed at the `conf.level` of the call; rerun randomization_test() with another `conf.level`.",
+    abort("the interval was computed at the `conf.level` of the call; rerun randomization_test() with another `conf.level`.",
          call. = FALSE)
   }
   ci <- if (is.null(object$conf.int)) c(NA_real_, NA_real_) else as.vector(object$conf.int)

@@ -167,7 +167,7 @@ ratio_test <- function(data, numerator, denominator, group, method = c("delta", 
 ## the row order), and so do the bootstrap draws.
 ratio_units <- function(data, numerator, denominator, group, control) {
   if (!is.data.frame(data)) {
-    stop(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
+    abort(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
          call. = FALSE)
   }
   x <- ratio_column(data, numerator, "numerator")
@@ -175,12 +175,12 @@ ratio_units <- function(data, numerator, denominator, group, control) {
   g <- data_column(data, group, "group")
   check_no_missing(g, "group")
   if (any(y < 0)) {
-    stop(sprintf("`denominator` column '%s' has %d negative value%s; a denominator counts sessions, orders or exposure and cannot be negative.",
+    abort(sprintf("`denominator` column '%s' has %d negative value%s; a denominator counts sessions, orders or exposure and cannot be negative.",
                  denominator, sum(y < 0), if (sum(y < 0) == 1L) "" else "s"), call. = FALSE)
   }
   levels <- as.character(arm_values(g))
   if (length(levels) < 2L) {
-    stop(sprintf("`group` column '%s' has a single group ('%s'); a comparison needs a control and at least one other group.",
+    abort(sprintf("`group` column '%s' has a single group ('%s'); a comparison needs a control and at least one other group.",
                  group, levels[1L]), call. = FALSE)
   }
   code <- match(as.character(g), levels)
@@ -189,7 +189,7 @@ ratio_units <- function(data, numerator, denominator, group, control) {
   } else {
     if (length(control) != 1L || is.na(control) || !as.character(control) %in% levels) {
       shown <- levels[seq_len(min(10L, length(levels)))]
-      stop(sprintf("`control` must be one of the groups in column '%s': %s.", group,
+      abort(sprintf("`control` must be one of the groups in column '%s': %s.", group,
                    paste(shown, collapse = ", ")), call. = FALSE)
     }
     control <- match(as.character(control), levels)
@@ -212,13 +212,13 @@ ratio_column <- function(data, name, arg) {
   v <- data_column(data, name, arg)
   if (is.logical(v)) v <- as.double(v)
   if (!is.numeric(v)) {
-    stop(sprintf("`%s` column '%s' must be numeric or logical, not %s; convert it with as.numeric().",
+    abort(sprintf("`%s` column '%s' must be numeric or logical, not %s; convert it with as.numeric().",
                  arg, name, class(v)[1L]), call. = FALSE)
   }
   check_no_missing(v, arg)
   k <- sum(!is.finite(v))
   if (k > 0L) {
-    stop(sprintf("`%s` column '%s' has %d infinite value%s; drop or fix those rows.",
+    abort(sprintf("`%s` column '%s' has %d infinite value%s; drop or fix those rows.",
                  arg, name, k, if (k == 1L) "" else "s"), call. = FALSE)
   }
   as.double(v)
@@ -235,14 +235,14 @@ ratio_group_stats <- function(cells, levels) {
   sy <- sum_by(w * cells$y)
   bad <- which(sy == 0)
   if (length(bad) > 0L) {
-    stop(sprintf("the denominators of group%s %s sum to zero, so %s no ratio; drop %s or check `denominator`.",
+    abort(sprintf("the denominators of group%s %s sum to zero, so %s no ratio; drop %s or check `denominator`.",
                  if (length(bad) == 1L) "" else "s", paste0("'", levels[bad], "'", collapse = ", "),
                  if (length(bad) == 1L) "it has" else "they have",
                  if (length(bad) == 1L) "that group" else "those groups"), call. = FALSE)
   }
   small <- which(n < 2)
   if (length(small) > 0L) {
-    stop(sprintf("group '%s' has a single unit; every group needs at least 2 units for a variance.",
+    abort(sprintf("group '%s' has a single unit; every group needs at least 2 units for a variance.",
                  levels[small[1L]]), call. = FALSE)
   }
   r <- sx / sy
@@ -267,7 +267,7 @@ ratio_delta <- function(stats, control, level, alternative) {
   lift_se <- if (rc != 0) sqrt(vg / rc^2 + vc * rg^2 / rc^4) else rep(NA_real_, length(others))
   z <- est / se
   if (any(se == 0)) {
-    warning("the standard error of a difference is zero (every unit has the same numerator / denominator ratio); its z statistic and p-value are undefined.",
+    warn("the standard error of a difference is zero (every unit has the same numerator / denominator ratio); its z statistic and p-value are undefined.",
             call. = FALSE)
     z[se == 0] <- NA_real_
   }
@@ -342,7 +342,7 @@ ratio_bootstrap <- function(out, units, stats, R, threads, progress, resample = 
   dimnames(t) <- dimnames(t_lift) <- list(NULL, nm)
   failed <- sum(!is.finite(rowSums(ratios)))
   if (failed > 0L) {
-    warning(sprintf("%d of %d bootstrap replicates resampled only zero denominators in some group, so that group's ratio is undefined; they are left out (NaN in `$t`).",
+    warn(sprintf("%d of %d bootstrap replicates resampled only zero denominators in some group, so that group's ratio is undefined; they are left out (NaN in `$t`).",
                     failed, as.integer(R)), call. = FALSE)
   }
   acc <- ratio_acceleration(stats, ctl, others)
@@ -400,7 +400,7 @@ boot_interval <- function(t, t0, level, type, alternative, a) {
   if (type == "bca") {
     z0 <- stats::qnorm(mean(t < t0))
     if (!is.finite(z0) || !is.finite(a)) {
-      warning("the BCa interval is undefined (every replicate lies on one side of the estimate); use ci = \"perc\" or more replicates.",
+      warn("the BCa interval is undefined (every replicate lies on one side of the estimate); use ci = \"perc\" or more replicates.",
               call. = FALSE)
       return(c(NA_real_, NA_real_))
     }
@@ -578,13 +578,13 @@ confint.ratio_test <- function(object, parm, level = object$conf.level,
 plot.ratio_test <- function(x, which = 1L, type = c("difference", "lift"), ...) {
   type <- match.arg(type)
   if (x$type != "bootstrap") {
-    stop("`x` is a delta-method test, which has no replicates to plot; rerun ratio_test() with method = \"bootstrap\".",
+    abort("`x` is a delta-method test, which has no replicates to plot; rerun ratio_test() with method = \"bootstrap\".",
          call. = FALSE)
   }
   nm <- names(x$estimate)
   k <- if (is.character(which)) match(which, nm) else which
   if (length(k) != 1L || is.na(k) || k < 1L || k > length(nm)) {
-    stop(sprintf("`which` must be one of the comparisons: %s.", paste(nm, collapse = ", ")),
+    abort(sprintf("`which` must be one of the comparisons: %s.", paste(nm, collapse = ", ")),
          call. = FALSE)
   }
   if (type == "difference") {

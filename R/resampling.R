@@ -11,7 +11,7 @@ draw_seed <- function() {
 
 check_replicates <- function(R, what = "R") {
   if (!is.numeric(R) || length(R) != 1L || is.na(R) || R < 1 || R != round(R) || !is.finite(R)) {
-    stop(sprintf("`%s` must be a positive whole number of replicates, such as 2000.", what),
+    abort(sprintf("`%s` must be a positive whole number of replicates, such as 2000.", what),
          call. = FALSE)
   }
   as.double(R)

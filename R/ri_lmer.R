@@ -71,7 +71,7 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
   call <- match.call()
   if (missing(formula)) {
     if (!missing(data) && inherits(data, "cluster_stats")) formula <- data
-    else stop("`formula` is required, such as `y ~ treated + (1 | g)`.", call. = FALSE)
+    else abort("`formula` is required, such as `y ~ treated + (1 | g)`.", call. = FALSE)
   }
   if (inherits(formula, "cluster_stats") || (!missing(data) && inherits(data, "cluster_stats"))) {
     stats <- if (inherits(formula, "cluster_stats")) formula else data
@@ -79,13 +79,13 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
     if (inherits(formula, "formula")) {
       parts <- random_intercept_formula(formula)
       if (!identical(parts$group, stats$cluster_name)) {
-        stop(sprintf("the statistics are per `%s`, so the random intercept must be `(1 | %s)`, not `(1 | %s)`.",
+        abort(sprintf("the statistics are per `%s`, so the random intercept must be `(1 | %s)`, not `(1 | %s)`.",
                      stats$cluster_name, stats$cluster_name, parts$group), call. = FALSE)
       }
       sub <- parts$fixed
     }
     if (!is.null(weights)) {
-      stop("`weights` cannot be given with cluster_stats(); compute the statistics with weights instead.",
+      abort("`weights` cannot be given with cluster_stats(); compute the statistics with weights instead.",
            call. = FALSE)
     }
     fit <- fit_ri_lmer(stats, REML, sub)
@@ -93,17 +93,17 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
     return(fit)
   }
   if (!inherits(formula, "formula")) {
-    stop("`formula` must be a formula such as `y ~ treated + (1 | g)`, or a cluster_stats() object.",
+    abort("`formula` must be a formula such as `y ~ treated + (1 | g)`, or a cluster_stats() object.",
          call. = FALSE)
   }
-  if (missing(data)) stop("`data` is required.", call. = FALSE)
-  if (!is.data.frame(data)) stop("`data` must be a data frame or data.table.", call. = FALSE)
+  if (missing(data)) abort("`data` is required.", call. = FALSE)
+  if (!is.data.frame(data)) abort("`data` must be a data frame or data.table.", call. = FALSE)
   parts <- random_intercept_formula(formula)
   env <- environment(formula)
   if (!missing(subset)) {
     rows <- eval(substitute(subset), data, parent.frame())
     if (!(is.logical(rows) || is.numeric(rows))) {
-      stop("`subset` must be a logical or numeric row selection.", call. = FALSE)
+      abort("`subset` must be a logical or numeric row selection.", call. = FALSE)
     }
     if (is.logical(rows)) rows <- which(rows & !is.na(rows))
     if (is.numeric(weights) && length(weights) == nrow(data)) weights <- weights[rows]
@@ -116,14 +116,14 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
     used <- used[used %in% names(data)]
     if (is.character(weights)) used <- c(used, weights)
     if (any(vapply(used, function(v) anyNA(data[[v]]), NA))) {
-      stop("missing values in `data` and `na.action = na.fail`; drop those rows or use na.omit.",
+      abort("missing values in `data` and `na.action = na.fail`; drop those rows or use na.omit.",
            call. = FALSE)
     }
   }
   mc <- model_columns(parts$fixed, data, weights = weights, cluster = group, env = env)
   ids <- mc$cluster[[1L]]
   if (anyNA(ids)) {
-    stop(sprintf("the grouping variable `%s` of `(1 | %s)` has %d missing value(s) in the rows used; drop those rows (lme4 drops them) or give them a group.",
+    abort(sprintf("the grouping variable `%s` of `(1 | %s)` has %d missing value(s) in the rows used; drop those rows (lme4 drops them) or give them a group.",
                  parts$group, parts$group, sum(is.na(ids))), call. = FALSE)
   }
   codes <- cluster_codes(ids, what = parts$group)
@@ -142,26 +142,26 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
 ## Splits an lme4 formula into its fixed part and the one `(1 | g)` term.
 random_intercept_formula <- function(formula) {
   if (!inherits(formula, "formula") || length(formula) != 3L) {
-    stop("`formula` must be a two-sided formula such as `y ~ treated + (1 | g)`.", call. = FALSE)
+    abort("`formula` must be a two-sided formula such as `y ~ treated + (1 | g)`.", call. = FALSE)
   }
   parts <- split_bars(formula[[3L]])
   if (length(parts$random) == 0L) {
-    stop("`formula` has no random-effects term; add a random intercept such as `(1 | g)`, or use cluster_lm() or lm() for a model without one.",
+    abort("`formula` has no random-effects term; add a random intercept such as `(1 | g)`, or use cluster_lm() or lm() for a model without one.",
          call. = FALSE)
   }
   text <- vapply(parts$random, function(e) paste0("(", deparse1(e), ")"), "")
   if (length(parts$random) > 1L) {
-    stop(sprintf("ri_lmer() fits one random intercept `(1 | g)`, but `formula` has %d random-effects terms: %s; use lme4::lmer() for this model.",
+    abort(sprintf("ri_lmer() fits one random intercept `(1 | g)`, but `formula` has %d random-effects terms: %s; use lme4::lmer() for this model.",
                  length(text), paste(text, collapse = ", ")), call. = FALSE)
   }
   bar <- parts$random[[1L]]
   lhs <- bar[[2L]]
   if (!(is.numeric(lhs) && length(lhs) == 1L && lhs == 1)) {
-    stop(sprintf("ri_lmer() fits only a random intercept `(1 | g)`; `%s` has a random slope or a different intercept term; use lme4::lmer() for this model.",
+    abort(sprintf("ri_lmer() fits only a random intercept `(1 | g)`; `%s` has a random slope or a different intercept term; use lme4::lmer() for this model.",
                  text), call. = FALSE)
   }
   if (!is.name(bar[[3L]])) {
-    stop(sprintf("the grouping factor in `%s` must be one variable; for nested or crossed groups use lme4::lmer(), or make a column holding the group (for example with interaction()).",
+    abort(sprintf("the grouping factor in `%s` must be one variable; for nested or crossed groups use lme4::lmer(), or make a column holding the group (for example with interaction()).",
                  text), call. = FALSE)
   }
   fixed_rhs <- if (is.null(parts$fixed)) 1 else parts$fixed
@@ -201,7 +201,7 @@ check_na_action <- function(na.action) {
     na.action
   } else ""
   if (!name %in% c("na.omit", "na.exclude", "na.fail")) {
-    stop("`na.action` must be na.omit, na.exclude or na.fail.", call. = FALSE)
+    abort("`na.action` must be na.omit, na.exclude or na.fail.", call. = FALSE)
   }
   name
 }
@@ -230,11 +230,11 @@ fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
   G <- length(stats$n)
   n <- stats$nobs
   if (G < 2L) {
-    stop(sprintf("the grouping factor `%s` has only one level; a random intercept needs at least two groups.",
+    abort(sprintf("the grouping factor `%s` has only one level; a random intercept needs at least two groups.",
                  stats$cluster_name), call. = FALSE)
   }
   if (G >= n) {
-    stop(sprintf("the grouping factor `%s` has as many levels as there are rows (%s), so the random intercept cannot be told apart from the residual; fit lm() instead.",
+    abort(sprintf("the grouping factor `%s` has as many levels as there are rows (%s), so the random intercept cannot be told apart from the residual; fit lm() instead.",
                  stats$cluster_name, format(n, big.mark = ",")), call. = FALSE)
   }
   sd <- stats_design(stats, sub)
@@ -248,16 +248,16 @@ fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
   coef_names <- sd$coef_names[!aliased]
   p <- length(kept)
   if (p == 0L) {
-    stop("the model has no fixed effects; keep the intercept or add a covariate.", call. = FALSE)
+    abort("the model has no fixed effects; keep the intercept or add a covariate.", call. = FALSE)
   }
   if (REML && n - p <= 0) {
-    stop("REML needs more rows than fixed effects.", call. = FALSE)
+    abort("REML needs more rows than fixed effects.", call. = FALSE)
   }
   prep <- cpp_ri_prepare(stats$moments[["1"]], c(kept, q - 1L))
   ols <- cpp_ri_criterion(prep$within, prep$sums, prep$n, 0, n, REML, 0L)
   ## S[q, q] is the (centred, with an intercept) sum of squares of y
   if (!(sd$S[q, q] > 0 && ols$r2 > 1e-13 * sd$S[q, q])) {
-    stop(sprintf("the outcome `%s` has zero variance, or the fixed effects fit it exactly; there is no variance left to split between groups and residual.",
+    abort(sprintf("the outcome `%s` has zero variance, or the fixed effects fit it exactly; there is no variance left to split between groups and residual.",
                  z[q]), call. = FALSE)
   }
   opt <- ri_optimise(prep, n, REML)
@@ -344,7 +344,7 @@ ri_optimise <- function(prep, nobs, REML, around = NULL) {
     i <- which.min(dev)
   }
   if (i == length(grid)) {
-    stop("the random-intercept variance is unbounded: the outcome hardly varies within groups; check the data (is the outcome constant within each group?).",
+    abort("the random-intercept variance is unbounded: the outcome hardly varies within groups; check the data (is the outcome constant within each group?).",
          call. = FALSE)
   }
   if (i == 1L) {

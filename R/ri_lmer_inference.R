@@ -43,11 +43,11 @@ satterthwaite_df <- function(L, fit, sp) {
 ## Kenward-Roger pieces (pbkrtest's vcovAdj), from the centred statistics.
 kenward_roger_parts <- function(fit) {
   if (!fit$REML) {
-    stop("Kenward-Roger's method is only available for REML fits (as in pbkrtest); refit with REML = TRUE.",
+    abort("Kenward-Roger's method is only available for REML fits (as in pbkrtest); refit with REML = TRUE.",
          call. = FALSE)
   }
   if (fit$weighted) {
-    stop("Kenward-Roger's method is not available with weights (pbkrtest ignores them); use ddf = \"Satterthwaite\".",
+    abort("Kenward-Roger's method is not available with weights (pbkrtest ignores them); use ddf = \"Satterthwaite\".",
          call. = FALSE)
   }
   parts <- fit$parts
@@ -64,7 +64,7 @@ cluster_df <- function(fit) {
   total <- diag(fit$parts$M)
   df <- fit$ngrps - sum(within <= 1e-10 * total)
   if (df <= 0) {
-    stop(sprintf("ddf = \"cluster\" leaves %d degrees of freedom (%d groups, %d cluster-level parameters); use \"Satterthwaite\" or \"Kenward-Roger\".",
+    abort(sprintf("ddf = \"cluster\" leaves %d degrees of freedom (%d groups, %d cluster-level parameters); use \"Satterthwaite\" or \"Kenward-Roger\".",
                  df, fit$ngrps, fit$ngrps - df), call. = FALSE)
   }
   df
@@ -73,7 +73,7 @@ cluster_df <- function(fit) {
 check_ddf <- function(ddf) {
   choices <- c("Satterthwaite", "Kenward-Roger", "cluster")
   if (!is.character(ddf) || length(ddf) < 1L || !ddf[1L] %in% choices) {
-    stop("`ddf` must be one of \"Satterthwaite\", \"Kenward-Roger\" or \"cluster\".", call. = FALSE)
+    abort("`ddf` must be one of \"Satterthwaite\", \"Kenward-Roger\" or \"cluster\".", call. = FALSE)
   }
   ddf[1L]
 }
@@ -213,7 +213,7 @@ anova.ri_lmer <- function(object, ..., ddf = "Satterthwaite") {
   others <- list(...)
   if (length(others)) {
     if (!all(vapply(others, inherits, NA, "ri_lmer"))) {
-      stop("anova() compares ri_lmer fits; every model in `...` must be one.", call. = FALSE)
+      abort("anova() compares ri_lmer fits; every model in `...` must be one.", call. = FALSE)
     }
     return(compare_ri_lmer(c(list(object), others),
                            vapply(as.list(match.call())[-1L][seq_len(length(others) + 1L)], deparse1, "")))
@@ -282,7 +282,7 @@ compare_ri_lmer <- function(fits, names) {
   }
   n <- vapply(fits, function(f) f$nobs, 0)
   if (length(unique(n)) > 1L) {
-    stop("the models were fitted to different numbers of rows; compare fits of the same data.", call. = FALSE)
+    abort("the models were fitted to different numbers of rows; compare fits of the same data.", call. = FALSE)
   }
   npar <- vapply(fits, function(f) length(f$coefficients) + 2, 0)
   o <- order(npar)
@@ -323,7 +323,7 @@ confint.ri_lmer <- function(object, parm, level = 0.95, method = c("profile", "W
   names <- c(".sig01", ".sigma", names(beta))
   wanted <- if (missing(parm)) names else if (is.numeric(parm)) names[parm] else parm
   if (anyNA(wanted) || !all(wanted %in% names)) {
-    stop(sprintf("`parm` must name parameters among %s.", paste(names, collapse = ", ")), call. = FALSE)
+    abort(sprintf("`parm` must name parameters among %s.", paste(names, collapse = ", ")), call. = FALSE)
   }
   out <- matrix(NA_real_, length(wanted), 2L)
   ml <- if (method == "profile") ml_optimum(object)

@@ -149,7 +149,7 @@ logLik.ri_lmer <- function(object, REML = NULL, ...) {
 deviance.ri_lmer <- function(object, REML = NULL, ...) {
   if (is.null(REML)) {
     if (object$REML) {
-      stop("deviance() of a REML fit is ambiguous (as in lme4): use REMLcrit() for the REML criterion or deviance(fit, REML = FALSE) for the ML deviance at the REML estimates.",
+      abort("deviance() of a REML fit is ambiguous (as in lme4): use REMLcrit() for the REML criterion or deviance(fit, REML = FALSE) for the ML deviance at the REML estimates.",
            call. = FALSE)
     }
     return(object$deviance_ml)
@@ -213,7 +213,7 @@ residuals.ri_lmer <- function(object, type = c("response", "pearson"), scaled = 
 ## The rows of a data fit, or a clear error for a fit from statistics.
 ri_rows <- function(object) {
   if (is.null(object$rows)) {
-    stop("this ri_lmer fit was made from cluster_stats(), which hold no rows; fitted values and residuals need the data: fit ri_lmer() on the data.",
+    abort("this ri_lmer fit was made from cluster_stats(), which hold no rows; fitted values and residuals need the data: fit ri_lmer() on the data.",
          call. = FALSE)
   }
   object$rows
@@ -263,7 +263,7 @@ predict.ri_lmer <- function(object, newdata = NULL, re.form = NULL,
   with_random <- is.null(re.form)
   if (!with_random && !(identical(re.form, NA) ||
                         (inherits(re.form, "formula") && identical(deparse1(re.form[[length(re.form)]]), "0")))) {
-    stop("`re.form` must be NULL (with the random intercept) or NA / ~0 (without it).", call. = FALSE)
+    abort("`re.form` must be NULL (with the random intercept) or NA / ~0 (without it).", call. = FALSE)
   }
   if (is.null(newdata)) {
     rows <- ri_rows(object)
@@ -271,9 +271,9 @@ predict.ri_lmer <- function(object, newdata = NULL, re.form = NULL,
     if (!with_random) fitted <- fitted - pad_excluded(object$ranef[rows$codes + 1L], object)
     return(fitted)
   }
-  if (!is.data.frame(newdata)) stop("`newdata` must be a data frame.", call. = FALSE)
+  if (!is.data.frame(newdata)) abort("`newdata` must be a data frame.", call. = FALSE)
   if (is.null(object$rows)) {
-    stop("predict() with `newdata` needs a fit made from data, not from cluster_stats().", call. = FALSE)
+    abort("predict() with `newdata` needs a fit made from data, not from cluster_stats().", call. = FALSE)
   }
   X <- new_design(object, newdata)
   eta <- drop(X %*% object$coefficients)
@@ -281,13 +281,13 @@ predict.ri_lmer <- function(object, newdata = NULL, re.form = NULL,
   if (with_random) {
     ids <- newdata[[object$group_name]]
     if (is.null(ids)) {
-      stop(sprintf("`newdata` has no column `%s` for the random intercept; add it or use re.form = NA.",
+      abort(sprintf("`newdata` has no column `%s` for the random intercept; add it or use re.form = NA.",
                    object$group_name), call. = FALSE)
     }
     m <- match(as.character(ids), as.character(object$cluster))
     unseen <- is.na(m) & !is.na(ids)
     if (any(unseen) && !allow.new.levels) {
-      stop(sprintf("new levels detected in newdata: %s; use allow.new.levels = TRUE to predict them at the population level.",
+      abort(sprintf("new levels detected in newdata: %s; use allow.new.levels = TRUE to predict them at the population level.",
                    paste(utils::head(unique(as.character(ids[unseen])), 5L), collapse = ", ")),
            call. = FALSE)
     }
@@ -308,7 +308,7 @@ new_design <- function(object, newdata) {
     x <- vars[[v]]
     new <- setdiff(unique(as.character(x[!is.na(x)])), lev)
     if (length(new)) {
-      stop(sprintf("factor `%s` has new level(s) %s in `newdata`.", v,
+      abort(sprintf("factor `%s` has new level(s) %s in `newdata`.", v,
                    paste(new, collapse = ", ")), call. = FALSE)
     }
   }
@@ -333,7 +333,7 @@ isSingular.ri_lmer <- function(x, tol = 1e-4, ...) x$theta < tol
 #' @export
 isSingular.default <- function(x, tol = 1e-4, ...) {
   if (!requireNamespace("lme4", quietly = TRUE)) {
-    stop("isSingular() works on ri_lmer fits; for other models install lme4.", call. = FALSE)
+    abort("isSingular() works on ri_lmer fits; for other models install lme4.", call. = FALSE)
   }
   lme4::isSingular(x, tol = tol, ...)
 }
@@ -349,7 +349,7 @@ REMLcrit.ri_lmer <- function(object, ...) object$criterion_reml
 #' @export
 REMLcrit.default <- function(object, ...) {
   if (!requireNamespace("lme4", quietly = TRUE)) {
-    stop("REMLcrit() works on ri_lmer fits; for other models install lme4.", call. = FALSE)
+    abort("REMLcrit() works on ri_lmer fits; for other models install lme4.", call. = FALSE)
   }
   lme4::REMLcrit(object)
 }
@@ -367,7 +367,7 @@ ngrps.ri_lmer <- function(object, ...) stats::setNames(object$ngrps, object$grou
 #' @export
 ngrps.default <- function(object, ...) {
   if (!requireNamespace("lme4", quietly = TRUE)) {
-    stop("ngrps() works on ri_lmer fits; for other models install lme4.", call. = FALSE)
+    abort("ngrps() works on ri_lmer fits; for other models install lme4.", call. = FALSE)
   }
   lme4::ngrps(object, ...)
 }
@@ -389,6 +389,6 @@ getME.ri_lmer <- function(object, name, ...) {
          N = object$nobs,
          p = length(object$coefficients),
          q = object$ngrps,
-         stop(sprintf("getME(, \"%s\") is not available for ri_lmer fits; available: theta, lower, beta, sigma, devcomp, is_REML, n, N, p, q.",
+         abort(sprintf("getME(, \"%s\") is not available for ri_lmer fits; available: theta, lower, beta, sigma, devcomp, is_REML, n, N, p, q.",
                       name), call. = FALSE))
 }

@@ -7,7 +7,7 @@ resolve_threads <- function(threads = NULL) {
   }
   if (!is.numeric(threads) || length(threads) != 1L || is.na(threads) ||
       threads < 1 || threads != round(threads)) {
-    stop("`threads` must be a single positive whole number, such as 1 or 2.",
+    abort("`threads` must be a single positive whole number, such as 1 or 2.",
          call. = FALSE)
   }
   if (nzchar(Sys.getenv("_R_CHECK_LIMIT_CORES_"))) threads <- min(threads, 2)

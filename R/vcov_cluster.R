@@ -80,7 +80,7 @@ vcov_cluster <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
 #' @export
 vcov_cluster.default <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                                  multi0 = FALSE, fix = FALSE, ...) {
-  stop(sprintf("vcov_cluster() works on `lm`, `glm` and `cluster_lm` fits, not on %s.",
+  abort(sprintf("vcov_cluster() works on `lm`, `glm` and `cluster_lm` fits, not on %s.",
                class(x)[1L]), call. = FALSE)
 }
 
@@ -89,7 +89,7 @@ vcov_cluster.default <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
 vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                             multi0 = FALSE, fix = FALSE, threads = NULL, ...) {
   if (inherits(x, "mlm")) {
-    stop("vcov_cluster() does not handle multivariate (mlm) fits; fit one lm() per outcome.",
+    abort("vcov_cluster() does not handle multivariate (mlm) fits; fit one lm() per outcome.",
          call. = FALSE)
   }
   type <- check_vcov_type(type, if (class(x)[1L] == "lm") "HC1" else "HC0")
@@ -116,7 +116,7 @@ check_vcov_type <- function(type, default) {
   if (is.null(type)) return(default)
   if (identical(type, "HC")) return("HC0")
   if (!is.character(type) || length(type) != 1L || !(type %in% vcov_types)) {
-    stop(sprintf("`type` must be one of %s.", paste0('"', vcov_types, '"', collapse = ", ")),
+    abort(sprintf("`type` must be one of %s.", paste0('"', vcov_types, '"', collapse = ", ")),
          call. = FALSE)
   }
   type
@@ -124,7 +124,7 @@ check_vcov_type <- function(type, default) {
 
 check_flag <- function(x, what) {
   if (!is.logical(x) || length(x) != 1L || is.na(x)) {
-    stop(sprintf("`%s` must be TRUE or FALSE.", what), call. = FALSE)
+    abort(sprintf("`%s` must be TRUE or FALSE.", what), call. = FALSE)
   }
 }
 
@@ -169,7 +169,7 @@ scores_from_stats <- function(stats, design, beta, type, threads) {
   moment <- function(k) {
     m <- stats$moments[[as.character(k)]]
     if (is.null(m)) {
-      stop(sprintf('type = "%s" with weights that vary within clusters needs the statistics computed with all weight powers; recompute them with cluster_stats() from the data.', type),
+      abort(sprintf('type = "%s" with weights that vary within clusters needs the statistics computed with all weight powers; recompute them with cluster_stats() from the data.', type),
            call. = FALSE)
     }
     m
@@ -234,12 +234,12 @@ term_adjustment <- function(term, type, cadjust, n, k) {
 
 check_cluster_terms <- function(terms, type) {
   if (is_cr_type(type) && length(terms) > 1L) {
-    stop(sprintf('type = "%s" (clubSandwich) supports one clustering variable; use an "HC" type for multiway clustering.', type),
+    abort(sprintf('type = "%s" (clubSandwich) supports one clustering variable; use an "HC" type for multiway clustering.', type),
          call. = FALSE)
   }
   G <- vapply(terms, `[[`, integer(1L), "G")
   if (any(G < 2L)) {
-    stop("`cluster` has a single cluster; cluster-robust standard errors need at least two clusters (and are unreliable with few).",
+    abort("`cluster` has a single cluster; cluster-robust standard errors need at least two clusters (and are unreliable with few).",
          call. = FALSE)
   }
 }
@@ -306,7 +306,7 @@ fit_rows <- function(x, type, threads) {
   n <- length(e)
   k <- sum(!aliased)
   if (n - k <= 0) {
-    stop("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
+    abort("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
          call. = FALSE)
   }
   names_kept <- names(coefs)[!aliased]
@@ -321,7 +321,7 @@ fit_rows <- function(x, type, threads) {
   leverage_bread <- NULL
   if (is_glm && type %in% c("CR2", "CR3")) {
     if (type == "CR2" && length(unique(w)) > 1L) {
-      stop('type = "CR2" for a glm with non-constant working weights is not available: clubSandwich\'s adjustment for it cannot be reduced to per-cluster statistics. Use type = "HC2" (sandwich\'s Bell-McCaffrey correction) instead.',
+      abort('type = "CR2" for a glm with non-constant working weights is not available: clubSandwich\'s adjustment for it cannot be reduced to per-cluster statistics. Use type = "HC2" (sandwich\'s Bell-McCaffrey correction) instead.',
            call. = FALSE)
     }
     ## clubSandwich's leverages use X'WX at the fitted means.
@@ -377,7 +377,7 @@ qr_bread <- function(x, coefs) {
   qr <- x$qr
   keep <- !is.na(coefs)
   if (is.null(qr)) {
-    stop("the fit has no QR decomposition (was it fitted with qr = FALSE?); refit it with the default qr = TRUE.",
+    abort("the fit has no QR decomposition (was it fitted with qr = FALSE?); refit it with the default qr = TRUE.",
          call. = FALSE)
   }
   p1 <- seq_len(x$rank)
@@ -402,7 +402,7 @@ fit_cluster <- function(x, cluster, rows) {
   } else if (is.atomic(cluster) && is.null(dim(cluster))) {
     cluster <- as_frame(list(cluster = cluster))
   } else {
-    stop("`cluster` must be a one-sided formula, a vector or a data frame.", call. = FALSE)
+    abort("`cluster` must be a one-sided formula, a vector or a data frame.", call. = FALSE)
   }
   omitted <- x$na.action
   if (NROW(cluster) != n_fit && !is.null(omitted) &&
@@ -410,7 +410,7 @@ fit_cluster <- function(x, cluster, rows) {
     cluster <- as_frame(lapply(cluster, function(v) v[-omitted]))
   }
   if (NROW(cluster) != n_fit) {
-    stop(sprintf("`cluster` has %d values but the model was fitted to %d observations%s.",
+    abort(sprintf("`cluster` has %d values but the model was fitted to %d observations%s.",
                  NROW(cluster), n_fit,
                  if (length(omitted)) sprintf(" (%d rows of the data, less %d dropped for missing values)",
                                               n_fit + length(omitted), length(omitted)) else ""),
@@ -424,20 +424,20 @@ fit_cluster <- function(x, cluster, rows) {
 ## to (its `data` and `subset` arguments), as model.frame() would.
 fit_formula_variables <- function(x, cluster) {
   vars <- all.vars(cluster)
-  if (length(vars) == 0L) stop("the `cluster` formula names no variables.", call. = FALSE)
+  if (length(vars) == 0L) abort("the `cluster` formula names no variables.", call. = FALSE)
   env <- environment(formula(x))
   data <- if (!is.null(x$call$data)) eval(x$call$data, env) else NULL
   vals <- lapply(stats::setNames(vars, vars), function(v) {
     if (!is.null(data) && v %in% names(data)) return(data[[v]])
     if (!is.null(x$model) && v %in% names(x$model)) return(NULL)
     if (exists(v, envir = env)) return(get(v, envir = env))
-    stop(sprintf("variable `%s` in `cluster` was not found in the data the model was fitted to.", v),
+    abort(sprintf("variable `%s` in `cluster` was not found in the data the model was fitted to.", v),
          call. = FALSE)
   })
   if (any(vapply(vals, is.null, logical(1L)))) {
     ## Only in the model frame: already aligned with the fit.
     return(as_frame(lapply(stats::setNames(vars, vars), function(v) {
-      if (!is.null(vals[[v]])) stop(sprintf("variable `%s` in `cluster` could not be aligned with the fit.", v), call. = FALSE)
+      if (!is.null(vals[[v]])) abort(sprintf("variable `%s` in `cluster` could not be aligned with the fit.", v), call. = FALSE)
       x$model[[v]]
     })))
   }
