@@ -17,60 +17,77 @@
 #'   arm's rows; the degrees of freedom are Welch-Satterthwaite's with
 #'   \eqn{G_a - 1} per arm. With equal cluster sizes the two choices agree.
 #'
-#' Which arm is "treated" (the estimate is treated minus control): for a
-#' logical treatment, `TRUE`; for a numeric one (such as 0/1), the larger
-#' value; for a factor, the second of the levels that occur in the data; for
-#' a character one, the second of the sorted values, sorted in the C locale
-#' (so the result does not depend on the machine's language settings; use a
-#' factor to choose the order yourself).
+#' Which arm is the control (the estimate is treated minus control): the
+#' value given as `control =`; otherwise, for a factor, the first of its
+#' levels that occur in the data; for a logical, `FALSE`; for numbers 0/1,
+#' 0; for labels, the one common control label among them
+#' (case-insensitively `control`, `ctrl`, `baseline`, `base`, `A`, `pre`,
+#' `before`, `off`, `no`), so that control/treatment, control/test,
+#' control/variant and A/B all work. Any other pair of values is taken in
+#' sorted order (the first is the control) with a message of class
+#' `clusterab_baseline_choice` naming the choice; give `control =` to choose
+#' and silence it. The printed result names both arms.
 #'
 #' Randomisation must be by cluster: a cluster with rows in both arms is an
-#' error. Missing values in `outcome`, `treatment` or `cluster` are errors
-#' (naming the count), never dropped silently. Each arm needs at least two
-#' clusters.
+#' error. Missing or infinite values in `outcome` and missing values in
+#' `treatment` or `cluster` are errors (naming the count), never dropped
+#' silently. Each arm needs at least two clusters.
 #'
 #' @param data A data frame or data.table.
 #' @param outcome Name of the numeric outcome column (a string).
 #' @param treatment Name of the treatment column (a string): logical,
 #'   numeric, factor or character, with exactly two distinct values.
-#' @param cluster Name of the column identifying each row's cluster (a
-#'   string).
+#' @param cluster The clusters: the name of a column of `data` (a string), a
+#'   one-sided formula such as `~ g`, or a vector with one value per row.
 #' @param weights `"equal"` (each cluster weighs the same) or `"size"`
 #'   (clusters weighted by their number of rows).
 #' @param conf.level Confidence level of the interval for the difference.
+#' @param alternative `"two.sided"`, `"less"` or `"greater"`: the
+#'   alternative hypothesis for treated minus control, as in
+#'   [stats::t.test()] (a one-sided test has a one-sided interval).
+#' @param control The value of the `treatment` column that is the control
+#'   arm; `NULL` chooses by the rule in Details.
 #' @return A list of class `c("cluster_ttest", "htest")` that prints like
 #'   [stats::t.test()]: `estimate` (the difference in means, treated minus
 #'   control), `statistic` (t), `parameter` (df), `p.value`, `conf.int`
 #'   (with attribute `conf.level`), `stderr`, `null.value` (0),
-#'   `alternative` (`"two.sided"`), `method`, `data.name`, and also `means`
+#'   `alternative`, `method`, `data.name`, and also `means`
 #'   (the two arm means, control first, named by the treatment values),
 #'   `n_clusters` and `n_obs` (per arm, same order), `weights` and `arms`
 #'   (`c(control = , treated = )`, the treatment values as strings).
-#'   It has `print()` and `tidy()` methods.
+#'   It has `print()`, `tidy()`, `glance()` and `as.data.frame()` methods.
 #' @examples
 #' set.seed(1)
 #' size <- sample(5:30, 24, replace = TRUE)
 #' d <- data.frame(g = rep(1:24, size), treat = rep(rep(0:1, 12), size))
 #' d$y <- 0.3 * d$treat + rnorm(24)[d$g] + rnorm(nrow(d))
 #' cluster_ttest(d, outcome = "y", treatment = "treat", cluster = "g")
-#' res <- cluster_ttest(d, "y", "treat", "g", weights = "size")
+#' res <- cluster_ttest(d, "y", "treat", ~ g, weights = "size")
 #' tidy(res)
+#' glance(res)
+#' ## labels: "control" is the control arm whatever the order
+#' d$arm <- ifelse(d$treat == 1, "treatment", "control")
+#' cluster_ttest(d, "y", "arm", "g", alternative = "greater")
 #' @export
 cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal", "size"),
-                          conf.level = 0.95) {
+                          conf.level = 0.95, alternative = c("two.sided", "less", "greater"),
+                          control = NULL) {
   weights <- match.arg(weights)
+  alternative <- match.arg(alternative)
   check_conf_level(conf.level, "conf.level")
   cols <- experiment_columns(data, outcome, treatment, cluster)
   y <- cols$y
   tr <- cols$tr
   g <- cols$g
+  cluster <- cols$cluster_name
   if (!(is.logical(tr) || is.numeric(tr) || is.factor(tr) || is.character(tr))) {
     abort(sprintf("`treatment` column '%s' must be logical, numeric, factor or character, not %s.",
                  treatment, class(tr)[1L]), call. = FALSE)
   }
-  check_no_missing(y, "outcome")
+  check_finite_column(y, "outcome", outcome)
   check_no_missing(tr, "treatment")
   check_no_missing(g, "cluster")
+  check_cluster_ids(g)
 
   code <- match(g, unique(g))
   ids <- g[!duplicated(code)]
@@ -87,7 +104,7 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
                  format(ids[mixed[1L]])), call. = FALSE)
   }
 
-  arms <- treatment_arms(tr)
+  arms <- treatment_arms(tr, control)
   treated <- attr(arms, "treated")
   attr(arms, "treated") <- NULL
 
@@ -108,7 +125,8 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
     # Our own check first, so that constant data give our message, not t.test's.
     check_not_constant(c(stats::var(ybar[!arm_t]) / G_arm[[1L]], stats::var(ybar[arm_t]) / G_arm[[2L]]),
                        c(mean(ybar[!arm_t]), mean(ybar[arm_t])))
-    tt <- stats::t.test(ybar[arm_t], ybar[!arm_t], var.equal = FALSE, conf.level = conf.level)
+    tt <- stats::t.test(ybar[arm_t], ybar[!arm_t], var.equal = FALSE, conf.level = conf.level,
+                        alternative = alternative)
     means <- unname(tt$estimate[2:1])
     est <- means[2L] - means[1L]
     se <- tt$stderr
@@ -133,9 +151,12 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
     se <- sqrt(sum(v))
     tstat <- est / se
     df <- sum(v)^2 / sum(v^2 / (G_arm - 1))
-    p <- 2 * stats::pt(-abs(tstat), df)
-    q <- stats::qt(1 - (1 - conf.level) / 2, df)
-    ci <- est + c(-q, q) * se
+    p <- switch(alternative, two.sided = 2 * stats::pt(-abs(tstat), df),
+                less = stats::pt(tstat, df), greater = stats::pt(tstat, df, lower.tail = FALSE))
+    ci <- switch(alternative,
+                 two.sided = est + c(-1, 1) * stats::qt(1 - (1 - conf.level) / 2, df) * se,
+                 less = c(-Inf, est + stats::qt(conf.level, df) * se),
+                 greater = c(est - stats::qt(conf.level, df) * se, Inf))
     method <- "Welch two-sample t-test on cluster means, size-weighted"
   }
   names(means) <- arms
@@ -143,10 +164,11 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
   structure(list(
     statistic = c(t = tstat), parameter = c(df = df), p.value = p, conf.int = ci,
     estimate = c(`difference in means` = est), null.value = c(`difference in means` = 0),
-    stderr = se, alternative = "two.sided", method = method,
+    stderr = se, alternative = alternative, method = method,
     data.name = sprintf("%s by %s (%s, clusters: %s)", outcome, treatment,
                         paste(arms[["treated"]], "-", arms[["control"]]), cluster),
-    means = means, n_clusters = G_arm, n_obs = n_obs, weights = weights, arms = arms
+    means = means, n_clusters = G_arm, n_obs = n_obs, weights = weights, arms = arms,
+    cluster_name = cluster
   ), class = c("cluster_ttest", "htest"))
 }
 
@@ -155,8 +177,8 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
 ## "treated": the rows in the treated arm. The comparison is made on the
 ## original values, not on their string forms, which may coincide for
 ## numbers.
-treatment_arms <- function(tr) {
-  vals <- arm_values(tr)
+treatment_arms <- function(tr, control = NULL) {
+  vals <- arm_values(tr, control, "treatment", "control", "control arm")
   if (length(vals) != 2L) {
     shown <- format(vals[seq_len(min(5L, length(vals)))])
     abort(sprintf("`treatment` must have exactly 2 distinct values, but has %d: %s%s.",
@@ -168,7 +190,8 @@ treatment_arms <- function(tr) {
 }
 
 ## The outcome, treatment and cluster columns of `data`, checked: `data` is
-## a data frame, the columns exist and the outcome is numeric.
+## a data frame with rows, the columns exist and the outcome is numeric.
+## `cluster` may be a column name, a one-sided formula or a vector.
 experiment_columns <- function(data, outcome, treatment, cluster) {
   if (!is.data.frame(data)) {
     abort(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
@@ -176,12 +199,21 @@ experiment_columns <- function(data, outcome, treatment, cluster) {
   }
   y <- data_column(data, outcome, "outcome")
   tr <- data_column(data, treatment, "treatment")
-  g <- data_column(data, cluster, "cluster")
+  cl <- data_cluster(data, cluster)
   if (!is.numeric(y)) {
     abort(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
                  outcome, class(y)[1L]), call. = FALSE)
   }
-  list(y = y, tr = tr, g = g)
+  if (nrow(data) == 0L) abort("`data` has no rows.")
+  list(y = y, tr = tr, g = cl$values, cluster_name = cl$name)
+}
+
+## Cluster ids must be atomic values (numbers, strings, factors, dates).
+check_cluster_ids <- function(g) {
+  if (is.complex(g) || is.raw(g) || !is.atomic(g)) {
+    abort(sprintf("`cluster` must be a vector of cluster ids (integer, numeric, character, logical, factor or date), not %s.",
+                  class(g)[1L]))
+  }
 }
 
 ## As t.test: a standard error that is zero relative to the means leaves the
@@ -196,6 +228,9 @@ check_not_constant <- function(v, means) {
 #' @export
 print.cluster_ttest <- function(x, ...) {
   NextMethod()
+  cat(sprintf("%d clusters (`%s`); t on %s df (Welch-Satterthwaite, from cluster means)\n",
+              as.integer(sum(x$n_clusters)), x$cluster_name,
+              format(signif(unname(x$parameter), 4L))))
   m <- format(x$means, digits = max(3L, getOption("digits") - 3L))
   cat(sprintf("control (%s): mean %s, %d clusters, %d rows\n", x$arms[["control"]], m[1L],
               as.integer(x$n_clusters[1L]), as.integer(x$n_obs[1L])))
@@ -218,4 +253,23 @@ tidy.cluster_ttest <- function(x, ...) {
              p.value = x$p.value, parameter = unname(x$parameter),
              conf.low = x$conf.int[1L], conf.high = x$conf.int[2L],
              method = x$method, alternative = x$alternative, stringsAsFactors = FALSE)
+}
+
+#' Glance at a cluster t test
+#'
+#' @param x A [cluster_ttest()] result.
+#' @param ... Ignored.
+#' @return A one-row data frame with broom's columns for a test
+#'   (`estimate`, `statistic`, `p.value`, `parameter`, `conf.low`,
+#'   `conf.high`, `method`, `alternative`) and `nobs` (rows) and
+#'   `n.clusters`.
+#' @method glance cluster_ttest
+#' @export
+glance.cluster_ttest <- function(x, ...) {
+  cbind(tidy.cluster_ttest(x), nobs = sum(x$n_obs), n.clusters = sum(x$n_clusters))
+}
+
+#' @export
+as.data.frame.cluster_ttest <- function(x, row.names = NULL, optional = FALSE, ...) {
+  result_frame(tidy(x), row.names)
 }

@@ -8,28 +8,34 @@
 #' `(treated post - treated pre) - (control post - control pre)`.
 #'
 #' **Which level is which.** `group` and `period` must each have exactly two
-#' distinct values. The second one is "treated" (for `group`) and "post"
-#' (for `period`): for a factor, the second of its levels that occur; for a
-#' logical, `TRUE`; for numbers, the larger (so 0/1 codes work as
-#' expected); for strings, the second in C-locale (byte) order, so
-#' `"control"`/`"treated"` work but `"pre"`/`"post"` do not (`"post"` sorts
-#' first): use a factor with `levels = c("pre", "post")` to say which is
-#' which. The printed result names the levels.
+#' distinct values. The baseline ("control" for `group`, "pre" for
+#' `period`) is, in this order: the value given as `control =` or `pre =`;
+#' for a factor, the first of its levels that occur; for a logical,
+#' `FALSE`; for numbers 0/1, 0; for labels, the one common baseline label
+#' (case-insensitively control, ctrl, baseline, base, A, pre, before, off,
+#' no), so that control/treated, control/test, A/B, pre/post and
+#' before/after all work. Any other pair of values is taken in sorted order
+#' (the first is the baseline) with a message of class
+#' `clusterab_baseline_choice` naming the choice and the argument that
+#' changes it. The printed result names the levels.
 #'
 #' **Regression interval.** A t interval for the interaction coefficient:
 #' with `cluster`, the cluster-robust HC1 covariance (as
 #' `sandwich::vcovCL(fit, cluster, type = "HC1")`, computed by [cluster_lm()]'s
-#' engine from per-cluster statistics) and the residual degrees of freedom
-#' n - p, as `lmtest::coefci()` and [coef_ci()] with `df = NULL`; without
-#' `cluster`, the usual `lm()` covariance and interval, as `confint(lm(...))`.
+#' engine from per-cluster statistics) and G - 1 degrees of freedom (G
+#' clusters), the convention of Stata and fixest for clustered tests and
+#' the package's default (as
+#' `lmtest::coefci(fit, vcov = vcovCL(fit, cluster, type = "HC1"), df = G - 1)`);
+#' without `cluster`, the usual `lm()` covariance and interval with the
+#' residual degrees of freedom n - p, as `confint(lm(...))`.
 #'
-#' **Bootstrap.** `type = "cluster"` (the default when `cluster` is given)
+#' **Bootstrap.** `resample = "cluster"` (the default when `cluster` is given)
 #' resamples whole clusters with replacement: a unit observed before and after
 #' keeps its pre/post correlation. Each replicate draws G clusters uniformly
 #' with replacement and sums their per-cluster cross-products, then solves for
 #' the coefficient: O(G p^2) per replicate, without touching the rows. This is
 #' `boot::boot()` over the cluster ids with a statistic that refits `lm()` on
-#' the rows of the drawn clusters. `type = "iid"` (the default without
+#' the rows of the drawn clusters. `resample = "iid"` (the default without
 #' `cluster`) resamples n rows with replacement (ordinary case resampling, as
 #' `boot::boot(data, statistic)`), O(n) per replicate; without covariates a
 #' replicate only accumulates the four cell counts and sums. A replicate in
@@ -56,20 +62,28 @@
 #' group (the group is assigned by cluster, as in a DiD where units or regions
 #' are treated), and each group needs at least two clusters.
 #'
+#' **Replicates and memory.** `R` must be at least 2 (a bootstrap standard
+#' error needs two replicates; intervals need about 1000). The replicates
+#' are kept in `$t`: a run that would need more than
+#' `getOption("clusterab.max_memory", 4e9)` bytes (8 bytes per replicate) is
+#' refused before it starts, with the figure; lower `R`.
+#'
 #' @param data A data frame or data.table with one row per observation (for
 #'   panels, one row per unit and period).
 #' @param outcome Name of the numeric (or logical) outcome column.
 #' @param group Name of the two-valued column telling control from treated.
 #' @param period Name of the two-valued column telling before from after.
-#' @param cluster Optional name of the cluster column (the unit that was
-#'   assigned to a group: a user, a store, a region). Gives cluster-robust
-#'   regression intervals and the cluster bootstrap.
-#' @param R Number of bootstrap replicates.
-#' @param type `"cluster"` (resample clusters; the default when `cluster` is
-#'   given) or `"iid"` (resample rows; the default otherwise).
+#' @param cluster Optional clusters (the unit that was assigned to a group: a
+#'   user, a store, a region): the name of a column of `data`, a one-sided
+#'   formula such as `~ unit`, or a vector with one value per row. Gives
+#'   cluster-robust regression intervals and the cluster bootstrap.
+#' @param R Number of bootstrap replicates, at least 2.
+#' @param resample `"cluster"` (resample clusters; the default when `cluster`
+#'   is given) or `"iid"` (resample rows; the default otherwise). Formerly
+#'   `type`.
 #' @param ci Bootstrap intervals to compute, any of `"perc"`, `"bca"`,
 #'   `"norm"`; all by default. The first is the one `plot()` marks.
-#' @param level Confidence level.
+#' @param conf.level Confidence level. Formerly `level`.
 #' @param covariates Optional names of further columns to adjust for
 #'   (numeric, logical or factor), added to the regression as in
 #'   `lm(outcome ~ group * period + covariates)`.
@@ -77,6 +91,12 @@
 #'   else all cores. Results do not depend on it.
 #' @param progress Show a progress bar on long runs? Default
 #'   `getOption("clusterab.progress", interactive())`.
+#' @param control The value of the `group` column that is the control group;
+#'   `NULL` chooses by the rule in Details.
+#' @param pre The value of the `period` column that is the pre period;
+#'   `NULL` chooses by the rule in Details.
+#' @param ... Not used; the old argument names `level` and `type` give an
+#'   error naming their replacements.
 #' @return An object of class `did_boot`, shaped like `htest` (`estimate`,
 #'   `std.error`, `statistic`, `parameter` (df), `p.value` and `conf.int` of
 #'   the regression) and like a `boot` object: `t` (the R x 1 matrix of
@@ -86,7 +106,8 @@
 #'   `failed` (replicates left out), `coefficients` (the regression's
 #'   coefficient table), `cells` (rows and means of the 2x2 cells),
 #'   `levels`, `nobs` and `n_clusters`. Methods: `print`, `summary`,
-#'   `confint` (regression and bootstrap intervals), `tidy` and `plot`.
+#'   `confint` (regression and bootstrap intervals), `tidy`, `glance`,
+#'   `as.data.frame` and `plot`.
 #' @examples
 #' set.seed(1)
 #' units <- 40
@@ -98,23 +119,32 @@
 #' fit
 #' confint(fit)
 #' tidy(fit)
+#' glance(fit)
 #' plot(fit)
+#' ## labelled periods: "pre" is the baseline period
+#' d$when <- ifelse(d$post == 1, "post", "pre")
+#' did_boot(d, "y", "treated", "when", cluster = ~ unit, R = 200, ci = "perc",
+#'          conf.level = 0.9)
 #' @export
 did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
-                     type = c("cluster", "iid"), ci = c("perc", "bca", "norm"),
-                     level = 0.95, covariates = NULL, threads = NULL, progress = NULL) {
+                     resample = c("cluster", "iid"), ci = c("perc", "bca", "norm"),
+                     conf.level = 0.95, covariates = NULL, threads = NULL, progress = NULL,
+                     control = NULL, pre = NULL, ...) {
+  renamed_arguments(list(...), c(level = "conf.level", type = "resample"))
   if (!is.data.frame(data)) abort("`data` must be a data frame or data.table.", call. = FALSE)
   if (nrow(data) == 0L) abort("`data` has no rows.", call. = FALSE)
-  R <- check_replicates(R)
-  check_conf_level(level, "level")
+  R <- check_replicates(R, min = 2)
+  check_replicate_memory(R, 1)
+  check_conf_level(conf.level, "conf.level")
+  level <- conf.level
   ci <- match.arg(ci, several.ok = TRUE)
   threads <- resolve_threads(threads)
-  if (missing(type)) {
+  if (missing(resample)) {
     type <- if (is.null(cluster)) "iid" else "cluster"
   } else {
-    type <- match.arg(type)
+    type <- match.arg(resample)
     if (type == "cluster" && is.null(cluster)) {
-      abort('type = "cluster" resamples clusters: name the cluster column in `cluster`, or use type = "iid".',
+      abort('resample = "cluster" resamples clusters: give the clusters in `cluster`, or use resample = "iid".',
            call. = FALSE)
     }
   }
@@ -124,15 +154,19 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
     abort(sprintf("`outcome` column `%s` must be numeric, not %s.", outcome, class(y)[1L]),
          call. = FALSE)
   }
-  check_no_missing(y, "outcome")
-  grp <- did_levels(data_column(data, group, "group"), "group", group, c("control", "treated"))
-  per <- did_levels(data_column(data, period, "period"), "period", period, c("pre", "post"))
+  check_finite_column(y, "outcome", outcome)
+  grp <- did_levels(data_column(data, group, "group"), "group", group, c("control", "treated"),
+                    control, "control", "control group")
+  per <- did_levels(data_column(data, period, "period"), "period", period, c("pre", "post"),
+                    pre, "pre", "pre period")
   cov_cols <- did_covariates(data, covariates, c(outcome, group, period))
   cell <- 2L * grp$second + per$second
   check_cells(cell, grp$levels, per$levels)
   cl <- NULL
   if (!is.null(cluster)) {
-    cl_values <- data_column(data, cluster, "cluster")
+    cl_arg <- data_cluster(data, cluster)
+    cl_values <- cl_arg$values
+    cluster <- cl_arg$name
     check_no_missing(cl_values, "cluster")
     cl <- cluster_codes(cl_values)
     check_cluster_groups(cl, cl_values, grp)
@@ -162,6 +196,8 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   }
   est <- reg$coefficients[[did_name]]
   se <- sqrt(reg$vcov[did_name, did_name])
+  ## clustered: G - 1 df (Stata, fixest), the package's default; else n - p
+  if (!is.null(cl)) reg$df.residual <- cl$G - 1
   df <- reg$df.residual
   tab <- coef_table(reg)
 
@@ -243,13 +279,14 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
 
 ## The two values of a group or period column, and which rows hold the
 ## second ("treated" or "post"): see did_boot()'s documentation for the rule.
-did_levels <- function(x, arg, column, roles) {
+did_levels <- function(x, arg, column, roles, baseline = NULL, baseline_arg = "control",
+                       role = "control group") {
   if (!is.atomic(x) || !is.null(dim(x)) || is.complex(x) || is.raw(x)) {
     abort(sprintf("`%s` column `%s` must be a vector with two values, not %s.", arg, column,
                  class(x)[1L]), call. = FALSE)
   }
   check_no_missing(x, arg)
-  vals <- arm_values(x)
+  vals <- arm_values(x, baseline, arg, baseline_arg, role)
   if (length(vals) != 2L) {
     shown <- trimws(format(vals[seq_len(min(6L, length(vals)))]))
     abort(sprintf("`%s` column `%s` must have exactly two levels (%s and %s), but has %d: %s%s.",
@@ -431,9 +468,11 @@ print.did_boot <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
                       upper = format(signif(tab[, 2L], digits)), stringsAsFactors = FALSE)
   cat(sprintf("%g%% confidence intervals:\n", 100 * x$level))
   print(shown, row.names = FALSE, right = FALSE)
-  cat(sprintf("\nRegression: %s standard error %s, t = %s on %s df, p-value %s\n",
+  cat(sprintf("\nRegression: %s standard error %s, t = %s on %s df (%s), p-value %s\n",
               x$vcov_type, format(signif(x$std.error, digits)),
               format(signif(x$statistic, digits)), format(x$parameter, big.mark = ","),
+              if (is.na(x$n_clusters)) "n - p" else sprintf("G - 1, %s clusters",
+                                                            format(x$n_clusters, big.mark = ",")),
               format.pval(x$p.value, digits = digits)))
   cat(sprintf("Bootstrap: %s replicates resampling %s; standard error %s, bias %s%s\n\n",
               format(x$R, big.mark = ","), if (x$type == "cluster") "clusters" else "rows",
@@ -460,8 +499,8 @@ interval_table <- function(x, level = x$level) {
 #' @param interval For `plot()`, the bootstrap interval to mark: one of the
 #'   intervals computed (`"perc"`, `"bca"` or `"norm"`).
 #' @param digits Number of significant digits to print.
-#' @param ... Ignored by `summary()`, `confint()` and `tidy()`; passed to
-#'   [graphics::hist()] by `plot()`.
+#' @param ... Ignored by `summary()`, `confint()`, `tidy()` and `glance()`;
+#'   passed to [graphics::plot()] by `plot()`.
 #' @return `summary()`: an object of class `summary.did_boot` (the result
 #'   plus the regression's coefficient table), which prints both.
 #'   `confint()`: a matrix with one row per interval (the regression first,
@@ -469,8 +508,13 @@ interval_table <- function(x, level = x$level) {
 #'   `tidy()`: a data frame with one row per interval and broom's columns
 #'   `term`, `estimate`, `std.error` (regression or bootstrap), `statistic`
 #'   and `p.value` (regression only), `conf.low`, `conf.high`, `conf.level`,
-#'   `method`. `plot()`: `NULL`, invisibly; draws the histogram of the
-#'   replicates with the estimate and the interval marked.
+#'   `method`. `glance()`: one row with the regression's `estimate`,
+#'   `std.error`, `statistic`, `p.value`, `parameter` (df), `conf.low`,
+#'   `conf.high`, `conf.level`, `method`, `nobs`, `n.clusters`, `R` and
+#'   `failed`. `as.data.frame()`: `tidy()`'s table. `plot()`: invisibly,
+#'   what was drawn (see [plot.randomization_test()]); draws the
+#'   distribution of the replicates with the estimate and the interval
+#'   marked.
 #' @name did_boot_methods
 NULL
 
@@ -513,6 +557,25 @@ tidy.did_boot <- function(x, conf.level = x$level, ...) {
              conf.low = unname(tab[, 1L]), conf.high = unname(tab[, 2L]),
              conf.level = conf.level, method = rownames(tab), row.names = NULL,
              stringsAsFactors = FALSE)
+}
+
+#' @rdname did_boot_methods
+#' @method glance did_boot
+#' @export
+glance.did_boot <- function(x, ...) {
+  data.frame(estimate = unname(x$estimate), std.error = x$std.error,
+             statistic = unname(x$statistic), p.value = x$p.value,
+             parameter = unname(x$parameter), conf.low = x$conf.int[1L],
+             conf.high = x$conf.int[2L], conf.level = x$level, method = x$method,
+             nobs = x$nobs, n.clusters = x$n_clusters, R = x$R, failed = x$failed,
+             stringsAsFactors = FALSE)
+}
+
+#' @rdname did_boot_methods
+#' @param row.names,optional As [as.data.frame()]; `optional` is ignored.
+#' @export
+as.data.frame.did_boot <- function(x, row.names = NULL, optional = FALSE, ...) {
+  result_frame(tidy(x), row.names)
 }
 
 #' @rdname did_boot_methods

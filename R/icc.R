@@ -9,7 +9,7 @@
 #' for unequal sizes (it equals the common size k when all clusters have k
 #' rows). The estimate can be negative (when clusters are less alike than
 #' chance). The confidence interval is Searle's F-based interval: with
-#' \eqn{F = MSB/MSW} and \eqn{a = 1 - level}, \eqn{F_L = F / F_{1-a/2}(G-1, N-G)} and
+#' \eqn{F = MSB/MSW} and \eqn{a = 1 - conf.level}, \eqn{F_L = F / F_{1-a/2}(G-1, N-G)} and
 #' \eqn{F_U = F \cdot F_{1-a/2}(N-G, G-1)}, the limits are
 #' \eqn{(F_L - 1)/(F_L + n_0 - 1)} and \eqn{(F_U - 1)/(F_U + n_0 - 1)}.
 #' On balanced data the estimate and interval are those of the ICC1
@@ -19,7 +19,8 @@
 #' Missing values are not dropped silently: a missing `outcome` or `cluster`
 #' is an error that names the count, so that the rows used are always the
 #' rows given. Drop them first (for example with `na.omit()` on the two
-#' columns) if that is what you want.
+#' columns) if that is what you want. An infinite (or `NaN`) outcome is an
+#' error naming the column, and so is a matrix or list column.
 #'
 #' When there is no variation within any cluster (MSW = 0) but the cluster
 #' means differ, the ICC is 1: `icc()` returns 1 with the degenerate interval
@@ -31,7 +32,7 @@
 #' Its interval is the profile-likelihood interval of
 #' \eqn{\theta = \sigma_b / \sigma}, mapped by
 #' \eqn{\theta^2 / (1 + \theta^2)}: the values where the profiled criterion
-#' rises by `qchisq(level, 1)`, with 0 as the lower limit when the
+#' rises by `qchisq(conf.level, 1)`, with 0 as the lower limit when the
 #' criterion at \eqn{\theta = 0} is within that. The result then has no
 #' ANOVA fields (`n0`, `MSB`, `MSW`, `F`) but has `variance`
 #' (between and within).
@@ -39,14 +40,18 @@
 #' @param x A data frame or data.table (then `outcome` and `cluster` name its
 #'   columns), or a fitted model of class `"ri_lmer"`.
 #' @param outcome Name of the numeric outcome column (a string).
-#' @param cluster Name of the column identifying each row's cluster (a
-#'   string). Any type of column is accepted; its distinct values are the
-#'   clusters.
-#' @param level Confidence level of the interval, in (0, 1).
+#' @param cluster The clusters: the name of a column of `x` (a string), a
+#'   one-sided formula such as `~ g`, or a vector with one value per row.
+#'   Any type of id is accepted (numbers, strings, factors, dates); its
+#'   distinct values are the clusters.
+#' @param conf.level Confidence level of the interval, in (0, 1). (Formerly
+#'   `level`.)
 #' @return An object of class `"clusterab_icc"`: a list with `estimate` (the
 #'   ICC), `conf.int` (lower and upper limits, with attribute `conf.level`),
 #'   `method`, `n_clusters` (G), `n_obs` (N), `n0`, `MSB`, `MSW` and `F`
-#'   (MSB / MSW). It has `print()` and `tidy()` methods.
+#'   (MSB / MSW), `parameter` (the F test's df, G - 1 and N - G) and
+#'   `cluster_name`. It has `print()`, `tidy()`, `glance()` and
+#'   `as.data.frame()` methods.
 #' @examples
 #' set.seed(1)
 #' d <- data.frame(g = rep(1:20, times = sample(3:8, 20, replace = TRUE)))
@@ -54,21 +59,24 @@
 #' res <- icc(d, outcome = "y", cluster = "g")
 #' res
 #' tidy(res)
+#' icc(d, "y", cluster = ~ g, conf.level = 0.9)
+#' design_effect(20, icc = res)
 #' @export
-icc <- function(x, outcome = NULL, cluster = NULL, level = 0.95) {
-  check_conf_level(level, "level")
-  if (inherits(x, "ri_lmer")) return(icc_ri_lmer(x, level))
+icc <- function(x, outcome = NULL, cluster = NULL, conf.level = 0.95) {
+  check_conf_level(conf.level, "conf.level")
+  if (inherits(x, "ri_lmer")) return(icc_ri_lmer(x, conf.level))
   if (!is.data.frame(x)) {
     abort(sprintf("`x` must be a data frame, a data.table or an ri_lmer fit, not %s.",
                  class(x)[1L]), call. = FALSE)
   }
   y <- data_column(x, outcome, "outcome", "x")
-  g <- data_column(x, cluster, "cluster", "x")
+  cl <- data_cluster(x, cluster, "cluster", "x")
+  g <- cl$values
   if (!is.numeric(y)) {
     abort(sprintf("`outcome` column '%s' must be numeric, not %s; convert it with as.numeric().",
                  outcome, class(y)[1L]), call. = FALSE)
   }
-  check_no_missing(y, "outcome")
+  check_finite_column(y, "outcome", outcome)
   check_no_missing(g, "cluster")
 
   code <- match(g, unique(g))
@@ -111,15 +119,16 @@ icc <- function(x, outcome = NULL, cluster = NULL, level = 0.95) {
   } else {
     est <- (MSB - MSW) / (MSB + (n0 - 1) * MSW)
     Fstat <- MSB / MSW
-    a <- 1 - level
+    a <- 1 - conf.level
     FL <- Fstat / stats::qf(1 - a / 2, G - 1, N - G)
     FU <- Fstat * stats::qf(1 - a / 2, N - G, G - 1)
     ci <- c((FL - 1) / (FL + n0 - 1), (FU - 1) / (FU + n0 - 1))
   }
-  attr(ci, "conf.level") <- level
+  attr(ci, "conf.level") <- conf.level
   structure(list(estimate = est, conf.int = ci,
                  method = "One-way ANOVA ICC with Searle's F-based interval",
-                 n_clusters = G, n_obs = N, n0 = n0, MSB = MSB, MSW = MSW, F = Fstat),
+                 n_clusters = G, n_obs = N, n0 = n0, MSB = MSB, MSW = MSW, F = Fstat,
+                 parameter = c(df1 = G - 1, df2 = N - G), cluster_name = cl$name),
             class = "clusterab_icc")
 }
 
@@ -132,8 +141,14 @@ print.clusterab_icc <- function(x, digits = max(3L, getOption("digits") - 3L), .
               format(x$conf.int[2L], digits = digits)))
   # An ri_lmer result may not carry the ANOVA quantities.
   if (!is.null(x$n_clusters) && !is.null(x$n_obs)) {
-    cat(sprintf("%d clusters, %d observations", as.integer(x$n_clusters), as.integer(x$n_obs)))
+    cat(sprintf("%d clusters%s, %d observations", as.integer(x$n_clusters),
+                if (is.null(x$cluster_name)) "" else sprintf(" (`%s`)", x$cluster_name),
+                as.integer(x$n_obs)))
     if (!is.null(x$n0)) cat(sprintf(", n0 = %s", format(x$n0, digits = digits)))
+    if (!is.null(x$parameter)) {
+      cat(sprintf("; F = %s on %s and %s df", format(x$F, digits = digits),
+                  format(x$parameter[[1L]]), format(x$parameter[[2L]])))
+    }
     cat("\n")
   }
   cat("\n")
@@ -151,6 +166,30 @@ print.clusterab_icc <- function(x, digits = max(3L, getOption("digits") - 3L), .
 tidy.clusterab_icc <- function(x, ...) {
   data.frame(estimate = x$estimate, conf.low = x$conf.int[1L],
              conf.high = x$conf.int[2L], method = x$method, stringsAsFactors = FALSE)
+}
+
+#' Glance at an ICC estimate
+#'
+#' @param x An [icc()] result.
+#' @param ... Ignored.
+#' @return A one-row data frame with broom's column names: `estimate`,
+#'   `conf.low`, `conf.high`, `conf.level`, `statistic` (the F ratio MSB /
+#'   MSW; `NA` for an ri_lmer fit), `df`, `df.residual` (G - 1 and N - G),
+#'   `nobs`, `n.clusters` and `method`.
+#' @method glance clusterab_icc
+#' @export
+glance.clusterab_icc <- function(x, ...) {
+  num <- function(v) if (is.null(v)) NA_real_ else as.double(v)
+  data.frame(estimate = x$estimate, conf.low = x$conf.int[1L], conf.high = x$conf.int[2L],
+             conf.level = num(attr(x$conf.int, "conf.level")), statistic = num(x$F),
+             df = num(x$parameter[1L]), df.residual = num(x$parameter[2L]),
+             nobs = num(x$n_obs), n.clusters = num(x$n_clusters), method = x$method,
+             stringsAsFactors = FALSE)
+}
+
+#' @export
+as.data.frame.clusterab_icc <- function(x, row.names = NULL, optional = FALSE, ...) {
+  result_frame(tidy(x), row.names)
 }
 
 #' @title Design effect of cluster randomisation
@@ -172,7 +211,8 @@ tidy.clusterab_icc <- function(x, ...) {
 #'
 #' @param cluster_size One cluster size, or the sizes of all clusters
 #'   (positive finite numbers; the mean may be fractional).
-#' @param icc The intraclass correlation: a single number in \[-1, 1\]. It
+#' @param icc The intraclass correlation: a single number in \[-1, 1\], or
+#'   an [icc()] result (its estimate is used). It
 #'   must also be large enough for the design effect to be positive (above
 #'   \eqn{-1 / ((CV^2 + 1) \bar m - 1)}).
 #' @return A single number, the design effect.
@@ -184,8 +224,14 @@ tidy.clusterab_icc <- function(x, ...) {
 #' @examples
 #' design_effect(20, icc = 0.05)
 #' design_effect(c(10, 20, 30, 40), icc = 0.05)
+#' ## from an estimated ICC
+#' set.seed(1)
+#' d <- data.frame(g = rep(1:20, each = 10))
+#' d$y <- rnorm(20)[d$g] + rnorm(200, sd = 2)
+#' design_effect(10, icc = icc(d, "y", "g"))
 #' @export
 design_effect <- function(cluster_size, icc) {
+  icc <- icc_value(icc)
   if (!is.numeric(cluster_size) || length(cluster_size) == 0L ||
       anyNA(cluster_size) || any(!is.finite(cluster_size)) || any(cluster_size <= 0)) {
     abort("`cluster_size` must be one or more positive finite numbers (one size, or the size of each cluster).",
@@ -221,12 +267,27 @@ design_effect <- function(cluster_size, icc) {
 #' @examples
 #' effective_n(1000, cluster_size = 20, icc = 0.05)
 #' effective_n(1000, cluster_size = c(10, 20, 30, 40), icc = 0.05)
+#' set.seed(1)
+#' d <- data.frame(g = rep(1:20, each = 10))
+#' d$y <- rnorm(20)[d$g] + rnorm(200, sd = 2)
+#' effective_n(200, cluster_size = 10, icc = icc(d, "y", "g"))
 #' @export
 effective_n <- function(n, cluster_size, icc) {
+  icc <- icc_value(icc)
   if (!is.numeric(n) || length(n) != 1L || is.na(n) || !is.finite(n) || n <= 0) {
     abort("`n` must be a single positive finite number, the total number of rows.", call. = FALSE)
   }
   n / design_effect(cluster_size, icc)
+}
+
+## The ICC as a number: an icc() result gives its estimate.
+icc_value <- function(icc) {
+  if (inherits(icc, "clusterab_icc")) {
+    est <- icc$estimate
+    if (!is.finite(est)) abort("`icc` is an icc() result whose estimate is not finite.")
+    return(est)
+  }
+  icc
 }
 
 ## Shared argument checks (also used by cluster_ttest()).
@@ -239,7 +300,9 @@ check_conf_level <- function(level, arg) {
 }
 
 ## The column of `data` named by `name` (argument `arg`), with an error that
-## says what to pass.
+## says what to pass. A column must be a plain vector: a matrix column (such
+## as a two-column outcome) or a list column is refused, since its values
+## would otherwise be read as a longer vector.
 data_column <- function(data, name, arg, data_arg = "data") {
   if (!is.character(name) || length(name) != 1L || is.na(name)) {
     abort(sprintf("`%s` must be the name of a column of `%s`, as a string (such as \"y\").",
@@ -250,7 +313,61 @@ data_column <- function(data, name, arg, data_arg = "data") {
     abort(sprintf("`%s` = \"%s\" is not a column of `%s`; its columns include: %s.", arg, name,
                  data_arg, paste(shown, collapse = ", ")), call. = FALSE)
   }
-  data[[name]]
+  check_vector_column(data[[name]], arg, name)
+}
+
+check_vector_column <- function(v, arg, name) {
+  if (!is.null(dim(v)) || (is.list(v) && !is.data.frame(v)) || is.data.frame(v)) {
+    what <- if (is.list(v) && is.null(dim(v))) "a list column" else
+      sprintf("a %s with %d columns", if (is.data.frame(v)) "data frame" else "matrix", NCOL(v))
+    abort(sprintf("`%s` column '%s' is %s; it must be a plain vector with one value per row (use one column of it).",
+                  arg, name, what), call. = FALSE)
+  }
+  v
+}
+
+## The cluster ids of the rows of `data`, given in any of the three forms of
+## `cluster`: a column name, a one-sided formula (`~ g`) or a vector with one
+## value per row. Returns list(values, name), the name being the column's
+## (or the deparsed expression, or "cluster" for a vector).
+data_cluster <- function(data, cluster, arg = "cluster", data_arg = "data") {
+  if (is.null(cluster)) {
+    abort(sprintf("`%s` is required: a column name of `%s`, a one-sided formula such as ~ g, or a vector with one value per row.",
+                  arg, data_arg), call. = FALSE)
+  }
+  n <- nrow(data)
+  if (inherits(cluster, "formula")) {
+    if (length(cluster) != 2L) {
+      abort(sprintf("`%s` must be a one-sided formula such as ~ g, not a two-sided one.", arg),
+            call. = FALSE)
+    }
+    expr <- cluster[[2L]]
+    if (is.name(expr)) {
+      return(list(values = data_column(data, as.character(expr), arg, data_arg),
+                  name = as.character(expr)))
+    }
+    v <- tryCatch(eval(expr, as.list(data), environment(cluster)),
+                  error = function(e) abort(sprintf("`%s` = %s could not be evaluated in `%s`: %s",
+                                                    arg, deparse1(cluster), data_arg,
+                                                    conditionMessage(e)), call. = FALSE))
+    name <- deparse1(expr)
+  } else if (is.character(cluster) && length(cluster) == 1L &&
+             (n != 1L || cluster %in% names(data))) {
+    return(list(values = data_column(data, cluster, arg, data_arg), name = cluster))
+  } else {
+    v <- cluster
+    name <- arg
+  }
+  if (!is.atomic(v) && !is.factor(v)) {
+    abort(sprintf("`%s` must be a column name, a one-sided formula or a vector with one value per row, not %s.",
+                  arg, class(v)[1L]), call. = FALSE)
+  }
+  check_vector_column(v, arg, name)
+  if (length(v) != n) {
+    abort(sprintf("`%s` has %d values but `%s` has %d rows; give one cluster id per row, or a column name.",
+                  arg, length(v), data_arg, n), call. = FALSE)
+  }
+  list(values = v, name = name)
 }
 
 check_no_missing <- function(v, arg) {
@@ -259,5 +376,16 @@ check_no_missing <- function(v, arg) {
     what <- if (arg == "cluster") " or give them a cluster id" else ""
     abort(sprintf("`%s` has %d missing value%s; drop those rows%s.", arg, k,
                  if (k == 1L) "" else "s", what), call. = FALSE)
+  }
+}
+
+## A numeric column without NA, NaN or infinite values (which would give
+## non-finite sums and a confusing error later).
+check_finite_column <- function(v, arg, name) {
+  check_no_missing(v, arg)
+  k <- sum(!is.finite(v))
+  if (k > 0L) {
+    abort(sprintf("`%s` column '%s' has %d infinite value%s; drop or fix those rows.",
+                  arg, name, k, if (k == 1L) "" else "s"), call. = FALSE)
   }
 }

@@ -68,21 +68,30 @@
 #' interval when the pairs are stored and skips it otherwise; for
 #' `stat = "t"` there is no interval.
 #'
-#' Only two arms are supported: a treatment with more values is an error
-#' (subset the data to the control and one treated arm).
+#' **More than two arms.** With a treatment of three or more values, the
+#' control (see `control`) is compared with each other arm in turn, each by
+#' its own two-arm test on the clusters of those two arms (the clusters of
+#' the other arms are left out and the assignments re-randomise only the
+#' clusters of the two arms); there is no multiplicity adjustment.
+#'
+#' **Memory.** A Monte Carlo run keeps three numbers per draw (the
+#' statistic and the two sums the confidence interval needs); a run that
+#' would need more than `getOption("clusterab.max_memory", 4e9)` bytes is
+#' refused before it starts, with the figure: lower `R`.
 #'
 #' @param data A data frame or data.table.
 #' @param outcome Name of the numeric outcome column (a string).
 #' @param treatment Name of the treatment column (a string), constant
-#'   within each cluster. With two values, which one is "treated" follows
-#'   [cluster_ttest()]: `TRUE`, the larger number, the second factor level,
-#'   or the second sorted string. With more than two arms, the first value in
-#'   that order is the control and each other arm is compared with it by its
-#'   own test, which re-randomises the clusters of the two arms (no
-#'   multiplicity adjustment).
-#' @param cluster Name of the cluster column (a string).
-#' @param blocks `NULL`, or the name of a column of blocks (strata, pairs),
-#'   constant within each cluster; randomisation is then within blocks.
+#'   within each cluster. Which value is the control follows
+#'   [cluster_ttest()]: `control =` if given, else a factor's first level,
+#'   `FALSE`, 0, or a common control label (control, A, ...), else the first
+#'   sorted value with a message. With more than two arms, each other arm is
+#'   compared with the control (see Details).
+#' @param cluster The clusters: the name of a column of `data` (a string), a
+#'   one-sided formula such as `~ g`, or a vector with one value per row.
+#' @param blocks `NULL`, or the blocks (strata, pairs), constant within each
+#'   cluster, in the same three forms as `cluster`; randomisation is then
+#'   within blocks.
 #' @param stat `"diff_means"` (difference in cluster means) or `"t"` (Welch
 #'   t on cluster means).
 #' @param exact `NULL` (enumerate when there are at most 1e8 assignments),
@@ -103,6 +112,8 @@
 #'   else RcppParallel's default.
 #' @param progress Show a progress bar on long runs; `NULL` uses option
 #'   `clusterab.progress`, else `interactive()`.
+#' @param control The value of the `treatment` column that is the control
+#'   arm; `NULL` chooses by the rule of [cluster_ttest()].
 #' @return With more than two arms, a list of class
 #'   `"randomization_test_arms"` holding one two-arm test per treated arm in
 #'   `tests` (with print, summary, tidy, confint and plot methods). With two
@@ -121,7 +132,7 @@
 #'   arm, `arms`, `n_blocks`, `ci_method` (`"stored pairs"`,
 #'   `"re-enumeration"`, `"none"`, or `"skipped"` when `conf.int = NULL` and
 #'   the pairs were too many to store). Methods: `print`, `summary`, `tidy`,
-#'   `confint`, `plot`.
+#'   `glance`, `as.data.frame`, `confint`, `plot`.
 #' @examples
 #' set.seed(1)
 #' size <- sample(5:30, 12, replace = TRUE)
@@ -135,12 +146,14 @@
 #' randomization_test(d, "y", "treat", "g", blocks = "pair", threads = 1)
 #' ## Monte Carlo with 2000 draws
 #' randomization_test(d, "y", "treat", "g", exact = FALSE, R = 2000, threads = 1)
+#' plot(res)
 #' @export
 randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
                                stat = c("diff_means", "t"), exact = NULL, R = 10000,
                                alternative = c("two.sided", "greater", "less"),
                                weights = c("equal", "size"), conf.level = 0.95,
-                               conf.int = NULL, threads = NULL, progress = NULL) {
+                               conf.int = NULL, threads = NULL, progress = NULL,
+                               control = NULL) {
   stat <- match.arg(stat)
   alternative <- match.arg(alternative)
   weights <- match.arg(weights)
@@ -159,24 +172,40 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
          call. = FALSE)
   }
   arms <- if (is.data.frame(data) && is.character(treatment) && length(treatment) == 1L &&
-               treatment %in% names(data) && !anyNA(data[[treatment]])) arm_values(data[[treatment]])
+               treatment %in% names(data) && is.atomic(data[[treatment]]) &&
+               is.null(dim(data[[treatment]])) && !anyNA(data[[treatment]]) &&
+               length(unique(data[[treatment]])) > 2L) {
+    arm_values(data[[treatment]], control, "treatment", "control", "control arm")
+  }
   if (length(arms) > 2L) {
-    ## Each treated arm against the control, re-randomising clusters between the two.
+    ## Each treated arm against the control, re-randomising clusters between the
+    ## two. Vector cluster ids and blocks are subset with the rows.
+    cl_all <- data_cluster(data, cluster)
+    bl_all <- if (!is.null(blocks)) data_cluster(data, blocks, "blocks")
     tests <- lapply(arms[-1L], function(arm) {
       keep <- data[[treatment]] %in% arms[c(1L, match(arm, arms))]
       two <- as.data.frame(data)[keep, , drop = FALSE]
       if (is.factor(two[[treatment]])) two[[treatment]] <- droplevels(two[[treatment]])
-      randomization_test(two, outcome, treatment, cluster, blocks, stat, exact, R, alternative,
-                         weights, conf.level, conf.int, threads, progress)
+      two_cluster <- if (is.character(cluster) && length(cluster) == 1L ||
+                         inherits(cluster, "formula")) cluster else cl_all$values[keep]
+      two_blocks <- if (is.null(blocks) || is.character(blocks) && length(blocks) == 1L ||
+                        inherits(blocks, "formula")) blocks else bl_all$values[keep]
+      randomization_test(two, outcome, treatment, two_cluster, blocks = two_blocks, stat = stat,
+                         exact = exact, R = R, alternative = alternative, weights = weights,
+                         conf.level = conf.level, conf.int = conf.int, threads = threads,
+                         progress = progress, control = as.character(arms[1L]))
     })
     names(tests) <- paste(as.character(arms[-1L]), "-", as.character(arms[1L]))
     return(structure(list(tests = tests, control = as.character(arms[1L])),
                      class = "randomization_test_arms"))
   }
-  cl <- rand_clusters(data, outcome, treatment, cluster, blocks)
+  cl <- rand_clusters(data, outcome, treatment, cluster, blocks, control)
+  cluster <- cl$cluster_name
+  blocks <- cl$blocks_name
   design <- rand_design(cl, stat, weights)
   total <- prod(choose(design$size, design$k))
   use_exact <- rand_use_exact(exact, total)
+  if (!use_exact) check_replicate_memory(R, 3)
 
   obs <- cpp_rand_statistic(design, design$zenum)
   t0 <- obs[1L]
@@ -279,19 +308,19 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
 }
 
 ## Per-cluster summaries (mean, size, arm, block) with the input checks.
-rand_clusters <- function(data, outcome, treatment, cluster, blocks) {
+rand_clusters <- function(data, outcome, treatment, cluster, blocks, control = NULL) {
   cols <- experiment_columns(data, outcome, treatment, cluster)
   y <- cols$y
   tr <- cols$tr
   g <- cols$g
-  bl <- if (is.null(blocks)) NULL else data_column(data, blocks, "blocks")
-  check_no_missing(y, "outcome")
+  bl_col <- if (is.null(blocks)) NULL else data_cluster(data, blocks, "blocks")
+  bl <- bl_col$values
+  check_finite_column(y, "outcome", outcome)
   check_no_missing(tr, "treatment")
   check_no_missing(g, "cluster")
-  if (!is.null(bl)) check_no_missing(bl, "blocks")
-  if (any(!is.finite(y))) {
-    abort(sprintf("`outcome` has %d infinite values; drop those rows first.", sum(!is.finite(y))),
-         call. = FALSE)
+  if (!is.null(bl)) {
+    check_no_missing(bl, "blocks")
+    if (inherits(bl, c("Date", "POSIXt"))) bl <- as.character(bl)
   }
   if (!(is.logical(tr) || is.numeric(tr) || is.factor(tr) || is.character(tr))) {
     abort(sprintf("`treatment` column '%s' must be logical, numeric, factor or character, not %s.",
@@ -321,7 +350,7 @@ rand_clusters <- function(data, outcome, treatment, cluster, blocks) {
     abort(sprintf("all %d clusters are in the same arm (`treatment` is always %s); a randomisation test needs treated and control clusters.",
                  G, format(values)), call. = FALSE)
   }
-  arms <- treatment_arms(tr)
+  arms <- treatment_arms(tr, control)
   treated <- attr(arms, "treated")
   attr(arms, "treated") <- NULL
   n <- tabulate(code, G)
@@ -332,7 +361,8 @@ rand_clusters <- function(data, outcome, treatment, cluster, blocks) {
   n_obs <- stats::setNames(c(sum(n[!z]), sum(n[z])), arms)
   list(ybar = ybar, n = n, z = z, block = block,
        block_ids = if (is.null(bl)) NULL else unique(bl[codes$first]),
-       arms = arms, n_clusters = n_clusters, n_obs = n_obs)
+       arms = arms, n_clusters = n_clusters, n_obs = n_obs, cluster_name = cols$cluster_name,
+       blocks_name = bl_col$name)
 }
 
 ## The design the C++ layer sees: clusters sorted by block (the block with
@@ -546,6 +576,24 @@ tidy.randomization_test <- function(x, ...) {
              stringsAsFactors = FALSE)
 }
 
+#' Glance at a randomisation test
+#'
+#' @param x A [randomization_test()] result.
+#' @param ... Ignored.
+#' @return A one-row data frame: the columns of [tidy()][tidy.randomization_test]
+#'   and `nobs` (rows), `n.clusters` and `n.blocks`.
+#' @method glance randomization_test
+#' @export
+glance.randomization_test <- function(x, ...) {
+  cbind(tidy.randomization_test(x), nobs = sum(x$n_obs), n.clusters = sum(x$n_clusters),
+        n.blocks = x$n_blocks)
+}
+
+#' @export
+as.data.frame.randomization_test <- function(x, row.names = NULL, optional = FALSE, ...) {
+  result_frame(tidy(x), row.names)
+}
+
 #' @export
 confint.randomization_test <- function(object, parm, level = NULL, ...) {
   if (!is.null(level) && !isTRUE(all.equal(level, attr(object$conf.int, "conf.level")))) {
@@ -559,20 +607,50 @@ confint.randomization_test <- function(object, parm, level = NULL, ...) {
   matrix(ci, 1L, 2L, dimnames = list(names(object$estimate), pct))
 }
 
+#' Plot a randomisation distribution
+#'
+#' Draws the randomisation distribution of the statistic with the observed
+#' value marked. A Monte Carlo distribution with few distinct values (at
+#' most 50, as with few clusters) is drawn as bars at the attained values,
+#' with heights the share of draws; with more, as a histogram. An exact
+#' distribution is drawn as the histogram of all assignments kept by
+#' [randomization_test()] (100 equal bins over the bulk; a tail bin that
+#' reaches the exact minimum or maximum is merged into its neighbour when it
+#' is narrower than half a bin, so that no bin is a sliver).
+#'
+#' @param x A [randomization_test()] result.
+#' @param main,xlab Title and axis label.
+#' @param ... Passed to [graphics::plot()].
+#' @return Invisibly, what was drawn: a list with `type` (`"bars"` or
+#'   `"histogram"`) and `at` and `height` (bars) or `breaks`, `counts` and
+#'   `density` (histogram).
 #' @export
 plot.randomization_test <- function(x, main = NULL, xlab = NULL, ...) {
   if (is.null(main)) main <- if (x$exact) "Exact randomisation distribution" else "Monte Carlo randomisation distribution"
   if (is.null(xlab)) xlab <- names(x$statistic)
   if (!x$exact) return(plot_replicates(x$t, x$t0, main = main, xlab = xlab, ...))
-  d <- x$distribution
-  h <- structure(list(breaks = d$breaks, counts = d$counts,
-                      density = d$counts / sum(d$counts) / diff(d$breaks),
-                      mids = (d$breaks[-1L] + d$breaks[-length(d$breaks)]) / 2,
-                      xname = xlab, equidist = FALSE), class = "histogram")
-  graphics::plot(h, freq = FALSE, main = main, xlab = xlab, col = "grey85", border = "white", ...)
-  graphics::abline(v = x$t0, col = "firebrick", lwd = 2)
-  graphics::legend("topright", legend = "observed", col = "firebrick", lty = 1, lwd = 2, bty = "n")
-  invisible(NULL)
+  d <- exact_bins(x$distribution$breaks, x$distribution$counts)
+  invisible(plot_histogram(d$breaks, d$counts, x$t0, NULL, main, xlab, ...))
+}
+
+## The bins of the exact distribution without slivers: a first or last bin
+## narrower than half the typical bin (the enumeration's exact minimum or
+## maximum lay just beyond the pilot's range) joins its neighbour.
+exact_bins <- function(breaks, counts) {
+  width <- diff(breaks)
+  if (length(counts) >= 3L) {
+    typical <- stats::median(width)
+    if (width[1L] < typical / 2) {
+      counts <- c(counts[1L] + counts[2L], counts[-(1:2)])
+      breaks <- breaks[-2L]
+    }
+    m <- length(counts)
+    if (diff(utils::tail(breaks, 2L)) < typical / 2) {
+      counts <- c(counts[seq_len(m - 2L)], counts[m - 1L] + counts[m])
+      breaks <- breaks[-(length(breaks) - 1L)]
+    }
+  }
+  list(breaks = breaks, counts = counts)
 }
 
 #' @export
@@ -597,6 +675,20 @@ tidy.randomization_test_arms <- function(x, ...) {
     cbind(comparison = comparison, tidy(x$tests[[comparison]]))
   })
   do.call(rbind, rows)
+}
+
+#' @method glance randomization_test_arms
+#' @export
+glance.randomization_test_arms <- function(x, ...) {
+  rows <- lapply(names(x$tests), function(comparison) {
+    cbind(comparison = comparison, glance(x$tests[[comparison]]))
+  })
+  do.call(rbind, rows)
+}
+
+#' @export
+as.data.frame.randomization_test_arms <- function(x, row.names = NULL, optional = FALSE, ...) {
+  result_frame(tidy(x), row.names)
 }
 
 #' @export

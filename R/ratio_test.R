@@ -58,6 +58,26 @@
 #' stream keyed by a seed from R's RNG and the replicate's index, so
 #' `set.seed()` reproduces the result exactly, whatever `threads`.
 #'
+#' @section Means and proportions (no denominator):
+#' With `denominator = NULL` every unit's denominator is 1, so the ratio of
+#' a group is the mean of `numerator` (a proportion for a 0/1 or logical
+#' numerator) and the delta-method variance reduces to \eqn{s^2 / n}. The
+#' delta-method test is then the two-sample z test with unequal variances:
+#' its statistic is exactly Welch's t statistic
+#' (`t.test(x_g, x_c)$statistic`), referred to the normal distribution
+#' rather than Welch's t, and its interval is \eqn{\bar x_g - \bar x_c \pm
+#' z_{1-\alpha/2} \sqrt{s_g^2/n_g + s_c^2/n_c}}{xbar_g - xbar_c +-
+#' z sqrt(s_g^2/n_g + s_c^2/n_c)}. For a proportion, \eqn{s^2 = n \hat p (1 -
+#' \hat p) / (n - 1)}, the unpooled variance (not `prop.test()`'s pooled
+#' one). The bootstrap resamples the units as before.
+#'
+#' @section Replicates and memory:
+#' The bootstrap needs `R` of at least 2 (for a standard error; intervals
+#' need about 1000). It keeps, per replicate, every group's ratio and each
+#' comparison's difference and lift: a run that would need more than
+#' `getOption("clusterab.max_memory", 4e9)` bytes (8 bytes per number) is
+#' refused before it starts, with the figure; lower `R`.
+#'
 #' @section Zero denominators and other inputs:
 #' Units with a zero denominator (users with no sessions) are kept: they
 #' count in \eqn{n}, add their numerator (normally 0) to the numerator sum
@@ -76,13 +96,18 @@
 #' @param numerator Name of the numerator column (a string): numeric or
 #'   logical, such as conversions or revenue per user.
 #' @param denominator Name of the denominator column (a string): numeric,
-#'   not negative, such as sessions per user.
+#'   not negative, such as sessions per user; or `NULL` (the default) to
+#'   compare the means (proportions) of `numerator`: see the section on
+#'   means.
 #' @param group Name of the column with each unit's group (a string).
 #' @param method `"delta"` (analytic) or `"bootstrap"`.
-#' @param R Number of bootstrap replicates (used by `method = "bootstrap"`).
+#' @param R Number of bootstrap replicates (used by `method = "bootstrap"`),
+#'   at least 2.
 #' @param control The control group, one of the values of the `group`
-#'   column. By default the first level of a factor, else the first of the
-#'   sorted values (sorted in the C locale for strings).
+#'   column. By default: a factor's first level; `FALSE`; 0 (for 0/1, ...);
+#'   the one common control label among the values (case-insensitively
+#'   control, ctrl, baseline, base, A, ...); otherwise the first sorted value,
+#'   with a message of class `clusterab_baseline_choice` naming it.
 #' @param ci Bootstrap interval: `"perc"` (percentile) or `"bca"`.
 #' @param conf.level Confidence level of the intervals.
 #' @param alternative `"two.sided"`, `"less"` or `"greater"` (each group
@@ -113,8 +138,9 @@
 #'     `t0_lift` (the same for the lift), `acceleration` (BCa's \eqn{a} per
 #'     comparison, for the difference and the lift), `R` and `seed`.
 #'
-#'   Methods: `print()`, `summary()`, `tidy()`, `confint()` (any level, for
-#'   the difference or the lift) and, for the bootstrap, `plot()`.
+#'   Methods: `print()`, `summary()`, `tidy()`, `glance()`,
+#'   `as.data.frame()`, `confint()` (any level, for the difference or the
+#'   lift) and, for the bootstrap, `plot()`.
 #' @references Davison, A. C. and Hinkley, D. V. (1997). *Bootstrap Methods
 #'   and their Application*. Cambridge University Press.
 #' @examples
@@ -128,8 +154,12 @@
 #'                   method = "bootstrap", R = 1000, ci = "bca", threads = 1)
 #' tidy(res)
 #' confint(res, type = "lift")
+#' glance(res)
+#' ## a proportion: conversion per user (no denominator)
+#' d$converted <- d$conversions > 0
+#' ratio_test(d, "converted", group = "variant")
 #' @export
-ratio_test <- function(data, numerator, denominator, group, method = c("delta", "bootstrap"),
+ratio_test <- function(data, numerator, denominator = NULL, group, method = c("delta", "bootstrap"),
                        R = 2000, control = NULL, ci = c("perc", "bca"), conf.level = 0.95,
                        alternative = c("two.sided", "less", "greater"), threads = NULL,
                        progress = NULL) {
@@ -138,10 +168,14 @@ ratio_test <- function(data, numerator, denominator, group, method = c("delta", 
   alternative <- match.arg(alternative)
   check_conf_level(conf.level, "conf.level")
   if (method == "bootstrap") {
-    R <- check_replicates(R)
+    R <- check_replicates(R, min = 2)
     threads <- resolve_threads(threads)
   }
   units <- ratio_units(data, numerator, denominator, group, control)
+  if (method == "bootstrap") {
+    K <- length(units$levels)
+    check_replicate_memory(R, K + 2 * (K - 1))
+  }
   stats <- ratio_group_stats(units$cells, units$levels)
   comp <- ratio_delta(stats, units$control, conf.level, alternative)
   out <- list(comparisons = comp, groups = stats[c("group", "n", "numerator", "denominator",
@@ -149,13 +183,16 @@ ratio_test <- function(data, numerator, denominator, group, method = c("delta", 
               type = method, ci = if (method == "bootstrap") ci else NA_character_,
               conf.level = conf.level, alternative = alternative,
               control = units$levels[units$control],
-              data.name = sprintf("%s / %s by %s", numerator, denominator, group),
+              data.name = if (is.null(denominator)) sprintf("mean of %s by %s", numerator, group)
+                          else sprintf("%s / %s by %s", numerator, denominator, group),
               t0 = stats::setNames(comp$estimate, ratio_comparison_names(comp)))
+  what <- if (is.null(denominator)) "a mean" else "a ratio of sums"
   if (method == "delta") {
-    out$method <- "Delta-method z test for a ratio of sums"
+    out$method <- if (is.null(denominator)) "Two-sample z test of means, unequal variances (delta method)"
+                  else "Delta-method z test for a ratio of sums"
   } else {
-    out$method <- sprintf("Bootstrap of a ratio of sums, units resampled within group (%s interval)",
-                          if (ci == "perc") "percentile" else "BCa")
+    out$method <- sprintf("Bootstrap of %s, units resampled within group (%s interval)",
+                          what, if (ci == "perc") "percentile" else "BCa")
     out <- ratio_bootstrap(out, units, stats, R, threads, progress)
   }
   ratio_finish(out)
@@ -170,30 +207,35 @@ ratio_units <- function(data, numerator, denominator, group, control) {
     abort(sprintf("`data` must be a data frame or a data.table, not %s.", class(data)[1L]),
          call. = FALSE)
   }
+  if (nrow(data) == 0L) abort("`data` has no rows.")
   x <- ratio_column(data, numerator, "numerator")
-  y <- ratio_column(data, denominator, "denominator")
+  y <- if (is.null(denominator)) rep(1, length(x)) else ratio_column(data, denominator, "denominator")
   g <- data_column(data, group, "group")
   check_no_missing(g, "group")
+  if (!is.atomic(g) || is.complex(g) || is.raw(g)) {
+    abort(sprintf("`group` column '%s' must be a vector of group labels, not %s.", group,
+                  class(g)[1L]))
+  }
   if (any(y < 0)) {
     abort(sprintf("`denominator` column '%s' has %d negative value%s; a denominator counts sessions, orders or exposure and cannot be negative.",
                  denominator, sum(y < 0), if (sum(y < 0) == 1L) "" else "s"), call. = FALSE)
   }
-  levels <- as.character(arm_values(g))
-  if (length(levels) < 2L) {
+  if (length(unique(g)) < 2L) {
     abort(sprintf("`group` column '%s' has a single group ('%s'); a comparison needs a control and at least one other group.",
-                 group, levels[1L]), call. = FALSE)
+                 group, format(g[1L])), call. = FALSE)
   }
+  if (!is.null(control) && (length(control) != 1L || is.na(control) ||
+                            !as.character(control) %in% as.character(unique(g)))) {
+    shown <- as.character(arm_values(g))
+    shown <- shown[seq_len(min(10L, length(shown)))]
+    abort(sprintf("`control` must be one of the groups in column '%s': %s.", group,
+                 paste(shown, collapse = ", ")), call. = FALSE)
+  }
+  ## the control first, by the package's one rule (explicit, factor order,
+  ## FALSE/0, common labels, else sorted with a message)
+  levels <- as.character(arm_values(g, control, "group", "control", "control group"))
   code <- match(as.character(g), levels)
-  if (is.null(control)) {
-    control <- 1L
-  } else {
-    if (length(control) != 1L || is.na(control) || !as.character(control) %in% levels) {
-      shown <- levels[seq_len(min(10L, length(levels)))]
-      abort(sprintf("`control` must be one of the groups in column '%s': %s.", group,
-                   paste(shown, collapse = ", ")), call. = FALSE)
-    }
-    control <- match(as.character(control), levels)
-  }
+  control <- 1L
   ## Sorting by (group, numerator, denominator) puts equal units next to
   ## each other; each run is a cell.
   n <- length(code)
@@ -521,6 +563,28 @@ tidy.ratio_test <- function(x, ...) {
                     "conf.low", "conf.high", "lift", "lift.std.error", "lift.conf.low",
                     "lift.conf.high")],
              method = x$method, alternative = x$alternative, stringsAsFactors = FALSE)
+}
+
+#' Glance at a ratio test
+#'
+#' @param x A [ratio_test()] result.
+#' @param ... Ignored.
+#' @return A one-row data frame: `method`, `alternative`, `conf.level`,
+#'   `nobs` (units), `n.groups`, `n.comparisons`, the smallest `p.value`
+#'   of the comparisons, and `R` (`NA` for the delta method).
+#' @method glance ratio_test
+#' @export
+glance.ratio_test <- function(x, ...) {
+  data.frame(method = x$method, alternative = x$alternative, conf.level = x$conf.level,
+             nobs = sum(x$groups$n), n.groups = nrow(x$groups),
+             n.comparisons = nrow(x$comparisons),
+             p.value = suppressWarnings(min(x$comparisons$p.value, na.rm = TRUE)),
+             R = if (is.null(x$R)) NA_real_ else as.double(x$R), stringsAsFactors = FALSE)
+}
+
+#' @export
+as.data.frame.ratio_test <- function(x, row.names = NULL, optional = FALSE, ...) {
+  result_frame(tidy(x), row.names)
 }
 
 #' Confidence intervals of a ratio test
