@@ -88,7 +88,8 @@ test_that("which arm is treated: TRUE, the larger number, the second factor leve
   dl <- d; dl$treat <- d$treat == 1
   expect_equal(cluster_ttest(dl, "y", "treat", "g")$estimate, ref$estimate)
   dn <- d; dn$treat <- ifelse(d$treat == 1, 7, 2)
-  expect_equal(cluster_ttest(dn, "y", "treat", "g")$estimate, ref$estimate)
+  expect_message(res_n <- cluster_ttest(dn, "y", "treat", "g"), class = "clusterab_baseline_choice")
+  expect_equal(res_n$estimate, ref$estimate)
   dc <- d; dc$treat <- ifelse(d$treat == 1, "treatment", "control")
   res <- cluster_ttest(dc, "y", "treat", "g")
   expect_equal(res$estimate, ref$estimate)
@@ -130,7 +131,8 @@ test_that("bad inputs give errors that name the argument", {
   d <- ttest_data(G = 12, seed = 11)
   expect_error(cluster_ttest(d, "nope", "treat", "g"), "`outcome` = \"nope\" is not a column of `data`")
   expect_error(cluster_ttest(d, "y", "nope", "g"), "`treatment` = \"nope\" is not a column")
-  expect_error(cluster_ttest(d, "y", "treat", 3), "`cluster` must be the name of a column")
+  expect_error(cluster_ttest(d, "y", "treat", 3), "`cluster` has 1 values but `data` has \\d+ rows",
+               class = "clusterab_error")
   expect_error(cluster_ttest(as.list(d), "y", "treat", "g"), "`data` must be a data frame")
   expect_error(cluster_ttest(d, "y", "treat", "g", weights = "rows"), "should be one of")
   expect_error(cluster_ttest(d, "y", "treat", "g", conf.level = 95), "`conf.level` must be a single number")
@@ -163,4 +165,108 @@ test_that("bad inputs give errors that name the argument", {
   for (w in c("equal", "size")) {
     expect_error(cluster_ttest(dc, "y", "treat", "g", weights = w), "`outcome` has the same cluster mean in every cluster of each arm")
   }
+})
+
+test_that("control: \"treatment\"/\"control\" labels, control = , and a message for other labels", {
+  d <- ttest_data(G = 12, seed = 21)
+  ref <- cluster_ttest(d, "y", "treat", "g")
+  ## "treatment" sorts after "control" but "control" is the control anyway
+  ## whatever the order of the rows
+  dc <- d[rev(seq_len(nrow(d))), ]
+  dc$treat <- ifelse(dc$treat == 1, "treatment", "control")
+  expect_silent(res <- cluster_ttest(dc, "y", "treat", "g"))
+  expect_equal(res$estimate, ref$estimate, tolerance = 1e-12)
+  expect_identical(res$arms, c(control = "control", treated = "treatment"))
+  ## labels with no common control label: a message naming the choice and
+  ## the argument, silenced by control =
+  du <- d
+  du$treat <- ifelse(d$treat == 1, "north", "south")
+  expect_message(res_u <- cluster_ttest(du, "y", "treat", "g"), "set `control = `",
+                 class = "clusterab_baseline_choice")
+  expect_identical(res_u$arms, c(control = "north", treated = "south"))
+  expect_silent(res_s <- cluster_ttest(du, "y", "treat", "g", control = "south"))
+  expect_identical(res_s$arms, c(control = "south", treated = "north"))
+  expect_equal(res_s$estimate, ref$estimate, tolerance = 1e-12)
+  ## control = reverses the sign of 0/1 codes
+  expect_equal(cluster_ttest(d, "y", "treat", "g", control = 1)$estimate, -ref$estimate,
+               tolerance = 1e-12)
+  expect_error(cluster_ttest(d, "y", "treat", "g", control = "x"), "`control` = \"x\" is not a value",
+               class = "clusterab_error")
+})
+
+test_that("alternative: one-sided tests equal t.test() on cluster means", {
+  d <- ttest_data(G = 16, seed = 22)
+  m <- tapply(d$y, d$g, mean)
+  arm <- tapply(d$treat, d$g, `[`, 1L)
+  for (alt in c("two.sided", "less", "greater")) {
+    ours <- cluster_ttest(d, "y", "treat", "g", alternative = alt, conf.level = 0.9)
+    ref <- t.test(m[arm == 1], m[arm == 0], alternative = alt, conf.level = 0.9)
+    expect_identical(ours$alternative, alt)
+    expect_equal(ours$p.value, ref$p.value, tolerance = 1e-12)
+    expect_equal(as.vector(ours$conf.int), as.vector(ref$conf.int), tolerance = 1e-12)
+    ## size-weighted: the same one-sided rule on its own t and df
+    sz <- cluster_ttest(d, "y", "treat", "g", weights = "size", alternative = alt)
+    tt <- unname(sz$statistic); df <- unname(sz$parameter)
+    expect_equal(sz$p.value, switch(alt, two.sided = 2 * pt(-abs(tt), df), less = pt(tt, df),
+                                    greater = pt(tt, df, lower.tail = FALSE)), tolerance = 1e-12)
+  }
+  expect_identical(cluster_ttest(d, "y", "treat", "g", alternative = "greater")$conf.int[2L], Inf)
+  expect_error(cluster_ttest(d, "y", "treat", "g", alternative = "up"), "should be one of")
+})
+
+test_that("cluster as a column name, a formula or a vector; Date and POSIXct ids", {
+  d <- ttest_data(G = 12, seed = 23)
+  ref <- cluster_ttest(d, "y", "treat", "g")
+  f <- cluster_ttest(d, "y", "treat", ~ g)
+  v <- cluster_ttest(d, "y", "treat", d$g)
+  for (el in c("estimate", "statistic", "parameter", "p.value", "conf.int")) {
+    expect_identical(f[[el]], ref[[el]])
+    expect_identical(v[[el]], ref[[el]])
+  }
+  expect_identical(f$cluster_name, "g")
+  expect_output(print(ref), "12 clusters \\(`g`\\); t on [0-9.]+ df")
+  dd <- d; dd$g <- as.Date("2024-01-01") + d$g
+  expect_equal(cluster_ttest(dd, "y", "treat", "g")$estimate, ref$estimate)
+  dp <- d; dp$g <- as.POSIXct("2024-01-01", tz = "UTC") + 3600 * d$g
+  expect_equal(cluster_ttest(dp, "y", "treat", "g")$estimate, ref$estimate)
+  expect_error(cluster_ttest(d, "y", "treat", d$g[-1]), "`cluster` has \\d+ values but `data` has",
+               class = "clusterab_error")
+})
+
+test_that("bad outcomes: matrix, list, Inf, NaN, empty data give classed errors naming the column", {
+  d <- ttest_data(G = 12, seed = 24)
+  dm <- d; dm$y <- cbind(d$y, d$y)
+  expect_error(cluster_ttest(dm, "y", "treat", "g"), "`outcome` column 'y' is a matrix with 2 columns",
+               class = "clusterab_error")
+  dl <- d; dl$y <- as.list(d$y)
+  expect_error(cluster_ttest(dl, "y", "treat", "g"), "`outcome` column 'y' is a list column",
+               class = "clusterab_error")
+  for (bad in c(Inf, -Inf)) {
+    di <- d; di$y[3] <- bad
+    expect_error(cluster_ttest(di, "y", "treat", "g"), "`outcome` column 'y' has 1 infinite value",
+                 class = "clusterab_error")
+  }
+  dn <- d; dn$y[3] <- NaN
+  expect_error(cluster_ttest(dn, "y", "treat", "g"), "`outcome` has 1 missing value",
+               class = "clusterab_error")
+  expect_error(cluster_ttest(d[0, ], "y", "treat", "g"), class = "clusterab_error")
+  expect_error(cluster_ttest(d[1, ], "y", "treat", "g"), class = "clusterab_error")
+  d1 <- d; d1$g <- 1
+  expect_error(cluster_ttest(d1, "y", "treat", "g"), class = "clusterab_error")
+  dg <- d; dg$g <- as.list(d$g)
+  expect_error(cluster_ttest(dg, "y", "treat", "g"), "`cluster` column 'g' is a list column",
+               class = "clusterab_error")
+})
+
+test_that("glance() and as.data.frame() have broom's names; knitr::kable works", {
+  d <- ttest_data(G = 12, seed = 25)
+  res <- cluster_ttest(d, "y", "treat", "g")
+  gl <- glance(res)
+  expect_identical(names(gl), c("estimate", "statistic", "p.value", "parameter", "conf.low",
+                                "conf.high", "method", "alternative", "nobs", "n.clusters"))
+  expect_identical(gl$n.clusters, 12L)
+  expect_identical(gl$nobs, nrow(d))
+  expect_identical(as.data.frame(res), tidy(res))
+  skip_if_not_installed("knitr")
+  expect_true(any(grepl("estimate", knitr::kable(res))))
 })

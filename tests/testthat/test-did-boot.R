@@ -82,14 +82,16 @@ test_that("the regression estimate and interval equal lm() with sandwich::vcovCL
   fit <- did_boot(d, "y", "treated", "post", cluster = "unit", R = 200, ci = "perc", threads = 1)
   m <- lm(y ~ treated * post, data = d)
   V <- sandwich::vcovCL(m, cluster = ~ unit, type = "HC1")
-  ct <- lmtest::coeftest(m, vcov = V)
+  ## clustered: G - 1 df (Stata, fixest), the package's default
+  G <- length(unique(d$unit))
+  ct <- lmtest::coeftest(m, vcov = V, df = G - 1)
   expect_equal(unname(fit$estimate), unname(coef(m)[["treated:post"]]), tolerance = 1e-10)
   expect_equal(fit$std.error, ct["treated:post", "Std. Error"], tolerance = 1e-10)
   expect_equal(unname(fit$statistic), ct["treated:post", "t value"], tolerance = 1e-10)
   expect_equal(fit$p.value, ct["treated:post", "Pr(>|t|)"], tolerance = 1e-10)
-  expect_equal(unname(fit$parameter), df.residual(m))
-  expect_equal(as.vector(fit$conf.int), unname(lmtest::coefci(m, vcov = V)["treated:post", ]),
-               tolerance = 1e-10)
+  expect_equal(unname(fit$parameter), G - 1)
+  expect_equal(as.vector(fit$conf.int),
+               unname(lmtest::coefci(m, vcov = V, df = G - 1)["treated:post", ]), tolerance = 1e-10)
   expect_equal(unname(confint(fit)[1L, ]), as.vector(fit$conf.int))
   ## the whole coefficient table
   expect_equal(unname(fit$coefficients), unname(ct[, 1:4]), tolerance = 1e-10)
@@ -99,7 +101,9 @@ test_that("the regression estimate and interval equal lm() with sandwich::vcovCL
   expect_equal(fit$cells$mean, as.vector(t(cm)), tolerance = 1e-12)
   ## another level: confint() recomputes
   expect_equal(unname(confint(fit, level = 0.9)[1L, ]),
-               unname(lmtest::coefci(m, vcov = V, level = 0.9)["treated:post", ]), tolerance = 1e-10)
+               unname(lmtest::coefci(m, vcov = V, level = 0.9, df = G - 1)["treated:post", ]),
+               tolerance = 1e-10)
+  expect_output(print(fit), sprintf("on %d df \\(G - 1, %d clusters\\)", G - 1, G))
 })
 
 test_that("covariates (numeric and factor) and an ill-conditioned covariate match lm()", {
@@ -110,10 +114,12 @@ test_that("covariates (numeric and factor) and an ill-conditioned covariate matc
                   covariates = c("x", "f", "stamp"), threads = 1)
   m <- lm(y ~ treated * post + x + f + stamp, data = d)
   V <- sandwich::vcovCL(m, cluster = ~ unit, type = "HC1")
+  G <- length(unique(d$unit))
   expect_equal(unname(fit$estimate), unname(coef(m)[["treated:post"]]), tolerance = 1e-10)
-  expect_equal(as.vector(fit$conf.int), unname(lmtest::coefci(m, vcov = V)["treated:post", ]),
-               tolerance = 1e-10)
-  expect_equal(unname(fit$coefficients), unname(lmtest::coeftest(m, vcov = V)[, 1:4]), tolerance = 1e-8)
+  expect_equal(as.vector(fit$conf.int),
+               unname(lmtest::coefci(m, vcov = V, df = G - 1)["treated:post", ]), tolerance = 1e-10)
+  expect_equal(unname(fit$coefficients), unname(lmtest::coeftest(m, vcov = V, df = G - 1)[, 1:4]),
+               tolerance = 1e-8)
   ## an exactly collinear covariate is dropped, as lm() drops it
   d$x2 <- 2 * d$x
   fit2 <- did_boot(d, "y", "treated", "post", cluster = "unit", R = 200, ci = "perc",
@@ -184,7 +190,7 @@ test_that("the cluster bootstrap agrees with boot() over clusters (percentile, B
   expect_lt(max(abs(fit$boot_ci["norm", ] - ci_boot$normal[2:3])) - norm_tolerance(t1, R2, 0.95), 0)
   ## the test can tell the schemes apart: resampling rows breaks each unit's
   ## pre/post pairing, so its spread is far from the cluster bootstrap's here
-  iid <- did_boot(d, "y", "treated", "post", cluster = "unit", type = "iid", R = 2000, ci = "perc")
+  iid <- did_boot(d, "y", "treated", "post", cluster = "unit", resample = "iid", R = 2000, ci = "perc")
   expect_gt(abs(log(fit$boot_se / iid$boot_se)), log(1.3))
   ## the interval formulas are boot.ci()'s, exactly, on our replicates
   ours <- boot::boot.ci(with_our_replicates(b, fit), type = c("perc", "bca", "norm"), L = fit$L)
@@ -302,8 +308,8 @@ test_that("print, summary, confint, tidy and plot work", {
   expect_identical(fit$R, 200L)
   grDevices::pdf(NULL)
   on.exit(grDevices::dev.off(), add = TRUE)
-  expect_null(plot(fit))
-  expect_null(plot(fit, interval = "bca"))
+  expect_identical(plot(fit)$type, "histogram")
+  expect_identical(plot(fit, interval = "bca")$type, "histogram")
   expect_error(plot(fit, interval = "basic"), "`interval` must be one of")
 })
 
@@ -344,8 +350,16 @@ test_that("bad inputs give clear errors", {
   expect_error(call_did(R = 0), "`R` must be a positive whole number")
   expect_error(call_did(R = -5), "`R` must be a positive whole number")
   ## other arguments
-  expect_error(call_did(type = "cluster"), 'type = "cluster" resamples clusters')
-  expect_error(call_did(level = 95), "`level` must be a single number between 0 and 1")
+  expect_error(call_did(resample = "cluster"), 'resample = "cluster" resamples clusters',
+               class = "clusterab_error")
+  expect_error(call_did(conf.level = 95), "`conf.level` must be a single number between 0 and 1",
+               class = "clusterab_error")
+  ## the old names say what they became
+  expect_error(call_did(type = "cluster"), "`type` has been renamed `resample`",
+               class = "clusterab_error")
+  expect_error(call_did(level = 0.9), "`level` has been renamed `conf.level`",
+               class = "clusterab_error")
+  expect_error(call_did(levl = 0.9), "unused argument: `levl`", class = "clusterab_error")
   expect_error(did_boot(d, "f", "treated", "post"), "`outcome` column `f` must be numeric")
   expect_error(did_boot(d, "nope", "treated", "post"), "is not a column of `data`")
   expect_error(call_did(ci = "basic"), "should be one of")

@@ -42,7 +42,7 @@ test_that("balanced data: icc equals psych::ICC's ICC1 (ANOVA path)", {
       dat <- balanced_icc_data(G = 12 + s, k = 2 + s, seed = s)
       ref <- suppressMessages(psych::ICC(dat$wide, lmer = FALSE, alpha = 1 - level))
       row <- ref$results["Single_raters_absolute", ]
-      ours <- icc(dat$long, outcome = "y", cluster = "g", level = level)
+      ours <- icc(dat$long, outcome = "y", cluster = "g", conf.level = level)
       expect_s3_class(ours, "clusterab_icc")
       expect_equal(ours$estimate, row$ICC, tolerance = 1e-10)
       expect_equal(as.vector(ours$conf.int), c(row[["lower bound"]], row[["upper bound"]]),
@@ -59,7 +59,7 @@ test_that("unbalanced data: MSB, MSW, n0, ICC and interval match anova() and the
   for (s in 1:3) {
     d <- unbalanced_icc_data(G = 25, seed = 10 + s)
     ref <- icc_reference(d, level = 0.9)
-    ours <- icc(d, outcome = "y", cluster = "g", level = 0.9)
+    ours <- icc(d, outcome = "y", cluster = "g", conf.level = 0.9)
     expect_equal(ours$MSB, ref$MSB, tolerance = 1e-10)
     expect_equal(ours$MSW, ref$MSW, tolerance = 1e-10)
     expect_equal(ours$n0, ref$n0, tolerance = 1e-12)
@@ -128,7 +128,8 @@ test_that("bad inputs give errors that name the argument", {
   expect_error(icc(d, "nope", "g"), "`outcome` = \"nope\" is not a column of `x`")
   expect_error(icc(d, "y", "nope"), "`cluster` = \"nope\" is not a column of `x`")
   expect_error(icc(d, cluster = "g"), "`outcome` must be the name of a column")
-  expect_error(icc(d, "y", c("g", "y")), "`cluster` must be the name of a column")
+  expect_error(icc(d, "y", c("g", "y")), "`cluster` has 2 values but `x` has \\d+ rows",
+               class = "clusterab_error")
   expect_error(icc(as.matrix(d), "y", "g"), "`x` must be a data frame")
   d$txt <- as.character(d$y)
   expect_error(icc(d, "txt", "g"), "`outcome` column 'txt' must be numeric")
@@ -141,10 +142,12 @@ test_that("bad inputs give errors that name the argument", {
   ds <- data.frame(g = 1:8, y = rnorm(8))
   expect_error(icc(ds, "y", "g"), "`cluster` puts every row in a cluster of its own")
   for (bad in list(0, 1, 1.5, -0.2, NA_real_, c(0.9, 0.95), "0.95")) {
-    expect_error(icc(d, "y", "g", level = bad), "`level` must be a single number between 0 and 1")
+    expect_error(icc(d, "y", "g", conf.level = bad), "`conf.level` must be a single number between 0 and 1",
+                 class = "clusterab_error")
   }
   ## The level is checked before dispatching on a model fit.
-  expect_error(icc(structure(list(), class = "ri_lmer"), level = 95), "`level`")
+  expect_error(icc(structure(list(), class = "ri_lmer"), conf.level = 95), "`conf.level`",
+               class = "clusterab_error")
 })
 
 test_that("design_effect: Kish for one size, Eldridge for several (population SD)", {
