@@ -193,3 +193,51 @@ test_that("effective_n is n over the design effect", {
                tolerance = 1e-14)
   expect_identical(effective_n(500, 30, 0), 500)
 })
+
+test_that("cluster in three forms; conf.level; print names clusters and df", {
+  d <- unbalanced_icc_data(G = 12, seed = 31)
+  ref <- icc(d, "y", "g")
+  expect_identical(icc(d, "y", ~ g)[c("estimate", "conf.int")], ref[c("estimate", "conf.int")])
+  expect_identical(icc(d, "y", d$g)[c("estimate", "conf.int")], ref[c("estimate", "conf.int")])
+  dd <- d; dd$g <- as.Date("2020-01-01") + match(d$g, unique(d$g))
+  expect_equal(icc(dd, "y", "g")$estimate, ref$estimate)
+  dp <- d; dp$g <- as.POSIXct("2020-01-01", tz = "UTC") + match(d$g, unique(d$g))
+  expect_equal(icc(dp, "y", "g")$estimate, ref$estimate)
+  expect_output(print(ref), "12 clusters \\(`g`\\).*on 11 and \\d+ df")
+  expect_identical(attr(icc(d, "y", "g", conf.level = 0.8)$conf.int, "conf.level"), 0.8)
+})
+
+test_that("a matrix, list, Inf or NaN outcome is a classed error naming the column", {
+  d <- unbalanced_icc_data(G = 10, seed = 32)
+  dm <- d; dm$y <- cbind(d$y, d$y)
+  expect_error(icc(dm, "y", "g"), "`outcome` column 'y' is a matrix with 2 columns",
+               class = "clusterab_error")
+  dl <- d; dl$y <- as.list(d$y)
+  expect_error(icc(dl, "y", "g"), "`outcome` column 'y' is a list column", class = "clusterab_error")
+  di <- d; di$y[2] <- Inf
+  expect_error(icc(di, "y", "g"), "`outcome` column 'y' has 1 infinite value", class = "clusterab_error")
+  dn <- d; dn$y[2] <- NaN
+  expect_error(icc(dn, "y", "g"), "`outcome` has 1 missing value", class = "clusterab_error")
+  expect_error(icc(d[0, ], "y", "g"), class = "clusterab_error")
+  expect_error(icc(d[1, ], "y", "g"), class = "clusterab_error")
+})
+
+test_that("design_effect() and effective_n() take an icc() result", {
+  d <- unbalanced_icc_data(G = 15, seed = 33)
+  res <- icc(d, "y", "g")
+  expect_identical(design_effect(20, icc = res), design_effect(20, icc = res$estimate))
+  expect_identical(design_effect(c(5, 10, 30), res), design_effect(c(5, 10, 30), res$estimate))
+  expect_identical(effective_n(500, 20, icc = res), effective_n(500, 20, icc = res$estimate))
+  expect_error(design_effect(20, icc = "0.1"), "`icc` must be a single number", class = "clusterab_error")
+})
+
+test_that("glance() and as.data.frame() have broom's names", {
+  d <- unbalanced_icc_data(G = 10, seed = 34)
+  res <- icc(d, "y", "g")
+  gl <- glance(res)
+  expect_identical(names(gl), c("estimate", "conf.low", "conf.high", "conf.level", "statistic",
+                                "df", "df.residual", "nobs", "n.clusters", "method"))
+  expect_identical(gl$n.clusters, 10)
+  expect_identical(gl$df, 9)
+  expect_identical(as.data.frame(res), tidy(res))
+})
