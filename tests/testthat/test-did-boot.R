@@ -369,3 +369,95 @@ test_that("bad inputs give clear errors", {
   expect_error(call_did(covariates = "treated"), "must not include the outcome, group or period")
   expect_error(did_boot(as.matrix(d), "y", "treated", "post"), "`data` must be a data frame")
 })
+
+test_that("pre/post and before/after: the earlier period is the baseline, as lm() on ordered factors", {
+  d <- sim_panel(seed = 21)
+  d$arm <- ifelse(d$treated == 1, "treatment", "control")
+  for (labels in list(c("pre", "post"), c("before", "after"), c("Pre", "Post"))) {
+    d$when <- ifelse(d$post == 1, labels[2L], labels[1L])
+    expect_silent(fit <- did_boot(d, "y", "arm", "when", cluster = "unit", R = 50, ci = "perc",
+                                  threads = 1))
+    m <- lm(y ~ factor(arm, c("control", "treatment")) * factor(when, labels), data = d)
+    expect_equal(unname(fit$estimate), unname(coef(m)[4L]), tolerance = 1e-10)
+    expect_identical(fit$levels$period, c(pre = labels[1L], post = labels[2L]))
+    expect_identical(fit$levels$group, c(control = "control", treated = "treatment"))
+  }
+  ## labels outside the rule: a message naming the choice and the argument
+  d$when <- ifelse(d$post == 1, "june", "may")
+  d$side <- ifelse(d$treated == 1, "east", "west")
+  msgs <- character()
+  withCallingHandlers(
+    fit <- did_boot(d, "y", "side", "when", cluster = "unit", R = 50, ci = "perc", threads = 1),
+    clusterab_baseline_choice = function(m) {
+      msgs <<- c(msgs, conditionMessage(m))
+      invokeRestart("muffleMessage")
+    })
+  expect_length(msgs, 2L)
+  expect_match(msgs[1L], "`group`: taking \"east\" as the control group.*`control = `")
+  expect_match(msgs[2L], "`period`: taking \"june\" as the pre period.*`pre = `")
+  ## control = and pre = choose and silence it
+  expect_silent(fit2 <- did_boot(d, "y", "side", "when", cluster = "unit", R = 50, ci = "perc",
+                                 threads = 1, control = "west", pre = "may"))
+  m <- lm(y ~ factor(side, c("west", "east")) * factor(when, c("may", "june")), data = d)
+  expect_equal(unname(fit2$estimate), unname(coef(m)[4L]), tolerance = 1e-10)
+  expect_equal(unname(fit2$estimate), unname(fit$estimate), tolerance = 1e-10)  # two flips
+  expect_error(did_boot(d, "y", "side", "when", R = 50, control = "west", pre = "april"),
+               "`pre` = \"april\" is not a value of `period`", class = "clusterab_error")
+})
+
+test_that("cluster as a name, a formula or a vector; resample and conf.level", {
+  d <- sim_panel(seed = 22)
+  set.seed(1); a <- did_boot(d, "y", "treated", "post", cluster = "unit", R = 100, threads = 1)
+  set.seed(1); b <- did_boot(d, "y", "treated", "post", cluster = ~ unit, R = 100, threads = 1)
+  set.seed(1); v <- did_boot(d, "y", "treated", "post", cluster = d$unit, R = 100, threads = 2)
+  expect_identical(a$t, b$t)
+  expect_identical(a$t, v$t)
+  expect_identical(a$conf.int, v$conf.int)
+  expect_identical(b$names$cluster, "unit")
+  set.seed(1); r <- did_boot(d, "y", "treated", "post", cluster = "unit", R = 100, resample = "iid",
+                             conf.level = 0.9, threads = 1)
+  expect_identical(r$type, "iid")
+  expect_identical(attr(r$conf.int, "conf.level"), 0.9)
+  expect_identical(tidy(r)$conf.level[1L], 0.9)
+  dd <- d; dd$unit <- as.Date("2021-01-01") + d$unit
+  expect_equal(did_boot(dd, "y", "treated", "post", cluster = "unit", R = 20, ci = "norm")$estimate,
+               a$estimate)
+})
+
+test_that("R: at least 2, and a run that cannot fit in memory is refused before it starts", {
+  d <- sim_panel(seed = 23)
+  expect_error(did_boot(d, "y", "treated", "post", R = 1), "`R` = 1 is too few replicates",
+               class = "clusterab_error")
+  expect_error(did_boot(d, "y", "treated", "post", R = 1e9), "8 GB.*lower `R`",
+               class = "clusterab_too_many_replicates")
+  withr::local_options(clusterab.max_memory = 1000)
+  expect_error(did_boot(d, "y", "treated", "post", R = 200), "at most 125 here",
+               class = "clusterab_error")
+})
+
+test_that("Inf, NaN, matrix and list outcomes and list clusters are classed errors", {
+  d <- sim_panel(seed = 24)
+  for (bad in c(Inf, NaN)) {
+    di <- d; di$y[4] <- bad
+    expect_error(did_boot(di, "y", "treated", "post", R = 10), "`outcome`", class = "clusterab_error")
+  }
+  dm <- d; dm$y <- cbind(d$y, d$y)
+  expect_error(did_boot(dm, "y", "treated", "post", R = 10), "is a matrix", class = "clusterab_error")
+  dl <- d; dl$unit <- as.list(d$unit)
+  expect_error(did_boot(dl, "y", "treated", "post", cluster = "unit", R = 10), "list column",
+               class = "clusterab_error")
+  expect_error(did_boot(d[1, ], "y", "treated", "post", R = 10), class = "clusterab_error")
+  expect_error(did_boot(d[0, ], "y", "treated", "post", R = 10), class = "clusterab_error")
+})
+
+test_that("glance() and as.data.frame() have broom's names", {
+  d <- sim_panel(seed = 25)
+  fit <- did_boot(d, "y", "treated", "post", cluster = "unit", R = 50, ci = "perc", threads = 1)
+  gl <- glance(fit)
+  expect_identical(names(gl), c("estimate", "std.error", "statistic", "p.value", "parameter",
+                                "conf.low", "conf.high", "conf.level", "method", "nobs",
+                                "n.clusters", "R", "failed"))
+  expect_identical(gl$n.clusters, 30L)
+  expect_identical(gl$parameter, 29)
+  expect_identical(as.data.frame(fit), tidy(fit))
+})
