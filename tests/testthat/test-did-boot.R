@@ -430,7 +430,8 @@ test_that("R: at least 2, and a run that cannot fit in memory is refused before 
                class = "clusterab_error")
   expect_error(did_boot(d, "y", "treated", "post", R = 1e9), "8 GB.*lower `R`",
                class = "clusterab_too_many_replicates")
-  withr::local_options(clusterab.max_memory = 1000)
+  old <- options(clusterab.max_memory = 1000)
+  on.exit(options(old), add = TRUE)
   expect_error(did_boot(d, "y", "treated", "post", R = 200), "at most 125 here",
                class = "clusterab_error")
 })
