@@ -355,3 +355,82 @@ test_that("bad inputs give errors that name the argument", {
   expect_error(ratio_test(as.list(d), "conversions", "sessions", "variant"), "data frame")
   expect_error(ratio_test(d, "conversions", "sessions", "variant", conf.level = 1.5), "conf.level")
 })
+
+test_that("denominator = NULL: the two-sample z test of means (Welch's statistic, normal reference)", {
+  d <- sim_revenue(300, seed = 31)
+  res <- ratio_test(d, "revenue", group = "g")
+  x1 <- d$revenue[d$g == "treatment"]; x0 <- d$revenue[d$g == "control"]
+  tt <- t.test(x1, x0)
+  se <- sqrt(var(x1) / length(x1) + var(x0) / length(x0))
+  expect_equal(res$estimate[["treatment - control"]], mean(x1) - mean(x0), tolerance = 1e-12)
+  expect_equal(res$comparisons$statistic, unname(tt$statistic), tolerance = 1e-12)
+  expect_equal(res$comparisons$std.error, se, tolerance = 1e-12)
+  expect_equal(res$p.value[[1L]], 2 * pnorm(-abs(unname(tt$statistic))), tolerance = 1e-12)
+  expect_equal(as.vector(res$conf.int), mean(x1) - mean(x0) + c(-1, 1) * qnorm(0.975) * se,
+               tolerance = 1e-12)
+  expect_match(res$method, "z test of means")
+  expect_identical(res$data.name, "mean of revenue by g")
+  ## a proportion: the unpooled variance p (1 - p) / (n - 1)
+  s <- sim_sessions(2000, seed = 32)
+  s$converted <- s$conversions > 0
+  pr <- ratio_test(s, "converted", group = "variant")
+  p <- tapply(s$converted, s$variant, mean); n <- tapply(s$converted, s$variant, length)
+  expect_equal(pr$comparisons$std.error, sqrt(sum(p * (1 - p) / (n - 1))), tolerance = 1e-12)
+  ## the bootstrap resamples units, bit-identical for any thread count
+  set.seed(3); b1 <- ratio_test(s, "converted", group = "variant", method = "bootstrap", R = 300,
+                                threads = 1)
+  set.seed(3); b2 <- ratio_test(s, "converted", group = "variant", method = "bootstrap", R = 300,
+                                threads = 2)
+  expect_identical(b1$t, b2$t)
+  expect_equal(b1$estimate, pr$estimate)
+})
+
+test_that("R: at least 2 for a bootstrap; a run that cannot fit in memory is refused", {
+  d <- sim_sessions(400, seed = 33)
+  expect_error(ratio_test(d, "conversions", "sessions", "variant", method = "bootstrap", R = 1),
+               "`R` = 1 is too few replicates", class = "clusterab_error")
+  ## the delta method does not use R
+  expect_s3_class(ratio_test(d, "conversions", "sessions", "variant", R = 1), "ratio_test")
+  expect_error(ratio_test(d, "conversions", "sessions", "variant", method = "bootstrap", R = 1e9),
+               "32 GB.*lower `R`", class = "clusterab_too_many_replicates")
+})
+
+test_that("control: the common labels, a message otherwise, control = silences it", {
+  d <- sim_sessions(400, groups = c("treatment", "control"), seed = 34)
+  expect_silent(res <- ratio_test(d, "conversions", "sessions", "variant"))
+  expect_identical(res$control, "control")
+  d$variant <- ifelse(d$variant == "control", "south", "north")
+  expect_message(res <- ratio_test(d, "conversions", "sessions", "variant"),
+                 "taking \"north\" as the control group", class = "clusterab_baseline_choice")
+  expect_silent(res2 <- ratio_test(d, "conversions", "sessions", "variant", control = "south"))
+  expect_identical(res2$control, "south")
+  expect_equal(res2$estimate[[1L]], -res$estimate[[1L]], tolerance = 1e-12)
+})
+
+test_that("NaN, Inf, matrix and list columns; empty data: classed errors naming the argument", {
+  d <- sim_sessions(200, seed = 35)
+  for (bad in c(NaN, Inf)) {
+    m <- d; m$conversions[3] <- bad
+    expect_error(ratio_test(m, "conversions", "sessions", "variant"), "`numerator`",
+                 class = "clusterab_error")
+  }
+  m <- d; m$conversions <- cbind(d$conversions, d$conversions)
+  expect_error(ratio_test(m, "conversions", "sessions", "variant"), "is a matrix",
+               class = "clusterab_error")
+  m <- d; m$variant <- as.list(d$variant)
+  expect_error(ratio_test(m, "conversions", "sessions", "variant"), "list column",
+               class = "clusterab_error")
+  expect_error(ratio_test(d[0, ], "conversions", "sessions", "variant"), "no rows",
+               class = "clusterab_error")
+  expect_error(ratio_test(d[1, ], "conversions", "sessions", "variant"), class = "clusterab_error")
+})
+
+test_that("glance() and as.data.frame() have broom's names", {
+  d <- sim_sessions(400, seed = 36)
+  res <- ratio_test(d, "conversions", "sessions", "variant")
+  gl <- glance(res)
+  expect_identical(names(gl), c("method", "alternative", "conf.level", "nobs", "n.groups",
+                                "n.comparisons", "p.value", "R"))
+  expect_identical(gl$nobs, 400L)
+  expect_identical(as.data.frame(res), tidy(res))
+})
