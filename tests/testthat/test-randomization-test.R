@@ -317,3 +317,98 @@ test_that("more than two arms: each treated arm against the control, as two-arm 
   expect_identical(dim(confint(res)), c(2L, 2L))
   expect_output(print(res), "high - control")
 })
+
+test_that("plot() of an exact distribution draws bars (no sliver bins); a discrete Monte Carlo one draws attained values", {
+  ## the help page's example, which was blank: a tail bin 1e-16 wide held
+  ## the exact extreme, with a density so high that every other bar vanished
+  set.seed(1)
+  size <- sample(5:30, 12, replace = TRUE)
+  d <- data.frame(g = rep(1:12, size), treat = rep(rep(0:1, 6), size))
+  d$y <- 0.5 * d$treat + rnorm(12)[d$g] + rnorm(nrow(d))
+  res <- randomization_test(d, "y", "treat", "g", threads = 1)
+  file <- tempfile(fileext = ".png")
+  grDevices::png(file)
+  drawn <- plot(res)
+  grDevices::dev.off()
+  expect_true(file.exists(file))
+  expect_identical(drawn$type, "histogram")
+  width <- diff(drawn$breaks)
+  expect_gt(min(width), 0.4 * median(width))
+  expect_equal(sum(drawn$counts), res$n.assignments)
+  ## every bar is visible: the tallest is at most ~ a few times the typical one
+  expect_lt(max(drawn$density) / mean(drawn$density[drawn$counts > 0]), 10)
+  expect_equal(sum(drawn$density * width), 1, tolerance = 1e-12)
+  ## Monte Carlo with 20 possible assignments: bars at the attained values
+  d6 <- ri_data(6, rep(c(TRUE, FALSE), 3), seed = 40)
+  mc <- randomization_test(d6, "y", "treat", "g", exact = FALSE, R = 400, threads = 1)
+  grDevices::pdf(NULL)
+  bars <- plot(mc)
+  grDevices::dev.off()
+  expect_identical(bars$type, "bars")
+  expect_lte(length(bars$at), 20L)
+  expect_equal(sum(bars$height), 1, tolerance = 1e-12)
+  ex6 <- randomization_test(d6, "y", "treat", "g", threads = 1)
+  grDevices::pdf(NULL)
+  expect_identical(plot(ex6)$type, "histogram")
+  grDevices::dev.off()
+})
+
+test_that("control: labels, a message for other labels, control = ; more than two arms", {
+  d <- ri_data(10, rep(c(TRUE, FALSE), 5), seed = 41)
+  ref <- randomization_test(d, "y", "treat", "g", threads = 1)
+  dl <- d; dl$treat <- ifelse(d$treat == 1, "treatment", "control")
+  expect_silent(lab <- randomization_test(dl, "y", "treat", "g", threads = 1))
+  expect_identical(lab$estimate, ref$estimate)
+  du <- d; du$treat <- ifelse(d$treat == 1, "north", "south")
+  expect_message(randomization_test(du, "y", "treat", "g", threads = 1),
+                 class = "clusterab_baseline_choice")
+  expect_silent(u <- randomization_test(du, "y", "treat", "g", threads = 1, control = "south"))
+  expect_equal(u$estimate, ref$estimate, tolerance = 1e-12)
+  expect_identical(u$p.value, ref$p.value)
+  ## three arms: each against the control given
+  d3 <- ri_data(12, rep(c(TRUE, FALSE), 6), seed = 42)
+  d3$arm <- c("x", "y", "z")[(d3$g %% 3) + 1]
+  expect_silent(arms <- randomization_test(d3, "y", "arm", "g", control = "y", threads = 1))
+  expect_identical(names(arms$tests), c("x - y", "z - y"))
+  expect_identical(arms$control, "y")
+  expect_identical(nrow(glance(arms)), 2L)
+  expect_identical(as.data.frame(arms), tidy(arms))
+})
+
+test_that("cluster and blocks as a name, a formula or a vector; Date ids", {
+  blocks <- rep(1:4, each = 2)
+  d <- ri_data(8, rep(c(TRUE, FALSE), 4), blocks = blocks, seed = 43)
+  ref <- randomization_test(d, "y", "treat", "g", blocks = "b", threads = 1)
+  f <- randomization_test(d, "y", "treat", ~ g, blocks = ~ b, threads = 1)
+  v <- randomization_test(d, "y", "treat", d$g, blocks = d$b, threads = 1)
+  for (el in c("estimate", "p.value", "n.assignments", "conf.int")) {
+    expect_identical(f[[el]], ref[[el]])
+    expect_identical(v[[el]], ref[[el]])
+  }
+  dd <- d; dd$g <- as.Date("2022-01-01") + d$g
+  expect_identical(randomization_test(dd, "y", "treat", "g", blocks = "b", threads = 1)$p.value,
+                   ref$p.value)
+})
+
+test_that("Monte Carlo R that cannot fit in memory is refused; bad outcomes are classed errors", {
+  d <- ri_data(40, rep(c(TRUE, FALSE), 20), seed = 44)
+  expect_error(randomization_test(d, "y", "treat", "g", exact = FALSE, R = 1e9),
+               "24 GB.*lower `R`", class = "clusterab_too_many_replicates")
+  for (bad in c(Inf, NaN)) {
+    di <- d; di$y[2] <- bad
+    expect_error(randomization_test(di, "y", "treat", "g"), "`outcome`", class = "clusterab_error")
+  }
+  dm <- d; dm$y <- cbind(d$y, d$y)
+  expect_error(randomization_test(dm, "y", "treat", "g"), "is a matrix", class = "clusterab_error")
+  expect_error(randomization_test(d[0, ], "y", "treat", "g"), class = "clusterab_error")
+  expect_error(randomization_test(d[1, ], "y", "treat", "g"), class = "clusterab_error")
+})
+
+test_that("glance() and as.data.frame() have broom's names", {
+  d <- ri_data(8, rep(c(TRUE, FALSE), 4), seed = 45)
+  res <- randomization_test(d, "y", "treat", "g", threads = 1)
+  gl <- glance(res)
+  expect_identical(names(gl), c(names(tidy(res)), "nobs", "n.clusters", "n.blocks"))
+  expect_identical(gl$n.clusters, 8L)
+  expect_identical(as.data.frame(res), tidy(res))
+})
