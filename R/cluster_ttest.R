@@ -88,6 +88,9 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
   check_no_missing(tr, "treatment")
   check_no_missing(g, "cluster")
   check_cluster_ids(g)
+  ## huge or tiny outcomes: test y / s (s a power of two), scale back at the end
+  y_scale <- outcome_scale(y)
+  if (y_scale != 1) y <- y / y_scale
 
   code <- match(g, unique(g))
   ids <- g[!duplicated(code)]
@@ -160,6 +163,12 @@ cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal"
     method <- "Welch two-sample t-test on cluster means, size-weighted"
   }
   names(means) <- arms
+  if (y_scale != 1) {
+    means <- means * y_scale
+    est <- est * y_scale
+    se <- se * y_scale
+    ci <- ci * y_scale
+  }
   attr(ci, "conf.level") <- conf.level
   structure(list(
     statistic = c(t = tstat), parameter = c(df = df), p.value = p, conf.int = ci,

@@ -155,6 +155,9 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
          call. = FALSE)
   }
   check_finite_column(y, "outcome", outcome)
+  ## huge or tiny outcomes: fit y / s (s a power of two), scale back at the end
+  y_scale <- outcome_scale(y)
+  if (y_scale != 1) y <- as.double(y) / y_scale
   grp <- did_levels(data_column(data, group, "group"), "group", group, c("control", "treated"),
                     control, "control", "control group")
   per <- did_levels(data_column(data, period, "period"), "period", period, c("pre", "post"),
@@ -273,6 +276,13 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
     names = list(outcome = outcome, group = group, period = period, cluster = cluster,
                  covariates = covariates),
     nobs = length(mc$y), n_clusters = n_cl), class = "did_boot")
+  if (y_scale != 1) {
+    for (el in c("estimate", "std.error", "conf.int", "t", "t0", "L", "boot_se", "bias")) {
+      if (!is.null(out[[el]])) out[[el]] <- out[[el]] * y_scale
+    }
+    out$coefficients[, 1:2] <- out$coefficients[, 1:2] * y_scale
+    out$cells$mean <- out$cells$mean * y_scale
+  }
   out$boot_ci <- boot_intervals(out, ci, level)
   out
 }
@@ -417,6 +427,13 @@ boot_intervals <- function(x, ci, level) {
   t <- x$t[, 1L]
   t <- t[!is.na(t)]
   t0 <- x$t0[[1L]]
+  ## huge or tiny replicates: work on t / s (s a power of two, exact)
+  s <- outcome_scale(c(t, t0))
+  if (s != 1) {
+    x$t <- x$t / s
+    x$t0 <- x$t0 / s
+    return(boot_intervals(x, ci, level) * s)
+  }
   alpha <- (1 + c(-level, level)) / 2
   out <- matrix(NA_real_, length(ci), 2L, dimnames = list(ci, c("lower", "upper")))
   for (type in ci) {

@@ -78,6 +78,11 @@ icc <- function(x, outcome = NULL, cluster = NULL, conf.level = 0.95) {
   }
   check_finite_column(y, "outcome", outcome)
   check_no_missing(g, "cluster")
+  ## the ICC does not depend on the outcome's unit: huge or tiny outcomes are
+  ## divided by a power of two (exact) so that squares neither overflow nor
+  ## underflow; the mean squares are reported in the outcome's unit
+  y_scale <- outcome_scale(y)
+  if (y_scale != 1) y <- y / y_scale
 
   code <- match(g, unique(g))
   G <- max(code, 0L)
@@ -125,6 +130,8 @@ icc <- function(x, outcome = NULL, cluster = NULL, conf.level = 0.95) {
     ci <- c((FL - 1) / (FL + n0 - 1), (FU - 1) / (FU + n0 - 1))
   }
   attr(ci, "conf.level") <- conf.level
+  MSB <- MSB * y_scale^2
+  MSW <- MSW * y_scale^2
   structure(list(estimate = est, conf.int = ci,
                  method = "One-way ANOVA ICC with Searle's F-based interval",
                  n_clusters = G, n_obs = N, n0 = n0, MSB = MSB, MSW = MSW, F = Fstat,

@@ -195,7 +195,7 @@ ratio_test <- function(data, numerator, denominator = NULL, group, method = c("d
                           what, if (ci == "perc") "percentile" else "BCa")
     out <- ratio_bootstrap(out, units, stats, R, threads, progress)
   }
-  ratio_finish(out)
+  ratio_finish(ratio_unscale(out, units$scale))
 }
 
 ## The columns of `data`, checked; the units sorted by group, numerator and
@@ -231,6 +231,10 @@ ratio_units <- function(data, numerator, denominator, group, control) {
     abort(sprintf("`control` must be one of the groups in column '%s': %s.", group,
                  paste(shown, collapse = ", ")), call. = FALSE)
   }
+  ## huge or tiny values: divide by powers of two (exact), see ratio_unscale()
+  scale <- c(numerator = outcome_scale(x), denominator = outcome_scale(y))
+  x <- x / scale[["numerator"]]
+  y <- y / scale[["denominator"]]
   ## the control first, by the package's one rule (explicit, factor order,
   ## FALSE/0, common labels, else sorted with a message)
   levels <- as.character(arm_values(g, control, "group", "control", "control group"))
@@ -246,7 +250,25 @@ ratio_units <- function(data, numerator, denominator, group, control) {
   first <- which(new)
   cells <- list(g = units$g[first], x = units$x[first], y = units$y[first],
                 count = diff(c(first, n + 1L)))
-  list(cells = cells, units = units, levels = levels, control = control)
+  list(cells = cells, units = units, levels = levels, control = control, scale = scale)
+}
+
+## Huge or tiny numerators or denominators were divided by powers of two
+## (exact) so that squares neither overflow nor underflow: give the results
+## back in the data's units. Lifts, statistics and p-values do not change.
+ratio_unscale <- function(out, scale) {
+  k <- scale[["numerator"]] / scale[["denominator"]]
+  if (k == 1 && all(scale == 1)) return(out)
+  for (col in c("estimate", "std.error", "conf.low", "conf.high")) {
+    out$comparisons[[col]] <- out$comparisons[[col]] * k
+  }
+  out$groups$numerator <- out$groups$numerator * scale[["numerator"]]
+  out$groups$denominator <- out$groups$denominator * scale[["denominator"]]
+  out$groups$ratio <- out$groups$ratio * k
+  out$groups$std.error <- out$groups$std.error * k
+  out$t0 <- out$t0 * k
+  if (!is.null(out$t)) out$t <- out$t * k
+  out
 }
 
 ## A numeric (or logical) column without missing or infinite values.

@@ -139,6 +139,17 @@ mark_observed <- function(t0, ci) {
                    lty = c(1, if (has_ci) 2), lwd = 2, bty = "n")
 }
 
+## A power of two that brings the largest magnitude of an outcome near 1,
+## when it is so large or small (beyond 1e+-100) that squares and
+## cross-products would overflow or underflow; 1 otherwise. Dividing by a
+## power of two is exact, so results scaled back are those of the exact
+## arithmetic, and ordinary data are untouched.
+outcome_scale <- function(y) {
+  m <- max(abs(y), 0)
+  if (m == 0 || (m > 1e-100 && m < 1e100)) return(1)
+  2^round(log2(m))
+}
+
 ## A result's tidy() table as a plain data.frame, for as.data.frame() and so
 ## knitr::kable().
 result_frame <- function(tab, row.names = NULL) {

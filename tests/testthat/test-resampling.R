@@ -31,3 +31,62 @@ test_that("run_chunks() visits every replicate once, in order", {
   seen <- run_chunks(25, function(begin, end) seq(begin, end - 1), chunk = 7, progress = FALSE)
   expect_equal(unlist(seen), 0:24)
 })
+
+test_that("huge and tiny outcomes give the results of exact arithmetic, scaled (no NaN, no false 'constant')", {
+  set.seed(7)
+  d <- data.frame(g = rep(1:12, each = 4), treat = rep(rep(0:1, 6), each = 4), post = rep(0:1, 24))
+  d$y <- rnorm(48) + d$treat
+  d$s <- rpois(48, 3) + 1
+  base <- list(tt = cluster_ttest(d, "y", "treat", "g"), icc = icc(d, "y", "g"),
+               rat = ratio_test(d, "y", "s", "treat"),
+               rt = randomization_test(d, "y", "treat", "g", threads = 1))
+  set.seed(1)
+  base$did <- did_boot(d, "y", "treat", "post", cluster = "g", R = 50, ci = "norm", threads = 1)
+  for (k in c(2^700, 2^-700, 1e200, 1e-200)) {
+    dk <- d
+    dk$y <- d$y * k
+    tt <- cluster_ttest(dk, "y", "treat", "g")
+    expect_equal(tt$p.value, base$tt$p.value, tolerance = 1e-12)
+    expect_equal(tt$estimate / k, base$tt$estimate, tolerance = 1e-12)
+    expect_equal(as.vector(tt$conf.int) / k, as.vector(base$tt$conf.int), tolerance = 1e-12)
+    expect_equal(icc(dk, "y", "g")$estimate, base$icc$estimate, tolerance = 1e-12)
+    rat <- ratio_test(dk, "y", "s", "treat")
+    expect_equal(rat$p.value, base$rat$p.value, tolerance = 1e-12)
+    expect_equal(rat$estimate / k, base$rat$estimate, tolerance = 1e-12)
+    expect_equal(randomization_test(dk, "y", "treat", "g", threads = 1)$p.value, base$rt$p.value)
+    set.seed(1)
+    did <- did_boot(dk, "y", "treat", "post", cluster = "g", R = 50, ci = "norm", threads = 1)
+    expect_equal(did$p.value, base$did$p.value, tolerance = 1e-10)
+    expect_equal(did$estimate / k, base$did$estimate, tolerance = 1e-10)
+    expect_equal(did$t / k, base$did$t, tolerance = 1e-10)
+    expect_equal(did$boot_ci / k, base$did$boot_ci, tolerance = 1e-10)
+  }
+})
+
+test_that("plot_replicates draws a discrete distribution as bars and a continuous one as a histogram", {
+  grDevices::pdf(NULL)
+  on.exit(grDevices::dev.off(), add = TRUE)
+  ## values that differ by rounding only are one attained value
+  t <- c(rep(c(-1, 0, 1), c(10, 30, 10)), 1 + 1e-15, -1 - 1e-15)
+  bars <- clusterab:::plot_replicates(t, 0.2)
+  expect_identical(bars$type, "bars")
+  expect_equal(bars$at, c(-1, 0, 1))
+  expect_equal(bars$height, c(11, 30, 11) / 52)
+  set.seed(1)
+  h <- clusterab:::plot_replicates(rnorm(5000), 0.5, ci = c(-2, 2))
+  expect_identical(h$type, "histogram")
+  expect_gt(min(diff(h$breaks)), 0)
+  expect_equal(sum(h$density * diff(h$breaks)), 1)
+  expect_error(clusterab:::plot_replicates(c(NaN, Inf), 0), class = "clusterab_error")
+})
+
+test_that("check_replicate_memory refuses with the figure and the way out; the option is honoured", {
+  expect_error(clusterab:::check_replicate_memory(1e9, 3), "about 24 GB.*lower `R`",
+               class = "clusterab_too_many_replicates")
+  expect_silent(clusterab:::check_replicate_memory(1e6, 3))
+  old <- options(clusterab.max_memory = 1e12)
+  on.exit(options(old), add = TRUE)
+  expect_silent(clusterab:::check_replicate_memory(1e9, 3))
+  options(clusterab.max_memory = "a lot")
+  expect_error(clusterab:::check_replicate_memory(10, 1), "clusterab.max_memory", class = "clusterab_error")
+})
