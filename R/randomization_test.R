@@ -303,7 +303,8 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
     exact = use_exact, n.assignments = total, count = counts[[alternative]], counts = counts,
     R = if (use_exact) NULL else R, seed = seed, t = t_rep, distribution = distribution,
     tolerance = tol, stat = stat, weights = weights, n_clusters = cl$n_clusters,
-    n_obs = cl$n_obs, arms = cl$arms, n_blocks = length(design$size), ci_method = ci_method
+    n_obs = cl$n_obs, arms = cl$arms, n_blocks = length(design$size), ci_method = ci_method,
+    cluster_name = cluster
   ), class = c("randomization_test", "htest"))
 }
 
@@ -523,7 +524,9 @@ print.randomization_test <- function(x, ...) {
   if (identical(x$ci_method, "skipped")) {
     cat("no confidence interval: too many assignments to store (use conf.int = TRUE to compute it by re-enumeration)\n")
   }
-  cat(sprintf("clusters: %d treated (%s), %d control (%s)", as.integer(x$n_clusters[2L]), x$arms[["treated"]],
+  cat(sprintf("%d clusters%s: %d treated (%s), %d control (%s)", as.integer(sum(x$n_clusters)),
+              if (is.null(x$cluster_name)) "" else sprintf(" (`%s`)", x$cluster_name),
+              as.integer(x$n_clusters[2L]), x$arms[["treated"]],
               as.integer(x$n_clusters[1L]), x$arms[["control"]]),
       if (x$n_blocks > 1L) sprintf("in %d blocks", x$n_blocks), "\n\n")
   invisible(x)

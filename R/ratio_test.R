@@ -658,8 +658,10 @@ confint.ratio_test <- function(object, parm, level = object$conf.level,
 #' @param x A [ratio_test()] result with `method = "bootstrap"`.
 #' @param which The comparison: a number or a name such as `"B - A"`.
 #' @param type `"difference"` or `"lift"`.
-#' @param ... Passed to [graphics::hist()].
-#' @return `NULL`, invisibly.
+#' @param ... Passed to [graphics::plot()].
+#' @return Invisibly, what was drawn (see [plot.randomization_test()]): a
+#'   histogram, or bars at the attained values when the replicates take at
+#'   most 50 distinct values.
 #' @export
 plot.ratio_test <- function(x, which = 1L, type = c("difference", "lift"), ...) {
   type <- match.arg(type)
