@@ -128,7 +128,8 @@
 #'   Monte Carlo statistics; `NULL` when exact, whose distribution is
 #'   instead kept as `distribution`, a histogram: `breaks` and `counts` of
 #'   all N statistics, the outer two bins reaching the exact minimum and
-#'   maximum), `tolerance`, `stat`, `weights`, `n_clusters` and `n_obs` per
+#'   maximum; with few distinct values also `values` and `probabilities`,
+#'   the exact distribution itself), `tolerance`, `stat`, `weights`, `n_clusters` and `n_obs` per
 #'   arm, `arms`, `n_blocks`, `ci_method` (`"stored pairs"`,
 #'   `"re-enumeration"`, `"none"`, or `"skipped"` when `conf.int = NULL` and
 #'   the pairs were too many to store). Methods: `print`, `summary`, `tidy`,
@@ -241,6 +242,15 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
     se <- c(0, 0, 0)
     nb <- length(breaks)
     distribution <- rand_distribution(breaks, res[5L + seq_len(nb + 1L)], res[4L], res[5L])
+    ## few assignments: keep the attained values and their probabilities too,
+    ## so that plot() draws the exact distribution as bars
+    if (store && total <= rand_values_limit) {
+      av <- attained_values(pair_a)
+      if (length(av$at) <= rand_max_bars) {
+        distribution$values <- av$at
+        distribution$probabilities <- av$count / total
+      }
+    }
     t_rep <- NULL
     seed <- NULL
     sd_null <- stats::sd(pilot[2L, ] - (obs[2L] / obs[3L]) * pilot[3L, ])
@@ -410,6 +420,8 @@ rand_design <- function(cl, stat, weights) {
 
 rand_exact_limit <- 1e10
 rand_pairs_limit <- 1e7
+rand_values_limit <- 1e5  # attained values are looked for up to this many assignments
+rand_max_bars <- 50L      # and kept when there are at most this many
 
 rand_use_exact <- function(exact, total) {
   bad <- function() {
@@ -616,7 +628,10 @@ confint.randomization_test <- function(object, parm, level = NULL, ...) {
 #' value marked. A Monte Carlo distribution with few distinct values (at
 #' most 50, as with few clusters) is drawn as bars at the attained values,
 #' with heights the share of draws; with more, as a histogram. An exact
-#' distribution is drawn as the histogram of all assignments kept by
+#' distribution is drawn as bars at its attained values, with heights their
+#' probabilities, when it has at most 50 distinct values (and at most 1e5
+#' assignments, for the difference in means); otherwise as the histogram
+#' of all assignments kept by
 #' [randomization_test()] (100 equal bins over the bulk; a tail bin that
 #' reaches the exact minimum or maximum is merged into its neighbour when it
 #' is narrower than half a bin, so that no bin is a sliver).
@@ -632,6 +647,10 @@ plot.randomization_test <- function(x, main = NULL, xlab = NULL, ...) {
   if (is.null(main)) main <- if (x$exact) "Exact randomisation distribution" else "Monte Carlo randomisation distribution"
   if (is.null(xlab)) xlab <- names(x$statistic)
   if (!x$exact) return(plot_replicates(x$t, x$t0, main = main, xlab = xlab, ...))
+  if (!is.null(x$distribution$values)) {
+    return(invisible(plot_bars(x$distribution$values, x$distribution$probabilities, x$t0, NULL,
+                               main, xlab, ...)))
+  }
   d <- exact_bins(x$distribution$breaks, x$distribution$counts)
   invisible(plot_histogram(d$breaks, d$counts, x$t0, NULL, main, xlab, ...))
 }

@@ -347,10 +347,20 @@ test_that("plot() of an exact distribution draws bars (no sliver bins); a discre
   expect_identical(bars$type, "bars")
   expect_lte(length(bars$at), 20L)
   expect_equal(sum(bars$height), 1, tolerance = 1e-12)
+  ## exact with 20 assignments: bars at the exact attained values
   ex6 <- randomization_test(d6, "y", "treat", "g", threads = 1)
   grDevices::pdf(NULL)
-  expect_identical(plot(ex6)$type, "histogram")
+  exact_bars <- plot(ex6)
   grDevices::dev.off()
+  expect_identical(exact_bars$type, "bars")
+  expect_equal(sum(exact_bars$height), 1, tolerance = 1e-12)
+  all_z <- utils::combn(6, 3)
+  ybar <- tapply(d6$y, d6$g, mean)
+  stats_bf <- apply(all_z, 2, function(k) mean(ybar[k]) - mean(ybar[-k]))
+  expect_equal(exact_bars$at, sort(unique(signif(stats_bf, 10))), tolerance = 1e-9)
+  ## the p-value is the mass of the bars at least as extreme
+  far <- abs(exact_bars$at) >= abs(ex6$t0) * (1 - 1e-9)
+  expect_equal(sum(exact_bars$height[far]), ex6$p.value, tolerance = 1e-12)
 })
 
 test_that("control: labels, a message for other labels, control = ; more than two arms", {
