@@ -137,12 +137,12 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   check_replicate_memory(R, 1)
   check_conf_level(conf.level, "conf.level")
   level <- conf.level
-  ci <- match.arg(ci, several.ok = TRUE)
+  ci <- match_choice(ci, c("perc", "bca", "norm"), "ci", several.ok = TRUE)
   threads <- resolve_threads(threads)
   if (missing(resample)) {
     type <- if (is.null(cluster)) "iid" else "cluster"
   } else {
-    type <- match.arg(resample)
+    type <- match_choice(resample, c("cluster", "iid"), "resample")
     if (type == "cluster" && is.null(cluster)) {
       abort('resample = "cluster" resamples clusters: give the clusters in `cluster`, or use resample = "iid".',
            call. = FALSE)

@@ -155,9 +155,9 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
                                weights = c("equal", "size"), conf.level = 0.95,
                                conf.int = NULL, threads = NULL, progress = NULL,
                                control = NULL) {
-  stat <- match.arg(stat)
-  alternative <- match.arg(alternative)
-  weights <- match.arg(weights)
+  stat <- match_choice(stat, c("diff_means", "t"), "stat")
+  alternative <- match_choice(alternative, c("two.sided", "greater", "less"), "alternative")
+  weights <- match_choice(weights, c("equal", "size"), "weights")
   check_conf_level(conf.level, "conf.level")
   R <- check_replicates(R)
   threads <- resolve_threads(threads)

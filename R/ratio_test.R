@@ -163,9 +163,9 @@ ratio_test <- function(data, numerator, denominator = NULL, group, method = c("d
                        R = 2000, control = NULL, ci = c("perc", "bca"), conf.level = 0.95,
                        alternative = c("two.sided", "less", "greater"), threads = NULL,
                        progress = NULL) {
-  method <- match.arg(method)
-  ci <- match.arg(ci)
-  alternative <- match.arg(alternative)
+  method <- match_choice(method, c("delta", "bootstrap"), "method")
+  ci <- match_choice(ci, c("perc", "bca"), "ci")
+  alternative <- match_choice(alternative, c("two.sided", "less", "greater"), "alternative")
   check_conf_level(conf.level, "conf.level")
   if (method == "bootstrap") {
     R <- check_replicates(R, min = 2)
@@ -626,7 +626,7 @@ as.data.frame.ratio_test <- function(x, row.names = NULL, optional = FALSE, ...)
 #' @export
 confint.ratio_test <- function(object, parm, level = object$conf.level,
                                type = c("difference", "lift"), ...) {
-  type <- match.arg(type)
+  type <- match_choice(type, c("difference", "lift"), "type")
   check_conf_level(level, "level")
   comp <- object$comparisons
   nm <- names(object$estimate)
@@ -664,7 +664,7 @@ confint.ratio_test <- function(object, parm, level = object$conf.level,
 #'   most 50 distinct values.
 #' @export
 plot.ratio_test <- function(x, which = 1L, type = c("difference", "lift"), ...) {
-  type <- match.arg(type)
+  type <- match_choice(type, c("difference", "lift"), "type")
   if (x$type != "bootstrap") {
     abort("`x` is a delta-method test, which has no replicates to plot; rerun ratio_test() with method = \"bootstrap\".",
          call. = FALSE)

@@ -5,7 +5,7 @@ resolve_threads <- function(threads = NULL) {
   if (is.null(threads)) {
     threads <- getOption("clusterab.threads", RcppParallel::defaultNumThreads())
   }
-  if (!is.numeric(threads) || length(threads) != 1L || is.na(threads) ||
+  if (!is.numeric(threads) || length(threads) != 1L || !is.finite(threads) ||
       threads < 1 || threads != round(threads)) {
     abort("`threads` must be a single positive whole number, such as 1 or 2.",
          call. = FALSE)

@@ -90,3 +90,26 @@ test_that("check_replicate_memory refuses with the figure and the way out; the o
   options(clusterab.max_memory = "a lot")
   expect_error(clusterab:::check_replicate_memory(10, 1), "clusterab.max_memory", class = "clusterab_error")
 })
+
+test_that("choice arguments and progress give classed errors naming the argument", {
+  d <- data.frame(g = rep(1:8, each = 3), treat = rep(rep(0:1, 4), each = 3), post = rep(0:1, 12))
+  set.seed(2)
+  d$y <- rnorm(24)
+  d$s <- 1 + rpois(24, 2)
+  expect_error(cluster_ttest(d, "y", "treat", "g", weights = 1), "`weights` should be one of",
+               class = "clusterab_error")
+  expect_error(cluster_ttest(d, "y", "treat", "g", alternative = "up"),
+               "`alternative` should be one of .*not \"up\"", class = "clusterab_error")
+  expect_error(did_boot(d, "y", "treat", "post", R = 10, ci = c("perc", "basic")),
+               "`ci` should be one of", class = "clusterab_error")
+  expect_error(ratio_test(d, "y", "s", "treat", method = NA), "`method` should be one of",
+               class = "clusterab_error")
+  expect_error(randomization_test(d, "y", "treat", "g", stat = c("t", "diff_means")),
+               "`stat` should be one of", class = "clusterab_error")
+  ## partial matching as match.arg
+  expect_identical(cluster_ttest(d, "y", "treat", "g", alternative = "g")$alternative, "greater")
+  expect_error(did_boot(d, "y", "treat", "post", R = 20000, progress = "yes"), "`progress` must be",
+               class = "clusterab_error")
+  expect_error(did_boot(d, "y", "treat", "post", R = 10, threads = Inf), "`threads`",
+               class = "clusterab_error")
+})
