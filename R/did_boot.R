@@ -268,7 +268,7 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
                      if (is.null(cl)) "OLS" else "HC1 cluster-robust",
                      if (type == "cluster") "cluster" else "iid (row)"),
     t = matrix(replicates, ncol = 1L, dimnames = list(NULL, did_name)), t0 = stats::setNames(est, did_name),
-    R = as.integer(R), seed = seed, L = L, type = type, ci = ci, level = level,
+    R = as.integer(R), seed = seed, L = L, type = type, resample = type, ci = ci, level = level,
     boot_se = stats::sd(t_ok), bias = mean(t_ok) - est, acceleration = a,
     z0 = stats::qnorm(sum(t_ok < est) / length(t_ok)), failed = failed,
     coefficients = tab, vcov_type = if (is.null(cl)) "OLS" else "HC1", cells = cells,
@@ -545,7 +545,10 @@ summary.did_boot <- function(object, ...) {
 #' @export
 print.summary.did_boot <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   print(x$result, digits = digits)
-  cat(sprintf("Regression coefficients (%s standard errors):\n", x$result$vcov_type))
+  cat(sprintf("Regression coefficients (%s standard errors, t tests on %s df%s):\n",
+              x$result$vcov_type, format(x$result$parameter),
+              if (is.na(x$result$n_clusters)) "" else
+                sprintf(", G - 1 with %s clusters", format(x$result$n_clusters, big.mark = ","))))
   stats::printCoefmat(x$result$coefficients, digits = digits)
   cat("\n")
   invisible(x)

@@ -320,6 +320,10 @@ data_column <- function(data, name, arg, data_arg = "data") {
     abort(sprintf("`%s` = \"%s\" is not a column of `%s`; its columns include: %s.", arg, name,
                  data_arg, paste(shown, collapse = ", ")), call. = FALSE)
   }
+  if (sum(names(data) == name) > 1L) {
+    abort(sprintf("`%s` = \"%s\" names %d columns of `%s`; give the columns distinct names.",
+                  arg, name, sum(names(data) == name), data_arg))
+  }
   check_vector_column(data[[name]], arg, name)
 }
 

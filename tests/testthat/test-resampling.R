@@ -113,3 +113,11 @@ test_that("choice arguments and progress give classed errors naming the argument
   expect_error(did_boot(d, "y", "treat", "post", R = 10, threads = Inf), "`threads`",
                class = "clusterab_error")
 })
+
+test_that("a duplicated column name is a classed error, not the first of the columns", {
+  d <- data.frame(g = rep(1:6, each = 3), treat = rep(0:1, 9), y = rnorm(18), y2 = rnorm(18))
+  names(d)[4] <- "y"
+  expect_error(cluster_ttest(d, "y", "treat", "g"), "`outcome` = \"y\" names 2 columns",
+               class = "clusterab_error")
+  expect_error(icc(d, "y", "g"), "`outcome` = \"y\" names 2 columns", class = "clusterab_error")
+})
