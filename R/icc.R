@@ -353,6 +353,10 @@ data_cluster <- function(data, cluster, arg = "cluster", data_arg = "data") {
             call. = FALSE)
     }
     expr <- cluster[[2L]]
+    if (is.call(expr) && identical(expr[[1L]], as.name("+"))) {
+      abort(sprintf("`%s` = %s names several variables; this function takes one clustering variable (combine them first, e.g. ~ interaction(a, b)).",
+                    arg, deparse1(cluster)))
+    }
     if (is.name(expr)) {
       return(list(values = data_column(data, as.character(expr), arg, data_arg),
                   name = as.character(expr)))

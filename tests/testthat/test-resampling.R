@@ -121,3 +121,18 @@ test_that("a duplicated column name is a classed error, not the first of the col
                class = "clusterab_error")
   expect_error(icc(d, "y", "g"), "`outcome` = \"y\" names 2 columns", class = "clusterab_error")
 })
+
+test_that("data_cluster: the three forms, expressions, and refusals", {
+  d <- data.frame(a = rep(1:3, each = 2), b = rep(1:2, 3))
+  expect_identical(clusterab:::data_cluster(d, "a")$values, d$a)
+  expect_identical(clusterab:::data_cluster(d, ~ a)$name, "a")
+  expect_identical(clusterab:::data_cluster(d, ~ interaction(a, b))$values, interaction(d$a, d$b))
+  expect_identical(clusterab:::data_cluster(d, d$b)$name, "cluster")
+  expect_error(clusterab:::data_cluster(d, ~ a + b), "several variables", class = "clusterab_error")
+  expect_error(clusterab:::data_cluster(d, y ~ a), "one-sided", class = "clusterab_error")
+  expect_error(clusterab:::data_cluster(d, ~ nope), "not a column", class = "clusterab_error")
+  expect_error(clusterab:::data_cluster(d, 1:5), "has 5 values but `data` has 6 rows",
+               class = "clusterab_error")
+  expect_error(clusterab:::data_cluster(d, list(1, 2)), class = "clusterab_error")
+  expect_error(clusterab:::data_cluster(d, NULL), "`cluster` is required", class = "clusterab_error")
+})
