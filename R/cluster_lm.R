@@ -327,9 +327,10 @@ predict.cluster_lm <- function(object, newdata, interval = c("none", "confidence
     abort(sprintf("the design of `newdata` lacks the column(s) %s of the fit; code the variables as in the data the model was fitted to.",
                   paste0("`", missing_cols, "`", collapse = ", ")), call. = FALSE)
   }
+  offset <- attr(X, "offset")
   X <- X[, kept, drop = FALSE]
   fit <- drop(X %*% object$coefficients[kept])
-  if (!is.null(attr(X, "offset"))) fit <- fit + attr(X, "offset")
+  if (!is.null(offset)) fit <- fit + offset
   names(fit) <- rownames(X)
   if (interval == "none" && !se.fit) return(fit)
   se <- sqrt(rowSums((X %*% V) * X))
@@ -350,6 +351,7 @@ predict.cluster_lm <- function(object, newdata, interval = c("none", "confidence
 prediction_design <- function(object, newdata) {
   if (!is.null(object$terms)) {
     tt <- stats::delete.response(object$terms)
+    newdata <- without_contrasts(newdata)
     frame <- tryCatch(stats::model.frame(tt, newdata, na.action = stats::na.pass,
                                          xlev = object$xlevels),
                       error = function(e) abort("`newdata` does not fit the model: ",
@@ -372,6 +374,19 @@ prediction_design <- function(object, newdata) {
   }
   attr(X, "offset") <- stats::model.offset(frame)
   X
+}
+
+## `newdata` with the contrasts() attributes of its factors removed: the
+## fit's contrasts code them, and model.frame() would warn about each
+## attribute it drops when it re-levels a factor.
+without_contrasts <- function(newdata) {
+  has <- vapply(newdata, function(x) is.factor(x) && !is.null(attr(x, "contrasts")), NA)
+  if (!any(has)) return(newdata)
+  cols <- as.list(newdata)
+  for (j in which(has)) attr(cols[[j]], "contrasts") <- NULL
+  out <- as_frame(cols)
+  attr(out, "row.names") <- attr(newdata, "row.names")
+  out
 }
 
 ## A cluster_lm fit keeps no rows: fitted(), residuals() and model.frame()

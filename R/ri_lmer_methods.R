@@ -312,7 +312,7 @@ new_design <- function(object, newdata) {
                    paste(new, collapse = ", ")), call. = FALSE)
     }
   }
-  frame <- stats::model.frame(tt, newdata, na.action = stats::na.pass,
+  frame <- stats::model.frame(tt, without_contrasts(newdata), na.action = stats::na.pass,
                               xlev = object$rows$xlevels)
   mm <- stats::model.matrix(tt, frame, contrasts.arg = object$rows$contrasts)
   off <- stats::model.offset(frame)
