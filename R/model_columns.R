@@ -158,8 +158,8 @@ as_frame <- function(cols) {
 ## (data frame or NULL), and which rows were dropped. Rows with a missing value
 ## in any variable, the weights or the offset are dropped as by na.omit();
 ## rows with zero weight are dropped too; Inf anywhere is an error.
-## Factors are coded as by lm(): their unused levels dropped, by their
-## contrasts() attribute, else by `contrasts` (as lm()'s argument), else by
+## Factors are coded as by lm(): their unused levels dropped, by `contrasts`
+## (as lm()'s argument), else by their contrasts() attribute, else by
 ## options("contrasts"). The result also holds what predict() needs to code
 ## new data the same way: `terms` (with lm()'s "predvars", so that poly() or
 ## scale() terms are evaluated with the fit's parameters), `contrasts` and

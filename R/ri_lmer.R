@@ -22,8 +22,8 @@
 #'
 #' A model without fixed effects (`y ~ 0 + (1 | g)` or `y ~ -1 + (1 | g)`)
 #' is fitted as lme4 fits it: no fixed effects, only the variance
-#' components. Factors are coded as by lme4 (and [lm()]): by their
-#' [contrasts()] attribute, else by the `contrasts` argument, else by
+#' components. Factors are coded as by lme4 (and [lm()]): by the
+#' `contrasts` argument, else by their [contrasts()] attribute, else by
 #' `options("contrasts")`.
 #'
 #' A fit on the boundary (random-intercept standard deviation theta below

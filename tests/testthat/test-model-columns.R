@@ -64,7 +64,11 @@ test_that("the contrasts argument is lm()'s: names, functions and matrices", {
       expect_codes_as_lm(cluster_lm(fm, data = d, cluster = ~ g, contrasts = if (length(ctr)) ctr), ref)
     }
   }
-  ## the argument wins over options(), the attribute over the argument, as in lm()
+  ## a covariance with another clustering refits with the fit's contrasts
+  fit <- cluster_lm(y ~ f * x1, data = d, cluster = ~ g, contrasts = list(f = "contr.sum"))
+  ref <- lm_ref(y ~ f * x1, data = d, contrasts = list(f = "contr.sum"))
+  expect_vcov_equal(vcov_cluster(fit, cluster = ~ h), sandwich::vcovCL(ref, cluster = ~ h, type = "HC1"), 1e-10)
+  ## the argument wins over the attribute, which wins over options(), as in lm()
   d2 <- d
   contrasts(d2$f) <- contr.helmert(3)
   ref <- lm_ref(y ~ f + x1, data = d2, contrasts = list(f = "contr.sum"))
