@@ -77,9 +77,12 @@ test_that("the contrasts argument is lm()'s: names, functions and matrices", {
 })
 
 test_that("options(contrasts = ) is honoured, for ordered factors too", {
-  need("sandwich"); need("withr")
+  need("sandwich")
   d <- sim_factors(seed = 73, sum_contrasts = FALSE)
-  withr::local_options(contrasts = c("contr.sum", "contr.treatment"))
+  op <- options(contrasts = c("contr.sum", "contr.treatment"))
+  on.exit(options(op), add = TRUE)
+  expect_identical(names(coef(cluster_lm(y ~ f + o, d, cluster = ~ g))),
+                   c("(Intercept)", "f1", "f2", "omid", "ohigh"))
   for (fm in factor_formulas) {
     ref <- lm_ref(fm, data = d)
     expect_codes_as_lm(cluster_lm(fm, data = d, cluster = ~ g), ref)
@@ -121,8 +124,8 @@ test_that("ri_lmer() codes factors as lme4::lmer(): attribute, argument and opti
   d2 <- sim_factors(seed = 75, sum_contrasts = FALSE)
   check(ri_lmer(fm, d2, contrasts = list(f = "contr.helmert")),
         lme4::lmer(fm, d2, contrasts = list(f = "contr.helmert"), control = ctl))
-  need("withr")
-  withr::local_options(contrasts = c("contr.sum", "contr.poly"))
+  op <- options(contrasts = c("contr.sum", "contr.poly"))
+  on.exit(options(op), add = TRUE)
   check(ri_lmer(y ~ f * k + x2 + (1 | g), d2), lme4::lmer(y ~ f * k + x2 + (1 | g), d2, control = ctl))
   expect_error(ri_lmer(cluster_stats(d2, y ~ f, cluster = "g"), contrasts = list(f = "contr.sum")),
                class = "clusterab_error")
