@@ -377,6 +377,8 @@ ri_optimise <- function(prep, nobs, REML, around = NULL) {
   }
   slope <- function(rho) crit(rho, 1L)$d1
   on_grid <- function(grid) vapply(grid, function(r) crit(r)$deviance, 0)
+  ## a change of the deviance too small to carry information (see below)
+  flat <- function(change, level) change <= 1e-6 + 1e-12 * abs(level)
   grid <- NULL
   if (!is.null(around) && around > 1e-6) {
     grid <- c(0, around * 10^seq(-2, 2, by = 0.5))
@@ -389,10 +391,19 @@ ri_optimise <- function(prep, nobs, REML, around = NULL) {
     dev <- on_grid(grid)
     i <- which.min(dev)
     ## differences of the criterion are scale-free (it is a log-likelihood);
-    ## rounding makes them about 1e-16 times its size
-    if (all(is.finite(dev)) && max(dev) - min(dev) <= 1e-10 * max(1, abs(dev[1L]))) {
+    ## on a flat criterion rounding moves it by up to about 1e-7 for rho up
+    ## to 1e4 (more for an ill-conditioned design, and more beyond 1e4, where
+    ## A loses its between-group part), so flatness is judged there: a
+    ## deviance that moves by less than 1e-6 over 12 decades of rho carries
+    ## no information about rho
+    near <- dev[grid <= 1e4]
+    if (all(is.finite(near)) && flat(max(near) - min(near), dev[1L])) {
       return(list(rho = 0, evaluations = evaluations, boundary = TRUE, flat = TRUE))
     }
+  }
+  if (i == length(grid) && is.finite(dev[1L]) && flat(dev[1L] - dev[i], dev[1L])) {
+    ## the "minimum" at the end of the grid is rounding drift on a flat criterion
+    return(list(rho = 0, evaluations = evaluations, boundary = TRUE, flat = TRUE))
   }
   if (i == length(grid)) {
     abort("the random-intercept variance is unbounded: the outcome hardly varies within groups; check the data (is the outcome constant within each group?).",

@@ -555,6 +555,34 @@ test_that("two groups: lme4's fit, and a flat REML criterion is a singular fit, 
   }
 })
 
+test_that("a flat REML criterion with more groups, or an ill-conditioned design, is the same singular fit", {
+  need("lme4")
+  ## three groups, intercept + treat + a group-level covariate: every group
+  ## mean is fitted; the rounding drift of the flat criterion used to look
+  ## like an unbounded variance
+  set.seed(12)
+  d <- data.frame(g = rep(1:3, each = 3), x = rnorm(9))
+  d$z <- rnorm(3)[d$g]
+  d$treat <- as.numeric(d$g == 2)
+  d$y <- 1e4 * (d$x + rnorm(3)[d$g] + rnorm(9))
+  ref <- suppressWarnings(suppressMessages(lmer_tight(y ~ treat + z + (1 | g), d)))
+  suppressMessages(expect_warning(expect_warning(ours <- ri_lmer(y ~ treat + z + (1 | g), d),
+                                                 class = "clusterab_few_clusters"),
+                                  class = "clusterab_not_identified"))
+  expect_identical(ours$theta, 0)
+  expect_lte(rel_diff(fixef(ours), lme4::fixef(ref)), 1e-8)
+  expect_lte(rel_diff(REMLcrit(ours), lme4::REMLcrit(ref)), 1e-10)
+  expect_lte(rel_diff(sigma(ours), sigma(ref)), 1e-8)
+  ## group dummies as fixed effects: six groups, the same
+  dd <- sim_clustered(G = 6, seed = 16)
+  expect_warning(fit <- suppressMessages(ri_lmer(y ~ x1 + factor(g) + (1 | g), dd)),
+                 class = "clusterab_not_identified")
+  expect_identical(fit$theta, 0)
+  ref <- suppressWarnings(suppressMessages(lmer_tight(y ~ x1 + factor(g) + (1 | g), dd)))
+  expect_lte(rel_diff(fixef(fit), lme4::fixef(ref)), 1e-8)
+  expect_lte(rel_diff(REMLcrit(fit), lme4::REMLcrit(ref)), 1e-10)
+})
+
 test_that("glance() has broom.mixed's columns, and as.data.frame() is the tidy() table", {
   need("lme4")
   for (reml in c(TRUE, FALSE)) {
