@@ -28,9 +28,16 @@
 #' @param cadjust Multiply by G / (G - 1) ("HC" types).
 #' @param threads Number of threads; default `getOption("clusterab.threads")`,
 #'   else all cores. Results do not depend on it.
+#' @param contrasts As for [lm()]: `NULL` or a list naming factors of the
+#'   formula, each with a contrast function, its name or a matrix (such as
+#'   `list(f = "contr.sum")`). A factor's own [contrasts()] attribute and
+#'   `options("contrasts")` are honoured as by [lm()].
 #' @return An object of class `cluster_lm` with methods for `print`,
-#'   `summary`, `coef`, `vcov`, `confint`, `nobs`, `df.residual` and `tidy`,
-#'   and usable with [coef_test()] and `lmtest::coeftest()`.
+#'   `summary`, `coef`, `vcov`, `confint`, `nobs`, `df.residual`, `tidy` and
+#'   `predict` (see [predict.cluster_lm()]), and usable with [coef_test()]
+#'   and `lmtest::coeftest()`. It keeps no rows: `fitted()`, `residuals()`
+#'   and `model.frame()` are errors. It keeps `terms`, `contrasts` and
+#'   `xlevels` as [lm()] does, for predictions on new data.
 #' @examples
 #' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
 #'                   cluster = ~ region)
@@ -39,7 +46,7 @@
 #' confint(fit)
 #' @export
 cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
-                       cadjust = TRUE, threads = NULL) {
+                       cadjust = TRUE, threads = NULL, contrasts = NULL) {
   type <- check_vcov_type(type, "HC1")
   check_flag(cadjust, "cadjust")
   threads <- resolve_threads(threads)
@@ -47,6 +54,10 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
   if (inherits(formula, "cluster_stats") || (!missing(data) && inherits(data, "cluster_stats"))) {
     stats <- if (inherits(formula, "cluster_stats")) formula else data
     sub <- if (inherits(formula, "formula")) formula else NULL
+    if (!is.null(contrasts)) {
+      abort("`contrasts` cannot be given with cluster_stats(): the statistics hold the columns as they were coded; give `contrasts` to cluster_stats().",
+            call. = FALSE)
+    }
     fit <- fit_from_stats(stats, type, cadjust, threads, sub)
     return(new_cluster_lm(fit, call))
   }
@@ -55,7 +66,8 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
     abort("`cluster` is required: name the column that identifies each row's cluster (for independent rows use lm()).",
          call. = FALSE)
   }
-  mc <- model_columns(formula, data, weights = weights, cluster = cluster)
+  mc <- model_columns(formula, data, weights = weights, cluster = cluster,
+                      contrasts = contrasts)
   new_cluster_lm(fit_cluster_lm(mc, type, cadjust, multi0 = FALSE, threads, formula), call)
 }
 
@@ -69,6 +81,10 @@ fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula) {
   fit <- fit_from_stats(stats, type, cadjust, threads, NULL, more_terms = terms[-1L], mc = mc)
   fit$G <- stats::setNames(vapply(seq_along(mc$cluster), function(j) terms[[j]]$G, integer(1L)),
                            names(mc$cluster))
+  ## what predict() needs to code new data as lm() would
+  fit$terms <- mc$terms
+  fit$contrasts <- mc$contrasts
+  fit$xlevels <- mc$xlevels
   fit
 }
 
@@ -229,7 +245,8 @@ refit_cluster_lm <- function(x, cluster, type, cadjust, multi0, threads) {
   }
   if (is.null(cluster)) cluster <- eval(call$cluster, env)
   weights <- eval(call$weights, env)
-  mc <- model_columns(x$formula, data, weights = weights, cluster = cluster)
+  mc <- model_columns(x$formula, data, weights = weights, cluster = cluster,
+                      contrasts = x$contrasts)
   fit_cluster_lm(mc, type, cadjust, multi0, threads, x$formula)
 }
 
@@ -248,6 +265,145 @@ vcov.cluster_lm <- function(object, complete = TRUE, ...) {
 
 #' @export
 nobs.cluster_lm <- function(object, ...) object$nobs
+
+#' Predictions from a cluster_lm fit
+#'
+#' As [predict.lm()] on new data, with the fit's cluster-robust covariance
+#' `V` in place of the model-based one: the prediction is `X b` for the
+#' design `X` of `newdata` (coded as in the fit: the same factor levels,
+#' contrasts and `poly()` or `scale()` parameters), its standard error
+#' `sqrt(diag(X V X'))`, and the confidence interval uses the t distribution
+#' with G - 1 degrees of freedom, G the number of clusters (the smallest
+#' number for multiway clustering), as Stata and fixest do and as
+#' [coef_test()] does by default for clustered covariances. Prediction
+#' intervals (for a new row rather than its mean) are not offered: they need
+#' a model of the row-level variance that a cluster-robust fit does not make.
+#'
+#' A `cluster_lm` fit keeps no rows, so `newdata` is required: for the fitted
+#' values of the data the model was fitted to, use `predict(fit, newdata =
+#' data)`. For a fit from [cluster_stats()] the design is rebuilt only when
+#' every variable of the formula is a numeric column of `newdata` (the
+#' statistics do not record how factors were coded); otherwise fit
+#' [cluster_lm()] on the data.
+#'
+#' @param object A [cluster_lm()] fit.
+#' @param newdata A data frame or data.table with the variables of the
+#'   formula (the outcome and the cluster are not needed).
+#' @param interval `"none"` (the predictions) or `"confidence"` (also the
+#'   limits of the confidence interval of the mean).
+#' @param level Confidence level.
+#' @param se.fit Also return the standard errors, as [predict.lm()] does?
+#' @param ... Ignored.
+#' @return As [predict.lm()]: a named vector, or with `interval =
+#'   "confidence"` a matrix with columns `fit`, `lwr` and `upr`; with
+#'   `se.fit = TRUE` a list with `fit`, `se.fit`, `df` and `residual.scale`.
+#' @examples
+#' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
+#'                   cluster = ~ region)
+#' new <- data.frame(treated = c(0, 1), baseline = median(geo_experiment$baseline))
+#' predict(fit, new, interval = "confidence")
+#' @export
+predict.cluster_lm <- function(object, newdata, interval = c("none", "confidence"),
+                               level = 0.95, se.fit = FALSE, ...) {
+  interval <- match.arg(interval)
+  check_flag(se.fit, "se.fit")
+  if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
+    abort("`level` must be a single number between 0 and 1, such as 0.95.", call. = FALSE)
+  }
+  if (missing(newdata) || is.null(newdata)) {
+    abort("predict() of a cluster_lm fit needs `newdata`: cluster_lm() keeps no rows (it fits from per-cluster statistics); for the fitted values of the data use predict(fit, newdata = data).",
+          class = "clusterab_no_rows", call. = FALSE)
+  }
+  if (!is.data.frame(newdata)) abort("`newdata` must be a data frame or data.table.", call. = FALSE)
+  V <- object$vcov
+  kept <- colnames(V)
+  if (any(object$aliased)) {
+    warn("prediction from a rank-deficient fit may be misleading (as predict.lm() warns): the aliased columns are left out.",
+         class = "clusterab_rank_deficient")
+  }
+  X <- prediction_design(object, newdata)
+  missing_cols <- setdiff(kept, colnames(X))
+  if (length(missing_cols)) {
+    abort(sprintf("the design of `newdata` lacks the column(s) %s of the fit; code the variables as in the data the model was fitted to.",
+                  paste0("`", missing_cols, "`", collapse = ", ")), call. = FALSE)
+  }
+  offset <- attr(X, "offset")
+  X <- X[, kept, drop = FALSE]
+  fit <- drop(X %*% object$coefficients[kept])
+  if (!is.null(offset)) fit <- fit + offset
+  names(fit) <- rownames(X)
+  if (interval == "none" && !se.fit) return(fit)
+  se <- sqrt(rowSums((X %*% V) * X))
+  names(se) <- names(fit)
+  df <- min(object$G) - 1
+  if (interval == "confidence") {
+    half <- stats::qt((1 + level) / 2, df) * se
+    fit <- cbind(fit = fit, lwr = fit - half, upr = fit + half)
+  }
+  if (!se.fit) return(fit)
+  list(fit = fit, se.fit = se, df = df, residual.scale = object$sigma)
+}
+
+## The design matrix of new data for a cluster_lm fit (with attribute
+## "offset"): from the fit's terms, levels and contrasts, as predict.lm()
+## builds it; for a fit from statistics, from the formula when every variable
+## is a plain numeric column.
+prediction_design <- function(object, newdata) {
+  if (!is.null(object$terms)) {
+    tt <- stats::delete.response(object$terms)
+    newdata <- without_contrasts(newdata)
+    frame <- tryCatch(stats::model.frame(tt, newdata, na.action = stats::na.pass,
+                                         xlev = object$xlevels),
+                      error = function(e) abort("`newdata` does not fit the model: ",
+                                                conditionMessage(e), call. = FALSE))
+    X <- stats::model.matrix(tt, frame, contrasts.arg = object$contrasts)
+  } else {
+    tt <- stats::delete.response(terms(object$formula))
+    vars <- as.list(attr(tt, "variables"))[-1L]
+    plain <- vapply(vars, function(v) {
+      is.name(v) && as.character(v) %in% names(newdata) &&
+        is.numeric(x <- newdata[[as.character(v)]]) && is.null(dim(x)) && !is.factor(x)
+    }, NA)
+    if (!all(plain)) {
+      abort(sprintf("this cluster_lm fit was made from cluster_stats(), which do not record how %s were coded; predict() rebuilds the design of `newdata` only from numeric columns named in the formula: fit cluster_lm() on the data to predict with factors or transformations.",
+                    paste0("`", vapply(vars[!plain], deparse1, ""), "`", collapse = ", ")),
+            call. = FALSE)
+    }
+    frame <- stats::model.frame(tt, newdata, na.action = stats::na.pass)
+    X <- stats::model.matrix(tt, frame)
+  }
+  attr(X, "offset") <- stats::model.offset(frame)
+  X
+}
+
+## `newdata` with the contrasts() attributes of its factors removed: the
+## fit's contrasts code them, and model.frame() would warn about each
+## attribute it drops when it re-levels a factor.
+without_contrasts <- function(newdata) {
+  has <- vapply(newdata, function(x) is.factor(x) && !is.null(attr(x, "contrasts")), NA)
+  if (!any(has)) return(newdata)
+  cols <- as.list(newdata)
+  for (j in which(has)) attr(cols[[j]], "contrasts") <- NULL
+  out <- as_frame(cols)
+  attr(out, "row.names") <- attr(newdata, "row.names")
+  out
+}
+
+## A cluster_lm fit keeps no rows: fitted(), residuals() and model.frame()
+## say so instead of returning NULL.
+no_rows_error <- function(what) {
+  abort(sprintf("%s() is not available for a cluster_lm fit: cluster_lm() keeps no rows (it fits from per-cluster statistics). For fitted values use predict(fit, newdata = data); for residuals or the model frame fit lm() to the data.",
+                what), class = "clusterab_no_rows", call. = FALSE)
+}
+
+#' @export
+fitted.cluster_lm <- function(object, ...) no_rows_error("fitted")
+
+#' @export
+residuals.cluster_lm <- function(object, ...) no_rows_error("residuals")
+
+#' @export
+model.frame.cluster_lm <- function(formula, ...) no_rows_error("model.frame")
 
 #' @export
 df.residual.cluster_lm <- function(object, ...) object$df.residual

@@ -21,12 +21,22 @@
 #' value in any variable of `formula` or in `weights` is dropped. A missing
 #' cluster id is an error. Rows with zero weight are dropped.
 #'
-#' @param data A data frame or data.table, or a DBI connection.
-#' @param formula A model formula, as for [lm()].
+#' The arguments may come in either order: `cluster_stats(data, y ~ x,
+#' cluster = "g")` (for pipes) and `cluster_stats(y ~ x, data, cluster = "g")`
+#' (as model functions take them) are the same call.
+#'
+#' @param data A data frame or data.table, or a DBI connection (or the
+#'   formula, when the data come second).
+#' @param formula A model formula, as for [lm()] (or the data, when the
+#'   formula comes first).
 #' @param cluster The cluster of each row: a column name (`"g"`), a one-sided
 #'   formula (`~ g`) or a vector with one id per row. One clustering variable.
 #' @param weights Optional non-negative weights: a column name, a one-sided
 #'   formula or a numeric vector.
+#' @param contrasts Data frames only: as for [lm()], `NULL` or a list naming
+#'   factors of the formula with their contrasts (such as `list(f =
+#'   "contr.sum")`); a factor's [contrasts()] attribute and
+#'   `options("contrasts")` are honoured as by [lm()].
 #' @param threads Number of threads (data frames only); default
 #'   `getOption("clusterab.threads")`, else all cores. Results do not depend
 #'   on it.
@@ -40,6 +50,8 @@
 #' @examples
 #' st <- cluster_stats(geo_experiment, revenue ~ treated + baseline, cluster = "region")
 #' st
+#' ## the same, formula first
+#' cluster_stats(revenue ~ treated + baseline, geo_experiment, cluster = ~ region)
 #' head(as.data.frame(st))
 #' cluster_lm(st)
 #' @export
@@ -53,14 +65,33 @@ cluster_stats.default <- function(data, formula, cluster, weights = NULL, ...) {
                class(data)[1L]), call. = FALSE)
 }
 
+## (formula, data, ...): the model-function order, swapped to (data, formula).
+#' @export
+cluster_stats.formula <- function(data, formula, cluster, weights = NULL, ...) {
+  if (missing(formula)) {
+    abort("`data` is required: cluster_stats(y ~ x, data, cluster = \"g\") or cluster_stats(data, y ~ x, cluster = \"g\").",
+          call. = FALSE)
+  }
+  if (inherits(formula, "formula")) {
+    abort("cluster_stats() was given two formulas; give the formula and the data, as cluster_stats(y ~ x, data, cluster = \"g\").",
+          call. = FALSE)
+  }
+  cluster_stats(formula, data, cluster = if (!missing(cluster)) cluster, weights = weights, ...)
+}
+
 #' @rdname cluster_stats
 #' @export
-cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, threads = NULL, ...) {
+cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, threads = NULL,
+                                     contrasts = NULL, ...) {
   if (missing(cluster) || is.null(cluster)) {
     abort("`cluster` is required: name the column that identifies each row's cluster.",
          call. = FALSE)
   }
-  mc <- model_columns(formula, data, weights = weights, cluster = cluster)
+  if (missing(formula)) {
+    abort("`formula` is required: cluster_stats(data, y ~ x, cluster = \"g\").", call. = FALSE)
+  }
+  mc <- model_columns(formula, data, weights = weights, cluster = cluster,
+                      contrasts = contrasts)
   if (ncol(mc$cluster) != 1L) {
     stop_one_cluster_variable()
   }

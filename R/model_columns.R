@@ -11,7 +11,11 @@
 ## part in no other term is used as it is. All other terms go through one
 ## model.matrix() call; dropping the plain terms cannot change how factors in
 ## the kept terms are coded, because a plain term is a margin of no kept term.
-## `contrasts` are a fit's contrasts (as lm() stores them), or NULL.
+## `contrasts` are a fit's contrasts (as lm() stores them, or as lm()'s
+## `contrasts` argument takes them), or NULL. Factors are coded as they come:
+## unused levels must already be dropped (model_columns() drops them, as
+## lm()'s model frame does). The result also holds the `contrasts` used, as
+## lm()$contrasts (NULL when no term is a factor).
 design_columns <- function(tt, variables, contrasts = NULL) {
   labels <- attr(tt, "term.labels")
   intercept <- attr(tt, "intercept") == 1L
@@ -37,7 +41,6 @@ design_columns <- function(tt, variables, contrasts = NULL) {
                                         env = environment(tt)))
     slow_vars <- vapply(as.list(attr(tt_slow, "variables"))[-1L], deparse1, "")
     frame <- variables[slow_vars]
-    frame <- lapply(frame, function(x) if (is.factor(x)) droplevels(x) else x)
     attr(frame, "row.names") <- .set_row_names(NROW(frame[[1L]]))
     class(frame) <- "data.frame"
     attr(frame, "terms") <- tt_slow
@@ -46,6 +49,7 @@ design_columns <- function(tt, variables, contrasts = NULL) {
                    error = function(e) abort("`formula` could not be expanded into a design matrix: ",
                                             conditionMessage(e), call. = FALSE))
     assign <- attr(mm, "assign")
+    used_contrasts <- attr(mm, "contrasts")
     for (s in seq_along(slow)) {
       k <- which(labels == slow[s])
       cols <- which(assign == s)
@@ -54,7 +58,42 @@ design_columns <- function(tt, variables, contrasts = NULL) {
     }
   }
   list(columns = unlist(blocks, recursive = FALSE), intercept = intercept,
-       assign = rep(seq_along(blocks), lengths(blocks)))
+       assign = rep(seq_along(blocks), lengths(blocks)),
+       contrasts = if (any(!plain)) used_contrasts)
+}
+
+## Drops the unused levels of factors, as lm()'s model frame does
+## (drop.unused.levels = TRUE), with its warning when that loses a factor's
+## contrasts.
+drop_unused_levels <- function(variables) {
+  for (v in names(variables)) {
+    x <- variables[[v]]
+    if (is.factor(x) && length(unique(x[!is.na(x)])) < length(levels(x))) {
+      ctr <- attr(x, "contrasts")
+      variables[[v]] <- x[, drop = TRUE]
+      if (!identical(attr(variables[[v]], "contrasts"), ctr)) {
+        warn(sprintf("contrasts dropped from factor %s due to missing levels", v),
+             class = "clusterab_contrasts_dropped")
+      }
+    }
+  }
+  variables
+}
+
+## `contrasts` as lm() takes it: NULL or a list naming variables of the
+## formula, each a contrast function, its name or a matrix.
+check_contrasts <- function(contrasts, variables) {
+  if (is.null(contrasts)) return(NULL)
+  if (!is.list(contrasts) || is.null(names(contrasts)) || any(names(contrasts) == "")) {
+    abort("`contrasts` must be NULL or a named list such as `list(f = \"contr.sum\")`, as for lm().",
+          call. = FALSE)
+  }
+  absent <- setdiff(names(contrasts), variables)
+  if (length(absent)) {
+    warn(sprintf("variable(s) %s named in `contrasts` are not in the formula; their contrasts are ignored.",
+                 paste0("`", absent, "`", collapse = ", ")), class = "clusterab_contrasts_ignored")
+  }
+  contrasts[intersect(names(contrasts), variables)]
 }
 
 ## Evaluates the variables of `tt` in `data` (then in `env`), with a clear
@@ -119,8 +158,14 @@ as_frame <- function(cols) {
 ## (data frame or NULL), and which rows were dropped. Rows with a missing value
 ## in any variable, the weights or the offset are dropped as by na.omit();
 ## rows with zero weight are dropped too; Inf anywhere is an error.
+## Factors are coded as by lm(): their unused levels dropped, by `contrasts`
+## (as lm()'s argument), else by their contrasts() attribute, else by
+## options("contrasts"). The result also holds what predict() needs to code
+## new data the same way: `terms` (with lm()'s "predvars", so that poly() or
+## scale() terms are evaluated with the fit's parameters), `contrasts` and
+## `xlevels` (as lm()$contrasts and lm()$xlevels).
 model_columns <- function(formula, data, weights = NULL, cluster = NULL,
-                          env = environment(formula)) {
+                          env = environment(formula), contrasts = NULL) {
   if (!inherits(formula, "formula") || length(formula) != 3L) {
     abort("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
   }
@@ -133,6 +178,13 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
     abort("`formula` is not valid: ", conditionMessage(e), call. = FALSE)
   })
   variables <- formula_variables(tt, data, env)
+  contrasts <- check_contrasts(contrasts, names(variables)[-1L])
+  ## as model.frame() does: record how to evaluate the variables on new data
+  if (is.null(attr(tt, "predvars"))) {
+    vars <- attr(tt, "variables")
+    for (i in seq_along(variables)) vars[[i + 1L]] <- stats::makepredictcall(variables[[i]], vars[[i + 1L]])
+    attr(tt, "predvars") <- vars
+  }
   y <- variables[[1L]]
   yname <- names(variables)[1L]
   if (!(is.numeric(y) || is.logical(y)) || is.factor(y) || !is.null(dim(y))) {
@@ -181,13 +233,16 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
     if (!is.null(offset)) offset <- offset[keep]
     if (!is.null(cluster)) cluster <- as_frame(lapply(cluster, `[`, keep))
   }
-  design <- design_columns(stats::delete.response(tt), variables[-1L])
+  variables <- drop_unused_levels(variables)
+  design <- design_columns(stats::delete.response(tt), variables[-1L], contrasts)
+  xlevels <- stats::.getXlevels(tt, as_frame(variables))
   y <- as.double(y)
   if (!is.null(offset)) y <- y - offset
   if (!is.null(weights)) weights <- as.double(weights)
   list(y = y, yname = yname, columns = design$columns, intercept = design$intercept,
        assign = design$assign, offset = offset,
        w = weights, cluster = cluster, terms = tt, n = length(y),
+       contrasts = design$contrasts, xlevels = xlevels,
        dropped = if (is.null(keep)) integer(0) else which(drop))
 }
 

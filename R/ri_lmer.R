@@ -20,6 +20,23 @@
 #' [model.matrix()]. Aliased fixed-effect columns are dropped with a message,
 #' as lme4 drops them.
 #'
+#' A model without fixed effects (`y ~ 0 + (1 | g)` or `y ~ -1 + (1 | g)`)
+#' is fitted as lme4 fits it: no fixed effects, only the variance
+#' components. Factors are coded as by lme4 (and [lm()]): by the
+#' `contrasts` argument, else by their [contrasts()] attribute, else by
+#' `options("contrasts")`.
+#'
+#' A fit on the boundary (random-intercept standard deviation theta below
+#' 1e-4 residual standard deviations) gives lme4's message "boundary
+#' (singular) fit: see help('isSingular')" (class `clusterab_singular`).
+#' When the fixed effects fit every group mean exactly (a group-level
+#' treatment with two groups, say), the REML criterion does not depend on the
+#' variance of the random intercept at all: it is not identified, and is set
+#' to 0 with a warning (class `clusterab_not_identified`); lme4 then returns
+#' wherever its optimiser stopped. With fewer than 5 groups the variance of
+#' the random intercept is poorly estimated, and a warning (class
+#' `clusterab_few_clusters`) says so.
+#'
 #' Rows with a missing value in any variable of the fixed part or in the
 #' weights are dropped (`na.action = na.omit`, the default; `na.exclude` pads
 #' fitted values and residuals with `NA`; `na.fail` stops). A missing value of
@@ -33,8 +50,9 @@
 #' residuals and `predict()` without `newdata` then are not available, since
 #' the rows are not.
 #'
-#' @param formula A formula such as `y ~ treated + x + (1 | g)`; or a
-#'   [cluster_stats()] object (then the random intercept is for its clusters).
+#' @param formula A formula such as `y ~ treated + x + (1 | g)` (or the same
+#'   as a string); or a [cluster_stats()] object (then the random intercept
+#'   is for its clusters).
 #' @param data A data frame or data.table; or a [cluster_stats()] object, in
 #'   which case the fixed part of `formula` may name a subset of its columns
 #'   and `(1 | g)` must name its clustering variable.
@@ -42,17 +60,23 @@
 #'   `FALSE`, by maximum likelihood.
 #' @param weights Optional positive weights: a column name, a one-sided
 #'   formula or a numeric vector (as in lme4, precision weights).
-#' @param subset Optional expression selecting rows, evaluated in `data`.
+#' @param subset Optional expression selecting rows, evaluated in `data`: a
+#'   logical vector (one value, such as `TRUE`, is recycled, as in lme4) or
+#'   row numbers.
 #' @param na.action `na.omit` (default), `na.exclude` or `na.fail`, as a
 #'   function or its name.
 #' @param threads Number of threads for the compress step; default
 #'   `getOption("clusterab.threads")`, else all cores. Results do not depend
 #'   on it.
+#' @param contrasts As for `lme4::lmer()` and [lm()]: `NULL` or a list naming
+#'   factors of the fixed part with a contrast function, its name or a
+#'   matrix (such as `list(f = "contr.sum")`).
 #' @return An object of class `ri_lmer`, with methods for `print`,
 #'   `summary`, `anova`, `fixef`, `ranef`, `VarCorr`, `sigma`, `vcov`,
 #'   `logLik`, `AIC`, `BIC`, `deviance`, [REMLcrit()], `nobs`, [ngrps()],
-#'   `coef`, `fitted`, `residuals`, `predict`, `confint`, [isSingular()] and
-#'   `tidy`; and [icc()] gives its intra-cluster correlation.
+#'   `coef`, `fitted`, `residuals`, `predict`, `confint`, [isSingular()],
+#'   `tidy`, `glance` and `as.data.frame` (the `tidy()` table); and [icc()]
+#'   gives its intra-cluster correlation.
 #' @seealso [cluster_lm()] for cluster-robust least squares; [icc()],
 #'   [design_effect()].
 #' @examples
@@ -65,10 +89,16 @@
 #' head(ranef(fit)$region)
 #' @export
 ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.action,
-                    threads = NULL) {
+                    threads = NULL, contrasts = NULL) {
   check_flag(REML, "REML")
   threads <- resolve_threads(threads)
   call <- match.call()
+  if (!missing(formula) && is.character(formula) && length(formula) == 1L && !is.na(formula)) {
+    ## as lme4: a formula given as a string, evaluated in the caller's frame
+    formula <- tryCatch(stats::as.formula(formula, env = parent.frame()),
+                        error = function(e) abort("`formula` is not a valid formula: ",
+                                                  conditionMessage(e), call. = FALSE))
+  }
   if (missing(formula)) {
     if (!missing(data) && inherits(data, "cluster_stats")) formula <- data
     else abort("`formula` is required, such as `y ~ treated + (1 | g)`.", call. = FALSE)
@@ -88,9 +118,13 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
       abort("`weights` cannot be given with cluster_stats(); compute the statistics with weights instead.",
            call. = FALSE)
     }
+    if (!is.null(contrasts)) {
+      abort("`contrasts` cannot be given with cluster_stats(): the statistics hold the columns as they were coded; give `contrasts` to cluster_stats().",
+           call. = FALSE)
+    }
     fit <- fit_ri_lmer(stats, REML, sub)
     fit$call <- call
-    return(fit)
+    return(report_fit(fit))
   }
   if (!inherits(formula, "formula")) {
     abort("`formula` must be a formula such as `y ~ treated + (1 | g)`, or a cluster_stats() object.",
@@ -105,7 +139,15 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
     if (!(is.logical(rows) || is.numeric(rows))) {
       abort("`subset` must be a logical or numeric row selection.", call. = FALSE)
     }
-    if (is.logical(rows)) rows <- which(rows & !is.na(rows))
+    if (is.logical(rows)) {
+      ## recycled as `[.data.frame` (and so lme4's model frame) recycles it
+      if (length(rows) == 1L) rows <- rep(rows, nrow(data))
+      if (length(rows) != nrow(data)) {
+        abort(sprintf("`subset` has %d values but `data` has %d rows.", length(rows), nrow(data)),
+              call. = FALSE)
+      }
+      rows <- which(rows & !is.na(rows))
+    }
     if (is.numeric(weights) && length(weights) == nrow(data)) weights <- weights[rows]
     data <- as.data.frame(data)[rows, , drop = FALSE]
   }
@@ -120,7 +162,8 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
            call. = FALSE)
     }
   }
-  mc <- model_columns(parts$fixed, data, weights = weights, cluster = group, env = env)
+  mc <- model_columns(parts$fixed, data, weights = weights, cluster = group, env = env,
+                      contrasts = contrasts)
   ids <- mc$cluster[[1L]]
   if (anyNA(ids)) {
     abort(sprintf("the grouping variable `%s` of `(1 | %s)` has %d missing value(s) in the rows used; drop those rows (lme4 drops them) or give them a group.",
@@ -132,10 +175,26 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
   rows <- list(columns = mc$columns, y = mc$y, offset = mc$offset, w = mc$w, codes = codes$codes,
                dropped = mc$dropped, n_data = nrow(data), na_action = na_action,
                terms = stats::delete.response(mc$terms),
-               xlevels = factor_levels(mc$terms, data, env, mc$dropped))
+               xlevels = mc$xlevels, contrasts = mc$contrasts)
   fit <- fit_ri_lmer(stats, REML, NULL, rows)
   fit$call <- call
   fit$formula <- formula
+  report_fit(fit)
+}
+
+## What lme4 says about a fit (a singular fit), and what it does not say but
+## should (a variance from fewer than 5 groups, or one the data cannot
+## identify).
+report_fit <- function(fit) {
+  if (isTRUE(fit$optimisation$flat)) {
+    warn(sprintf("the variance of the random intercept is not identified: the fixed effects fit the mean of every group of `%s` exactly, so the REML criterion does not depend on it; it is set to 0. Drop the group-level terms, or fit lm() or cluster_lm().",
+                 fit$group_name), class = "clusterab_not_identified")
+  }
+  if (fit$ngrps < 5L) {
+    warn(sprintf("the variance of the random intercept is poorly estimated with %d groups of `%s`; consider cluster_lm() with type = \"CR2\", or randomization_test().",
+                 fit$ngrps, fit$group_name), class = "clusterab_few_clusters")
+  }
+  if (isSingular(fit)) inform("boundary (singular) fit: see help('isSingular')", class = "clusterab_singular")
   fit
 }
 
@@ -206,22 +265,6 @@ check_na_action <- function(na.action) {
   name
 }
 
-## Levels of the factor and character variables of the fixed part, over the
-## rows used (what predict() needs to code new data the same way).
-factor_levels <- function(tt, data, env, dropped) {
-  tt <- stats::delete.response(tt)
-  vars <- formula_variables(tt, data, env)
-  out <- list()
-  for (v in names(vars)) {
-    x <- vars[[v]]
-    if (is.factor(x) || is.character(x)) {
-      if (length(dropped)) x <- x[-dropped]
-      out[[v]] <- if (is.factor(x)) levels(droplevels(x)) else sort(unique(x))
-    }
-  }
-  out
-}
-
 ## The fit from per-cluster statistics. `sub` selects columns; `rows` (data
 ## fits only) keeps what fitted values and residuals need.
 fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
@@ -247,9 +290,9 @@ fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
   kept <- sd$design[!aliased]
   coef_names <- sd$coef_names[!aliased]
   p <- length(kept)
-  if (p == 0L) {
-    abort("the model has no fixed effects; keep the intercept or add a covariate.", call. = FALSE)
-  }
+  ## without fixed effects the REML criterion is the deviance, and lme4 calls
+  ## such a fit a maximum-likelihood one
+  if (p == 0L) REML <- FALSE
   if (REML && n - p <= 0) {
     abort("REML needs more rows than fixed effects.", call. = FALSE)
   }
@@ -271,7 +314,7 @@ fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
   beta <- drop(to_original %*% crit$beta)
   if (centred) beta[1L] <- beta[1L] + sd$shift[q]
   names(beta) <- coef_names
-  A_inv <- solve_symmetric(crit$A)
+  A_inv <- if (p > 0L) solve_symmetric(crit$A) else matrix(0, 0L, 0L)
   V <- sigma^2 * to_original %*% A_inv %*% t(to_original)
   dimnames(V) <- list(coef_names, coef_names)
   ## Conditional modes b_g = w_g e_g, e_g the cluster's weighted residual sum.
@@ -322,7 +365,10 @@ column_terms <- function(stats, kept) {
 ## log(rho) finds the best basin, then the root of the exact derivative is
 ## found to machine precision. A minimum at rho = 0 is a singular fit.
 ## `around` (a previous optimum, for profiling) narrows the grid to two
-## decades either side when the minimum is inside them.
+## decades either side when the minimum is inside them. A criterion that is
+## the same over the whole grid (to rounding) does not depend on rho at all:
+## the fixed effects fit every group mean, and the REML criterion is then
+## constant; rho is set to 0 and the result says `flat`.
 ri_optimise <- function(prep, nobs, REML, around = NULL) {
   evaluations <- 0L
   crit <- function(rho, order = 0L) {
@@ -331,6 +377,8 @@ ri_optimise <- function(prep, nobs, REML, around = NULL) {
   }
   slope <- function(rho) crit(rho, 1L)$d1
   on_grid <- function(grid) vapply(grid, function(r) crit(r)$deviance, 0)
+  ## a change of the deviance too small to carry information (see below)
+  flat <- function(change, level) change <= 1e-6 + 1e-12 * abs(level)
   grid <- NULL
   if (!is.null(around) && around > 1e-6) {
     grid <- c(0, around * 10^seq(-2, 2, by = 0.5))
@@ -342,16 +390,40 @@ ri_optimise <- function(prep, nobs, REML, around = NULL) {
     grid <- c(0, 10^seq(-8, 8, by = 0.5))
     dev <- on_grid(grid)
     i <- which.min(dev)
+    ## differences of the criterion are scale-free (it is a log-likelihood);
+    ## on a flat criterion rounding moves it by up to about 1e-7 for rho up
+    ## to 1e4 (more for an ill-conditioned design, and more beyond 1e4, where
+    ## A loses its between-group part), so flatness is judged there: a
+    ## deviance that moves by less than 1e-6 over 12 decades of rho carries
+    ## no information about rho
+    near <- dev[grid <= 1e4]
+    if (all(is.finite(near)) && flat(max(near) - min(near), dev[1L])) {
+      return(list(rho = 0, evaluations = evaluations, boundary = TRUE, flat = TRUE))
+    }
+  }
+  if (i == length(grid) && is.finite(dev[1L]) && flat(dev[1L] - dev[i], dev[1L])) {
+    ## the "minimum" at the end of the grid is rounding drift on a flat criterion
+    return(list(rho = 0, evaluations = evaluations, boundary = TRUE, flat = TRUE))
   }
   if (i == length(grid)) {
     abort("the random-intercept variance is unbounded: the outcome hardly varies within groups; check the data (is the outcome constant within each group?).",
          call. = FALSE)
   }
   if (i == 1L) {
-    if (slope(0) >= 0) {
+    s0 <- slope(0)
+    if (s0 >= 0) {
       return(list(rho = 0, evaluations = evaluations, boundary = TRUE))
     }
-    root <- stats::uniroot(slope, c(0, grid[2L]), tol = 1e-300, maxiter = 200L)
+    s1 <- slope(grid[2L])
+    if (s1 <= 0) {
+      ## no sign change: the slopes are rounding noise on a criterion flat
+      ## near 0, so take the smallest value
+      best <- stats::optimize(function(r) crit(r)$deviance, c(0, grid[2L]), tol = 1e-300)
+      rho <- if (best$objective < dev[1L]) best$minimum else 0
+      return(list(rho = rho, evaluations = evaluations, boundary = rho == 0))
+    }
+    root <- stats::uniroot(slope, c(0, grid[2L]), f.lower = s0, f.upper = s1,
+                           tol = 1e-300, maxiter = 200L)
     return(list(rho = root$root, evaluations = evaluations, boundary = FALSE))
   }
   lower <- grid[i - 1L]

@@ -83,6 +83,12 @@ fixed_effects_table <- function(fit, ddf) {
   beta <- fit$coefficients
   p <- length(beta)
   V <- fit$vcov
+  if (p == 0L) {
+    ## a model without fixed effects (y ~ 0 + (1 | g)): an empty table
+    none <- numeric(0)
+    return(cbind(Estimate = none, `Std. Error` = none, df = none, `t value` = none,
+                 `Pr(>|t|)` = none))
+  }
   if (ddf == "Satterthwaite") {
     sp <- satterthwaite_parts(fit)
     df <- vapply(seq_len(p), function(j) satterthwaite_df(diag(p)[j, ], fit, sp), 0)
@@ -154,8 +160,12 @@ summary.ri_lmer <- function(object, ddf = "Satterthwaite", ...) {
 #' @export
 print.ri_lmer <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   print_fit_header(x, digits)
-  cat("Fixed Effects:\n")
-  print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
+  if (length(x$coefficients)) {
+    cat("Fixed Effects:\n")
+    print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
+  } else {
+    cat("No fixed effect coefficients\n")
+  }
   if (x$singular) cat("boundary (singular) fit: the random-intercept variance is 0\n")
   invisible(x)
 }
@@ -195,8 +205,12 @@ print.summary.ri_lmer <- function(x, digits = max(3L, getOption("digits") - 3L),
     names(q) <- c("Min", "1Q", "Median", "3Q", "Max")
     print(q, digits = digits)
   }
-  cat("\nFixed effects:\n")
-  stats::printCoefmat(x$coefficients, digits = digits, has.Pvalue = TRUE, P.values = TRUE)
+  if (nrow(x$coefficients)) {
+    cat("\nFixed effects:\n")
+    stats::printCoefmat(x$coefficients, digits = digits, has.Pvalue = TRUE, P.values = TRUE)
+  } else {
+    cat("\nNo fixed effect coefficients\n")
+  }
   if (fit$singular) {
     cat(sprintf("boundary (singular) fit: the random-intercept variance is 0; %s\n",
                 switch(x$ddf,
@@ -222,13 +236,18 @@ anova.ri_lmer <- function(object, ..., ddf = "Satterthwaite") {
   terms <- setdiff(unique(object$assign), 0L)
   beta <- object$coefficients
   p <- length(beta)
-  sp <- if (ddf == "Satterthwaite") satterthwaite_parts(object)
-  kr <- if (ddf == "Kenward-Roger") kenward_roger_parts(object)
+  sp <- if (ddf == "Satterthwaite" && length(terms)) satterthwaite_parts(object)
+  kr <- if (ddf == "Kenward-Roger" && length(terms)) kenward_roger_parts(object)
   rows <- lapply(terms, function(k) {
     L <- diag(p)[object$assign == k, , drop = FALSE]
     term_ftest(L, object, ddf, sp, kr)
   })
-  table <- as.data.frame(do.call(rbind, rows))
+  table <- if (length(rows)) {
+    as.data.frame(do.call(rbind, rows))
+  } else {
+    ## no fixed-effect terms (only an intercept, or none): an empty table
+    as.data.frame(matrix(numeric(0), 0L, 6L, dimnames = list(NULL, c("Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"))))
+  }
   rownames(table) <- object$term_labels[terms]
   method <- switch(ddf, Satterthwaite = "Satterthwaite's method",
                    `Kenward-Roger` = "Kenward-Roger's method", cluster = "df = groups - cluster-level parameters")
@@ -484,7 +503,8 @@ icc_ri_lmer <- function(x, level) {
 #' @export
 tidy.ri_lmer <- function(x, ddf = "Satterthwaite", conf.int = FALSE, conf.level = 0.95, ...) {
   tab <- fixed_effects_table(x, check_ddf(ddf))
-  fixed <- data.frame(effect = "fixed", group = NA_character_, term = rownames(tab),
+  fixed <- data.frame(effect = rep("fixed", nrow(tab)), group = rep(NA_character_, nrow(tab)),
+                      term = as.character(rownames(tab)),
                       estimate = tab[, 1L], std.error = tab[, 2L], statistic = tab[, 4L],
                       df = tab[, 3L], p.value = tab[, 5L], row.names = NULL)
   if (conf.int) {

@@ -312,9 +312,9 @@ new_design <- function(object, newdata) {
                    paste(new, collapse = ", ")), call. = FALSE)
     }
   }
-  frame <- stats::model.frame(tt, newdata, na.action = stats::na.pass,
+  frame <- stats::model.frame(tt, without_contrasts(newdata), na.action = stats::na.pass,
                               xlev = object$rows$xlevels)
-  mm <- stats::model.matrix(tt, frame)
+  mm <- stats::model.matrix(tt, frame, contrasts.arg = object$rows$contrasts)
   off <- stats::model.offset(frame)
   X <- mm[, names(object$coefficients), drop = FALSE]
   if (!is.null(off)) attr(X, "offset") <- off
@@ -391,4 +391,37 @@ getME.ri_lmer <- function(object, name, ...) {
          q = object$ngrps,
          abort(sprintf("getME(, \"%s\") is not available for ri_lmer fits; available: theta, lower, beta, sigma, devcomp, is_REML, n, N, p, q.",
                       name), call. = FALSE))
+}
+
+#' Glance at an ri_lmer fit
+#'
+#' One row of model statistics with broom.mixed's columns for `lmer` fits:
+#' `nobs`, `sigma`, `logLik`, `AIC`, `BIC`, then `REMLcrit` for a REML fit
+#' or `deviance` for a maximum-likelihood one, and `df.residual` (the number
+#' of rows less the number of parameters, as lme4 counts them).
+#' `as.data.frame()` of a fit gives its [tidy()][tidy.ri_lmer] table.
+#'
+#' @param x An [ri_lmer()] fit.
+#' @param row.names,optional Ignored (as.data.frame()'s arguments).
+#' @param ... Ignored by `glance()`; passed to `tidy()` by `as.data.frame()`.
+#' @return A data frame with one row.
+#' @examples
+#' fit <- ri_lmer(revenue ~ treated + (1 | region), data = geo_experiment)
+#' glance(fit)
+#' as.data.frame(fit)
+#' @method glance ri_lmer
+#' @export
+glance.ri_lmer <- function(x, ...) {
+  ll <- logLik(x)
+  out <- data.frame(nobs = x$nobs, sigma = x$sigma, logLik = as.numeric(ll),
+                    AIC = stats::AIC(ll), BIC = stats::BIC(ll))
+  if (x$REML) out$REMLcrit <- x$criterion_reml else out$deviance <- x$deviance_ml
+  out$df.residual <- df.residual(x)
+  out
+}
+
+#' @rdname glance.ri_lmer
+#' @export
+as.data.frame.ri_lmer <- function(x, row.names = NULL, optional = FALSE, ...) {
+  tidy(x, ...)
 }

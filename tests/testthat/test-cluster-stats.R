@@ -57,3 +57,43 @@ test_that("statistics do not depend on the number of threads", {
   b <- cluster_stats(d, y ~ x1 + f, cluster = "g", weights = "w", threads = 2)
   expect_identical(a, b)
 })
+
+test_that("(formula, data) and (data, formula) give the same statistics", {
+  d <- sim_clustered(G = 15, seed = 54)
+  a <- cluster_stats(d, y ~ x1 + f, cluster = "g", weights = "w")
+  expect_identical(cluster_stats(y ~ x1 + f, d, cluster = "g", weights = "w"), a)
+  expect_identical(cluster_stats(formula = y ~ x1 + f, data = d, cluster = "g", weights = "w"), a)
+  expect_identical(cluster_stats(y ~ x1 + f, data = d, cluster = "g", weights = "w"), a)
+  expect_identical(cluster_stats(y ~ x1 + f, d, cluster = "g", weights = "w", threads = 1), a)
+  fit <- cluster_lm(cluster_stats(y ~ x1 + f, d, cluster = ~ g))
+  expect_equal(coef(fit), coef(lm(y ~ x1 + f, d)), tolerance = 1e-10)
+  expect_error(cluster_stats(y ~ x1, d), "`cluster` is required", class = "clusterab_error")
+  expect_error(cluster_stats(y ~ x1), "`data` is required", class = "clusterab_error")
+  expect_error(cluster_stats(y ~ x1, y ~ x2, cluster = "g"), "two formulas", class = "clusterab_error")
+  expect_error(cluster_stats(d, cluster = "g"), "`formula` is required", class = "clusterab_error")
+  ## formula first reaches the database method too
+  need("DBI"); need("RSQLite")
+  con <- DBI::dbConnect(RSQLite::SQLite(), ":memory:")
+  on.exit(DBI::dbDisconnect(con))
+  DBI::dbWriteTable(con, "rows", d)
+  expect_identical(cluster_stats(y ~ x1 + x2, con, cluster = "g", table = "rows"),
+                   cluster_stats(con, y ~ x1 + x2, cluster = "g", table = "rows"))
+})
+
+test_that("cluster as a column name, a one-sided formula or a vector gives the same statistics", {
+  d <- sim_clustered(G = 15, seed = 55)
+  d$x1[3] <- NA  # a dropped row: the vector is subset with the data
+  by_name <- cluster_stats(d, y ~ x1 + x2, cluster = "g")
+  by_formula <- cluster_stats(d, y ~ x1 + x2, cluster = ~ g)
+  by_vector <- cluster_stats(d, y ~ x1 + x2, cluster = d$g)
+  expect_identical(by_formula$moments, by_name$moments)
+  expect_identical(by_vector$moments, by_name$moments)
+  expect_identical(by_vector$n, by_name$n)
+  expect_identical(by_vector$cluster, by_name$cluster)
+  expect_identical(cluster_stats(y ~ x1 + x2, d, cluster = d$g)$moments, by_name$moments)
+  expect_error(cluster_stats(d, y ~ x1, cluster = d$g[-1]), "values but `data` has",
+               class = "clusterab_error")
+  expect_error(cluster_stats(d, y ~ x1, cluster = "nothere"), "nothere", class = "clusterab_error")
+  expect_error(cluster_stats(d, y ~ x1, cluster = ~ g + h), "one clustering variable",
+               class = "clusterab_error")
+})

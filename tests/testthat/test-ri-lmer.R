@@ -103,14 +103,21 @@ test_that("Dyestuff fits equal lme4's; Dyestuff2 is a singular fit with zero var
   expect_kenward_roger_matches(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff),
                                lmer_tight(Yield ~ 1 + (1 | Batch), lme4::Dyestuff))
   for (reml in c(TRUE, FALSE)) {
-    ours <- ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2, REML = reml)
+    ## the message is lme4's, word for word
+    ref_message <- tryCatch(lmer_tight(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2, REML = reml),
+                            message = conditionMessage)
+    expect_identical(tryCatch(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2, REML = reml),
+                              clusterab_singular = conditionMessage), ref_message)
+    expect_message(ours <- ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2, REML = reml),
+                   "boundary (singular) fit: see help('isSingular')", fixed = TRUE,
+                   class = "clusterab_singular")
     ref <- suppressMessages(lmer_tight(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2, REML = reml))
     expect_identical(VarCorr(ours)$Batch[1L, 1L], 0)
     expect_true(isSingular(ours))
     expect_true(lme4::isSingular(ref))
     expect_matches_lme4(ours, ref)
   }
-  ours <- ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2)
+  ours <- suppressMessages(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2))
   ref <- suppressMessages(lmer_tight(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2))
   expect_satterthwaite_matches(ours, ref)
   expect_kenward_roger_matches(ours, ref)
@@ -166,7 +173,7 @@ test_that("a covariate with a large mean and a small spread loses no precision",
   expect_lte(rel_diff(REMLcrit(ours), lme4::REMLcrit(ref)), 1e-8)
   expect_lte(rel_diff(ours$theta, lme4::getME(ref, "theta")), 1e-6)
   ## Satterthwaite df are invariant to centring
-  need("lmerTest")
+  need("lmerTest"); need("pbkrtest")
   tab <- summary(ref)$coefficients
   expect_lte(rel_diff(summary(ours)$coefficients[-1L, "df"], tab[-1L, "df"]), 1e-4)
   expect_lte(rel_diff(summary(ours, ddf = "Kenward-Roger")$coefficients[-1L, "df"],
@@ -182,7 +189,7 @@ test_that("balanced one-way data give the closed forms of the REML estimates", {
     d$y <- 3 + rnorm(G, sd = c(0.1, 1, 2, 0.3)[seed])[d$g] + rnorm(G * k)
     a <- stats::anova(stats::lm(y ~ factor(g), d))
     msb <- a[1L, "Mean Sq"]; msw <- a[2L, "Mean Sq"]
-    fit <- ri_lmer(y ~ 1 + (1 | g), d)
+    fit <- suppressMessages(ri_lmer(y ~ 1 + (1 | g), d))
     if (msb > msw) {
       expect_lte(abs(VarCorr(fit)$g[1L, 1L] - (msb - msw) / k) / ((msb - msw) / k), 1e-10)
       expect_lte(abs(sigma(fit)^2 - msw) / msw, 1e-10)
@@ -224,9 +231,14 @@ test_that("anova() of two fits is lme4's likelihood-ratio test", {
   r1 <- lmer_tight(y ~ x1 + treat + (1 | g), d)
   a <- suppressMessages(anova(m0, m1))
   a_ref <- suppressMessages(stats::anova(r0, r1))
-  for (col in c("npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)")) {
-    ok <- !is.na(a_ref[[col]])
-    expect_lte(rel_diff(a[[col]][ok], a_ref[[col]][ok]), 1e-6)
+  ## lme4 2.1 calls the deviance column "-2*log(L)": compare by position
+  cols <- c("npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)")
+  expect_identical(names(a), cols)
+  expect_identical(ncol(a_ref), length(cols))
+  expect_true(names(a_ref)[5L] %in% c("deviance", "-2*log(L)"))
+  for (j in seq_along(cols)) {
+    ok <- !is.na(a_ref[[j]])
+    expect_lte(rel_diff(a[[j]][ok], a_ref[[j]][ok]), 1e-6)
   }
   expect_message(anova(m0, m1), "refitting")
 })
@@ -324,7 +336,7 @@ test_that("confint() gives lme4's profile intervals for the standard deviations"
     expect_identical(rownames(confint(ours, parm = "Days")), "Days")
   }
   ## Dyestuff2: the lower limit of sigma_b is 0
-  ci <- confint(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2))
+  ci <- confint(suppressMessages(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2)))
   expect_identical(ci[".sig01", 1L], 0)
 })
 
@@ -345,7 +357,7 @@ test_that("icc() of a fit is the variance ratio with a profile interval", {
   rise <- vapply(res$conf.int, dev, 0) - fit$parts$crit$deviance
   expect_equal(rise, rep(stats::qchisq(0.95, 1), 2), tolerance = 1e-8)
   expect_s3_class(res, "clusterab_icc")
-  expect_identical(icc(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2))$estimate, 0)
+  expect_identical(icc(suppressMessages(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2)))$estimate, 0)
 })
 
 test_that("tidy() and the printed summary have lmerTest's shape", {
@@ -396,7 +408,8 @@ test_that("bad input gives clear errors", {
   expect_error(summary(ri_lmer(y ~ x1 + (1 | g), d, REML = FALSE), ddf = "Kenward-Roger"), "REML")
   two <- d[d$g %in% c(3, 4), ]
   two$treat <- as.numeric(two$g == 3)
-  expect_error(summary(ri_lmer(y ~ treat + (1 | g), two), ddf = "cluster"), "leaves 0 degrees of freedom")
+  expect_error(summary(suppressWarnings(suppressMessages(ri_lmer(y ~ treat + (1 | g), two))), ddf = "cluster"),
+               "leaves 0 degrees of freedom")
   expect_error(ri_lmer(y ~ x1 + (1 | g), as.matrix(d)), "data frame")
   expect_error(ri_lmer(y ~ x1 + (1 | g), d, weights = "w", subset = "x"), "subset")
   d1 <- d
@@ -428,7 +441,7 @@ test_that("data.tables and statistics from a database give the same fit", {
 
 test_that("lme4's own isSingular() and getME() work on ri_lmer fits", {
   need("lme4")
-  fit <- ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2)
+  fit <- suppressMessages(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff2))
   expect_true(lme4::isSingular(fit))
   expect_false(lme4::isSingular(ri_lmer(Yield ~ 1 + (1 | Batch), lme4::Dyestuff)))
   expect_identical(lme4::getME(fit, "theta"), c(`Batch.(Intercept)` = 0))
@@ -447,4 +460,148 @@ test_that("an offset is handled as lme4 handles it", {
   new <- d[1:10, ]
   expect_lte(scaled_diff(predict(ours, new), stats::predict(ref, new)), 1e-8)
   expect_lte(scaled_diff(predict(ours, new, re.form = NA), stats::predict(ref, new, re.form = NA)), 1e-8)
+})
+
+test_that("a formula as a string and subset = TRUE are accepted, as lme4 accepts them", {
+  need("lme4")
+  d <- sim_clustered(G = 20, seed = 14)
+  fit <- ri_lmer(y ~ x1 + (1 | g), d)
+  expect_equal(fixef(ri_lmer("y ~ x1 + (1 | g)", d)), fixef(fit), tolerance = 1e-14)
+  expect_identical(deparse1(formula(ri_lmer("y ~ x1 + (1 | g)", d))), "y ~ x1 + (1 | g)")
+  all_rows <- ri_lmer(y ~ x1 + (1 | g), d, subset = TRUE)
+  expect_identical(nobs(all_rows), nrow(d))
+  expect_equal(fixef(all_rows), fixef(fit), tolerance = 1e-14)
+  expect_identical(nobs(lme4::lmer(y ~ x1 + (1 | g), d, subset = TRUE)), nobs(all_rows))
+  expect_error(ri_lmer(y ~ x1 + (1 | g), d, subset = c(TRUE, FALSE)), "subset", class = "clusterab_error")
+  expect_error(ri_lmer("y ~ ", d), class = "clusterab_error")
+})
+
+test_that("a model without fixed effects is fitted as lme4 fits it", {
+  need("lme4")
+  for (fm in list(Yield ~ 0 + (1 | Batch), Yield ~ -1 + (1 | Batch))) {
+    for (reml in c(TRUE, FALSE)) {
+      ours <- ri_lmer(fm, lme4::Dyestuff, REML = reml)
+      ref <- lmer_tight(fm, lme4::Dyestuff, REML = reml)
+      expect_length(fixef(ours), 0L)
+      expect_length(lme4::fixef(ref), 0L)
+      ## lme4 calls it a maximum-likelihood fit (REML and ML coincide)
+      expect_identical(ours$REML, lme4::isREML(ref))
+      expect_lte(rel_diff(ours$theta, lme4::getME(ref, "theta")), 1e-6)
+      expect_lte(rel_diff(sigma(ours), sigma(ref)), 1e-6)
+      expect_lte(rel_diff(logLik(ours), logLik(ref)), 1e-8)
+      expect_identical(attr(logLik(ours), "df"), attr(logLik(ref), "df"))
+      expect_lte(rel_diff(deviance(ours), deviance(ref)), 1e-8)
+      ## without fixed effects the REML criterion is the deviance (lme4's
+      ## REMLcrit() of such a fit is not reliable: 7.9e276 for the ML fit)
+      expect_lte(rel_diff(REMLcrit(ours), deviance(ref)), 1e-8)
+      vc <- as.data.frame(VarCorr(ours))
+      expect_lte(rel_diff(vc$vcov, as.data.frame(lme4::VarCorr(ref))$vcov), 1e-6)
+      expect_lte(scaled_diff(ranef(ours)$Batch[[1L]], lme4::ranef(ref)$Batch[[1L]]), 1e-6)
+      expect_lte(scaled_diff(fitted(ours), fitted(ref)), 1e-8)
+      expect_output(print(ours), "No fixed effect coefficients")
+      expect_output(print(summary(ours)), "No fixed effect coefficients")
+      expect_identical(nrow(anova(ours)), 0L)
+      expect_identical(tidy(ours)$effect, c("ran_pars", "ran_pars"))
+      expect_identical(rownames(confint(ours)), c(".sig01", ".sigma"))
+      expect_identical(unname(predict(ours, lme4::Dyestuff[1:3, ], re.form = NA)), c(0, 0, 0))
+    }
+  }
+})
+
+test_that("fewer than 5 groups give a classed warning; 5 do not", {
+  d <- sim_clustered(G = 30, seed = 15)
+  expect_warning(ri_lmer(y ~ x1 + (1 | g), d[d$g <= 4, ]), "poorly estimated with 4 groups",
+                 class = "clusterab_few_clusters")
+  expect_no_warning(ri_lmer(y ~ x1 + (1 | g), d[d$g <= 5, ]))
+  st <- cluster_stats(d[d$g <= 3, ], y ~ x1, cluster = "g")
+  expect_warning(ri_lmer(st), "3 groups", class = "clusterab_few_clusters")
+})
+
+test_that("two groups: lme4's fit, and a flat REML criterion is a singular fit, not a uniroot error", {
+  need("lme4")
+  ## an ordinary two-group fit matches lme4 (and warns about the two groups)
+  set.seed(1)
+  d <- data.frame(g = rep(1:2, each = 10), x = rnorm(20))
+  d$y <- 1 + d$x + c(-0.5, 0.5)[d$g] + rnorm(20)
+  for (reml in c(TRUE, FALSE)) {
+    expect_warning(ours <- ri_lmer(y ~ x + (1 | g), d, REML = reml), class = "clusterab_few_clusters")
+    expect_matches_lme4(ours, lmer_tight(y ~ x + (1 | g), d, REML = reml))
+  }
+  ## a group-level treatment with two groups: the fixed effects fit both
+  ## group means, and the REML criterion does not depend on theta (this
+  ## data set failed in uniroot before)
+  set.seed(11)
+  d <- data.frame(g = rep(1:2, each = 10), x = rnorm(20))
+  d$treat <- as.numeric(d$g == 2)
+  d$y <- 1000 * (1 + d$x + d$treat + rnorm(20))
+  for (fm in list(y ~ treat + (1 | g), y ~ treat + x + (1 | g))) {
+    ref <- suppressWarnings(suppressMessages(lmer_tight(fm, d)))
+    expect_message(expect_warning(expect_warning(ours <- ri_lmer(fm, d), class = "clusterab_few_clusters"),
+                                  "not identified", class = "clusterab_not_identified"),
+                   class = "clusterab_singular")
+    expect_identical(ours$theta, 0)
+    expect_true(isSingular(ours))
+    expect_lte(rel_diff(fixef(ours), lme4::fixef(ref)), 1e-8)
+    expect_lte(rel_diff(sigma(ours), sigma(ref)), 1e-8)
+    expect_lte(rel_diff(REMLcrit(ours), lme4::REMLcrit(ref)), 1e-10)
+    expect_lte(rel_diff(logLik(ours), logLik(ref)), 1e-10)
+    ## by ML the variance is identified: 0, lme4's singular fit
+    ml <- suppressWarnings(suppressMessages(ri_lmer(fm, d, REML = FALSE)))
+    ml_ref <- suppressWarnings(suppressMessages(lmer_tight(fm, d, REML = FALSE)))
+    expect_identical(ml$theta, 0)
+    expect_lte(lme4::getME(ml_ref, "theta"), 1e-4)
+    expect_lte(rel_diff(fixef(ml), lme4::fixef(ml_ref)), 1e-8)
+    expect_lte(rel_diff(logLik(ml), logLik(ml_ref)), 1e-10)
+  }
+})
+
+test_that("a flat REML criterion with more groups, or an ill-conditioned design, is the same singular fit", {
+  need("lme4")
+  ## three groups, intercept + treat + a group-level covariate: every group
+  ## mean is fitted; the rounding drift of the flat criterion used to look
+  ## like an unbounded variance
+  set.seed(12)
+  d <- data.frame(g = rep(1:3, each = 3), x = rnorm(9))
+  d$z <- rnorm(3)[d$g]
+  d$treat <- as.numeric(d$g == 2)
+  d$y <- 1e4 * (d$x + rnorm(3)[d$g] + rnorm(9))
+  ref <- suppressWarnings(suppressMessages(lmer_tight(y ~ treat + z + (1 | g), d)))
+  suppressMessages(expect_warning(expect_warning(ours <- ri_lmer(y ~ treat + z + (1 | g), d),
+                                                 class = "clusterab_few_clusters"),
+                                  class = "clusterab_not_identified"))
+  expect_identical(ours$theta, 0)
+  expect_lte(rel_diff(fixef(ours), lme4::fixef(ref)), 1e-8)
+  expect_lte(rel_diff(REMLcrit(ours), lme4::REMLcrit(ref)), 1e-10)
+  expect_lte(rel_diff(sigma(ours), sigma(ref)), 1e-8)
+  ## group dummies as fixed effects: six groups, the same
+  dd <- sim_clustered(G = 6, seed = 16)
+  expect_warning(fit <- suppressMessages(ri_lmer(y ~ x1 + factor(g) + (1 | g), dd)),
+                 class = "clusterab_not_identified")
+  expect_identical(fit$theta, 0)
+  ref <- suppressWarnings(suppressMessages(lmer_tight(y ~ x1 + factor(g) + (1 | g), dd)))
+  expect_lte(rel_diff(fixef(fit), lme4::fixef(ref)), 1e-8)
+  expect_lte(rel_diff(REMLcrit(fit), lme4::REMLcrit(ref)), 1e-10)
+})
+
+test_that("glance() has broom.mixed's columns, and as.data.frame() is the tidy() table", {
+  need("lme4")
+  for (reml in c(TRUE, FALSE)) {
+    ours <- ri_lmer(Reaction ~ Days + (1 | Subject), lme4::sleepstudy, REML = reml)
+    ref <- lmer_tight(Reaction ~ Days + (1 | Subject), lme4::sleepstudy, REML = reml)
+    gl <- glance(ours)
+    expect_s3_class(gl, "data.frame")
+    expect_named(gl, c("nobs", "sigma", "logLik", "AIC", "BIC", if (reml) "REMLcrit" else "deviance",
+                       "df.residual"))
+    expect_identical(nrow(gl), 1L)
+    expect_identical(gl$nobs, 180L)
+    expect_lte(rel_diff(gl$sigma, sigma(ref)), 1e-6)
+    expect_lte(rel_diff(gl$logLik, as.numeric(logLik(ref))), 1e-8)
+    expect_lte(rel_diff(gl$AIC, AIC(ref)), 1e-8)
+    expect_lte(rel_diff(gl$BIC, BIC(ref)), 1e-8)
+    expect_lte(rel_diff(gl[[6L]], if (reml) lme4::REMLcrit(ref) else deviance(ref)), 1e-8)
+    expect_equal(gl$df.residual, df.residual(ref))
+    expect_identical(as.data.frame(ours), tidy(ours))
+  }
+  ours <- ri_lmer(Reaction ~ Days + (1 | Subject), lme4::sleepstudy)
+  expect_identical(as.data.frame(ours, ddf = "Kenward-Roger"), tidy(ours, ddf = "Kenward-Roger"))
 })
