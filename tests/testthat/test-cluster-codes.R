@@ -11,8 +11,6 @@ test_that("ids of every type R keeps them in give the same codes", {
                    g * 1e300, g + 0.5, -g, as.difftime(g, units = "days"), array(g))) {
     expect_identical(codes_of(ids), want)
   }
-  skip_if_not_installed("bit64")
-  expect_identical(codes_of(bit64::as.integer64(g) + bit64::as.integer64(2)^40), want)
 })
 
 test_that("missing ids are refused, whatever their type", {
@@ -21,9 +19,6 @@ test_that("missing ids are refused, whatever their type", {
     expect_error(clusterab:::cluster_codes(ids), "`cluster` has 1 missing value",
                  class = "clusterab_error")
   }
-  skip_if_not_installed("bit64")
-  expect_error(clusterab:::cluster_codes(bit64::as.integer64(c(1, NA))), "1 missing value",
-               class = "clusterab_error")
 })
 
 test_that("list columns, matrices, complex ids and NULL are refused, naming the argument", {
