@@ -267,7 +267,7 @@ method_case <- function(prefix, call, names, expect = "error", setup, ...) {
 
 ## Further names that an error may name: the fit `x` of vcov_cluster(x, ...).
 also_naming <- function(cases, names) {
-  lapply(cases, function(case) { case$names <- c(case$names, names); case })
+  lapply(cases, function(case) { case$names <- unique(c(case$names, names)); case })
 }
 
 ## ---- checking results -------------------------------------------------------------
@@ -295,7 +295,7 @@ tidy_problem <- function(tab, allow_inf_limits = FALSE) {
   out <- character(0)
   for (col in num) {
     v <- tab[[col]]
-    inf_ok <- allow_inf_limits && col %in% c("conf.low", "conf.high")
+    inf_ok <- allow_inf_limits && col %in% c("conf.low", "conf.high", "lift.conf.low", "lift.conf.high")
     if (any(is.nan(v)) || (!inf_ok && any(is.infinite(v)))) {
       out <- c(out, sprintf("tidy() column %s has %s", col, if (any(is.nan(v))) "NaN" else "Inf"))
     }
@@ -437,12 +437,14 @@ sweep_validators <- list(
     key = function(x, env) x),
   cluster_ttest = list(
     check = function(x, env, case) {
+      one_sided <- !identical(x$alternative, "two.sided")
       c(if (!case$nonfinite) c(
-          nonfinite_problem("estimate, statistic, df, interval and standard error",
-                            c(x$estimate, x$statistic, x$parameter, x$conf.int, x$stderr)),
+          nonfinite_problem("estimate, statistic, df and standard error",
+                            c(x$estimate, x$statistic, x$parameter, x$stderr)),
+          nonfinite_problem("interval", x$conf.int, allow_inf = one_sided),
           p_value_problem("p-value", x$p.value)),
-        run_methods(x, env, list(print = function(x, env) printed(x),
-                                 tidy = function(x, env) tidy(x))))
+        run_methods(x, env, allow_inf_limits = one_sided,
+                    list(print = function(x, env) printed(x), tidy = function(x, env) tidy(x))))
     },
     key = function(x, env) c(x$statistic, x$p.value)),
   did_boot = list(
@@ -463,14 +465,18 @@ sweep_validators <- list(
   ratio_test = list(
     check = function(x, env, case) {
       comp <- x$comparisons
+      ## A one-sided interval has an infinite end (documented).
+      one_sided <- !identical(x$alternative, "two.sided")
       c(if (!case$nonfinite) c(
-          nonfinite_problem("differences, standard errors and intervals",
-                            comp[c("estimate", "std.error", "conf.low", "conf.high")]),
+          nonfinite_problem("differences and standard errors", comp[c("estimate", "std.error")]),
+          nonfinite_problem("intervals", comp[c("conf.low", "conf.high")], allow_inf = one_sided),
           p_value_problem("p-values", comp$p.value),
           ## The lift is NA (documented) only when the control ratio is 0.
-          if (!any(x$groups$ratio == 0)) nonfinite_problem(
-            "lifts", comp[c("lift", "lift.std.error", "lift.conf.low", "lift.conf.high")])),
-        run_methods(x, env, list(
+          if (!any(x$groups$ratio == 0)) c(
+            nonfinite_problem("lifts", comp[c("lift", "lift.std.error")]),
+            nonfinite_problem("lift intervals", comp[c("lift.conf.low", "lift.conf.high")],
+                              allow_inf = one_sided))),
+        run_methods(x, env, allow_inf_limits = one_sided, list(
           print = function(x, env) printed(x),
           summary = function(x, env) printed(summary(x)),
           tidy = function(x, env) tidy(x),
@@ -862,7 +868,7 @@ sweep_family_ri_lmer <- function() {
       case
     }),
     data_cases("ri_lmer", ri),
-    arg_cases("ri_lmer", ri, "formula", names = c("formula", "nope"),
+    arg_cases("ri_lmer", ri, "formula", names = c("formula", "nope", "(x | g)", "(1 | blk)"),
               refuse = alist(y ~ x, y ~ x + (x | g), y ~ x + (1 | g) + (1 | blk), y ~ x + (1 | nope),
                              ~ x + (1 | g), 1),
               ## issue 8, item 4: a string formula and no fixed effects are fitted by lme4.
@@ -870,7 +876,7 @@ sweep_family_ri_lmer <- function() {
               either = alist(y ~ -1 + (1 | g))),
     ## issue 8, item 4: subset = TRUE keeps every row.
     arg_cases("ri_lmer", ri, "subset", refuse = alist("a"), accept = alist(TRUE, x > -1),
-              either = alist(1, FALSE)),
+              either = alist(1, FALSE), names = c("subset", "data", "g")),
     arg_cases("ri_lmer", ri, "na.action", refuse = alist("na.nope", 1),
               accept = alist("na.exclude", na.omit)),
     arg_cases("ri_lmer", ri, "REML", refuse = alist(NA, "yes", c(TRUE, FALSE)), accept = alist(FALSE)),
