@@ -515,7 +515,10 @@ sweep_validators$default <- list(
 
 ## Scale-free keys agree to 1e-6 (relative, or absolute near 0).
 key_problem <- function(a, b) {
-  if (length(a) != length(b)) return(sprintf("scale-free key has %d values, %d on the original data", length(a), length(b)))
+  if (length(a) != length(b)) {
+    return(sprintf("scale-free key has %d values, %d on the original data (coefficients dropped as aliased?)",
+                   length(a), length(b)))
+  }
   a <- unname(as.double(a)); b <- unname(as.double(b))
   bad <- !(abs(a - b) <= 1e-6 * pmax(1, abs(b))) | xor(is.na(a), is.na(b))
   bad[is.na(a) & is.na(b)] <- FALSE
