@@ -25,6 +25,9 @@
 ##   reference  data for the same call whose result must have the same
 ##           scale-free key (t statistics, p-values; see sweep_keys): a
 ##           change of units must not change the inference;
+##   check   optional function(x, env) returning further problems: a
+##           comparison with a reference package (an oracle), for inputs
+##           where a wrong number would otherwise pass as valid;
 ##   setup, cleanup  expressions run before and after the call (fitting an
 ##           lm(), writing a database table, setting an option); when setup
 ##           fails the case does not apply and is skipped;
@@ -153,11 +156,11 @@ column_roles <- list(y = c("outcome", "formula", "numerator"), x = c("formula", 
 
 sweep_case <- function(label, call, names = character(0), expect = "either",
                        data = list(d = sweep_d), nonfinite = FALSE, reference = NULL,
-                       setup = NULL, cleanup = NULL, time_limit = 10) {
+                       check = NULL, setup = NULL, cleanup = NULL, time_limit = 10) {
   stopifnot(expect %in% c("either", "error", "value"), is.call(call))
   list(label = label, call = call, names = names, expect = expect, data = data,
-       nonfinite = nonfinite, reference = reference, setup = setup, cleanup = cleanup,
-       time_limit = time_limit)
+       nonfinite = nonfinite, reference = reference, check = check, setup = setup,
+       cleanup = cleanup, time_limit = time_limit)
 }
 
 ## `call` with arguments replaced (a NULL value is kept, as NULL). The call is
@@ -513,6 +516,32 @@ sweep_validators$default <- list(
   },
   key = function(x, env) NULL)
 
+## Oracles: `got` agrees with a reference package's `want` to `tol`
+## (relative), or the problem says by how much it does not.
+oracle_problem <- function(what, got, want, tol = 1e-6) {
+  got <- unname(as.double(got)); want <- unname(as.double(want))
+  if (length(got) != length(want)) return(sprintf("%s: %d values, the reference has %d", what, length(got), length(want)))
+  err <- abs(got - want) / pmax(abs(want), 1e-300)
+  if (!anyNA(err) && max(err) <= tol) return(character(0))
+  sprintf("%s %s, the reference %s", what, paste(signif(got, 4), collapse = ", "),
+          paste(signif(want, 4), collapse = ", "))
+}
+
+## A weighted fit's coefficients and SEs against lm() and sandwich::vcovCL()
+## (HC types) or clubSandwich::vcovCR() (CR2).
+weighted_oracle <- function(type) {
+  function(x, env) {
+    if (!requireNamespace("sandwich", quietly = TRUE) ||
+        !requireNamespace("clubSandwich", quietly = TRUE)) return(character(0))
+    ref <- stats::lm(y ~ x + trt, data = env$d, weights = w)
+    V <- if (type == "CR2") clubSandwich::vcovCR(ref, cluster = env$d$g, type = "CR2")
+         else sandwich::vcovCL(ref, cluster = ~ g, type = type)
+    se <- if (is.matrix(x)) sqrt(diag(x)) else sqrt(diag(vcov(x)))
+    c(if (!is.matrix(x)) oracle_problem("coefficients", stats::coef(x), stats::coef(ref)),
+      oracle_problem(sprintf("%s standard errors", type), se, sqrt(diag(as.matrix(V)))))
+  }
+}
+
 ## Scale-free keys agree to 1e-6 (relative, or absolute near 0).
 key_problem <- function(a, b) {
   if (length(a) != length(b)) {
@@ -636,6 +665,11 @@ sweep_run_case <- function(case) {
                             else sprintf("checking the result failed: %s",
                                          if (checked$kind == "error") conditionMessage(checked$condition) else "interrupted"))
     res$warnings <- c(res$warnings, checked$warnings)
+    if (!is.null(case$check)) {
+      problems <- c(problems, tryCatch(case$check(x, env), error = function(e) {
+        sprintf("the comparison with the reference failed: %s", conditionMessage(e))
+      }))
+    }
     if (!is.null(case$reference) && length(problems) == 0L) {
       ref_env <- make_env(case$reference)
       set.seed(20261201)
@@ -738,6 +772,13 @@ sweep_family_vcov <- function() {
               accept = alist(glm(y ~ x + trt, data = d), lm(y ~ x + trt, data = d, subset = x > -2)),
               either = alist(lm(cbind(y, x) ~ trt, data = d), lm(y ~ x + trt, data = d[1:2, ]),
                              lm(y ~ 0, data = d))),
+    ## One weight 1e14 times the others: today wrong SEs that look valid (issue 8).
+    lapply(c("HC1", "CR2"), function(type) {
+      sweep_case(sprintf("vcov_cluster %s weighted | w: one weight 1e14 times the others", type),
+                 with_args(quote(vcov_cluster(wfit, cluster = ~ g, threads = 1)), type = type),
+                 names = c("w", "weights", "x"), check = weighted_oracle(type), setup = s,
+                 data = list(d = within(sweep_d, w[3] <- w[3] * 1e14)))
+    }),
     ## CR1p with G <= k: clubSandwich gives NaN with a warning (issue 8, item 3).
     list(sweep_case("vcov_cluster CR1p with fewer clusters than coefficients",
                     quote(vcov_cluster(fit, cluster = ~ g2, type = "CR1p", threads = 1)),
@@ -767,6 +808,12 @@ sweep_family_cluster_lm <- function() {
     column_cases("cluster_lm CR2 weighted", cr2, c("y", "x", "w")),
     scale_cases("cluster_lm HC1", hc1, c("y", "x")),
     scale_cases("cluster_lm CR2 weighted", cr2, c("y", "x", "w")),
+    lapply(c("HC1", "CR2"), function(type) {
+      sweep_case(sprintf("cluster_lm %s weighted | w: one weight 1e14 times the others", type),
+                 with_args(cr2, type = type), names = c("w", "weights"),
+                 check = weighted_oracle(type),
+                 data = list(d = within(sweep_d, w[3] <- w[3] * 1e14)))
+    }),
     cluster_cases("cluster_lm HC1", hc1, own = "value"),
     cluster_cases("cluster_lm CR2 weighted", cr2, own = "value"),
     data_cases("cluster_lm HC1", hc1),
