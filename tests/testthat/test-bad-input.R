@@ -523,8 +523,9 @@ oracle_problem <- function(what, got, want, tol = 1e-6) {
   if (length(got) != length(want)) return(sprintf("%s: %d values, the reference has %d", what, length(got), length(want)))
   err <- abs(got - want) / pmax(abs(want), 1e-300)
   if (!anyNA(err) && max(err) <= tol) return(character(0))
-  sprintf("%s %s, the reference %s", what, paste(signif(got, 4), collapse = ", "),
-          paste(signif(want, 4), collapse = ", "))
+  sprintf("%s %s, the reference %s (largest relative error %.2g)", what,
+          paste(signif(got, 4), collapse = ", "), paste(signif(want, 4), collapse = ", "),
+          max(err, na.rm = TRUE))
 }
 
 ## A weighted fit's coefficients and SEs against lm() and sandwich::vcovCL()
