@@ -1,20 +1,43 @@
 ## Cluster ids -> integer codes. Every estimator sees clusters only as codes
 ## 0..G-1 (in order of first appearance) plus the number of clusters G.
+##
+## Accepted ids: integer, double (any values, including non-integer and huge
+## ones; -0 and 0 are one cluster), character (compared after conversion to
+## UTF-8), logical, factor (unused levels are not clusters), Date, POSIXct
+## and POSIXlt (one cluster per instant), bit64::integer64 (by value), and
+## other classed atomic vectors by their underlying values. Refused with a
+## clusterab_error naming `what`: missing ids (NA, NaN, NA_integer64_), list
+## columns, complex and raw vectors, matrices and data frames, NULL.
 
 cluster_codes <- function(x, what = "cluster") {
+  if (is.null(x)) {
+    abort(sprintf("`%s` is NULL; give one cluster id per row.", what))
+  }
   if (is.factor(x)) {
     x <- as.integer(x)  # unused levels never appear, so they are not counted
+  } else if (inherits(x, "POSIXlt") || (inherits(x, c("Date", "POSIXct")) && is.null(dim(x)))) {
+    x <- as.double(unclass(as.POSIXct(x)))
+  } else if (inherits(x, "integer64")) {
+    ## 64-bit integers are stored in doubles' bits: compare them by value,
+    ## and see their NA (which is no NaN) as missing.
+    x <- as.character(x)
+  } else if (is.list(x)) {
+    abort(sprintf("`%s` is a list%s; cluster ids must be a vector with one id per row (an integer, character or factor column), not a list column.",
+                  what, if (is.data.frame(x)) sprintf(" (a data frame with %d column%s)", length(x),
+                                                       if (length(x) == 1L) "" else "s") else ""))
+  } else if (!is.null(dim(x)) && length(dim(x)) >= 2L) {
+    abort(sprintf("`%s` is a %s matrix; cluster ids must be a vector with one id per row (one column).",
+                  what, paste(dim(x), collapse = " x ")))
+  } else if (!is.atomic(x) || is.complex(x) || is.raw(x)) {
+    abort(sprintf("`%s` must be a vector of cluster ids (integer, numeric, character, logical or factor), not %s.",
+                  what, if (is.complex(x)) "complex" else class(x)[1L]))
   } else if (is.character(x)) {
     x <- enc2utf8(x)
-  } else if (inherits(x, c("Date", "POSIXt"))) {
-    x <- unclass(as.POSIXct(x))
-  } else if (!is.atomic(x) || is.complex(x) || !is.null(dim(x)) || is.raw(x)) {
-    abort(sprintf("`%s` must be a vector of cluster ids (integer, numeric, character, logical or factor), not %s.",
-                 what, class(x)[1L]), call. = FALSE)
   }
+  if (is.object(x) || !is.null(dim(x))) x <- as.vector(unclass(x))  # e.g. difftime, a 1-d array
   if (anyNA(x)) {
     abort(sprintf("`%s` has %d missing value(s); drop those rows or give them a cluster id.",
-                 what, sum(is.na(x))), call. = FALSE)
+                  what, sum(is.na(x))))
   }
   res <- cpp_cluster_codes(x)
   list(codes = res$codes, G = length(res$first), first = res$first)

@@ -76,6 +76,9 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     if (!is.null(weight_col)) paste0(", SUM(CASE WHEN ", qi(weight_col), " < 0 THEN 1 ELSE 0 END) AS cab_negative"),
     paste0(", AVG(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_mean", seq_along(mean_cols),
            collapse = ""),
+    paste0(", MIN(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_min", seq_along(mean_cols),
+           ", MAX(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_max", seq_along(mean_cols),
+           collapse = ""),
     " FROM ", tab$sql)
   r1 <- dbi_query(con, sql1, "the means", tab)
   count <- function(name) {
@@ -83,7 +86,7 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     if (is.na(v)) 0 else v
   }
   if (count("cab_rows") == 0) {
-    abort(sprintf("table `%s` has no rows.", tab$label), call. = FALSE)
+    abort(sprintf("`table` names table `%s`, which has no rows.", tab$label), call. = FALSE)
   }
   if (!is.null(weight_col) && count("cab_negative") > 0) {
     abort(sprintf("`weights` must be non-negative; %s are negative (column `%s` of table `%s`).",
@@ -110,6 +113,7 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
   ## the ones stored.
   shift <- numeric(length(value_cols))
   if (spec$intercept) shift <- means[seq_along(value_cols)]
+  dbi_check_magnitudes(r1, value_cols, weight_col, shift, spec, tab)
   literal <- sprintf("CAST(%s AS %s)", sprintf("%.17g", shift), dtype)
 
   ## Query 2: one row per cluster of sums of products of z = (1, x - shift, y - shift).
@@ -176,8 +180,10 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
   G <- length(ids)
   n <- as.double(res$cab_n)
   if (any(!is.finite(values))) {
-    abort(sprintf("the sums of cross-products in table `%s` are not finite (the values are too large); rescale the columns first.",
-                 tab$label), call. = FALSE)
+    cols <- dbi_overflowing_columns(values, sums, pairs, value_cols, weight_col)
+    abort(sprintf("the sums of cross-products of %s in table `%s` are not finite (the values are too large); divide %s by a power of ten first (t statistics and p-values do not change).",
+                  dbi_column_list(cols, spec, weight_col), tab$label,
+                  if (length(cols) == 1L) "that column" else "those columns"), call. = FALSE)
   }
   ## Assemble the K x G matrices, one per power; a NULL expression is the count.
   moments <- list()
@@ -210,6 +216,70 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     shift = shift, weighted = weighted, weight_varies = weight_varies,
     nobs = as_count(total), dropped = as_count(max(count("cab_rows") - n_used, 0)),
     formula = formula)
+}
+
+## Columns whose squares would leave the range of doubles. The sums of
+## products are formed in the database from the shifted columns, so a column
+## whose deviations from its shift are all below about 1e-146 loses its
+## squares to underflow (silently: the result would have zero variance),
+## and one whose deviations exceed 1e146 overflows; likewise weights, which
+## enter squared. Such columns are refused, naming them, before the
+## GROUP BY query runs.
+dbi_magnitude_limit <- 1e146
+
+dbi_check_magnitudes <- function(r1, value_cols, weight_col, shift, spec, tab) {
+  mean_cols <- c(value_cols, weight_col)
+  bound <- function(j, s) {
+    lo <- as.double(r1[[paste0("cab_min", j)]][1L]) - s
+    hi <- as.double(r1[[paste0("cab_max", j)]][1L]) - s
+    max(abs(c(lo, hi)))
+  }
+  size <- c(vapply(seq_along(value_cols), function(j) bound(j, shift[j]), 0),
+            if (!is.null(weight_col)) bound(length(mean_cols), 0))
+  cols <- mean_cols
+  tiny <- is.finite(size) & size > 0 & size < 1 / dbi_magnitude_limit
+  huge <- is.finite(size) & size > dbi_magnitude_limit
+  for (what in c("tiny", "huge")) {
+    bad <- if (what == "tiny") tiny else huge
+    if (!any(bad)) next
+    abort(sprintf("%s of table `%s` %s values %s (up to %s%s); their squares would %s in the database's double precision. %s the column by a power of ten first (t statistics and p-values do not change).",
+                  dbi_column_list(unique(cols[bad]), spec, weight_col), tab$label,
+                  if (sum(bad) == 1L) "has" else "have",
+                  if (what == "tiny") "that are all tiny" else "that are huge",
+                  format(max(size[bad]), digits = 3L),
+                  if (spec$intercept && any(cols[bad] %in% value_cols)) " from the mean" else "",
+                  if (what == "tiny") "underflow to zero" else "overflow",
+                  if (what == "tiny") "Multiply" else "Divide"), call. = FALSE)
+  }
+}
+
+## The columns involved in the non-finite sums `values` (one column per
+## expression of `sums`, in order): those whose own square (or, for weights,
+## sum) is not finite, else every column of a non-finite product.
+dbi_overflowing_columns <- function(values, sums, pairs, value_cols, weight_col) {
+  info <- do.call(rbind, lapply(names(sums), function(p) {
+    k <- which(!vapply(sums[[p]], is.null, NA))
+    data.frame(power = rep(as.integer(p), length(k)), a = pairs[k, "a"], b = pairs[k, "b"])
+  }))
+  bad <- info[colSums(!is.finite(values)) > 0, , drop = FALSE]
+  cols_of <- function(rows) {
+    unique(c(value_cols[c(rows$a[rows$a > 0], rows$b[rows$b > 0])],
+             if (!is.null(weight_col) && any(rows$power > 0)) weight_col))
+  }
+  own <- bad[bad$a == bad$b, , drop = FALSE]
+  cols <- cols_of(own)
+  if (length(cols) == 0L) cols <- cols_of(bad)
+  cols
+}
+
+## "`y` (the outcome in `formula`)" and the like, for messages.
+dbi_column_list <- function(cols, spec, weight_col) {
+  role <- function(col) {
+    if (identical(col, weight_col)) "`weights`"
+    else if (identical(col, spec$y_col)) "the outcome in `formula`"
+    else "a term of `formula`"
+  }
+  paste(sprintf("column `%s` (%s)", cols, vapply(cols, role, "")), collapse = " and ")
 }
 
 ## The quoted table and its columns (a zero-row data frame of their R types),

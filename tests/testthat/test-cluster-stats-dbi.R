@@ -263,7 +263,7 @@ test_that("negative weights, empty tables and infinite values are errors", {
   expect_error(cluster_stats(con, y ~ x1, cluster = "g", weights = "w", table = "neg"),
                "`weights` must be non-negative; 3 are negative")
   expect_error(cluster_stats(con, y ~ x1, cluster = "g", table = "empty"),
-               "table `empty` has no rows")
+               "`table` names table `empty`, which has no rows")
   DBI::dbExecute(con, "CREATE TABLE nulls AS SELECT g, x1, y FROM d")
   DBI::dbExecute(con, "UPDATE nulls SET y = NULL")
   expect_error(cluster_stats(con, y ~ x1, cluster = "g", table = "nulls"),
@@ -273,6 +273,29 @@ test_that("negative weights, empty tables and infinite values are errors", {
                "no rows of table `zerow` are left.*zero weight")
   expect_error(cluster_stats(con, y ~ x1, cluster = "g", table = "inf"),
                "`x1` contain\\(s\\) infinite values")
+})
+
+test_that("columns whose squares leave the range of doubles are refused, naming them", {
+  ## Before: tiny columns gave zero variance and infinite t statistics
+  ## silently; huge ones an error that named no column.
+  d <- sim_clustered(G = 8, seed = 11)
+  tiny <- d
+  tiny$x1 <- d$x1 * 1e-170
+  huge <- d
+  huge$y <- d$y * 1e200
+  wide <- d
+  wide$x1 <- d$x1 * 1e145
+  wide$w <- d$w * 1e140
+  con <- sqlite_with(tiny = tiny, huge = huge, wide = wide)
+  on.exit(DBI::dbDisconnect(con))
+  expect_error(cluster_stats(con, y ~ x1, cluster = "g", table = "tiny"),
+               "column `x1` \\(a term of `formula`\\) of table `tiny` has values that are all tiny.*Multiply",
+               class = "clusterab_error")
+  expect_error(cluster_stats(con, y ~ x1, cluster = "g", table = "huge"),
+               "column `y` \\(the outcome in `formula`\\).*huge.*Divide", class = "clusterab_error")
+  expect_error(cluster_stats(con, y ~ x1, cluster = "g", weights = "w", table = "wide"),
+               "cross-products of column `x1` \\(a term of `formula`\\) and column `w` \\(`weights`\\)",
+               class = "clusterab_error")
 })
 
 test_that("clear errors for the table, the columns and the formula", {
