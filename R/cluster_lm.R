@@ -211,7 +211,7 @@ vcov_cluster.cluster_lm <- function(x, cluster = NULL, type = NULL, cadjust = TR
 vcov_cluster_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                                            multi0 = FALSE, fix = FALSE, threads = NULL,
                                            label = NULL, ...) {
-  type <- check_vcov_type(type, "HC1")
+  type <- check_vcov_type(type, x$type)   # NULL: the fit's own type
   check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)
   same_fit <- is.null(cluster) && type == x$type && cadjust == x$cadjust &&

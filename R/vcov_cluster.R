@@ -80,7 +80,8 @@
 #'   observation is its own cluster (heteroskedasticity-consistent errors).
 #' @param type "HC0", "HC1", "HC2", "HC3" (sandwich) or "CR0", "CR1",
 #'   "CR1p", "CR1S", "CR2", "CR3" (clubSandwich). `NULL` is "HC1" for linear
-#'   models and "HC0" for `glm`, as in sandwich.
+#'   models and "HC0" for `glm`, as in sandwich, and the fit's own type for a
+#'   [cluster_lm()] fit.
 #' @param cadjust Multiply by G / (G - 1) for each clustering term ("HC"
 #'   types only).
 #' @param multi0 In multiway clustering, replace the intersection term by
