@@ -357,6 +357,11 @@ cluster_count_text <- function(G) {
 #'   clusters and the df), sigma, R-squared and the few-cluster notes. The
 #'   notes were given as warnings by [cluster_lm()] when the model was
 #'   fitted; `summary()` does not repeat them but prints them under the table.
+#' @examples
+#' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
+#'                   cluster = ~ region, type = "CR2")
+#' summary(fit)                    # t tests with G - 1 df
+#' summary(fit, df = "residual")   # lmtest's residual df
 #' @export
 summary.cluster_lm <- function(object, df = NULL, ...) {
   structure(list(call = object$call, coefficients = coef_test(object, df = df),
