@@ -28,7 +28,8 @@ few_clusters_limit <- 30L
 ## of beta_j rests on g. Cost: tr(K_g) = sum of the eigenvalues, and the
 ## traces of all clusters add up to k, so at most k clusters can have an
 ## eigenvalue of 1: one O(G k^2) product screens them, and only those get an
-## eigen-decomposition.
+## eigen-decomposition (skipped when that would take more than about 5e7
+## flops, as with hundreds of cluster fixed effects).
 ## Returns a data frame of the coefficients flagged and the cluster (index).
 single_cluster_coefs <- function(packed, design, coef_names, intercept, shift) {
   none <- data.frame(term = character(0), cluster = integer(0), stringsAsFactors = FALSE)
@@ -40,18 +41,22 @@ single_cluster_coefs <- function(packed, design, coef_names, intercept, shift) {
     a <- pmin(i, j); b <- pmax(i, j)
     b * (b - 1L) / 2L + a
   })
-  P <- packed[as.vector(pos), , drop = FALSE]
-  M <- matrix(rowSums(P), k, k)
+  M <- matrix(rowSums(packed)[pos], k, k)
   s <- sqrt(diag(M))
   if (!all(is.finite(s)) || any(s <= 0)) return(none)
   L <- tryCatch(t(chol(M / outer(s, s))), error = function(e) NULL)
   if (is.null(L)) return(none)
   Linv <- forwardsolve(L, diag(k))
   Minv <- crossprod(Linv) / outer(s, s)        # M^-1 in the original scale
-  ## tr(M^-1 M_g) for every cluster in one product
-  trace <- colSums(as.vector(Minv) * P)
+  ## tr(M^-1 M_g) for every cluster in one pass over the packed moments
+  upper <- upper.tri(pos, diag = TRUE)
+  weights <- numeric(NROW(packed))
+  weights[pos[upper]] <- (Minv * (2 - diag(k)))[upper]
+  trace <- drop(crossprod(packed, weights))
   candidates <- which(trace > 1 - 1e-8)
-  if (!length(candidates)) return(none)
+  ## a k x k eigen-decomposition per candidate: skipped when that is too much
+  ## work (such as hundreds of cluster fixed effects)
+  if (!length(candidates) || length(candidates) * k^3 > 5e7) return(none)
   ## the functionals f_j (columns), in scaled and whitened coordinates:
   ## v_j = L^-1 D^-1 f_j with D = diag(s)
   Fm <- diag(k)
@@ -60,7 +65,7 @@ single_cluster_coefs <- function(packed, design, coef_names, intercept, shift) {
   share_total <- colSums(V^2)
   out <- none
   for (g in candidates) {
-    Mg <- matrix(P[, g], k, k) / outer(s, s)
+    Mg <- matrix(packed[pos, g], k, k) / outer(s, s)
     K <- Linv %*% Mg %*% t(Linv)
     eig <- eigen((K + t(K)) / 2, symmetric = TRUE)
     U <- eig$vectors[, eig$values > 1 - 1e-8, drop = FALSE]
@@ -87,9 +92,11 @@ few_cluster_notes <- function(G, type, single = NULL) {
         sprintf("`%s` cannot be estimated without cluster %s of %s: its estimate rests",
                 rows$term, rows$id, label_text(v))
       } else {
-        sprintf("%d coefficients cannot be estimated without one particular cluster of %s (%s): their estimates rest",
+        shown <- utils::head(rows, 5L)
+        sprintf("%d coefficients cannot be estimated without one particular cluster of %s (%s%s): their estimates rest",
                 nrow(rows), label_text(v),
-                paste0("`", rows$term, "`: cluster ", rows$id, collapse = "; "))
+                paste0("`", shown$term, "`: cluster ", shown$id, collapse = "; "),
+                if (nrow(rows) > 5L) sprintf("; and %d more", nrow(rows) - 5L) else "")
       }
       notes[[length(notes) + 1L]] <- list(
         class = c("clusterab_single_cluster", "clusterab_few_clusters"),

@@ -67,6 +67,8 @@
 #'   anyway, and for the other types one more pass over the rows when there
 #'   are at most 100 clusters (with more it is skipped); [cluster_lm()]
 #'   always checks (from its statistics, for the first clustering variable).
+#'   It is also skipped when the candidate clusters times k^3 exceed 5e7
+#'   (hundreds of cluster fixed effects).
 #'
 #' Neither is given without clustering (`cluster = NULL` and no
 #' `attr(x, "cluster")`).
