@@ -253,6 +253,9 @@ test_that("a coefficient resting on a single cluster is named in a warning", {
                  warning = identity)
   expect_match(conditionMessage(fe), "factor\\(g\\)2")
   expect_no_match(conditionMessage(fe), "`x1`")
+  many_fe <- tryCatch(vcov_cluster(lm(y ~ x1 + factor(g), data = d), cluster = ~ g, type = "CR2"),
+                      warning = identity)
+  expect_match(conditionMessage(many_fe), "20 coefficients cannot be estimated.*; and 15 more\\)")
   ## cluster_lm(): warns when fitted and in summary's printout
   expect_warning(cl <- cluster_lm(y ~ one + x1, data = d, cluster = ~ g, type = "CR2"),
                  "`one` cannot be estimated without cluster 4", class = "clusterab_single_cluster")
