@@ -207,6 +207,7 @@ fitted_residuals <- function(mc, stats, kept, beta) {
 new_cluster_lm <- function(fit, call) {
   fit$call <- call
   class(fit) <- "cluster_lm"
+  signal_notes(cluster_lm_notes(fit))
   fit
 }
 
@@ -214,20 +215,74 @@ new_cluster_lm <- function(fit, call) {
 #' @export
 vcov_cluster.cluster_lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                                     multi0 = FALSE, fix = FALSE, threads = NULL, ...) {
-  type <- check_vcov_type(type, "HC1")
+  res <- vcov_cluster_cluster_lm_result(x, cluster, type, cadjust, multi0, fix, threads,
+                                        label = cluster_label(substitute(cluster)))
+  signal_notes(res$notes)
+  res$vcov
+}
+
+## vcov_cluster() of a cluster_lm fit with its type, numbers of clusters and
+## few-cluster notes. The fit's own covariance comes back without notes:
+## cluster_lm() gave them when it was fitted, and print() shows them.
+vcov_cluster_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
+                                           multi0 = FALSE, fix = FALSE, threads = NULL,
+                                           label = NULL, ...) {
+  type <- check_vcov_type(type, x$type)   # NULL: the fit's own type
   check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)
   same_fit <- is.null(cluster) && type == x$type && cadjust == x$cadjust &&
     (!multi0 || length(x$G) == 1L)
-  V <- if (same_fit) {
-    x$vcov
-  } else if (is.null(cluster) && length(x$G) == 1L &&
-             (!x$weighted || !(type %in% c("HC2", "HC3", "CR2")) || length(x$stats$moments) == 3L)) {
-    fit_from_stats(x$stats, type, cadjust, threads)$vcov
+  if (same_fit) {
+    V <- x$vcov
+    G <- cluster_lm_G(x)
+    notes <- list()
   } else {
-    refit_cluster_lm(x, cluster, type, cadjust, multi0, threads)$vcov
+    fit <- if (is.null(cluster) && length(x$G) == 1L &&
+               (!x$weighted || !(type %in% c("HC2", "HC3", "CR2")) || length(x$stats$moments) == 3L)) {
+      fit_from_stats(x$stats, type, cadjust, threads)
+    } else {
+      refit_cluster_lm(x, cluster, type, cadjust, multi0, threads)
+    }
+    V <- fit$vcov
+    G <- if (is.null(cluster)) cluster_lm_G(x) else fit$G
+    if (!is.null(label) && identical(names(G), "cluster")) names(G) <- label
+    fit$G <- G
+    notes <- cluster_lm_notes(fit)
   }
-  if (fix) fix_psd(V) else V
+  list(vcov = if (fix) fix_psd(V) else V, type = type, G = G, notes = notes)
+}
+
+## The numbers of clusters of a fit, named by the clustering variables; ids
+## given as a vector are named by the expression of the call (`d$g`).
+cluster_lm_G <- function(x) {
+  G <- x$G
+  if (length(G) == 1L && (is.null(names(G)) || names(G) %in% c("", "cluster"))) {
+    label <- if (!is.null(x$call)) cluster_label(x$call$cluster)
+    if (!is.null(label)) names(G) <- label
+  }
+  G
+}
+
+## The few-cluster notes of a cluster_lm fit (or a refit): too few clusters
+## for its type, and coefficients resting on a single cluster of the first
+## clustering variable (whose per-cluster statistics the fit holds).
+cluster_lm_notes <- function(fit) {
+  stats <- fit$stats
+  single <- NULL
+  if (!is.null(stats) && !is.null(stats$moments[["1"]])) {
+    kept <- names(fit$coefficients)[!fit$aliased]
+    z <- stats$z_names
+    x_names <- z[-c(1L, length(z))]
+    design <- ifelse(kept == "(Intercept)", 0L, match(kept, x_names))
+    if (!anyNA(design)) {
+      G <- cluster_lm_G(fit)
+      single <- single_cluster_table(stats$moments[["1"]], as.integer(design), kept,
+                                     isTRUE(stats$intercept),
+                                     unname(stats$shift[design[design > 0L]]), stats$cluster,
+                                     names(G)[1L])
+    }
+  }
+  few_cluster_notes(cluster_lm_G(fit), fit$type, single)
 }
 
 ## Fits again from the data of the original call, with new covariance options.
@@ -411,9 +466,17 @@ df.residual.cluster_lm <- function(object, ...) object$df.residual
 #' @export
 formula.cluster_lm <- function(x, ...) x$formula
 
+#' Confidence intervals of a cluster_lm fit
+#'
+#' @param object A [cluster_lm()] fit.
+#' @param parm Coefficients (names or positions); all by default.
+#' @param level Confidence level.
+#' @param df Degrees of freedom, as in [coef_test()]: by default G - 1.
+#' @param ... Ignored.
+#' @return A matrix with the lower and upper limits.
 #' @export
-confint.cluster_lm <- function(object, parm, level = 0.95, ...) {
-  coef_ci(object, parm = if (missing(parm)) NULL else parm, level = level)
+confint.cluster_lm <- function(object, parm, level = 0.95, df = NULL, ...) {
+  coef_ci(object, parm = if (missing(parm)) NULL else parm, level = level, df = df)
 }
 
 #' @export
@@ -421,32 +484,44 @@ print.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3L), ...)
   cat("\nCall:\n", paste(deparse(x$call), sep = "\n", collapse = "\n"), "\n\n", sep = "")
   cat("Coefficients:\n")
   print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
-  cat(sprintf("\n%s cluster-robust standard errors, clustered by %s\n", x$type, cluster_count_text(x$G)))
+  G <- cluster_lm_G(x)
+  cat(sprintf("\n%s cluster-robust standard errors, clustered by %s; summary() tests with %s df (G - 1)\n",
+              x$type, cluster_count_text(G), format(min(G) - 1L, big.mark = ",")))
+  print_notes(note_text(cluster_lm_notes(x)))
   invisible(x)
 }
 
 cluster_count_text <- function(G) {
   labels <- if (is.null(names(G))) rep("", length(G)) else names(G)
   counts <- vapply(G, format, "", big.mark = ",")
-  paste0(ifelse(labels %in% c("", "cluster"), "", paste0(labels, " ")),
+  paste0(ifelse(labels == "", "", paste0(labels, " ")),
          "(", counts, " clusters)", collapse = " and ")
 }
 
 #' Summarise a cluster_lm fit
 #'
 #' @param object A [cluster_lm()] fit.
-#' @param df Degrees of freedom for the t tests: `NULL` (residual degrees of
-#'   freedom, as `lmtest::coeftest()`), `"cluster"` (G - 1, as Stata and
-#'   fixest) or a number.
+#' @param df Degrees of freedom for the t tests, as in [coef_test()]: `NULL`
+#'   (the default) is G - 1, the number of clusters less one (the smallest
+#'   number for multiway clustering), as Stata and fixest; `"residual"` the
+#'   residual degrees of freedom, as `lmtest::coeftest()`; or a number.
 #' @param x A `summary.cluster_lm` object.
 #' @param digits Number of significant digits to print.
 #' @param ... Ignored.
 #' @return An object of class `summary.cluster_lm` with the coefficient table
-#'   (a [coef_test()] result), sigma and R-squared.
+#'   (a [coef_test()] result, which says the covariance type, the number of
+#'   clusters and the df), sigma, R-squared and the few-cluster notes. The
+#'   notes were given as warnings by [cluster_lm()] when the model was
+#'   fitted; `summary()` does not repeat them but prints them under the table.
+#' @examples
+#' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
+#'                   cluster = ~ region, type = "CR2")
+#' summary(fit)                    # t tests with G - 1 df
+#' summary(fit, df = "residual")   # lmtest's residual df
 #' @export
 summary.cluster_lm <- function(object, df = NULL, ...) {
   structure(list(call = object$call, coefficients = coef_test(object, df = df),
-                 type = object$type, G = object$G, nobs = object$nobs,
+                 type = object$type, G = cluster_lm_G(object), nobs = object$nobs,
                  sigma = object$sigma, df.residual = object$df.residual,
                  r.squared = object$r.squared,
                  adj.r.squared = 1 - (1 - object$r.squared) *
@@ -462,8 +537,8 @@ print.summary.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3
   if (any(x$aliased)) {
     cat(sprintf("\nCoefficients: (%d not defined because of singularities)", sum(x$aliased)))
   }
+  ## the table says the covariance type, the clusters, the df and the notes
   print(x$coefficients, digits = digits)
-  cat(sprintf("Standard errors: %s, clustered by %s.\n", x$type, cluster_count_text(x$G)))
   cat(sprintf("Residual standard error: %s on %s degrees of freedom (%s observations)\n",
               format(signif(x$sigma, digits)), format(x$df.residual, big.mark = ","),
               format(x$nobs, big.mark = ",")))
@@ -476,16 +551,52 @@ print.summary.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3
 #' @export
 generics::tidy
 
+#' @importFrom generics glance
+#' @export
+generics::glance
+
 #' Tidy a cluster_lm fit
 #'
 #' @param x A [cluster_lm()] fit.
 #' @param conf.int Add confidence limits?
 #' @param conf.level Their level.
+#' @param df Degrees of freedom, as in [coef_test()]: by default G - 1.
 #' @param ... Ignored.
 #' @return A data frame with broom's columns `term`, `estimate`,
 #'   `std.error`, `statistic`, `p.value` (and `conf.low`, `conf.high`).
+#'   `as.data.frame()` gives the same.
 #' @method tidy cluster_lm
 #' @export
-tidy.cluster_lm <- function(x, conf.int = FALSE, conf.level = 0.95, ...) {
-  tidy_coef_test(coef_test(x), if (conf.int) coef_ci(x, level = conf.level))
+tidy.cluster_lm <- function(x, conf.int = FALSE, conf.level = 0.95, df = NULL, ...) {
+  tidy.coef_test(coef_test(x, df = df), conf.int = conf.int, conf.level = conf.level)
+}
+
+#' @rdname tidy.cluster_lm
+#' @param row.names,optional Ignored (for the `as.data.frame()` generic).
+#' @export
+as.data.frame.cluster_lm <- function(x, row.names = NULL, optional = FALSE, ...) {
+  tidy.cluster_lm(x, ...)
+}
+
+#' Glance at a cluster_lm fit
+#'
+#' One row with the fit's summary statistics, named as broom's `glance.lm()`
+#' where they mean the same.
+#'
+#' @param x A [cluster_lm()] fit.
+#' @param ... Ignored.
+#' @return A data frame with `r.squared`, `adj.r.squared`, `sigma`, `nobs`,
+#'   `df.residual`, `nclusters` (the number of clusters; the smallest for
+#'   multiway clustering) and `vcov.type` (the covariance type).
+#' @examples
+#' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
+#'                   cluster = ~ region, type = "CR2")
+#' glance(fit)
+#' @method glance cluster_lm
+#' @export
+glance.cluster_lm <- function(x, ...) {
+  data.frame(r.squared = x$r.squared,
+             adj.r.squared = 1 - (1 - x$r.squared) * (x$nobs - x$intercept) / x$df.residual,
+             sigma = x$sigma, nobs = x$nobs, df.residual = x$df.residual,
+             nclusters = min(x$G), vcov.type = x$type, stringsAsFactors = FALSE)
 }

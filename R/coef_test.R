@@ -3,8 +3,29 @@
 #' `coef_test()` gives the table of [lmtest::coeftest()]: estimates,
 #' standard errors, test statistics and p-values, here with cluster-robust
 #' standard errors. The result has class `"coeftest"` (and `"coef_test"`)
-#' with lmtest's columns and attributes, and prints like it. `coef_ci()` gives
-#' the matching confidence intervals, as [lmtest::coefci()].
+#' with lmtest's columns and attributes, and prints like it, with a line
+#' saying which covariance type, how many clusters and which degrees of
+#' freedom it used. `coef_ci()` gives the matching confidence intervals, as
+#' [lmtest::coefci()].
+#'
+#' @section Degrees of freedom:
+#' With a clustered covariance computed here (`vcov = NULL` or
+#' `vcov = vcov_cluster` with a `cluster`, or a [cluster_lm()] fit) the
+#' tests use a t distribution with G - 1 degrees of freedom, G being the
+#' number of clusters (the smallest number for multiway clustering), as Stata
+#' and fixest do, for every type, also for `glm` fits. This differs from
+#' `lmtest::coeftest()`, which uses the residual degrees of freedom (z tests
+#' for `glm`): `df = "residual"` gives lmtest's choice. For "CR2" the
+#' Satterthwaite degrees of freedom (clubSandwich) will replace G - 1 in a
+#' later version. Without clustering (each observation its own cluster), and
+#' when `vcov` is a matrix or a function from another package, the default is
+#' lmtest's rule. The printout says which was used.
+#'
+#' @section Too few clusters:
+#' The warnings of [vcov_cluster()] (class `"clusterab_few_clusters"`) are
+#' given once per call; the result keeps their text in `attr(, "notes")`
+#' and prints it under the table. For a [cluster_lm()] fit they were given
+#' when it was fitted and are not repeated.
 #'
 #' clubSandwich also has a function called `coef_test()`; when both
 #' packages are attached, the one attached last masks the other, so write
@@ -15,32 +36,47 @@
 #' @param vcov The covariance matrix to use, or a function computing it from
 #'   `x` (such as [vcov_cluster()], `sandwich::vcovCL` or [stats::vcov()]).
 #'   `NULL` uses [vcov_cluster()] with `cluster` and `type`, or the
-#'   covariance stored in a [cluster_lm()] fit.
-#' @param cluster,type Passed to `vcov` (see [vcov_cluster()]).
-#' @param df Degrees of freedom: `NULL` as lmtest (the residual degrees of
-#'   freedom for linear models, a z test for `glm`); `"cluster"` for G - 1,
-#'   where G is the number of clusters (the smallest number for multiway
-#'   clustering), as Stata and fixest do; or a number (`Inf` for z tests).
-#' @param ... Further arguments passed to `vcov` when it is a function.
+#'   covariance stored in a [cluster_lm()] fit. A matrix must be square with
+#'   one row per (non-aliased) coefficient and hold no missing values.
+#' @param cluster,type Passed to `vcov` (see [vcov_cluster()]): `cluster` is a
+#'   column name (`"g"`), a one-sided formula (`~ g`) or a vector with one id
+#'   per observation.
+#' @param df Degrees of freedom: `NULL` (the default) is G - 1 for a
+#'   clustered covariance and lmtest's rule otherwise (see "Degrees of
+#'   freedom"); `"cluster"` is G - 1 always; `"residual"` is lmtest's rule
+#'   (the residual degrees of freedom for linear models, a z test for `glm`);
+#'   a number is used as given (`Inf` for z tests).
+#' @param ... Further arguments passed to `vcov` when it is a function, or to
+#'   [vcov_cluster()] (`cadjust`, `multi0`, `fix`, `threads`).
 #' @return `coef_test()`: a matrix of class `c("coef_test", "coeftest")`
 #'   with columns "Estimate", "Std. Error", "t value" and "Pr(>|t|)" (or z)
-#'   and attributes `method`, `df`, `nobs` and `logLik` as lmtest's.
+#'   and attributes `method`, `df`, `nobs` and `logLik` as lmtest's, plus
+#'   `type` (the covariance type; `NA` for a `vcov` given), `clusters` (the
+#'   numbers of clusters, named by the clustering variables), `df_rule`
+#'   ("G - 1", "residual" or "given") and `notes`. `tidy()` and
+#'   `as.data.frame()` turn it into a data frame with broom's columns.
 #' @examples
 #' fit <- lm(revenue ~ treated + baseline, data = geo_experiment)
-#' coef_test(fit, cluster = ~ region)
-#' coef_test(fit, cluster = ~ region, type = "CR2", df = "cluster")
-#' coef_ci(fit, cluster = ~ region)
+#' coef_test(fit, cluster = ~ region, type = "CR2")
+#' coef_test(fit, cluster = "region", type = "CR2", df = "residual")
+#' coef_ci(fit, cluster = ~ region, type = "CR2")
+#' tidy(coef_test(fit, cluster = ~ region, type = "CR2"), conf.int = TRUE)
 #' @export
 coef_test <- function(x, vcov = NULL, cluster = NULL, type = NULL, df = NULL, ...) {
+  info <- coef_vcov(x, vcov, cluster, type, label = cluster_label(substitute(cluster)), ...)
+  if (isTRUE(info$signal)) signal_notes(info$notes)
   est <- coef(x)
-  V <- coef_vcov(x, vcov, cluster, type, ...)
+  V <- info$vcov
   se <- sqrt(diag(V))
   if (!is.null(names(est)) && !is.null(names(se))) {
     keep <- names(est)[names(est) %in% names(se)]
     est <- est[keep]
     se <- se[keep]
+  } else if (length(se) != length(est)) {
+    est <- est[!is.na(est)]
   }
-  df <- coef_df(x, df, cluster)
+  dfs <- coef_df(x, df, info, cluster)
+  df <- dfs$df
   tval <- as.vector(est) / se
   if (is.finite(df) && df > 0) {
     pval <- 2 * pt(abs(tval), df = df, lower.tail = FALSE)
@@ -60,6 +96,10 @@ coef_test <- function(x, vcov = NULL, cluster = NULL, type = NULL, df = NULL, ..
   attr(rval, "nobs") <- n
   ll <- tryCatch(stats::logLik(x), error = function(e) NULL)
   attr(rval, "logLik") <- ll
+  attr(rval, "type") <- info$type
+  attr(rval, "clusters") <- info$G
+  attr(rval, "df_rule") <- dfs$rule
+  attr(rval, "notes") <- note_text(info$notes)
   rval
 }
 
@@ -72,64 +112,141 @@ coef_test <- function(x, vcov = NULL, cluster = NULL, type = NULL, df = NULL, ..
 #' @export
 coef_ci <- function(x, parm = NULL, level = 0.95, vcov = NULL, cluster = NULL,
                     type = NULL, df = NULL, ...) {
-  if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
-    abort("`level` must be a single number between 0 and 1, such as 0.95.", call. = FALSE)
-  }
+  check_level(level, "level")
   tab <- coef_test(x, vcov = vcov, cluster = cluster, type = type, df = df, ...)
+  ci <- coef_limits(tab, level)
+  if (is.null(parm)) return(ci)
+  if (is.character(parm)) {
+    unknown <- setdiff(parm, rownames(ci))
+    if (length(unknown)) {
+      abort(sprintf("`parm` names %s, which %s not among the coefficients (%s).",
+                    paste0("`", unknown, "`", collapse = ", "),
+                    if (length(unknown) > 1L) "are" else "is",
+                    paste0("`", rownames(ci), "`", collapse = ", ")))
+    }
+    parm <- which(rownames(ci) %in% parm)
+  } else if (!is.numeric(parm) || anyNA(parm) || any(parm < 1 | parm > nrow(ci))) {
+    abort(sprintf("`parm` must name coefficients or give their positions (1 to %d).", nrow(ci)))
+  }
+  ci[parm, , drop = FALSE]
+}
+
+check_level <- function(level, what) {
+  if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
+    abort(sprintf("`%s` must be a single number between 0 and 1, such as 0.95.", what))
+  }
+}
+
+## Confidence limits from a coef_test() table, with its df.
+coef_limits <- function(tab, level) {
   est <- tab[, 1L]
   se <- tab[, 2L]
   a <- (1 - level) / 2
   a <- c(a, 1 - a)
   df <- attr(tab, "df")
-  fac <- if (is.finite(df) && df > 0) qt(a, df = df) else qnorm(a)
+  fac <- if (!is.null(df) && is.finite(df) && df > 0) qt(a, df = df) else qnorm(a)
   ci <- cbind(est + fac[1L] * se, est + fac[2L] * se)
+  rownames(ci) <- rownames(tab)
   colnames(ci) <- paste(format(100 * a, trim = TRUE, scientific = FALSE, digits = 3L), "%")
-  if (is.null(parm)) parm <- seq_along(est)
-  if (is.character(parm)) parm <- which(names(est) %in% parm)
-  ci[parm, , drop = FALSE]
+  ci
 }
 
-coef_vcov <- function(x, vcov, cluster, type, ...) {
-  if (is.null(vcov)) {
-    if (inherits(x, "cluster_lm") && is.null(cluster) &&
-        (is.null(type) || identical(type, x$type))) {
-      return(x$vcov)
+## The covariance of a coef_test() call and what the printout says about it:
+## `vcov`, `type` (NA when given by the user), `G` (numbers of clusters,
+## empty when not clustered here), `notes` and whether to signal them now.
+coef_vcov <- function(x, vcov, cluster, type, label = NULL, ...) {
+  if (is.null(vcov) || identical(vcov, vcov_cluster)) {
+    if (inherits(x, "cluster_lm")) {
+      if (is.null(cluster) && (is.null(type) || identical(type, x$type)) && !...length()) {
+        ## the fit's own covariance: its notes were given by cluster_lm()
+        return(list(vcov = x$vcov, type = x$type, G = cluster_lm_G(x),
+                    notes = cluster_lm_notes(x), signal = FALSE))
+      }
+      res <- vcov_cluster_cluster_lm_result(x, cluster = cluster, type = type, ..., label = label)
+    } else if (inherits(x, "lm")) {
+      res <- vcov_cluster_lm_result(x, cluster = cluster, type = type, ..., label = label)
+    } else {
+      res <- list(vcov = vcov_cluster(x, cluster = cluster, type = type, ...),  # the default's error
+                  type = NA_character_, G = integer(0), notes = list())
     }
-    return(vcov_cluster(x, cluster = cluster, type = type, ...))
+    res$signal <- TRUE
+    return(res)
   }
   if (is.function(vcov)) {
     args <- c(list(x), if (!is.null(cluster)) list(cluster = cluster),
               if (!is.null(type)) list(type = type), list(...))
-    return(do.call(vcov, args))
+    V <- do.call(vcov, args)
+  } else {
+    V <- vcov
   }
-  if (!is.matrix(vcov) || nrow(vcov) != ncol(vcov)) {
-    abort("`vcov` must be a square covariance matrix or a function that computes one.",
-         call. = FALSE)
-  }
-  vcov
+  list(vcov = check_vcov_matrix(V, coef(x)), type = NA_character_, G = integer(0),
+       notes = list(), signal = FALSE)
 }
 
-## lmtest's rule, plus df = "cluster" (G - 1).
-coef_df <- function(x, df, cluster) {
-  if (is.null(df)) {
-    if (inherits(x, "glm")) return(Inf)
-    df <- tryCatch(df.residual(x), error = function(e) NULL)
-    return(if (is.null(df)) 0 else df)
+## A covariance matrix given by the user: numeric, square, one row per
+## coefficient (or per non-aliased one), finite except in aliased rows.
+check_vcov_matrix <- function(V, est) {
+  V <- tryCatch(as.matrix(V), error = function(e) NULL)
+  if (is.null(V) || !is.numeric(V) || nrow(V) != ncol(V)) {
+    abort("`vcov` must be a square covariance matrix or a function that computes one.")
   }
+  k_all <- length(est)
+  kept <- !is.na(est)
+  if (!is.null(rownames(V)) && !is.null(names(est))) {
+    missing <- setdiff(names(est)[kept], rownames(V))
+    if (length(missing)) {
+      abort(sprintf("`vcov` has no row for %s: it must have one row and column per coefficient (%s).",
+                    paste0("`", missing, "`", collapse = ", "),
+                    paste0("`", names(est)[kept], "`", collapse = ", ")))
+    }
+    inner <- V[names(est)[kept], names(est)[kept], drop = FALSE]
+  } else if (nrow(V) == k_all) {
+    inner <- V[kept, kept, drop = FALSE]
+  } else if (nrow(V) == sum(kept)) {
+    inner <- V
+  } else {
+    abort(sprintf("`vcov` is %d x %d but the model has %d coefficients%s; give one row and column per coefficient.",
+                  nrow(V), ncol(V), k_all,
+                  if (sum(kept) < k_all) sprintf(" (%d not aliased)", sum(kept)) else ""))
+  }
+  if (any(!is.finite(inner))) {
+    abort(sprintf("`vcov` holds %d missing or infinite value(s) for the estimated coefficients; give a finite covariance matrix.",
+                  sum(!is.finite(inner))))
+  }
+  if (any(diag(inner) < 0)) {
+    abort("`vcov` has negative variances on its diagonal; it is not a covariance matrix.")
+  }
+  V
+}
+
+## The degrees of freedom and the rule that gave them (see ?coef_test).
+coef_df <- function(x, df, info, cluster) {
+  residual <- function() {
+    if (inherits(x, "glm")) return(Inf)
+    r <- tryCatch(df.residual(x), error = function(e) NULL)
+    if (is.null(r)) 0 else r
+  }
+  if (is.null(df)) {
+    if (length(info$G)) return(list(df = min(info$G) - 1, rule = "G - 1"))
+    return(list(df = residual(), rule = "residual"))
+  }
+  if (identical(df, "residual")) return(list(df = residual(), rule = "residual"))
   if (identical(df, "cluster")) {
-    G <- if (!is.null(cluster)) {
+    G <- if (length(info$G)) {
+      min(info$G)
+    } else if (!is.null(cluster)) {
       n_clusters(x, cluster)
     } else if (inherits(x, "cluster_lm")) {
       min(x$G)
     } else {
-      abort('df = "cluster" needs `cluster` (or a cluster_lm fit).', call. = FALSE)
+      abort('df = "cluster" needs `cluster` (or a cluster_lm fit).')
     }
-    return(G - 1)
+    return(list(df = G - 1, rule = "G - 1"))
   }
   if (!is.numeric(df) || length(df) != 1L || is.na(df) || df <= 0) {
-    abort('`df` must be NULL, "cluster" or a single positive number.', call. = FALSE)
+    abort('`df` must be NULL, "cluster", "residual" or a single positive number.')
   }
-  df
+  list(df = df, rule = "given")
 }
 
 ## The number of clusters (smallest over the variables) of `cluster` for fit x.
@@ -139,8 +256,7 @@ n_clusters <- function(x, cluster) {
       vars <- if (is.character(cluster)) cluster else all.vars(cluster)
       if (all(vars %in% names(x$G))) return(min(x$G[vars]))
     }
-    abort('df = "cluster" with a new `cluster` for a cluster_lm fit: refit cluster_lm() with that clustering.',
-         call. = FALSE)
+    abort('df = "cluster" with a new `cluster` for a cluster_lm fit: refit cluster_lm() with that clustering.')
   }
   w <- if (inherits(x, "glm")) x$prior.weights else x$weights
   rows <- list(n_fit = length(x$residuals),
@@ -149,12 +265,22 @@ n_clusters <- function(x, cluster) {
   min(vapply(cl, function(v) cluster_codes(v)$G, integer(1L)))
 }
 
+## "Standard errors: CR2, 40 clusters (region); t tests with 39 df (G - 1)"
+coef_test_footer <- function(x) {
+  if (is.null(attr(x, "df_rule"))) return(NULL)
+  sprintf("Standard errors: %s; %s", vcov_text(attr(x, "type"), attr(x, "clusters")),
+          df_text(attr(x, "df"), attr(x, "df_rule")))
+}
+
 #' @export
 print.coef_test <- function(x, ...) {
   mthd <- attr(x, "method")
   if (is.null(mthd)) mthd <- "Test of coefficients"
   cat(paste("\n", mthd, ":\n\n", sep = ""))
   stats::printCoefmat(x, ...)
+  footer <- coef_test_footer(x)
+  if (!is.null(footer)) cat(footer, "\n", sep = "")
+  print_notes(attr(x, "notes"))
   cat("\n")
   invisible(x)
 }
@@ -162,12 +288,34 @@ print.coef_test <- function(x, ...) {
 #' Tidy a coefficient test
 #'
 #' @param x A [coef_test()] result.
-#' @param ... Ignored. (For confidence limits call `tidy(conf.int = TRUE)` on
-#'   the [cluster_lm()] fit.)
-#' @return A data frame with broom's columns.
+#' @param conf.int Add confidence limits (`conf.low`, `conf.high`), from the
+#'   table's estimates, standard errors and degrees of freedom?
+#' @param conf.level Their level.
+#' @param row.names,optional Ignored (for the `as.data.frame()` generic).
+#' @param ... Ignored.
+#' @return A data frame with broom's columns `term`, `estimate`,
+#'   `std.error`, `statistic`, `p.value` (and `conf.low`, `conf.high`), as
+#'   broom's `tidy.coeftest()`. `as.data.frame()` gives the same, so
+#'   `knitr::kable()` works on a [coef_test()] result.
 #' @method tidy coef_test
 #' @export
-tidy.coef_test <- function(x, ...) tidy_coef_test(x)
+tidy.coef_test <- function(x, conf.int = FALSE, conf.level = 0.95, ...) {
+  check_flag(conf.int, "conf.int")
+  if (conf.int) check_level(conf.level, "conf.level")
+  tidy_coef_test(x, if (conf.int) coef_limits(x, conf.level))
+}
+
+#' @rdname tidy.coef_test
+#' @export
+as.data.frame.coef_test <- function(x, row.names = NULL, optional = FALSE, ...) {
+  if (is.null(rownames(x))) {
+    ## knitr::kable() formats a matrix through as.data.frame() of it with the
+    ## row names removed and expects the same columns back: the plain table
+    return(as.data.frame(matrix(unclass(x), nrow(x), dimnames = list(NULL, colnames(x))),
+                         optional = optional))
+  }
+  tidy.coef_test(x, ...)
+}
 
 tidy_coef_test <- function(tab, ci = NULL) {
   out <- data.frame(term = rownames(tab), estimate = unname(tab[, 1L]),

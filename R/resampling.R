@@ -161,10 +161,6 @@ result_frame <- function(tab, row.names = NULL) {
   tab
 }
 
-#' @importFrom generics glance
-#' @export
-generics::glance
-
 ## Arguments renamed by the conventions of version 0.2 (conf.level,
 ## resample): an old name in `...` is an error naming the new one, and any
 ## other unknown argument is an error too.

@@ -46,14 +46,44 @@
 #' offered; use "HC2".
 #'
 #' @param x A fitted model: `lm`, `glm` or [cluster_lm()].
-#' @param cluster The clustering: a one-sided formula (`~ g`, or `~ g1 + g2`
-#'   for multiway clustering) whose variables are looked up in the data the
-#'   model was fitted to, a vector with one cluster id per observation, or a
-#'   data frame of such vectors. `NULL` uses `attr(x, "cluster")`, else each
+#' @section Too few clusters:
+#' Cluster-robust standard errors need many clusters. Two classed warnings
+#' (class `"clusterab_few_clusters"`, so
+#' `suppressWarnings(expr, classes = "clusterab_few_clusters")` muffles them)
+#' say when they do not have them:
+#' * fewer than 30 clusters with a type without a real small-sample
+#'   correction ("HC0", "HC1", "CR0", "CR1", "CR1p", "CR1S"): prefer "CR2",
+#'   randomisation inference ([randomization_test()]) or the cluster-level
+#'   test ([cluster_ttest()]);
+#' * a coefficient that cannot be estimated without one particular cluster
+#'   (one treated cluster, one cluster per arm, a regressor that is nonzero in
+#'   one cluster only; class `"clusterab_single_cluster"` too): its
+#'   cluster-robust standard error ignores that cluster and is degenerate,
+#'   whatever the type. The check is exact and scale-free: coefficient j
+#'   needs cluster g when it is not estimable from the cross-products of the
+#'   other clusters, which is decided from the eigenvalues (equal to 1) of
+#'   the cluster's leverage in whitened coordinates. For `lm` and `glm` fits
+#'   it uses the per-cluster cross-products that the leverage types compute
+#'   anyway, and for the other types one more pass over the rows when there
+#'   are at most 100 clusters (with more it is skipped); [cluster_lm()]
+#'   always checks (from its statistics, for the first clustering variable).
+#'   It is also skipped when the candidate clusters times k^3 exceed 5e7
+#'   (hundreds of cluster fixed effects).
+#'
+#' Neither is given without clustering (`cluster = NULL` and no
+#' `attr(x, "cluster")`).
+#'
+#' @param cluster The clustering: a column name (`"g"`, or `c("g1", "g2")`
+#'   for multiway clustering) or a one-sided formula (`~ g`, `~ g1 + g2`)
+#'   whose variables are looked up in the data the model was fitted to, a
+#'   vector with one cluster id per observation, or a data frame of such
+#'   vectors. A character vector with fewer values than observations is read
+#'   as column names. `NULL` uses `attr(x, "cluster")`, else each
 #'   observation is its own cluster (heteroskedasticity-consistent errors).
 #' @param type "HC0", "HC1", "HC2", "HC3" (sandwich) or "CR0", "CR1",
 #'   "CR1p", "CR1S", "CR2", "CR3" (clubSandwich). `NULL` is "HC1" for linear
-#'   models and "HC0" for `glm`, as in sandwich.
+#'   models and "HC0" for `glm`, as in sandwich, and the fit's own type for a
+#'   [cluster_lm()] fit.
 #' @param cadjust Multiply by G / (G - 1) for each clustering term ("HC"
 #'   types only).
 #' @param multi0 In multiway clustering, replace the intersection term by
@@ -71,6 +101,7 @@
 #' fit <- lm(revenue ~ treated + baseline, data = geo_experiment)
 #' vcov_cluster(fit, cluster = ~ region)
 #' vcov_cluster(fit, cluster = ~ region, type = "CR2")
+#' vcov_cluster(fit, cluster = "region", type = "CR2")   # the same
 #' @export
 vcov_cluster <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                          multi0 = FALSE, fix = FALSE, ...) {
@@ -88,6 +119,17 @@ vcov_cluster.default <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
 #' @export
 vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                             multi0 = FALSE, fix = FALSE, threads = NULL, ...) {
+  res <- vcov_cluster_lm_result(x, cluster, type, cadjust, multi0, fix, threads,
+                                label = cluster_label(substitute(cluster)))
+  signal_notes(res$notes)
+  res$vcov
+}
+
+## vcov_cluster() of an lm/glm fit with what the printouts need: the type,
+## the numbers of clusters of the clustering variables (named; empty without
+## clustering) and the few-cluster notes (not yet signalled).
+vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
+                                   multi0 = FALSE, fix = FALSE, threads = NULL, label = NULL, ...) {
   if (inherits(x, "mlm")) {
     abort("vcov_cluster() does not handle multivariate (mlm) fits; fit one lm() per outcome.",
          call. = FALSE)
@@ -96,16 +138,49 @@ vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
   check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)
   rows <- fit_rows(x, type, threads)
+  clustered <- !is.null(cluster) || !is.null(attr(x, "cluster"))
   cluster <- fit_cluster(x, cluster, rows)
+  if (!is.null(label) && identical(names(cluster), "cluster")) names(cluster) <- label
   terms <- cluster_terms(cluster, multi0)
   check_cluster_terms(terms, type)
-  meat <- Reduce(`+`, lapply(terms, function(term) {
-    scores <- adjusted_scores(scores_from_rows(rows, term, type, threads), type, rows, threads)
-    term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) * tcrossprod(scores)
-  }))
+  meat <- NULL
+  single <- NULL
+  for (i in seq_along(terms)) {
+    term <- terms[[i]]
+    parts <- scores_from_rows(rows, term, type, threads)
+    if (clustered && i <= length(cluster)) {
+      single <- rbind(single, rows_single_cluster(rows, term, parts, cluster[[i]],
+                                                  names(cluster)[i], threads))
+    }
+    scores <- adjusted_scores(parts, type, rows, threads)
+    piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) * tcrossprod(scores)
+    meat <- if (is.null(meat)) piece else meat + piece
+  }
   if (type == "HC1") meat <- meat * (rows$n - 1) / (rows$n - rows$k)
   V <- uncentre_vcov(sandwich_product(rows$bread, meat, fix = FALSE), rows$intercept, rows$shift)
-  if (fix) fix_psd(V) else V
+  if (fix) V <- fix_psd(V)
+  G <- if (clustered) {
+    stats::setNames(vapply(terms[seq_along(cluster)], `[[`, integer(1L), "G"), names(cluster))
+  } else integer(0)
+  list(vcov = V, type = type, G = G, notes = if (clustered) few_cluster_notes(G, type, single) else list())
+}
+
+## Coefficients of an lm/glm fit that rest on a single cluster of `term`. The
+## per-cluster cross-products are those the type computes anyway (HC2, HC3,
+## CR2, CR3), else one more pass over the rows when G <= 100 (the few-cluster
+## regime, including 50 states with one treated); beyond that the check is
+## skipped for the uncorrected types to keep vcov_cluster() at one pass over
+## the rows. Positive weights do not change which coefficients are
+## estimable, so any weights of the fit will do.
+rows_single_cluster <- function(rows, term, parts, ids, variable, threads) {
+  packed <- parts$P1
+  if (is.null(packed)) {
+    if (term$G > 100L) return(NULL)
+    packed <- cpp_cluster_moments(rows$columns, NULL, rows$w, term$codes, term$G, rows$shift,
+                                  1L, threads)$moments[[1L]]
+  }
+  single_cluster_table(packed, rows$design, rownames(rows$bread), rows$intercept,
+                       rows$shift, ids[term$first], variable)
 }
 
 ## ---- the engine shared by lm/glm fits and cluster_lm -----------------------
@@ -397,12 +472,16 @@ fit_cluster <- function(x, cluster, rows) {
     cluster <- as_frame(list(seq_len(n_fit)))
   } else if (inherits(cluster, "formula")) {
     cluster <- fit_formula_variables(x, cluster)
+  } else if (is.character(cluster) && is.null(dim(cluster)) && length(cluster) < n_fit) {
+    ## fewer strings than observations: column names (as in cluster_lm())
+    cluster <- fit_formula_variables(x, cluster)
   } else if (is.data.frame(cluster)) {
     cluster <- as_frame(as.list(cluster))
   } else if (is.atomic(cluster) && is.null(dim(cluster))) {
     cluster <- as_frame(list(cluster = cluster))
   } else {
-    abort("`cluster` must be a one-sided formula, a vector or a data frame.", call. = FALSE)
+    abort("`cluster` must be a column name, a one-sided formula, a vector with one id per observation or a data frame of such vectors.",
+          call. = FALSE)
   }
   omitted <- x$na.action
   if (NROW(cluster) != n_fit && !is.null(omitted) &&
@@ -420,11 +499,13 @@ fit_cluster <- function(x, cluster, rows) {
   cluster
 }
 
-## Variables of a `cluster` formula, taken from the data the model was fitted
-## to (its `data` and `subset` arguments), as model.frame() would.
+## Variables of a `cluster` formula (or column names), taken from the data the
+## model was fitted to (its `data` and `subset` arguments), as model.frame()
+## would.
 fit_formula_variables <- function(x, cluster) {
-  vars <- all.vars(cluster)
+  vars <- if (is.character(cluster)) unique(cluster) else all.vars(cluster)
   if (length(vars) == 0L) abort("the `cluster` formula names no variables.", call. = FALSE)
+  if (anyNA(vars) || any(vars == "")) abort("`cluster` names an empty or missing column name.", call. = FALSE)
   env <- environment(formula(x))
   data <- if (!is.null(x$call$data)) eval(x$call$data, env) else NULL
   vals <- lapply(stats::setNames(vars, vars), function(v) {

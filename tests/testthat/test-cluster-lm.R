@@ -21,7 +21,7 @@ test_that("coefficients equal lm() for many kinds of terms", {
   expect_rel_equal(coef(fw), coef(lm(y ~ treat + x1 + f, data = d, weights = w)), 1e-10)
 })
 
-test_that("covariance equals sandwich::vcovCL for HC0-HC3, with and without weights", {
+test_that("covariance equals sandwich::vcovCL for HC0-HC3, with and without weights", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 30, seed = 22)
   for (weighted in c(FALSE, TRUE)) {
@@ -37,7 +37,7 @@ test_that("covariance equals sandwich::vcovCL for HC0-HC3, with and without weig
       expect_vcov_equal(vcov(fit2), sandwich::vcovCL(ref_fit, cluster = ~ g + h, type = type), 1e-10)
     }
   }
-})
+}) })
 
 test_that("CR types equal clubSandwich::vcovCR, with and without weights", {
   need("clubSandwich")
@@ -52,7 +52,7 @@ test_that("CR types equal clubSandwich::vcovCR, with and without weights", {
   }
 })
 
-test_that("PetersenCL: equal to lm() + vcovCL() one- and two-way", {
+test_that("PetersenCL: equal to lm() + vcovCL() one- and two-way", { quiet_few({
   need("sandwich")
   e <- new.env()
   utils::data("PetersenCL", package = "sandwich", envir = e)
@@ -63,7 +63,7 @@ test_that("PetersenCL: equal to lm() + vcovCL() one- and two-way", {
   fit2 <- cluster_lm(y ~ x, data = e$PetersenCL, cluster = ~ firm + year)
   expect_vcov_equal(vcov(fit2), sandwich::vcovCL(ref, cluster = ~ firm + year), 1e-10)
   expect_equal(fit2$G, c(firm = 500L, year = 10L))
-})
+}) })
 
 test_that("an ill-conditioned design: coefficients and covariance stay accurate", {
   need("sandwich")
@@ -79,7 +79,7 @@ test_that("an ill-conditioned design: coefficients and covariance stay accurate"
                                                    names(ref_coef)), 1e-10)
 })
 
-test_that("aliased columns are NA as in lm(); the covariance covers the rest", {
+test_that("aliased columns are NA as in lm(); the covariance covers the rest", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 20, seed = 25)
   d$x3 <- d$x1 + d$x2
@@ -95,9 +95,9 @@ test_that("aliased columns are NA as in lm(); the covariance covers the rest", {
   two_way <- cluster_lm(y ~ treat + x1 + x2 + x3 + x4 + f, data = d, cluster = ~ g + h, type = "HC2")
   expect_vcov_equal(vcov(two_way, complete = FALSE),
                     sandwich::vcovCL(ref, cluster = ~ g + h, type = "HC2"), 1e-10)
-})
+}) })
 
-test_that("rows with missing values are dropped as by na.omit", {
+test_that("rows with missing values are dropped as by na.omit", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 20, seed = 26)
   d$y[c(2, 7)] <- NA
@@ -109,17 +109,19 @@ test_that("rows with missing values are dropped as by na.omit", {
   expect_identical(nobs(fit), nobs(ref))
   expect_rel_equal(coef(fit), coef(ref), 1e-10)
   expect_vcov_equal(vcov(fit), sandwich::vcovCL(ref, cluster = ~ g), 1e-10)
-})
+}) })
 
-test_that("methods: confint, coef_test, tidy, summary, print and lmtest", {
+test_that("methods: confint, coef_test, tidy, summary, print and lmtest", { quiet_few({
   need("sandwich"); need("lmtest")
   d <- sim_clustered(G = 20, seed = 27)
   fit <- cluster_lm(y ~ treat + x1, data = d, cluster = ~ g)
   ref <- lm(y ~ treat + x1, data = d)
   V <- sandwich::vcovCL(ref, cluster = ~ g)
-  expect_equal(confint(fit), lmtest::coefci(ref, vcov. = V), tolerance = 1e-10)
-  expect_equal(confint(fit, "treat", level = 0.9),
+  expect_equal(confint(fit, df = "residual"), lmtest::coefci(ref, vcov. = V), tolerance = 1e-10)
+  expect_equal(confint(fit, "treat", level = 0.9, df = "residual"),
                lmtest::coefci(ref, parm = "treat", level = 0.9, vcov. = V), tolerance = 1e-10)
+  ## the default: G - 1
+  expect_equal(confint(fit), lmtest::coefci(ref, vcov. = V, df = 19), tolerance = 1e-10)
   expect_equal(unclass(lmtest::coeftest(fit))[, ], unclass(lmtest::coeftest(ref, vcov. = V))[, ],
                tolerance = 1e-10)
   td <- tidy(fit, conf.int = TRUE)
@@ -132,9 +134,9 @@ test_that("methods: confint, coef_test, tidy, summary, print and lmtest", {
   expect_equal(s$sigma, summary(ref)$sigma, tolerance = 1e-10)
   expect_output(print(s), "Residual standard error")
   expect_identical(attr(summary(fit, df = "cluster")$coefficients, "df"), 19)
-})
+}) })
 
-test_that("vcov_cluster() on a cluster_lm fit: other types and clusterings", {
+test_that("vcov_cluster() on a cluster_lm fit: other types and clusterings", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 20, seed = 28)
   fit <- cluster_lm(y ~ treat + x1, data = d, cluster = ~ g)
@@ -144,9 +146,9 @@ test_that("vcov_cluster() on a cluster_lm fit: other types and clusterings", {
   expect_vcov_equal(vcov_cluster(fit, cluster = ~ h), sandwich::vcovCL(ref, cluster = ~ h), 1e-10)
   expect_vcov_equal(vcov_cluster(fit, cluster = ~ g + h, multi0 = TRUE),
                     sandwich::vcovCL(ref, cluster = ~ g + h, multi0 = TRUE), 1e-10)
-})
+}) })
 
-test_that("fits from cluster_stats() equal fits from the data, also for sub-models", {
+test_that("fits from cluster_stats() equal fits from the data, also for sub-models", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 25, seed = 29)
   st <- cluster_stats(d, y ~ treat + x1 + x2 + year, cluster = "g")
@@ -165,7 +167,7 @@ test_that("fits from cluster_stats() equal fits from the data, also for sub-mode
   rw <- lm(y ~ treat + x1, data = d, weights = w)
   expect_vcov_equal(vcov(cluster_lm(sw, type = "HC2")), sandwich::vcovCL(rw, cluster = ~ g, type = "HC2"), 1e-10)
   expect_error(vcov_cluster(cluster_lm(sw), cluster = ~ h), "cluster_stats")
-})
+}) })
 
 test_that("results do not depend on the number of threads", {
   d <- sim_clustered(G = 40, seed = 30)
@@ -181,15 +183,15 @@ test_that("results do not depend on the number of threads", {
                    vcov(cluster_lm(y ~ x1, data = d, cluster = ~ g, threads = 2)))
 })
 
-test_that("data.table input works like a data frame", {
+test_that("data.table input works like a data frame", { quiet_few({
   skip_if_not_installed("data.table")
   d <- sim_clustered(G = 15, seed = 31)
   dt <- data.table::as.data.table(d)
   expect_identical(vcov(cluster_lm(y ~ treat + x1 + f, data = dt, cluster = ~ g)),
                    vcov(cluster_lm(y ~ treat + x1 + f, data = d, cluster = ~ g)))
-})
+}) })
 
-test_that("bad input: clear errors naming the argument, never a crash", {
+test_that("bad input: clear errors naming the argument, never a crash", { quiet_few({
   d <- sim_clustered(G = 10, seed = 32)
   with_na <- d
   with_na$g[3] <- NA
@@ -241,9 +243,9 @@ test_that("bad input: clear errors naming the argument, never a crash", {
   expect_error(cluster_lm(y ~ f, data = transform(d, f = factor("a")), cluster = "g"), "`formula` could not be expanded")
   expect_error(cluster_stats(1:3, y ~ x1, cluster = "g"), "`data` must be a data frame")
   expect_error(cluster_stats(d, y ~ x1, cluster = ~ g + h), "one clustering variable")
-})
+}) })
 
-test_that("intercept-only and no-intercept models", {
+test_that("intercept-only and no-intercept models", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 20, seed = 33)
   for (fm in list(y ~ 1, y ~ 0 + x1)) {
@@ -256,4 +258,73 @@ test_that("intercept-only and no-intercept models", {
                         sandwich::vcovCL(ref, cluster = ~ g, type = type), 1e-10)
     }
   }
+}) })
+
+test_that("summary, tidy and confint use G - 1 df by default, 'residual' as lmtest", {
+  need("sandwich"); need("lmtest")
+  d <- sim_clustered(G = 20, seed = 34)
+  fit <- quiet_few(cluster_lm(y ~ treat + x1, data = d, cluster = ~ g))
+  ref <- lm(y ~ treat + x1, data = d)
+  V <- sandwich::vcovCL(ref, cluster = ~ g)
+  expect_equal(unclass(summary(fit)$coefficients)[, ],
+               unclass(lmtest::coeftest(ref, vcov. = V, df = 19))[, ], tolerance = 1e-10)
+  expect_equal(unclass(summary(fit, df = "residual")$coefficients)[, ],
+               unclass(lmtest::coeftest(ref, vcov. = V))[, ], tolerance = 1e-10)
+  expect_equal(unclass(coef_test(fit))[, ], unclass(lmtest::coeftest(ref, vcov. = V, df = 19))[, ],
+               tolerance = 1e-10)
+  td <- tidy(fit, conf.int = TRUE, conf.level = 0.9)
+  expect_equal(td$p.value, unname(lmtest::coeftest(ref, vcov. = V, df = 19)[, 4]), tolerance = 1e-10)
+  expect_equal(td$conf.low, unname(lmtest::coefci(ref, vcov. = V, df = 19, level = 0.9)[, 1]),
+               tolerance = 1e-10)
+  tr <- tidy(fit, df = "residual")
+  expect_equal(tr$p.value, unname(lmtest::coeftest(ref, vcov. = V)[, 4]), tolerance = 1e-10)
+  expect_equal(confint(fit, df = 7), lmtest::coefci(ref, vcov. = V, df = 7), tolerance = 1e-10)
+  ## the printouts say so
+  expect_output(print(summary(fit)), "Standard errors: HC1, 20 clusters \\(g\\); t tests with 19 df \\(G - 1\\)")
+  expect_output(print(summary(fit, df = "residual")),
+                sprintf("t tests with %d df \\(residual\\)", df.residual(ref)))
+  expect_output(print(fit), "clustered by g \\(20 clusters\\); summary\\(\\) tests with 19 df \\(G - 1\\)")
+})
+
+test_that("glance() and as.data.frame() of a cluster_lm fit", {
+  d <- sim_clustered(G = 30, seed = 35)
+  fit <- cluster_lm(y ~ treat + x1, data = d, cluster = "g", type = "CR2")
+  ref <- summary(lm(y ~ treat + x1, data = d))
+  gl <- glance(fit)
+  expect_named(gl, c("r.squared", "adj.r.squared", "sigma", "nobs", "df.residual", "nclusters", "vcov.type"))
+  expect_equal(gl$r.squared, ref$r.squared, tolerance = 1e-10)
+  expect_equal(gl$adj.r.squared, ref$adj.r.squared, tolerance = 1e-10)
+  expect_equal(gl$sigma, ref$sigma, tolerance = 1e-10)
+  expect_identical(gl$nobs, nrow(d))
+  expect_identical(gl$nclusters, 30L)
+  expect_identical(gl$vcov.type, "CR2")
+  expect_identical(as.data.frame(fit), tidy(fit))
+  expect_identical(as.data.frame(fit, conf.int = TRUE), tidy(fit, conf.int = TRUE))
+  skip_if_not_installed("knitr")
+  expect_true(any(grepl("treat", knitr::kable(fit))))
+})
+
+test_that("print() names a cluster given as a vector; notes for too few clusters", {
+  d <- sim_clustered(G = 20, seed = 36)
+  expect_warning(fit <- cluster_lm(y ~ treat + x1, data = d, cluster = d$g), "only 20 clusters \\(`d\\$g`\\)",
+                 class = "clusterab_few_clusters")
+  expect_output(print(fit), "clustered by d\\$g \\(20 clusters\\)")
+  expect_output(print(fit), "Note: only 20 clusters")
+  expect_output(print(summary(fit)), "HC1, 20 clusters \\(d\\$g\\)")
+  ## the fit's own covariance is returned without a second warning
+  expect_silent(vcov_cluster(fit))
+  expect_silent(summary(fit))
+  expect_silent(tidy(fit))
+  ## CR2 does not warn about the number of clusters
+  expect_silent(cluster_lm(y ~ treat + x1, data = d, cluster = "g", type = "CR2"))
+  ## a new clustering or type warns for itself
+  expect_warning(vcov_cluster(fit, type = "CR1"), "CR1 standard errors", class = "clusterab_few_clusters")
+  d$one <- as.numeric(d$g == 2)
+  expect_warning(vcov_cluster(cluster_lm(y ~ one + x1, data = d, cluster = "h", type = "CR2"), cluster = ~ g),
+                 "`one` cannot be estimated without cluster 2 of `g`", class = "clusterab_single_cluster")
+  ## from statistics
+  st <- cluster_stats(d, y ~ one + x1, cluster = "g")
+  expect_warning(quiet_few_but_single(cluster_lm(st)), "`one` cannot be estimated",
+                 class = "clusterab_single_cluster")
+  expect_warning(quiet_few_but_single(cluster_lm(y ~ x1, data = st)), NA)
 })

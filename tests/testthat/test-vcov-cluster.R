@@ -22,7 +22,7 @@ petersen <- function() {
   e$PetersenCL
 }
 
-test_that("PetersenCL: one-way and two-way HC0-HC3 equal sandwich::vcovCL", {
+test_that("PetersenCL: one-way and two-way HC0-HC3 equal sandwich::vcovCL", { quiet_few({
   PetersenCL <- petersen()
   fit <- lm(y ~ x, data = PetersenCL)
   for (type in c("HC0", "HC1", "HC2", "HC3")) {
@@ -38,7 +38,7 @@ test_that("PetersenCL: one-way and two-way HC0-HC3 equal sandwich::vcovCL", {
       }
     }
   }
-})
+}) })
 
 test_that("PetersenCL: Stata's and Imbens-Kolesar's published values", {
   PetersenCL <- petersen()
@@ -68,16 +68,16 @@ test_that("PetersenCL: CR0-CR3 equal clubSandwich::vcovCR", {
                     vcov_cluster(fit, cluster = ~ firm, type = "CR2"), 1e-12)
 })
 
-test_that("random data: lm with and without weights, one- and two-way, HC0-HC3", {
+test_that("random data: lm with and without weights, one- and two-way, HC0-HC3", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 25)
   fits <- list(lm(y ~ treat + x1 + x2 + f, data = d),
                lm(y ~ treat + x1 + x2 + f, data = d, weights = w),
                lm(y ~ 0 + treat + x1 + f, data = d, weights = w))
   for (fit in fits) expect_matches_vcovCL(fit, ~ g, ~ g + h)
-})
+}) })
 
-test_that("random data: CR0-CR3 equal clubSandwich, with and without weights", {
+test_that("random data: CR0-CR3 equal clubSandwich, with and without weights", { quiet_few({
   need("clubSandwich")
   d <- sim_clustered(G = 25, seed = 2)
   for (fit in list(lm(y ~ treat + x1 + f, data = d), lm(y ~ treat + x1 + f, data = d, weights = w))) {
@@ -86,9 +86,9 @@ test_that("random data: CR0-CR3 equal clubSandwich, with and without weights", {
                         as.matrix(clubSandwich::vcovCR(fit, cluster = d$g, type = type)), 1e-8)
     }
   }
-})
+}) })
 
-test_that("glm: binomial and poisson, weights, offsets, one- and two-way, HC0-HC3", {
+test_that("glm: binomial and poisson, weights, offsets, one- and two-way, HC0-HC3", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 30, seed = 3)
   d$exposure <- runif(nrow(d), 1, 3)
@@ -99,7 +99,7 @@ test_that("glm: binomial and poisson, weights, offsets, one- and two-way, HC0-HC
   for (fit in fits) expect_matches_vcovCL(fit, ~ g, ~ g + h)
   ## type = NULL means HC0 for glm, HC1 for lm, as in sandwich
   expect_vcov_equal(vcov_cluster(fits[[1]], cluster = ~ g), sandwich::vcovCL(fits[[1]], cluster = ~ g), 1e-10)
-})
+}) })
 
 test_that("glm: CR0, CR1S and CR3 equal clubSandwich; CR2 with varying weights is refused", {
   need("clubSandwich")
@@ -115,7 +115,7 @@ test_that("glm: CR0, CR1S and CR3 equal clubSandwich; CR2 with varying weights i
                     as.matrix(clubSandwich::vcovCR(gauss, cluster = d$g, type = "CR2")), 1e-8)
 })
 
-test_that("sandwich's InstInnovation examples (glm and lm with subset)", {
+test_that("sandwich's InstInnovation examples (glm and lm with subset)", { quiet_few({
   need("sandwich")
   e <- new.env()
   utils::data("InstInnovation", package = "sandwich", envir = e)
@@ -135,7 +135,7 @@ test_that("sandwich's InstInnovation examples (glm and lm with subset)", {
                         1e-10)
     }
   }
-})
+}) })
 
 test_that("HC2 with large weighted clusters equals the exact dense computation", {
   ## sandwich's non-symmetric eigen-decomposition loses accuracy for clusters
@@ -186,7 +186,7 @@ test_that("an ill-conditioned design (large mean, small spread) is computed accu
   }
 })
 
-test_that("NA handling follows the fit's na.action; cluster may be a formula or a vector", {
+test_that("NA handling follows the fit's na.action; cluster may be a formula or a vector", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 20, seed = 6)
   d$y[c(3, 10)] <- NA
@@ -201,9 +201,9 @@ test_that("NA handling follows the fit's na.action; cluster may be a formula or 
     gfit <- glm(yp ~ treat + x1, data = d, family = poisson, na.action = na)
     expect_vcov_equal(vcov_cluster(gfit, cluster = ~ g), sandwich::vcovCL(gfit, cluster = ~ g), 1e-10)
   }
-})
+}) })
 
-test_that("aliased coefficients: reduced covariance for the rest, as sandwich", {
+test_that("aliased coefficients: reduced covariance for the rest, as sandwich", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 20, seed = 7)
   d$x3 <- 2 * d$x1 - d$x2
@@ -214,9 +214,9 @@ test_that("aliased coefficients: reduced covariance for the rest, as sandwich", 
   expect_vcov_equal(V, sandwich::vcovCL(fit, cluster = ~ g), 1e-10)
   expect_vcov_equal(vcov_cluster(fit, cluster = ~ g, type = "HC2"),
                     sandwich::vcovCL(fit, cluster = ~ g, type = "HC2"), 1e-10)
-})
+}) })
 
-test_that("documented departures: unused factor levels and zero weights are dropped", {
+test_that("documented departures: unused factor levels and zero weights are dropped", { quiet_few({
   need("sandwich")
   d <- sim_clustered(G = 20, seed = 8)
   fit <- lm(y ~ treat + x1, data = d)
@@ -232,7 +232,7 @@ test_that("documented departures: unused factor levels and zero weights are drop
   ref <- sandwich::vcovCL(lm(y ~ treat + x1, data = d[d$w > 0, ], weights = w), cluster = ~ g)
   expect_vcov_equal(vcov_cluster(fw, cluster = ~ g), ref, 1e-10)
   expect_false(isTRUE(all.equal(unname(sandwich::vcovCL(fw, cluster = ~ g)), unname(ref))))
-})
+}) })
 
 test_that("clusters of size one give heteroskedasticity-consistent errors", {
   need("sandwich")
@@ -246,22 +246,22 @@ test_that("clusters of size one give heteroskedasticity-consistent errors", {
   expect_vcov_equal(vcov_cluster(fit), sandwich::vcovCL(fit), 1e-10)
 })
 
-test_that("fix = TRUE repairs a non-positive-definite multiway matrix as sandwich", {
+test_that("fix = TRUE repairs a non-positive-definite multiway matrix as sandwich", { quiet_few({
   need("sandwich")
   PetersenCL <- petersen()
   fit <- lm(y ~ x, data = PetersenCL)
   expect_vcov_equal(vcov_cluster(fit, cluster = ~ firm + year, fix = TRUE),
                     sandwich::vcovCL(fit, cluster = ~ firm + year, fix = TRUE), 1e-10)
-})
+}) })
 
-test_that("cluster ids of any type give the same result", {
+test_that("cluster ids of any type give the same result", { quiet_few({
   d <- sim_clustered(G = 15, seed = 10)
   fit <- lm(y ~ treat + x1, data = d)
   ref <- vcov_cluster(fit, cluster = d$g)
   ids <- list(as.character(d$g), factor(d$g), d$g + 0.5, as.Date("2020-01-01") + d$g,
               paste0("geo-", d$g))
   for (id in ids) expect_vcov_equal(vcov_cluster(fit, cluster = id), ref, 1e-13)
-})
+}) })
 
 test_that("results do not depend on the number of threads", {
   d <- sim_clustered(G = 30, seed = 11)
@@ -272,15 +272,15 @@ test_that("results do not depend on the number of threads", {
   }
 })
 
-test_that("vcov_cluster plugs into lmtest::coeftest", {
+test_that("vcov_cluster plugs into lmtest::coeftest", { quiet_few({
   need("lmtest"); need("sandwich")
   d <- sim_clustered(G = 20, seed = 12)
   fit <- lm(y ~ treat + x1, data = d)
   expect_equal(lmtest::coeftest(fit, vcov = vcov_cluster, cluster = ~ g),
                lmtest::coeftest(fit, vcov = sandwich::vcovCL, cluster = ~ g), tolerance = 1e-10)
-})
+}) })
 
-test_that("bad input: clear errors naming the argument", {
+test_that("bad input: clear errors naming the argument", { quiet_few({
   d <- sim_clustered(G = 10, seed = 13)
   fit <- lm(y ~ x1, data = d)
   with_na <- d$g
@@ -301,8 +301,51 @@ test_that("bad input: clear errors naming the argument", {
   d2 <- d
   d2$y[3] <- NA
   fit2 <- lm(y ~ x1, data = d2)
-  expect_silent(vcov_cluster(fit2, cluster = with_na))
+  expect_silent(suppressWarnings(vcov_cluster(fit2, cluster = with_na), classes = "clusterab_few_clusters"))
   ## as many coefficients as observations
   tiny <- data.frame(y = c(1, 2, 4), x = c(0, 1, 3), g = c(1, 1, 2))
   expect_error(vcov_cluster(lm(y ~ poly(x, 2), data = tiny), cluster = ~ g), "no residual degrees of freedom")
+}) })
+
+test_that("`cluster` as a column name is looked up in the model's data", {
+  need("sandwich")
+  d <- sim_clustered(G = 40, seed = 14)
+  d$y[c(2, 9)] <- NA
+  fit <- lm(y ~ treat + x1, data = d, subset = x2 > 0.1)
+  ## used to fail with a misleading length error
+  expect_vcov_equal(vcov_cluster(fit, cluster = "g"), sandwich::vcovCL(fit, cluster = ~ g), 1e-10)
+  expect_identical(vcov_cluster(fit, cluster = "g"), vcov_cluster(fit, cluster = ~ g))
+  expect_identical(quiet_few(vcov_cluster(fit, cluster = c("g", "h"))),
+                   quiet_few(vcov_cluster(fit, cluster = ~ g + h)))
+  ## one string per observation is still a vector of ids
+  full <- lm(y ~ treat + x1, data = d)
+  ids <- paste0("id", d$g)
+  expect_identical(vcov_cluster(full, cluster = ids), vcov_cluster(full, cluster = ~ g))
+  expect_error(vcov_cluster(full, cluster = "nosuch"), "`nosuch` in `cluster` was not found",
+               class = "clusterab_error")
+  expect_error(vcov_cluster(full, cluster = c("g", "nosuch")), "`nosuch`", class = "clusterab_error")
+  expect_error(vcov_cluster(full, cluster = NA_character_), "`cluster`", class = "clusterab_error")
+})
+
+test_that("few clusters: vcov_cluster() warns once, classed, for uncorrected types only", {
+  PetersenCL <- petersen()
+  fit <- lm(y ~ x, data = PetersenCL)
+  expect_warning(vcov_cluster(fit, cluster = ~ year, type = "HC1"), "only 10 clusters \\(`year`\\)",
+                 class = "clusterab_few_clusters")
+  expect_silent(vcov_cluster(fit, cluster = ~ year, type = "HC2"))
+  expect_silent(vcov_cluster(fit, cluster = ~ firm))
+  ## multiway: the smallest number of clusters counts
+  expect_warning(vcov_cluster(fit, cluster = ~ firm + year), "only 10 clusters \\(`year`\\)",
+                 class = "clusterab_few_clusters")
+  ## a vector of ids is named by its expression
+  expect_warning(vcov_cluster(fit, cluster = PetersenCL$year), "`PetersenCL\\$year`",
+                 class = "clusterab_few_clusters")
+  ## a dummy for one firm: named, for lm and glm
+  PetersenCL$one <- as.numeric(PetersenCL$firm == 7)
+  expect_warning(vcov_cluster(lm(y ~ x + one, data = PetersenCL), cluster = ~ firm, type = "CR2"),
+                 "`one` cannot be estimated without cluster 7 of `firm`", class = "clusterab_single_cluster")
+  PetersenCL$yp <- rpois(nrow(PetersenCL), 2)
+  expect_warning(vcov_cluster(glm(yp ~ x + one, data = PetersenCL, family = poisson), cluster = ~ firm,
+                              type = "HC2"),
+                 "`one` cannot be estimated", class = "clusterab_single_cluster")
 })
