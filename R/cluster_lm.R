@@ -96,6 +96,7 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
     abort("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
          call. = FALSE)
   }
+  warn_ill_conditioned(sol$pivot_ratio[!sol$aliased], coef_names[!sol$aliased])
   beta <- sol$coef
   bread <- sol$bread
   dimnames(bread) <- list(coef_names[!sol$aliased], coef_names[!sol$aliased])
@@ -161,6 +162,7 @@ stats_design <- function(stats, sub = NULL, units = TRUE) {
   coef_names <- c(if (stats$intercept) "(Intercept)", x_names)[match(design, all_columns)]
   sc <- stats_scaled(stats)
   S_s <- unpack_sum(sc$moments[["1"]], seq_len(q) - 1L)
+  if (!all(is.finite(S_s))) stop_overflow(z[colSums(!is.finite(S_s)) > 0 & z != "(1)"])
   shift <- c(0, stats$shift)
   shift_s <- shift * sc$z
   ## lm() decides aliasing on the uncentred columns: norms before the shift.
@@ -176,14 +178,28 @@ stats_design <- function(stats, sub = NULL, units = TRUE) {
     sol$coef <- z_kept * sol_s$coef / sc$z[q]
     sol$bread <- sc$w * (z_kept * t(z_kept * sol_s$bread))
   }
-  if (units && !all(is.finite(S))) {
-    bad <- z[colSums(!is.finite(S)) > 0 & z != "(1)"]
-    abort(sprintf("the cross-products of %s overflow in double precision; rescale %s (divide by a power of ten) first.",
-                 paste0("`", bad, "`", collapse = ", "), if (length(bad) > 1L) "them" else "it"),
-         call. = FALSE)
-  }
+  if (units && !all(is.finite(S))) stop_overflow(z[colSums(!is.finite(S)) > 0 & z != "(1)"])
   list(design = design, coef_names = coef_names, S = S, shift = shift, sol = sol,
        scaled = list(S = S_s, sol = sol_s, z = sc$z, w = sc$w))
+}
+
+stop_overflow <- function(bad) {
+  abort(sprintf("the cross-products of %s overflow in double precision; rescale %s (divide by a power of ten) first.",
+               paste0("`", bad, "`", collapse = ", "), if (length(bad) > 1L) "them" else "it"),
+       call. = FALSE)
+}
+
+## Normal equations lose about log10(1 / pivot ratio) digits (see
+## cpp_solve_stats()); below 1e-10, fewer than 6 correct digits may be left in
+## the coefficients of those columns although lm() (a QR) keeps them: warn.
+warn_ill_conditioned <- function(ratio, names) {
+  bad <- !is.na(ratio) & ratio < 1e-10
+  if (any(bad)) {
+    warn(sprintf("the design is nearly collinear in %s (%s of its variance is explained by the other columns); the coefficients and standard errors may have lost digits. Drop or combine nearly collinear columns, or fit with lm().",
+                 paste0("`", names[bad], "`", collapse = ", "),
+                 paste0(format(100 * (1 - min(ratio[bad])), digits = 12), "%")),
+         class = "clusterab_ill_conditioned")
+  }
 }
 
 ## Coefficients and covariance that are not finite although the data are:

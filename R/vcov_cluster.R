@@ -378,7 +378,10 @@ fit_rows <- function(x, type, threads) {
   crossprod_inverse <- function(weights) {
     m <- cpp_cluster_moments(columns, NULL, weights, integer(n), 1L, shift, 1L, threads,
                              if (any(x_scale != 1)) x_scale, wscale)
-    B <- solve_symmetric(unpack_sum(m$moments[[1L]], design))
+    A <- unpack_sum(m$moments[[1L]], design)
+    R <- chol(A)
+    warn_ill_conditioned(diag(R)^2 / diag(A), names_kept)
+    B <- chol2inv(R)
     dimnames(B) <- list(names_kept, names_kept)
     B
   }

@@ -52,6 +52,10 @@ Rcpp::List cpp_solve_stats(Rcpp::NumericMatrix S, Rcpp::IntegerVector design,
   std::vector<int> kept;
   Eigen::MatrixXd L = Eigen::MatrixXd::Zero(p, p);  // Cholesky of kept block
   Rcpp::LogicalVector aliased(p);
+  // d / S_jj: the share of a column's (centred) sum of squares left after
+  // the columns before it, 1 / its variance inflation; the normal equations
+  // lose about log10(S_jj / d) digits to it (scale-free).
+  Rcpp::NumericVector pivot_ratio(p, NA_REAL);
   for (int j = 0; j < p; ++j) {
     const int k = static_cast<int>(kept.size());
     Eigen::VectorXd v(k);
@@ -59,6 +63,7 @@ Rcpp::List cpp_solve_stats(Rcpp::NumericMatrix S, Rcpp::IntegerVector design,
     Eigen::VectorXd l = k > 0 ? L.topLeftCorner(k, k).triangularView<Eigen::Lower>().solve(v)
                               : Eigen::VectorXd(0);
     const double d = Sm(design[j], design[j]) - l.squaredNorm();
+    if (Sm(design[j], design[j]) > 0) pivot_ratio[j] = d / Sm(design[j], design[j]);
     if (!(norm2[j] > 0) || d <= tol * tol * norm2[j]) {
       aliased[j] = true;
       continue;
@@ -80,7 +85,8 @@ Rcpp::List cpp_solve_stats(Rcpp::NumericMatrix S, Rcpp::IntegerVector design,
   }
   return Rcpp::List::create(Rcpp::Named("aliased") = aliased,
                             Rcpp::Named("coef") = coef,
-                            Rcpp::Named("bread") = Rcpp::wrap(bread));
+                            Rcpp::Named("bread") = Rcpp::wrap(bread),
+                            Rcpp::Named("pivot_ratio") = pivot_ratio);
 }
 
 // Scores s_g = S_g[design, ] gamma of every cluster from packed cross-products

@@ -271,3 +271,16 @@ test_that("cluster_stats keeps moments in the data's units; scales are 1 for ord
   ## the mixed model reads the moments in data units: a classed error, not NaN
   expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), class = "clusterab_error")
 })
+
+test_that("nearly collinear designs that lm() keeps get a classed warning; ordinary ones do not", {
+  d <- sim_clustered(G = 30, seed = 14)
+  d$x3 <- d$x1 + 1e-6 * rnorm(nrow(d))   # lm() keeps x3: its QR tolerance is 1e-7
+  fit <- lm(y ~ x1 + x3, data = d)
+  expect_false(anyNA(coef(fit)))
+  expect_warning(cluster_lm(y ~ x1 + x3, data = d, cluster = ~ g), class = "clusterab_ill_conditioned")
+  expect_warning(vcov_cluster(fit, cluster = ~ g), class = "clusterab_ill_conditioned")
+  ## a calendar year and a timestamp (large mean, small spread) are fine once centred
+  ill <- sim_ill_conditioned(seed = 5)
+  expect_no_warning(cluster_lm(y ~ treat + year + time, data = ill$data, cluster = ~ g, type = "CR2"))
+  expect_no_warning(vcov_cluster(lm(y ~ treat + year + time, data = ill$data), cluster = ~ g, type = "CR2"))
+})
