@@ -284,3 +284,33 @@ test_that("nearly collinear designs that lm() keeps get a classed warning; ordin
   expect_no_warning(cluster_lm(y ~ treat + year + time, data = ill$data, cluster = ~ g, type = "CR2"))
   expect_no_warning(vcov_cluster(lm(y ~ treat + year + time, data = ill$data), cluster = ~ g, type = "CR2"))
 })
+
+test_that("multiway clustering and glm fits are equivariant under extreme units too", {
+  need("sandwich")
+  d0 <- sim_clustered(G = 15, seed = 22, max_size = 8)
+  for (type in c("HC1", "HC2", "HC3")) {
+    V0 <- cluster_lm(y ~ treat + x1, data = d0, cluster = ~ g + h, weights = "w", type = type)$vcov
+    expect_vcov_equal(V0, sandwich::vcovCL(lm(y ~ treat + x1, data = d0, weights = w),
+                                           cluster = ~ g + h, type = type), 1e-10)
+    for (mag in c(1e-200, 1e200)) {
+      d <- d0
+      d$w <- d$w * mag
+      d$x1 <- d$x1 * mag^0.7
+      d$y <- d$y * mag^0.3
+      V <- cluster_lm(y ~ treat + x1, data = d, cluster = ~ g + h, weights = "w", type = type)$vcov
+      V2 <- vcov_cluster(lm(y ~ treat + x1, data = d, weights = w), cluster = ~ g + h, type = type)
+      expect_vcov_equal(back_to_units(V, mag^0.3, mag^0.7), V0, 1e-10)
+      expect_vcov_equal(back_to_units(V2, mag^0.3, mag^0.7), V0, 1e-10)
+    }
+  }
+  G0 <- glm(yp ~ treat + x1, data = d0, family = poisson())
+  for (mag in c(1e-140, 1e140)) {   # variances of x1's coefficient near 1e+-280
+    d <- d0
+    d$x1 <- d$x1 * mag
+    G1 <- glm(yp ~ treat + x1, data = d, family = poisson())
+    for (type in c("HC0", "HC2", "CR3")) {
+      expect_vcov_equal(back_to_units(vcov_cluster(G1, cluster = ~ g, type = type), 1, mag),
+                        vcov_cluster(G0, cluster = ~ g, type = type), 1e-8)
+    }
+  }
+})
