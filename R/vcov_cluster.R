@@ -23,8 +23,14 @@
 #'   clubSandwich; `cadjust` is ignored for them and they need a single
 #'   clustering variable. "CR1p" is undefined with no more clusters than
 #'   coefficients (G <= k): as clubSandwich, the result is then `NaN`, with a
-#'   warning of class `clusterab_cr1p_undefined` (clubSandwich gives `Inf` for
-#'   G = k).
+#'   warning of class `clusterab_cr1p_undefined`.
+#'
+#' With weights that vary within clusters, sandwich's "HC2"/"HC3" and
+#' clubSandwich's "CR2" differ (sandwich adjusts `W e` with
+#' (I - H W)^(-1/2); clubSandwich uses the unit target variance); both are
+#' reproduced. Eigenvalues of I - H_gg that are zero (a cluster whose fitted
+#' values are determined by its own coefficients, such as a cluster fixed
+#' effect) are dropped, as clubSandwich does; sandwich returns `NaN` there.
 #'
 #' @section Numerical accuracy:
 #' No tolerance depends on the units of the data: multiplying the weights, the
@@ -35,14 +41,10 @@
 #' (exactly). With weights, columns are centred at their weighted means. A
 #' covariance whose entries do not fit in a double in the data's units (an
 #' outcome of 1e-170 has variances near 1e-340) is an error asking to rescale,
-#' never a silent `0`, `Inf` or `NaN`.
-#'
-#' With weights that vary within clusters, sandwich's "HC2"/"HC3" and
-#' clubSandwich's "CR2" differ (sandwich adjusts `W e` with
-#' (I - H W)^(-1/2); clubSandwich uses the unit target variance); both are
-#' reproduced. Eigenvalues of I - H_gg that are zero (a cluster whose fitted
-#' values are determined by its own coefficients, such as a cluster fixed
-#' effect) are dropped, as clubSandwich does; sandwich returns `NaN` there.
+#' never a silent `0`, `Inf` or `NaN`. A design so nearly collinear that the
+#' normal equations lose digits (a column with less than 1e-10 of its centred
+#' variance left after the columns before it) gets a warning of class
+#' `clusterab_ill_conditioned`.
 #'
 #' @section Departures from sandwich:
 #' Two places where sandwich surprises follow clubSandwich instead, on
@@ -267,7 +269,8 @@ term_adjustment <- function(term, type, cadjust, n, k) {
 
 ## CR1p's factor G / (G - k) is undefined (infinite or negative) with no more
 ## clusters than coefficients: clubSandwich returns NaN (with R's "NaNs
-## produced" warning); so do we, with a classed warning that says why.
+## produced" warning for G < k, silently for G = k); so do we, with a classed
+## warning that says why.
 cr1p_undefined <- function(type, G, k) identical(type, "CR1p") && G <= k
 
 warn_cr1p_undefined <- function(G, k) {

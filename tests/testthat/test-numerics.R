@@ -156,6 +156,7 @@ test_that("CR1p with no more clusters than coefficients is NaN with a classed wa
   expect_warning(V3 <- vcov_cluster(fit3, cluster = ~ g, type = "CR1p"),
                  class = "clusterab_cr1p_undefined")
   expect_true(all(is.nan(V3)))
+  expect_true(all(is.nan(as.matrix(clubSandwich::vcovCR(fit3, cluster = d$g, type = "CR1p")))))
   ## G > k: unchanged
   expect_no_warning(V4 <- vcov_cluster(lm(y ~ x1, data = d), cluster = ~ g, type = "CR1p"))
   expect_vcov_equal(V4, as.matrix(clubSandwich::vcovCR(lm(y ~ x1, data = d), cluster = d$g, type = "CR1p")), 1e-10)
