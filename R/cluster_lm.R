@@ -151,8 +151,9 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
 ## runs on the scaled statistics (`scaled`: S, sol, and the scales z, w), so
 ## that no square overflows or underflows; `S` and `sol` are in the units of
 ## the data. With `units`, cross-products that do not fit in a double in
-## those units (a covariate of 1e160, whose square overflows) are an error;
-## the least-squares engine needs only the scaled ones (units = FALSE).
+## those units (a covariate of 1e160, whose square overflows, or of 1e-160,
+## whose square underflows) are an error; the least-squares engine needs only
+## the scaled ones (units = FALSE).
 stats_design <- function(stats, sub = NULL, units = TRUE) {
   z <- stats$z_names
   q <- length(z)
@@ -179,6 +180,13 @@ stats_design <- function(stats, sub = NULL, units = TRUE) {
     sol$bread <- sc$w * (z_kept * t(z_kept * sol_s$bread))
   }
   if (units && !all(is.finite(S))) stop_overflow(z[colSums(!is.finite(S)) > 0 & z != "(1)"])
+  tiny <- diag(S_s) > 0 & diag(S) < .Machine$double.xmin
+  if (units && any(tiny)) {
+    bad <- z[tiny]
+    abort(sprintf("the squares of %s underflow in double precision; rescale %s (multiply by a power of ten) first.",
+                 paste0("`", bad, "`", collapse = ", "), if (length(bad) > 1L) "them" else "it"),
+         call. = FALSE)
+  }
   list(design = design, coef_names = coef_names, S = S, shift = shift, sol = sol,
        scaled = list(S = S_s, sol = sol_s, z = sc$z, w = sc$w))
 }

@@ -271,6 +271,11 @@ test_that("cluster_stats keeps moments in the data's units; scales are 1 for ord
   expect_rel_equal(coef(cluster_lm(st)), coef(lm(y ~ treat + x1, data = d, weights = w)), 1e-10)
   ## the mixed model reads the moments in data units: a classed error, not NaN
   expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), class = "clusterab_error")
+  d$x1 <- d$x1 * 1e-160 * 1e-160   # now about 1e-160: squares underflow
+  expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), "underflow", class = "clusterab_error")
+  d$y <- d$y * 1e-175
+  d$x1 <- d$x1 * 1e160
+  expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), "underflow", class = "clusterab_error")
 })
 
 test_that("nearly collinear designs that lm() keeps get a classed warning; ordinary ones do not", {
