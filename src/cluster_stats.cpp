@@ -32,17 +32,28 @@ struct ColumnSummaryWorker : public RcppParallel::Worker {
       const double* x = cols[j];
       double sum = 0.0, wsum = 0.0, bad = 0.0;
       double mn = std::numeric_limits<double>::infinity(), mx = -mn;
-      for (std::size_t i = 0; i < n; ++i) {
-        const double xi = x[i];
-        if (std::isfinite(xi)) {
-          const double wi = w ? w[i] : 1.0;
-          sum += wi * xi;
-          wsum += wi;
-          if (xi < mn) mn = xi;
-          if (xi > mx) mx = xi;
-        } else {
-          bad += 1.0;
+      if (w) {
+        for (std::size_t i = 0; i < n; ++i) {
+          const double xi = x[i];
+          if (std::isfinite(xi)) {
+            sum += w[i] * xi;
+            wsum += w[i];
+            mn = std::min(mn, xi);
+            mx = std::max(mx, xi);
+          } else {
+            bad += 1.0;
+          }
         }
+      } else {
+        // the range may take in an infinite value: the column is then
+        // rejected anyway (NaN, a missing value, leaves it unchanged)
+        for (std::size_t i = 0; i < n; ++i) {
+          const double xi = x[i];
+          if (std::isfinite(xi)) sum += xi; else bad += 1.0;
+          mn = xi < mn ? xi : mn;
+          mx = xi > mx ? xi : mx;
+        }
+        wsum = static_cast<double>(n) - bad;
       }
       // A weighted sum can overflow where the values do not: fall back to
       // the mean of the values scaled by their largest magnitude.
