@@ -92,6 +92,7 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   kept <- design[!sol$aliased]
   n <- stats$nobs
   k <- length(kept)
+  if (k == 0L) stop_nothing_estimable()
   if (n - k <= 0) {
     abort("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
          call. = FALSE)
@@ -189,6 +190,11 @@ stats_design <- function(stats, sub = NULL, units = TRUE) {
   }
   list(design = design, coef_names = coef_names, S = S, shift = shift, sol = sol,
        scaled = list(S = S_s, sol = sol_s, z = sc$z, w = sc$w))
+}
+
+stop_nothing_estimable <- function() {
+  abort("every coefficient is aliased (its column is zero or a combination of the others), so there is no covariance to compute; check the formula and the data.",
+       call. = FALSE)
 }
 
 stop_overflow <- function(bad) {

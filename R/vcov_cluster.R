@@ -351,6 +351,7 @@ fit_rows <- function(x, type, threads) {
   }
   n <- length(e)
   k <- sum(!aliased)
+  if (k == 0L) stop_nothing_estimable()
   if (n - k <= 0) {
     abort("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
          call. = FALSE)

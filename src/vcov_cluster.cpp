@@ -135,6 +135,7 @@ Rcpp::NumericMatrix cpp_adjusted_scores(Rcpp::NumericMatrix r, Rcpp::NumericMatr
       M.nrow() != P.nrow() || M.ncol() != P.ncol() ||
       static_cast<std::size_t>(B.nrow()) != p || B.ncol() != B.nrow())
     Rcpp::stop("internal error: dimensions of the adjusted-score inputs disagree");
+  if (p == 0) return Rcpp::NumericMatrix(0, G);  // nothing estimated
   Eigen::Map<Eigen::MatrixXd> Bm(B.begin(), p, p);
   const Eigen::MatrixXd L = lower_cholesky(Bm);
   const std::vector<int> idx = as_index(design);
@@ -182,6 +183,7 @@ Rcpp::NumericMatrix cpp_adjusted_scores_cr2w(Rcpp::NumericMatrix r0, Rcpp::Numer
                                              Rcpp::NumericMatrix B, Rcpp::NumericMatrix Q,
                                              int threads) {
   const std::size_t p = design.size(), G = r1.ncol(), K = P1.nrow();
+  if (p == 0) return Rcpp::NumericMatrix(0, G);  // nothing estimated
   Eigen::Map<Eigen::MatrixXd> Bm(B.begin(), p, p), Qm(Q.begin(), p, p);
   Eigen::MatrixXd Kmat = Eigen::MatrixXd::Zero(2 * p, 2 * p);
   Kmat.topLeftCorner(p, p) = Qm;

@@ -320,3 +320,14 @@ test_that("multiway clustering and glm fits are equivariant under extreme units 
     }
   }
 })
+
+test_that("a fit whose every coefficient is aliased is a classed error, not a crash", {
+  set.seed(2)
+  d <- data.frame(g = rep(1:10, each = 5), x = 0, y = rnorm(50), w = runif(50))
+  for (type in c("HC1", "HC2", "CR2", "CR3")) {
+    expect_error(cluster_lm(y ~ 0 + x, data = d, cluster = ~ g, weights = "w", type = type),
+                 "aliased", class = "clusterab_error")
+    expect_error(vcov_cluster(lm(y ~ 0 + x, data = d, weights = w), cluster = ~ g, type = type),
+                 "aliased", class = "clusterab_error")
+  }
+})
