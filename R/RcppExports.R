@@ -5,16 +5,16 @@ cpp_cluster_codes <- function(x) {
     .Call(`_clusterab_cpp_cluster_codes`, x)
 }
 
-cpp_column_summary <- function(cols, threads) {
-    .Call(`_clusterab_cpp_column_summary`, cols, threads)
+cpp_column_summary <- function(cols, threads, w = NULL) {
+    .Call(`_clusterab_cpp_column_summary`, cols, threads, w)
 }
 
-cpp_cluster_moments <- function(cols, y, w, codes, G, shift, powers, threads) {
-    .Call(`_clusterab_cpp_cluster_moments`, cols, y, w, codes, G, shift, powers, threads)
+cpp_cluster_moments <- function(cols, y, w, codes, G, shift, powers, threads, scale = NULL, wscale = 1.0) {
+    .Call(`_clusterab_cpp_cluster_moments`, cols, y, w, codes, G, shift, powers, threads, scale, wscale)
 }
 
-cpp_cluster_scores <- function(cols, intercept, r, codes, G, shift, threads) {
-    .Call(`_clusterab_cpp_cluster_scores`, cols, intercept, r, codes, G, shift, threads)
+cpp_cluster_scores <- function(cols, intercept, r, codes, G, shift, threads, scale = NULL) {
+    .Call(`_clusterab_cpp_cluster_scores`, cols, intercept, r, codes, G, shift, threads, scale)
 }
 
 cpp_did_boot_clusters <- function(moments, design, shift, y_index, tol, seed, begin, end, threads) {

@@ -89,27 +89,31 @@ fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula) {
 }
 
 ## Least squares and the cluster-robust covariance from per-cluster
-## statistics. The algebra runs in the centred coordinates of the statistics
-## and the result is mapped back at the end. `sub` is an optional formula
-## naming a subset of the columns; `more_terms` are further clustering terms
-## (multiway), whose scores come from the rows in `mc`.
+## statistics. The algebra runs in the centred (and, for extreme magnitudes,
+## scaled) coordinates of the statistics and the result is mapped back at the
+## end. `sub` is an optional formula naming a subset of the columns;
+## `more_terms` are further clustering terms (multiway), whose scores come
+## from the rows in `mc`.
 fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
                            more_terms = list(), mc = NULL) {
   z <- stats$z_names
   q <- length(z)
-  sd <- stats_design(stats, sub)
+  sd <- stats_design(stats, sub, units = FALSE)
   design <- sd$design
   coef_names <- sd$coef_names
-  S <- sd$S
+  sc <- sd$scaled
+  S <- sc$S
   shift <- sd$shift
-  sol <- sd$sol
+  sol <- sc$sol
   kept <- design[!sol$aliased]
   n <- stats$nobs
   k <- length(kept)
+  if (k == 0L) stop_nothing_estimable()
   if (n - k <= 0) {
     abort("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
          call. = FALSE)
   }
+  warn_ill_conditioned(sol$pivot_ratio[!sol$aliased], coef_names[!sol$aliased])
   beta <- sol$coef
   bread <- sol$bread
   dimnames(bread) <- list(coef_names[!sol$aliased], coef_names[!sol$aliased])
@@ -119,54 +123,126 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   parts <- scores_from_stats(stats, kept, beta, type, threads)
   meat <- term_adjustment(term, type, cadjust, n, k) *
     tcrossprod(adjusted_scores(parts, type, fit, threads))
+  z_scale <- sc$z[kept + 1L]
   if (length(more_terms)) {
-    ## the rows' design holds only the kept (non-aliased) columns
+    ## the rows' design holds only the kept (non-aliased) columns; scores
+    ## from the rows are taken in the scaled units of the statistics
     cols <- kept[kept > 0L]
     rows <- list(columns = mc$columns[cols], intercept = 0L %in% kept,
                  design = c(if (0L %in% kept) 0L, seq_along(cols)), w = mc$w,
-                 e = fitted_residuals(mc, stats, kept, beta),
-                 shift = unname(stats$shift[cols]), bread = bread)
+                 e = fitted_residuals(mc, stats, kept, z_scale * beta / sc$z[q]),
+                 shift = unname(stats$shift[cols]), bread = bread,
+                 scale = sc$z[cols + 1L], escale = sc$z[q], wscale = sc$w)
     for (t in more_terms) {
       scores <- adjusted_scores(scores_from_rows(rows, t, type, threads), type, rows, threads)
       meat <- meat + t$sign * term_adjustment(t, type, cadjust, n, k) * tcrossprod(scores)
     }
   }
   if (type == "HC1") meat <- meat * (n - 1) / (n - k)
-  V <- sandwich_product(bread, meat, fix = FALSE)
-  ## Back from centred coordinates: the intercept absorbs the shifts.
+  V <- unscale_vcov(sandwich_product(bread, meat, fix = FALSE), z_scale, sc$z[q])
+  ## Residual and total sums of squares (scaled units), for sigma and R^2.
+  shift_s <- shift * sc$z
+  t_vec <- S[kept + 1L, q]
+  rss <- S[q, q] - sum(sol$coef * t_vec)
+  tss <- if (stats$intercept) S[q, q] - S[1L, q]^2 / S[1L, 1L] else S[q, q] + 2 * shift_s[q] * S[1L, q] + shift_s[q]^2 * S[1L, 1L]
+  ## Back from scaled, centred coordinates: the intercept absorbs the shifts.
+  beta <- z_scale * beta / sc$z[q]
   if (stats$intercept && kept[1L] == 0L) {
     beta[1L] <- beta[1L] + shift[q] - sum(shift[kept[-1L] + 1L] * beta[-1L])
   }
   V <- uncentre_vcov(V, stats$intercept && kept[1L] == 0L, shift[kept[-1L] + 1L])
+  if (!cr1p_undefined(type, term$G, k)) check_finite_fit(beta, V, z[kept + 1L], z[q])
   coefs <- stats::setNames(rep(NA_real_, length(design)), coef_names)
   coefs[!sol$aliased] <- beta
-  ## Residual and total sums of squares, for sigma and R^2.
-  t_vec <- S[kept + 1L, q]
-  rss <- S[q, q] - sum(sol$coef * t_vec)
-  tss <- if (stats$intercept) S[q, q] - S[1L, q]^2 / S[1L, 1L] else S[q, q] + 2 * shift[q] * S[1L, q] + shift[q]^2 * S[1L, 1L]
   list(coefficients = coefs, vcov = V, type = type, cadjust = cadjust, nobs = n,
        rank = k, df.residual = n - k, G = stats::setNames(length(stats$n), stats$cluster_name),
-       sigma = sqrt(max(rss, 0) / (n - k)), r.squared = 1 - max(rss, 0) / tss,
+       sigma = sqrt(max(rss, 0) / (n - k)) / (sc$z[q] * sqrt(sc$w)),
+       r.squared = 1 - max(rss, 0) / tss,
        intercept = stats$intercept, weighted = stats$weighted, aliased = sol$aliased,
        stats = stats, yname = z[q], formula = if (is.null(sub)) stats$formula else sub)
 }
 
 ## The design of a fit from statistics: the positions in z of its columns
 ## (all, or those `sub` names), their names, the summed cross-products `S`,
-## the shifts and the least-squares solution with lm()'s aliasing.
-stats_design <- function(stats, sub = NULL) {
+## the shifts and the least-squares solution with lm()'s aliasing. The solve
+## runs on the scaled statistics (`scaled`: S, sol, and the scales z, w), so
+## that no square overflows or underflows; `S` and `sol` are in the units of
+## the data. With `units`, cross-products that do not fit in a double in
+## those units (a covariate of 1e160, whose square overflows, or of 1e-160,
+## whose square underflows) are an error; the least-squares engine needs only
+## the scaled ones (units = FALSE).
+stats_design <- function(stats, sub = NULL, units = TRUE) {
   z <- stats$z_names
   q <- length(z)
   x_names <- z[-c(1L, q)]
   all_columns <- c(if (stats$intercept) 0L, seq_along(x_names))
   design <- if (is.null(sub)) all_columns else sub_design(sub, stats, x_names)
   coef_names <- c(if (stats$intercept) "(Intercept)", x_names)[match(design, all_columns)]
-  S <- unpack_sum(stats$moments[["1"]], seq_len(q) - 1L)
+  sc <- stats_scaled(stats)
+  S_s <- unpack_sum(sc$moments[["1"]], seq_len(q) - 1L)
+  if (!all(is.finite(S_s))) stop_overflow(z[colSums(!is.finite(S_s)) > 0 & z != "(1)"])
   shift <- c(0, stats$shift)
+  shift_s <- shift * sc$z
   ## lm() decides aliasing on the uncentred columns: norms before the shift.
-  norm2 <- diag(S) + 2 * shift * S[1L, ] + shift^2 * S[1L, 1L]
-  sol <- cpp_solve_stats(S, design, q - 1L, norm2[design + 1L], 1e-7)
-  list(design = design, coef_names = coef_names, S = S, shift = shift, sol = sol)
+  norm2 <- diag(S_s) + 2 * shift_s * S_s[1L, ] + shift_s^2 * S_s[1L, 1L]
+  sol_s <- cpp_solve_stats(S_s, design, q - 1L, norm2[design + 1L], 1e-7)
+  if (all(sc$z == 1) && sc$w == 1) {
+    S <- S_s
+    sol <- sol_s
+  } else {
+    S <- S_s / outer(sc$z, sc$z) / sc$w
+    z_kept <- sc$z[design[!sol_s$aliased] + 1L]
+    sol <- sol_s
+    sol$coef <- z_kept * sol_s$coef / sc$z[q]
+    sol$bread <- sc$w * (z_kept * t(z_kept * sol_s$bread))
+  }
+  if (units && !all(is.finite(S))) stop_overflow(z[colSums(!is.finite(S)) > 0 & z != "(1)"])
+  tiny <- diag(S_s) > 0 & diag(S) < .Machine$double.xmin
+  if (units && any(tiny)) {
+    bad <- z[tiny]
+    abort(sprintf("the squares of %s underflow in double precision; rescale %s (multiply by a power of ten) first.",
+                 paste0("`", bad, "`", collapse = ", "), if (length(bad) > 1L) "them" else "it"),
+         call. = FALSE)
+  }
+  list(design = design, coef_names = coef_names, S = S, shift = shift, sol = sol,
+       scaled = list(S = S_s, sol = sol_s, z = sc$z, w = sc$w))
+}
+
+stop_nothing_estimable <- function() {
+  abort("every coefficient is aliased (its column is zero or a combination of the others), so there is no covariance to compute; check the formula and the data.",
+       call. = FALSE)
+}
+
+stop_overflow <- function(bad) {
+  abort(sprintf("the cross-products of %s overflow in double precision; rescale %s (divide by a power of ten) first.",
+               paste0("`", bad, "`", collapse = ", "), if (length(bad) > 1L) "them" else "it"),
+       call. = FALSE)
+}
+
+## Normal equations lose about log10(1 / pivot ratio) digits (see
+## cpp_solve_stats()); below 1e-10, fewer than 6 correct digits may be left in
+## the coefficients of those columns although lm() (a QR) keeps them: warn.
+warn_ill_conditioned <- function(ratio, names) {
+  bad <- !is.na(ratio) & ratio < 1e-10
+  if (any(bad)) {
+    warn(sprintf("the design is nearly collinear in %s (%s of its variance is explained by the other columns); the coefficients and standard errors may have lost digits. Drop or combine nearly collinear columns, or fit with lm().",
+                 paste0("`", names[bad], "`", collapse = ", "),
+                 paste0(format(100 * (1 - min(ratio[bad])), digits = 12), "%")),
+         class = "clusterab_ill_conditioned")
+  }
+}
+
+## Coefficients and covariance that are not finite although the data are:
+## magnitudes beyond what a double holds. An error naming the columns, not a
+## silent NaN or Inf.
+check_finite_fit <- function(beta, V, coef_columns, yname) {
+  bad <- !is.finite(beta) | !is.finite(diag(V)) | rowSums(!is.finite(V)) > 0
+  if (any(bad)) {
+    cols <- setdiff(coef_columns[bad], "(1)")
+    abort(sprintf("the coefficients or their covariance do not fit in double precision: the outcome `%s` and %s differ too much in magnitude; rescale the outcome or those columns (multiply or divide by a power of ten) first.",
+                 yname, if (length(cols)) paste0("`", cols, "`", collapse = ", ") else "the intercept"),
+         call. = FALSE)
+  }
 }
 
 ## Positions (in the statistics' z) of the columns named by a sub-formula.

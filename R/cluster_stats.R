@@ -11,9 +11,13 @@
 #' back.
 #'
 #' When the model has an intercept, `x` and `y` are centred at their overall
-#' means before the cross-products are taken (the shift is stored), so that a
-#' covariate with a large mean and a small spread (a year, a timestamp) loses
-#' no precision. With weights, the cross-products are also kept unweighted
+#' (weighted) means before the cross-products are taken (the shift is stored),
+#' so that a covariate with a large mean and a small spread (a year, a
+#' timestamp) loses no precision. Columns and weights so large or small that
+#' their squares would overflow or underflow (beyond about 2^64 or 2^-64) are
+#' multiplied by a power of two first, which is exact (`scale`, with the
+#' scaled cross-products in `moments_scaled`); `moments` are always in the
+#' units of the data. With weights, the cross-products are also kept unweighted
 #' and with squared weights, which the "HC2", "HC3" and "CR2" corrections
 #' need when weights vary within clusters.
 #'
@@ -44,7 +48,7 @@
 #' @return An object of class `cluster_stats`: `moments` (a list of packed
 #'   cross-product matrices, one column per cluster, named by weight power),
 #'   `n` (rows per cluster), `cluster` (the ids), `z_names` (the variables of
-#'   the cross-products), `shift`, `intercept`, `weighted` and `nobs`.
+#'   the cross-products), `shift`, `scale`, `intercept`, `weighted` and `nobs`.
 #'   `as.data.frame()` and `data.table::as.data.table()` give one row per
 #'   cluster with readable column names.
 #' @examples
@@ -101,27 +105,77 @@ cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, thr
 
 ## The compress step on prepared columns: shift, finiteness check and the
 ## C++ pass. With all_powers, weighted data also get the unweighted and
-## squared-weight moments.
+## squared-weight moments. With weights, the columns are centred at their
+## weighted means: centring at the plain mean leaves the weighted
+## cross-products far from centred when one weight dwarfs the others, and they
+## then cancel catastrophically.
 compress_columns <- function(mc, codes, all_powers, threads, formula) {
   cols <- mc$columns
   checked <- c(cols, stats::setNames(list(mc$y), mc$yname),
                if (!is.null(mc$w)) list(weights = mc$w))
-  means <- check_finite(checked, threads)
-  shift <- if (mc$intercept) means[seq_len(length(cols) + 1L)] else numeric(length(cols) + 1L)
+  means <- check_finite(checked, threads, mc$w)
+  m_z <- length(cols) + 1L
+  shift <- if (mc$intercept) means[seq_len(m_z)] else stats::setNames(numeric(m_z), names(means)[seq_len(m_z)])
   weighted <- !is.null(mc$w)
+  lo <- attr(means, "min")
+  hi <- attr(means, "max")
+  spread <- pmax(hi[seq_len(m_z)] - shift, shift - lo[seq_len(m_z)])
+  overflow <- !is.finite(spread)
+  if (any(overflow)) {
+    abort(sprintf("%s span(s) more than the largest double (about 1.8e308) once centred; rescale them (divide by a power of ten) first.",
+                 paste0("`", names(shift)[overflow], "`", collapse = ", ")), call. = FALSE)
+  }
+  scale <- c("(1)" = 1, stats::setNames(power_of_two_scale(spread), names(shift)),
+             "(weights)" = if (weighted) power_of_two_scale(hi[m_z + 1L], even = TRUE) else 1)
+  scaled <- any(scale != 1)
   powers <- if (weighted && all_powers) 0:2 else 1L
   m <- cpp_cluster_moments(cols, mc$y, mc$w, codes$codes, codes$G, unname(shift),
-                           powers, threads)
+                           powers, threads,
+                           if (scaled) unname(scale[c(-1L, -length(scale))]),
+                           scale[["(weights)"]])
   names(m$moments) <- as.character(powers)
   new_cluster_stats(
     moments = m$moments, n = m$n, cluster = mc$cluster[[1L]][codes$first],
     cluster_name = names(mc$cluster)[1L], z_names = c("(1)", names(cols), mc$yname),
-    intercept = mc$intercept, shift = stats::setNames(shift, c(names(cols), mc$yname)),
+    intercept = mc$intercept, shift = stats::setNames(unname(shift), c(names(cols), mc$yname)),
     weighted = weighted, weight_varies = any(m$weight_varies), nobs = length(mc$y),
     dropped = length(mc$dropped), formula = formula,
     sum_log_weights = if (weighted) sum(log(mc$w)) else 0,
     assign = stats::setNames(mc$assign, names(cols)),
-    term_labels = attr(mc$terms, "term.labels"))
+    term_labels = attr(mc$terms, "term.labels"),
+    scale = if (scaled) unname(scale))
+}
+
+## Scale factors 2^-e that bring the magnitudes `m` near 1, for magnitudes
+## whose squares (times weights, summed over many rows) could overflow or
+## underflow: beyond 2^+-64. Powers of two scale exactly, so they change no
+## digit of the results; ordinary data get 1 and bit-for-bit the same sums.
+## `even` makes e even, so that square roots of weight sums stay exact.
+power_of_two_scale <- function(m, even = FALSE) {
+  e <- ifelse(is.finite(m) & m > 0, round(log2(m)), 0)
+  if (even) e <- 2 * round(e / 2)
+  e[abs(e) <= 64] <- 0
+  2^-e
+}
+
+## The cross-products in scaled units, as the least-squares engine uses them:
+## `moments` (per-cluster, packed), `z` (the scale of each of z = (1, x, y),
+## the intercept's being 1) and `w` (the weights' scale); moments[[k]] =
+## w^k * diag(z) S_k diag(z) for the moments S_k in the units of the data.
+## Statistics from a database, or ordinary data, have all scales 1.
+stats_scaled <- function(stats) {
+  q <- length(stats$z_names)
+  sc <- stats$scale
+  if (is.null(sc) || all(sc == 1)) {
+    return(list(moments = stats$moments, z = rep(1, q), w = 1))
+  }
+  list(moments = stats$moments_scaled, z = sc[seq_len(q)], w = sc[[q + 1L]])
+}
+
+## Packed factors 1 / (z_a z_b) that take packed scaled moments to data units.
+packed_unscale <- function(z) {
+  f <- 1 / outer(z, z)
+  f[upper.tri(f, diag = TRUE)]
 }
 
 stop_one_cluster_variable <- function() {
@@ -132,20 +186,39 @@ stop_one_cluster_variable <- function() {
 ## The one constructor of cluster_stats objects (data frames and databases).
 ## `sum_log_weights` (the log-likelihood of weighted mixed models needs it) is
 ## NA when unknown; `assign` maps the design columns to `term_labels`.
+## `scale` (NULL: all 1) holds the powers of two, one per z and last one for the
+## weights, by which `moments` were multiplied when accumulated (see
+## compress_columns()); then `moments` are converted to the data's units (where
+## those overflow or underflow they hold Inf or 0: consumers reading
+## `moments` directly must check) and the scaled ones are kept in
+## `moments_scaled`, which the least-squares engine reads via stats_scaled().
 new_cluster_stats <- function(moments, n, cluster, cluster_name, z_names, intercept,
                               shift, weighted, weight_varies, nobs, dropped, formula,
                               sum_log_weights = if (weighted) NA_real_ else 0,
-                              assign = NULL, term_labels = NULL) {
+                              assign = NULL, term_labels = NULL, scale = NULL) {
   x_names <- z_names[-c(1L, length(z_names))]
   if (is.null(assign)) {
     assign <- stats::setNames(seq_along(x_names), x_names)
     term_labels <- x_names
   }
+  moments_scaled <- NULL
+  if (is.null(scale)) {
+    scale <- rep(1, length(z_names) + 1L)
+  } else if (any(scale != 1)) {
+    moments_scaled <- moments
+    unscale <- packed_unscale(scale[seq_along(z_names)])
+    w <- scale[[length(z_names) + 1L]]
+    moments <- stats::setNames(lapply(names(moments), function(k) {
+      moments[[k]] * (unscale / w^as.integer(k))
+    }), names(moments))
+  }
+  names(scale) <- c(z_names, "(weights)")
   structure(list(moments = moments, n = n, cluster = cluster, cluster_name = cluster_name,
                  z_names = z_names, intercept = intercept, shift = shift,
                  weighted = weighted, weight_varies = weight_varies, nobs = nobs,
                  dropped = dropped, formula = formula, sum_log_weights = sum_log_weights,
-                 assign = assign, term_labels = term_labels),
+                 assign = assign, term_labels = term_labels, scale = scale,
+                 moments_scaled = moments_scaled),
             class = "cluster_stats")
 }
 

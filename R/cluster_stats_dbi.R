@@ -67,15 +67,22 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
                 collapse = " AND ")
   g <- qi(cluster_col)
 
-  ## Query 1: counts, NULL clusters, negative weights and means of the rows used.
+  ## Query 1: counts, NULL clusters, negative weights and means of the rows
+  ## used; with weights, the shifted columns get their weighted means, as in
+  ## compress_columns().
   mean_cols <- c(value_cols, weight_col)
+  mean_sql <- sprintf("AVG(CASE WHEN %s THEN %s END)", used, num(mean_cols))
+  if (!is.null(weight_col)) {
+    j <- seq_along(value_cols)
+    mean_sql[j] <- sprintf("SUM(CASE WHEN %s THEN %s * %s END) / SUM(CASE WHEN %s THEN %s END)",
+                           used, num(weight_col), num(value_cols), used, num(weight_col))
+  }
   sql1 <- paste0(
     "SELECT COUNT(*) AS cab_rows",
     ", SUM(CASE WHEN ", used, " THEN 1 ELSE 0 END) AS cab_used",
     ", SUM(CASE WHEN ", used, " AND ", g, " IS NULL THEN 1 ELSE 0 END) AS cab_null_cluster",
     if (!is.null(weight_col)) paste0(", SUM(CASE WHEN ", qi(weight_col), " < 0 THEN 1 ELSE 0 END) AS cab_negative"),
-    paste0(", AVG(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_mean", seq_along(mean_cols),
-           collapse = ""),
+    paste0(", ", mean_sql, " AS cab_mean", seq_along(mean_cols), collapse = ""),
     paste0(", MIN(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_min", seq_along(mean_cols),
            ", MAX(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_max", seq_along(mean_cols),
            collapse = ""),

@@ -247,13 +247,16 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
 }
 
 ## Checks that columns are finite and returns their means (the shift used to
-## centre the cross-products), in one C++ pass.
-check_finite <- function(cols, threads) {
-  summary <- cpp_column_summary(cols, threads)
+## centre the cross-products; weighted by `w` when given), in one C++ pass. The
+## range of each column comes along as attributes "min" and "max" (for the
+## scale factors of the cross-products).
+check_finite <- function(cols, threads, w = NULL) {
+  summary <- cpp_column_summary(cols, threads, w)
   bad <- summary$nonfinite > 0
   if (any(bad)) {
     abort(sprintf("%s contain(s) infinite values; remove or recode them first.",
                  paste0("`", names(cols)[bad], "`", collapse = ", ")), call. = FALSE)
   }
-  stats::setNames(summary$mean, names(cols))
+  structure(stats::setNames(summary$mean, names(cols)),
+            min = summary$min, max = summary$max)
 }

@@ -21,7 +21,9 @@
 #' * "CR0", "CR1" (G / (G - 1)), "CR1p" (G / (G - k)), "CR1S"
 #'   (G (n - 1) / ((G - 1) (n - k)), equal to "HC1"), "CR2" and "CR3" follow
 #'   clubSandwich; `cadjust` is ignored for them and they need a single
-#'   clustering variable.
+#'   clustering variable. "CR1p" is undefined with no more clusters than
+#'   coefficients (G <= k): as clubSandwich, the result is then `NaN`, with a
+#'   warning of class `clusterab_cr1p_undefined`.
 #'
 #' With weights that vary within clusters, sandwich's "HC2"/"HC3" and
 #' clubSandwich's "CR2" differ (sandwich adjusts `W e` with
@@ -29,6 +31,20 @@
 #' reproduced. Eigenvalues of I - H_gg that are zero (a cluster whose fitted
 #' values are determined by its own coefficients, such as a cluster fixed
 #' effect) are dropped, as clubSandwich does; sandwich returns `NaN` there.
+#'
+#' @section Numerical accuracy:
+#' No tolerance depends on the units of the data: multiplying the weights, the
+#' outcome or a covariate by a constant changes the result only as the units
+#' do (the weights not at all). The leverages of "CR2" with weights are
+#' computed on cross-products scaled to unit diagonal, and columns or weights
+#' whose squares would overflow or underflow are scaled by powers of two
+#' (exactly). With weights, columns are centred at their weighted means. A
+#' covariance whose entries do not fit in a double in the data's units (an
+#' outcome of 1e-170 has variances near 1e-340) is an error asking to rescale,
+#' never a silent `0`, `Inf` or `NaN`. A design so nearly collinear that the
+#' normal equations lose digits (a column with less than 1e-10 of its centred
+#' variance left after the columns before it) gets a warning of class
+#' `clusterab_ill_conditioned`.
 #'
 #' @section Departures from sandwich:
 #' Two places where sandwich surprises follow clubSandwich instead, on
@@ -157,7 +173,12 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
     meat <- if (is.null(meat)) piece else meat + piece
   }
   if (type == "HC1") meat <- meat * (rows$n - 1) / (rows$n - rows$k)
-  V <- uncentre_vcov(sandwich_product(rows$bread, meat, fix = FALSE), rows$intercept, rows$shift)
+  V <- unscale_vcov(sandwich_product(rows$bread, meat, fix = FALSE), rows$z_scale, rows$escale)
+  V <- uncentre_vcov(V, rows$intercept, rows$shift)
+  if (!cr1p_undefined(type, terms[[1L]]$G, rows$k) && !all(is.finite(V))) {
+    abort("the covariance does not fit in double precision: the outcome and the covariates differ too much in magnitude; rescale them (multiply or divide by a power of ten) and refit.",
+         call. = FALSE)
+  }
   if (fix) V <- fix_psd(V)
   G <- if (clustered) {
     stats::setNames(vapply(terms[seq_along(cluster)], `[[`, integer(1L), "G"), names(cluster))
@@ -177,7 +198,7 @@ rows_single_cluster <- function(rows, term, parts, ids, variable, threads) {
   if (is.null(packed)) {
     if (term$G > 100L) return(NULL)
     packed <- cpp_cluster_moments(rows$columns, NULL, rows$w, term$codes, term$G, rows$shift,
-                                  1L, threads)$moments[[1L]]
+                                  1L, threads, rows$scale)$moments[[1L]]
   }
   single_cluster_table(packed, rows$design, rownames(rows$bread), rows$intercept,
                        rows$shift, ids[term$first], variable)
@@ -217,32 +238,43 @@ score_needs <- function(type, weighted) {
 
 ## Per-cluster quantities of one clustering term from the rows of a fit.
 ## rows: columns (design without intercept), intercept, design (0-based
-## positions in z = (1, columns)), w (NULL or weights), e (residuals), shift.
+## positions in z = (1, columns)), w (NULL or weights), e (residuals), shift,
+## and optionally the power-of-two scales of the columns (`scale`), of the
+## residuals (`escale`) and of the weights (`wscale`): the quantities are then
+## those of the scaled rows, in the units of a bread from scaled moments.
 scores_from_rows <- function(rows, term, type, threads) {
   needs <- score_needs(type, !is.null(rows$w))
+  scale <- rows$scale
+  if (!is.null(scale) && all(scale == 1)) scale <- NULL
+  es <- if (is.null(rows$escale)) 1 else rows$escale
+  ws <- if (is.null(rows$wscale)) 1 else rows$wscale
   w <- rows$w
+  if (!is.null(w) && ws != 1) w <- w * ws
+  e <- if (es != 1) rows$e * es else rows$e
   out <- list()
   score <- function(r) cpp_cluster_scores(rows$columns, rows$intercept, r, term$codes,
-                                          term$G, rows$shift, threads)
-  if ("r0" %in% needs) out$r0 <- score(rows$e)
-  if ("r1" %in% needs) out$r1 <- score(if (is.null(w)) rows$e else w * rows$e)
-  if ("r2" %in% needs) out$r2 <- score(w * w * rows$e)
+                                          term$G, rows$shift, threads, scale)
+  if ("r0" %in% needs) out$r0 <- score(e)
+  if ("r1" %in% needs) out$r1 <- score(if (is.null(w)) e else w * e)
+  if ("r2" %in% needs) out$r2 <- score(w * w * e)
   powers <- as.integer(sub("P", "", grep("^P", needs, value = TRUE)))
   if (length(powers)) {
     m <- cpp_cluster_moments(rows$columns, NULL, w, term$codes, term$G, rows$shift,
-                             powers, threads)
+                             powers, threads, scale)
     out[paste0("P", powers)] <- m$moments
   }
   out
 }
 
 ## Per-cluster quantities from compressed statistics (S1 and, for weighted
-## fits that need them, S0 and S2), for coefficients beta on the design.
+## fits that need them, S0 and S2), for coefficients beta on the design, in
+## the scaled units of stats_scaled().
 scores_from_stats <- function(stats, design, beta, type, threads) {
   weighted <- stats$weighted
+  moments <- stats_scaled(stats)$moments
   needs <- score_needs(type, weighted)
   moment <- function(k) {
-    m <- stats$moments[[as.character(k)]]
+    m <- moments[[as.character(k)]]
     if (is.null(m)) {
       abort(sprintf('type = "%s" with weights that vary within clusters needs the statistics computed with all weight powers; recompute them with cluster_stats() from the data.', type),
            call. = FALSE)
@@ -296,7 +328,10 @@ term_adjustment <- function(term, type, cadjust, n, k) {
   switch(type,
     CR0 = , CR2 = , CR3 = 1,
     CR1 = G / (G - 1),
-    CR1p = G / (G - k),
+    CR1p = if (G > k) G / (G - k) else {
+      warn_cr1p_undefined(G, k)
+      NaN
+    },
     CR1S = G * (n - 1) / ((G - 1) * (n - k)),
     {
       adj <- if (term$multi0) {
@@ -305,6 +340,17 @@ term_adjustment <- function(term, type, cadjust, n, k) {
       if (type %in% c("HC2", "HC3")) adj <- adj * (G - 1) / G
       adj
     })
+}
+
+## CR1p's factor G / (G - k) is undefined (infinite or negative) with no more
+## clusters than coefficients: clubSandwich returns NaN (with R's "NaNs
+## produced" warning for G < k, silently for G = k); so do we, with a classed
+## warning that says why.
+cr1p_undefined <- function(type, G, k) identical(type, "CR1p") && G <= k
+
+warn_cr1p_undefined <- function(G, k) {
+  warn(sprintf('type = "CR1p" needs more clusters than coefficients (its factor is G / (G - k)), but G = %d and k = %d; the covariance is NaN. Use "CR2" (or fewer coefficients) instead.',
+               G, k), class = "clusterab_cr1p_undefined")
 }
 
 check_cluster_terms <- function(terms, type) {
@@ -380,19 +426,50 @@ fit_rows <- function(x, type, threads) {
   }
   n <- length(e)
   k <- sum(!aliased)
+  if (k == 0L) stop_nothing_estimable()
   if (n - k <= 0) {
     abort("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
          call. = FALSE)
   }
   names_kept <- names(coefs)[!aliased]
-  shift <- if (intercept && length(columns)) cpp_column_summary(columns, threads)$mean else numeric(length(columns))
+  ## One pass over the columns, residuals and weights: the (weighted) means
+  ## that centre the columns, and the magnitudes that set the power-of-two
+  ## scales keeping squares of extreme values from overflowing (scaling by
+  ## powers of two is exact: ordinary data are untouched).
+  wb <- if (is.null(w_bread)) w else w_bread
+  summary <- cpp_column_summary(c(columns, list(e), if (!is.null(w)) list(w)), threads, wb)
+  if (any(summary$nonfinite > 0)) {
+    abort("the fit has infinite or missing residuals, weights or covariates; check its data for values too large for double precision and rescale them.",
+         call. = FALSE)
+  }
+  m_x <- length(columns)
+  shift <- if (intercept && m_x) summary$mean[seq_len(m_x)] else numeric(m_x)
+  spread <- pmax(summary$max - c(shift, 0, 0)[seq_along(summary$max)],
+                 c(shift, 0, 0)[seq_along(summary$max)] - summary$min)
+  if (!all(is.finite(spread))) {
+    abort("a covariate of the fit spans more than the largest double once centred; rescale it and refit.",
+         call. = FALSE)
+  }
+  x_scale <- power_of_two_scale(spread[seq_len(m_x)])
+  escale <- power_of_two_scale(spread[m_x + 1L])
+  wscale <- if (is.null(w)) 1 else power_of_two_scale(max(summary$max[m_x + 2L], wb), even = TRUE)
+  z_scale <- c(if (intercept) 1, x_scale)
   crossprod_inverse <- function(weights) {
-    m <- cpp_cluster_moments(columns, NULL, weights, integer(n), 1L, shift, 1L, threads)
-    B <- solve_symmetric(unpack_sum(m$moments[[1L]], design))
+    m <- cpp_cluster_moments(columns, NULL, weights, integer(n), 1L, shift, 1L, threads,
+                             if (any(x_scale != 1)) x_scale, wscale)
+    A <- unpack_sum(m$moments[[1L]], design)
+    R <- chol(A)
+    warn_ill_conditioned(diag(R)^2 / diag(A), names_kept)
+    B <- chol2inv(R)
     dimnames(B) <- list(names_kept, names_kept)
     B
   }
-  bread <- if (intercept) crossprod_inverse(if (is.null(w_bread)) w else w_bread) else qr_bread(x, coefs)
+  bread <- if (intercept) {
+    crossprod_inverse(wb)
+  } else {
+    ## the fit's QR, in data units, taken to the scaled units
+    qr_bread(x, coefs) / (wscale * outer(z_scale, z_scale))
+  }
   leverage_bread <- NULL
   if (is_glm && type %in% c("CR2", "CR3")) {
     if (type == "CR2" && length(unique(w)) > 1L) {
@@ -404,7 +481,29 @@ fit_rows <- function(x, type, threads) {
   }
   list(columns = columns, intercept = intercept, design = design, w = w, e = e,
        shift = shift, n = n, k = k, bread = bread, leverage_bread = leverage_bread,
-       keep = keep, n_fit = length(x$residuals))
+       keep = keep, n_fit = length(x$residuals), scale = x_scale, z_scale = z_scale,
+       escale = escale, wscale = wscale)
+}
+
+## From scaled to data units: with the design columns scaled by `z_scale` and
+## the outcome (residuals) by `yscale`, V = D V~ D / yscale^2, D = diag(z_scale).
+## The weights' scale cancels.
+## A variance that is not zero but overflows or underflows in those units
+## (an outcome of 1e-170 has variances near 1e-340) is an error, not a silent
+## Inf or 0; subnormal variances down to 2^-1042 keep 32 bits, and pass.
+unscale_vcov <- function(V, z_scale, yscale) {
+  if (all(z_scale == 1) && yscale == 1) return(V)
+  out <- z_scale * t(z_scale * (V / yscale)) / yscale
+  dimnames(out) <- dimnames(V)
+  v <- diag(out)
+  lost <- is.finite(diag(V)) & diag(V) > 0 & (!is.finite(v) | v < 2^-1042)
+  if (any(lost)) {
+    abort(sprintf("the variance of %s %s in double precision (the outcome and the covariates differ too much in magnitude); rescale the outcome or those columns (multiply or divide by a power of ten) first.",
+                 paste0("`", rownames(V)[lost], "`", collapse = ", "),
+                 if (any(is.finite(v[lost]))) "underflows" else "overflows"),
+         call. = FALSE)
+  }
+  out
 }
 
 ## From centred to original coordinates: with an intercept, beta_0 =

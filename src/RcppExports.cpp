@@ -23,20 +23,21 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_column_summary
-Rcpp::List cpp_column_summary(Rcpp::List cols, int threads);
-RcppExport SEXP _clusterab_cpp_column_summary(SEXP colsSEXP, SEXP threadsSEXP) {
+Rcpp::List cpp_column_summary(Rcpp::List cols, int threads, Rcpp::Nullable<Rcpp::NumericVector> w);
+RcppExport SEXP _clusterab_cpp_column_summary(SEXP colsSEXP, SEXP threadsSEXP, SEXP wSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Rcpp::List >::type cols(colsSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_column_summary(cols, threads));
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_column_summary(cols, threads, w));
     return rcpp_result_gen;
 END_RCPP
 }
 // cpp_cluster_moments
-Rcpp::List cpp_cluster_moments(Rcpp::List cols, Rcpp::Nullable<Rcpp::NumericVector> y, Rcpp::Nullable<Rcpp::NumericVector> w, Rcpp::IntegerVector codes, int G, Rcpp::NumericVector shift, Rcpp::IntegerVector powers, int threads);
-RcppExport SEXP _clusterab_cpp_cluster_moments(SEXP colsSEXP, SEXP ySEXP, SEXP wSEXP, SEXP codesSEXP, SEXP GSEXP, SEXP shiftSEXP, SEXP powersSEXP, SEXP threadsSEXP) {
+Rcpp::List cpp_cluster_moments(Rcpp::List cols, Rcpp::Nullable<Rcpp::NumericVector> y, Rcpp::Nullable<Rcpp::NumericVector> w, Rcpp::IntegerVector codes, int G, Rcpp::NumericVector shift, Rcpp::IntegerVector powers, int threads, Rcpp::Nullable<Rcpp::NumericVector> scale, double wscale);
+RcppExport SEXP _clusterab_cpp_cluster_moments(SEXP colsSEXP, SEXP ySEXP, SEXP wSEXP, SEXP codesSEXP, SEXP GSEXP, SEXP shiftSEXP, SEXP powersSEXP, SEXP threadsSEXP, SEXP scaleSEXP, SEXP wscaleSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -48,13 +49,15 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type powers(powersSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_cluster_moments(cols, y, w, codes, G, shift, powers, threads));
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type scale(scaleSEXP);
+    Rcpp::traits::input_parameter< double >::type wscale(wscaleSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_cluster_moments(cols, y, w, codes, G, shift, powers, threads, scale, wscale));
     return rcpp_result_gen;
 END_RCPP
 }
 // cpp_cluster_scores
-Rcpp::NumericMatrix cpp_cluster_scores(Rcpp::List cols, bool intercept, Rcpp::NumericVector r, Rcpp::IntegerVector codes, int G, Rcpp::NumericVector shift, int threads);
-RcppExport SEXP _clusterab_cpp_cluster_scores(SEXP colsSEXP, SEXP interceptSEXP, SEXP rSEXP, SEXP codesSEXP, SEXP GSEXP, SEXP shiftSEXP, SEXP threadsSEXP) {
+Rcpp::NumericMatrix cpp_cluster_scores(Rcpp::List cols, bool intercept, Rcpp::NumericVector r, Rcpp::IntegerVector codes, int G, Rcpp::NumericVector shift, int threads, Rcpp::Nullable<Rcpp::NumericVector> scale);
+RcppExport SEXP _clusterab_cpp_cluster_scores(SEXP colsSEXP, SEXP interceptSEXP, SEXP rSEXP, SEXP codesSEXP, SEXP GSEXP, SEXP shiftSEXP, SEXP threadsSEXP, SEXP scaleSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -65,7 +68,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type G(GSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_cluster_scores(cols, intercept, r, codes, G, shift, threads));
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type scale(scaleSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_cluster_scores(cols, intercept, r, codes, G, shift, threads, scale));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -372,9 +376,9 @@ END_RCPP
 
 static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_cluster_codes", (DL_FUNC) &_clusterab_cpp_cluster_codes, 1},
-    {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 2},
-    {"_clusterab_cpp_cluster_moments", (DL_FUNC) &_clusterab_cpp_cluster_moments, 8},
-    {"_clusterab_cpp_cluster_scores", (DL_FUNC) &_clusterab_cpp_cluster_scores, 7},
+    {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 3},
+    {"_clusterab_cpp_cluster_moments", (DL_FUNC) &_clusterab_cpp_cluster_moments, 10},
+    {"_clusterab_cpp_cluster_scores", (DL_FUNC) &_clusterab_cpp_cluster_scores, 8},
     {"_clusterab_cpp_did_boot_clusters", (DL_FUNC) &_clusterab_cpp_did_boot_clusters, 9},
     {"_clusterab_cpp_did_boot_cells", (DL_FUNC) &_clusterab_cpp_did_boot_cells, 6},
     {"_clusterab_cpp_did_boot_rows", (DL_FUNC) &_clusterab_cpp_did_boot_rows, 9},

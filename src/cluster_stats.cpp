@@ -1,44 +1,94 @@
 // The compress step: one pass over the rows -> per-cluster statistics.
 #include "cluster_stats.h"
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 using namespace clusterab;
 
 namespace {
 
-// Mean and number of non-finite values of each column; one thread per column,
-// so the sums do not depend on the thread count.
+// Mean (weighted when w is given), smallest and largest finite value and
+// number of non-finite values of each column; one thread per column, so the
+// sums do not depend on the thread count.
 struct ColumnSummaryWorker : public RcppParallel::Worker {
   const std::vector<const double*>& cols;
+  const double* w;
   std::size_t n;
   std::vector<double>& mean;
   std::vector<double>& nonfinite;
+  std::vector<double>& lo;
+  std::vector<double>& hi;
 
-  ColumnSummaryWorker(const std::vector<const double*>& cols_, std::size_t n_,
-                      std::vector<double>& mean_, std::vector<double>& nonfinite_)
-      : cols(cols_), n(n_), mean(mean_), nonfinite(nonfinite_) {}
+  ColumnSummaryWorker(const std::vector<const double*>& cols_, const double* w_,
+                      std::size_t n_, std::vector<double>& mean_,
+                      std::vector<double>& nonfinite_, std::vector<double>& lo_,
+                      std::vector<double>& hi_)
+      : cols(cols_), w(w_), n(n_), mean(mean_), nonfinite(nonfinite_), lo(lo_),
+        hi(hi_) {}
 
   void operator()(std::size_t begin, std::size_t end) {
     for (std::size_t j = begin; j < end; ++j) {
       const double* x = cols[j];
-      double sum = 0.0, bad = 0.0;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (std::isfinite(x[i])) sum += x[i]; else bad += 1.0;
+      double sum = 0.0, wsum = 0.0, bad = 0.0;
+      double mn = std::numeric_limits<double>::infinity(), mx = -mn;
+      if (w) {
+        for (std::size_t i = 0; i < n; ++i) {
+          const double xi = x[i];
+          if (std::isfinite(xi)) {
+            sum += w[i] * xi;
+            wsum += w[i];
+            mn = std::min(mn, xi);
+            mx = std::max(mx, xi);
+          } else {
+            bad += 1.0;
+          }
+        }
+      } else {
+        // the range may take in an infinite value: the column is then
+        // rejected anyway (NaN, a missing value, leaves it unchanged)
+        for (std::size_t i = 0; i < n; ++i) {
+          const double xi = x[i];
+          if (std::isfinite(xi)) sum += xi; else bad += 1.0;
+          mn = xi < mn ? xi : mn;
+          mx = xi > mx ? xi : mx;
+        }
+        wsum = static_cast<double>(n) - bad;
       }
-      const double used = static_cast<double>(n) - bad;
-      mean[j] = used > 0 ? sum / used : 0.0;
+      // A weighted sum can overflow where the values do not: fall back to
+      // the mean of the values scaled by their largest magnitude.
+      double m = wsum > 0 ? sum / wsum : 0.0;
+      if (!std::isfinite(m) && wsum > 0) {
+        const double big = std::max(std::fabs(mn), std::fabs(mx));
+        const double wbig = w ? *std::max_element(w, w + n) : 1.0;
+        double s = 0.0, ws = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (!std::isfinite(x[i])) continue;
+          const double wi = (w ? w[i] : 1.0) / wbig;
+          s += wi * (x[i] / big);
+          ws += wi;
+        }
+        m = s / ws * big;
+      }
+      mean[j] = m;
       nonfinite[j] = bad;
+      lo[j] = mn;
+      hi[j] = mx;
     }
   }
 };
 
 // Accumulates sum_i v_i z_i z_i' per cluster (packed upper triangle) for
-// v_i = w_i^power, z_i = (1, x_i - shift_x, y_i - shift_y).
+// v_i = (c_w w_i)^power, z_i = (1, c_x (x_i - shift_x), c_y (y_i - shift_y)).
+// The scales c are powers of two, so scaling is exact: it only keeps squares
+// of huge or tiny values from overflowing or underflowing.
 struct MomentVisitor {
   const std::vector<const double*>& x;
   const double* y;
   const double* w;
   const std::vector<double>& shift;
+  const std::vector<double>& scale;
+  double wscale;
   const std::vector<int>& powers;
   std::vector<double*> out;  // one K x G matrix per power
   int* count;
@@ -49,8 +99,10 @@ struct MomentVisitor {
 
   MomentVisitor(const std::vector<const double*>& x_, const double* y_,
                 const double* w_, const std::vector<double>& shift_,
+                const std::vector<double>& scale_, double wscale_,
                 const std::vector<int>& powers_, int partitions)
-      : x(x_), y(y_), w(w_), shift(shift_), powers(powers_), count(nullptr),
+      : x(x_), y(y_), w(w_), shift(shift_), scale(scale_), wscale(wscale_),
+        powers(powers_), count(nullptr),
         weight_varies(nullptr), first_weight(nullptr) {
     q = 1 + x.size() + (y ? 1 : 0);
     K = packed_size(q);
@@ -60,13 +112,14 @@ struct MomentVisitor {
   void operator()(std::size_t i, int g, std::size_t t) {
     double* z = scratch[t].data();
     z[0] = 1.0;
-    for (std::size_t j = 0; j < x.size(); ++j) z[j + 1] = x[j][i] - shift[j];
-    if (y) z[q - 1] = y[i] - shift[q - 2];
-    const double wi = w ? w[i] : 1.0;
+    for (std::size_t j = 0; j < x.size(); ++j) z[j + 1] = (x[j][i] - shift[j]) * scale[j];
+    if (y) z[q - 1] = (y[i] - shift[q - 2]) * scale[q - 2];
+    const double wraw = w ? w[i] : 1.0;
     if (w) {
-      if (count[g] == 0) first_weight[g] = wi;
-      else if (wi != first_weight[g]) weight_varies[g] = 1;
+      if (count[g] == 0) first_weight[g] = wraw;
+      else if (wraw != first_weight[g]) weight_varies[g] = 1;
     }
+    const double wi = wraw * wscale;
     count[g] += 1;
     for (std::size_t k = 0; k < powers.size(); ++k) {
       const double v = powers[k] == 0 ? 1.0 : (powers[k] == 1 ? wi : wi * wi);
@@ -80,11 +133,12 @@ struct MomentVisitor {
   }
 };
 
-// Accumulates sum_i z_i r_i per cluster, z_i = ([1,] x_i - shift).
+// Accumulates sum_i z_i r_i per cluster, z_i = ([1,] c (x_i - shift)).
 struct ScoreVisitor {
   const std::vector<const double*>& x;
   const double* r;
   const std::vector<double>& shift;
+  const std::vector<double>& scale;
   bool intercept;
   double* out;
   std::size_t p;
@@ -94,7 +148,7 @@ struct ScoreVisitor {
     const double ri = r[i];
     std::size_t k = 0;
     if (intercept) s[k++] += ri;
-    for (std::size_t j = 0; j < x.size(); ++j) s[k++] += (x[j][i] - shift[j]) * ri;
+    for (std::size_t j = 0; j < x.size(); ++j) s[k++] += (x[j][i] - shift[j]) * scale[j] * ri;
   }
 };
 
@@ -106,28 +160,56 @@ void check_codes(const Rcpp::IntegerVector& codes, int G) {
 
 }  // namespace
 
-// Mean and count of non-finite values of each column of a list.
+// Mean (weighted by w, if given), range of the finite values and count of
+// non-finite values of each column of a list, in one pass.
 // [[Rcpp::export]]
-Rcpp::List cpp_column_summary(Rcpp::List cols, int threads) {
+Rcpp::List cpp_column_summary(Rcpp::List cols, int threads,
+                              Rcpp::Nullable<Rcpp::NumericVector> w = R_NilValue) {
   const std::size_t m = cols.size();
   const std::size_t n = m > 0 ? static_cast<std::size_t>(XLENGTH(cols[0])) : 0;
   std::vector<const double*> x = column_pointers(cols, n);
-  std::vector<double> mean(m), nonfinite(m);
-  ColumnSummaryWorker worker(x, n, mean, nonfinite);
+  const double* wp = nullptr;
+  Rcpp::NumericVector wv;
+  if (w.isNotNull()) {
+    wv = w.get();
+    if (static_cast<std::size_t>(wv.size()) != n)
+      Rcpp::stop("internal error: w has the wrong length");
+    wp = wv.begin();
+  }
+  std::vector<double> mean(m), nonfinite(m), lo(m), hi(m);
+  ColumnSummaryWorker worker(x, wp, n, mean, nonfinite, lo, hi);
   RcppParallel::parallelFor(0, m, worker, 1, threads < 1 ? 1 : threads);
   return Rcpp::List::create(
       Rcpp::Named("mean") = Rcpp::NumericVector(mean.begin(), mean.end()),
-      Rcpp::Named("nonfinite") = Rcpp::NumericVector(nonfinite.begin(), nonfinite.end()));
+      Rcpp::Named("nonfinite") = Rcpp::NumericVector(nonfinite.begin(), nonfinite.end()),
+      Rcpp::Named("min") = Rcpp::NumericVector(lo.begin(), lo.end()),
+      Rcpp::Named("max") = Rcpp::NumericVector(hi.begin(), hi.end()));
 }
 
-// Per-cluster weighted cross-products of z = (1, x - shift_x, y - shift_y),
-// one K x G matrix (packed upper triangles) for each weight power requested.
+namespace {
+// Scale factors: `scale` (one per shifted column, default 1) and its length check.
+std::vector<double> scale_factors(const Rcpp::Nullable<Rcpp::NumericVector>& scale,
+                                  std::size_t m) {
+  if (scale.isNull()) return std::vector<double>(m, 1.0);
+  Rcpp::NumericVector s(scale.get());
+  if (static_cast<std::size_t>(s.size()) != m)
+    Rcpp::stop("internal error: scale has the wrong length");
+  return std::vector<double>(s.begin(), s.end());
+}
+}  // namespace
+
+// Per-cluster weighted cross-products of z = (1, c_x (x - shift_x),
+// c_y (y - shift_y)) with weights c_w w, one K x G matrix (packed upper
+// triangles) for each weight power requested. `scale` (c_x, c_y) and `wscale`
+// (c_w) default to 1.
 // [[Rcpp::export]]
 Rcpp::List cpp_cluster_moments(Rcpp::List cols, Rcpp::Nullable<Rcpp::NumericVector> y,
                                Rcpp::Nullable<Rcpp::NumericVector> w,
                                Rcpp::IntegerVector codes, int G,
                                Rcpp::NumericVector shift, Rcpp::IntegerVector powers,
-                               int threads) {
+                               int threads,
+                               Rcpp::Nullable<Rcpp::NumericVector> scale = R_NilValue,
+                               double wscale = 1.0) {
   const std::size_t n = codes.size();
   check_codes(codes, G);
   std::vector<const double*> x = column_pointers(cols, n);
@@ -143,9 +225,10 @@ Rcpp::List cpp_cluster_moments(Rcpp::List cols, Rcpp::Nullable<Rcpp::NumericVect
   if (sh.size() != x.size() + (yp ? 1 : 0))
     Rcpp::stop("internal error: shift has the wrong length");
   std::vector<int> pw(powers.begin(), powers.end());
+  const std::vector<double> sc = scale_factors(scale, sh.size());
 
   const int partitions = threads < 1 ? 1 : threads;
-  MomentVisitor visit(x, yp, wp, sh, pw, partitions);
+  MomentVisitor visit(x, yp, wp, sh, sc, wscale, pw, partitions);
   Rcpp::List out;
   std::vector<Rcpp::NumericMatrix> mats;
   for (std::size_t k = 0; k < pw.size(); ++k) {
@@ -167,12 +250,13 @@ Rcpp::List cpp_cluster_moments(Rcpp::List cols, Rcpp::Nullable<Rcpp::NumericVect
                             Rcpp::Named("weight_varies") = Rcpp::LogicalVector(varies));
 }
 
-// Per-cluster scores sum_i z_i r_i, z = ([1,] x - shift): a p x G matrix.
+// Per-cluster scores sum_i z_i r_i, z = ([1,] c (x - shift)): a p x G matrix.
 // [[Rcpp::export]]
 Rcpp::NumericMatrix cpp_cluster_scores(Rcpp::List cols, bool intercept,
                                        Rcpp::NumericVector r,
                                        Rcpp::IntegerVector codes, int G,
-                                       Rcpp::NumericVector shift, int threads) {
+                                       Rcpp::NumericVector shift, int threads,
+                                       Rcpp::Nullable<Rcpp::NumericVector> scale = R_NilValue) {
   const std::size_t n = codes.size();
   check_codes(codes, G);
   if (static_cast<std::size_t>(r.size()) != n)
@@ -180,9 +264,10 @@ Rcpp::NumericMatrix cpp_cluster_scores(Rcpp::List cols, bool intercept,
   std::vector<const double*> x = column_pointers(cols, n);
   std::vector<double> sh(shift.begin(), shift.end());
   if (sh.size() != x.size()) Rcpp::stop("internal error: shift has the wrong length");
+  const std::vector<double> sc = scale_factors(scale, sh.size());
   const std::size_t p = x.size() + (intercept ? 1 : 0);
   Rcpp::NumericMatrix out(p, G);
-  ScoreVisitor visit{x, r.begin(), sh, intercept, out.begin(), p};
+  ScoreVisitor visit{x, r.begin(), sh, sc, intercept, out.begin(), p};
   for_rows_by_cluster(visit, codes.begin(), n, G, threads);
   return out;
 }

@@ -52,6 +52,10 @@ Rcpp::List cpp_solve_stats(Rcpp::NumericMatrix S, Rcpp::IntegerVector design,
   std::vector<int> kept;
   Eigen::MatrixXd L = Eigen::MatrixXd::Zero(p, p);  // Cholesky of kept block
   Rcpp::LogicalVector aliased(p);
+  // d / S_jj: the share of a column's (centred) sum of squares left after
+  // the columns before it, 1 / its variance inflation; the normal equations
+  // lose about log10(S_jj / d) digits to it (scale-free).
+  Rcpp::NumericVector pivot_ratio(p, NA_REAL);
   for (int j = 0; j < p; ++j) {
     const int k = static_cast<int>(kept.size());
     Eigen::VectorXd v(k);
@@ -59,6 +63,7 @@ Rcpp::List cpp_solve_stats(Rcpp::NumericMatrix S, Rcpp::IntegerVector design,
     Eigen::VectorXd l = k > 0 ? L.topLeftCorner(k, k).triangularView<Eigen::Lower>().solve(v)
                               : Eigen::VectorXd(0);
     const double d = Sm(design[j], design[j]) - l.squaredNorm();
+    if (Sm(design[j], design[j]) > 0) pivot_ratio[j] = d / Sm(design[j], design[j]);
     if (!(norm2[j] > 0) || d <= tol * tol * norm2[j]) {
       aliased[j] = true;
       continue;
@@ -80,7 +85,8 @@ Rcpp::List cpp_solve_stats(Rcpp::NumericMatrix S, Rcpp::IntegerVector design,
   }
   return Rcpp::List::create(Rcpp::Named("aliased") = aliased,
                             Rcpp::Named("coef") = coef,
-                            Rcpp::Named("bread") = Rcpp::wrap(bread));
+                            Rcpp::Named("bread") = Rcpp::wrap(bread),
+                            Rcpp::Named("pivot_ratio") = pivot_ratio);
 }
 
 // Scores s_g = S_g[design, ] gamma of every cluster from packed cross-products
@@ -129,6 +135,7 @@ Rcpp::NumericMatrix cpp_adjusted_scores(Rcpp::NumericMatrix r, Rcpp::NumericMatr
       M.nrow() != P.nrow() || M.ncol() != P.ncol() ||
       static_cast<std::size_t>(B.nrow()) != p || B.ncol() != B.nrow())
     Rcpp::stop("internal error: dimensions of the adjusted-score inputs disagree");
+  if (p == 0) return Rcpp::NumericMatrix(0, G);  // nothing estimated
   Eigen::Map<Eigen::MatrixXd> Bm(B.begin(), p, p);
   const Eigen::MatrixXd L = lower_cholesky(Bm);
   const std::vector<int> idx = as_index(design);
@@ -142,6 +149,11 @@ Rcpp::NumericMatrix cpp_adjusted_scores(Rcpp::NumericMatrix r, Rcpp::NumericMatr
   auto body = [&](std::size_t begin, std::size_t end) {
     for (std::size_t g = begin; g < end; ++g) {
       const Eigen::MatrixXd Mg = unpack_block(Mp + g * K, idx);
+      Eigen::Map<Eigen::VectorXd> og(op + g * p, p);
+      if (!Mg.allFinite()) {
+        og.setConstant(std::numeric_limits<double>::quiet_NaN());
+        continue;
+      }
       Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(L.transpose() * Mg * L);
       const Eigen::VectorXd& lambda = eig.eigenvalues();
       const Eigen::MatrixXd& V = eig.eigenvectors();
@@ -150,7 +162,6 @@ Rcpp::NumericMatrix cpp_adjusted_scores(Rcpp::NumericMatrix r, Rcpp::NumericMatr
       for (std::size_t a = 0; a < p; ++a) v(a) *= leverage_factor(lambda(a), power);
       const Eigen::VectorXd Cu = L * (V * v);
       Eigen::Map<const Eigen::VectorXd> rg(rp + g * p, p);
-      Eigen::Map<Eigen::VectorXd> og(op + g * p, p);
       if (same) og = rg + Mg * Cu;
       else og = rg + unpack_block(Pp + g * K, idx) * Cu;
     }
@@ -172,6 +183,7 @@ Rcpp::NumericMatrix cpp_adjusted_scores_cr2w(Rcpp::NumericMatrix r0, Rcpp::Numer
                                              Rcpp::NumericMatrix B, Rcpp::NumericMatrix Q,
                                              int threads) {
   const std::size_t p = design.size(), G = r1.ncol(), K = P1.nrow();
+  if (p == 0) return Rcpp::NumericMatrix(0, G);  // nothing estimated
   Eigen::Map<Eigen::MatrixXd> Bm(B.begin(), p, p), Qm(Q.begin(), p, p);
   Eigen::MatrixXd Kmat = Eigen::MatrixXd::Zero(2 * p, 2 * p);
   Kmat.topLeftCorner(p, p) = Qm;
@@ -189,33 +201,53 @@ Rcpp::NumericMatrix cpp_adjusted_scores_cr2w(Rcpp::NumericMatrix r0, Rcpp::Numer
       const Eigen::MatrixXd A2 = unpack_block(P2p + g * K, idx);
       Eigen::MatrixXd gram(2 * p, 2 * p);
       gram << A0, A1, A1, A2;
-      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ge(gram);
+      Eigen::Map<Eigen::VectorXd> og(op + g * p, p);
+      if (!gram.allFinite()) {
+        og.setConstant(std::numeric_limits<double>::quiet_NaN());
+        continue;
+      }
+      // The blocks X'X, X'WX and X'W^2X scale differently with the weights
+      // (and each column with its units), so the rank of U_g = [X_g, W_g X_g]
+      // is decided on its Gram matrix scaled to unit diagonal: U~ = U D, with
+      // D = diag(gram)^-1/2, which makes the relative cut-off scale-free.
+      Eigen::VectorXd dscale(2 * p);
+      for (std::size_t a = 0; a < 2 * p; ++a)
+        dscale(a) = gram(a, a) > 0 ? 1.0 / std::sqrt(gram(a, a)) : 1.0;
+      const Eigen::MatrixXd gs = dscale.asDiagonal() * gram * dscale.asDiagonal();
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ge(gs);
       const double dmax = ge.eigenvalues().maxCoeff();
       std::vector<int> keep;
       for (std::size_t a = 0; a < 2 * p; ++a)
         if (ge.eigenvalues()(a) > 1e-12 * dmax && ge.eigenvalues()(a) > 0) keep.push_back(a);
       const std::size_t k = keep.size();
+      Eigen::Map<const Eigen::VectorXd> r1g(r1p + g * p, p);
+      if (k == 0) {  // no rows with nonzero design: nothing to adjust
+        og = r1g;
+        continue;
+      }
       Eigen::MatrixXd E(2 * p, k);
       Eigen::VectorXd root(k);
       for (std::size_t a = 0; a < k; ++a) {
         E.col(a) = ge.eigenvectors().col(keep[a]);
         root(a) = std::sqrt(ge.eigenvalues()(keep[a]));
       }
-      const Eigen::MatrixXd LG = E * root.asDiagonal();  // U = Q_u LG'
-      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ne(LG.transpose() * Kmat * LG);
+      // U~ = Q_u LG~', so U = Q_u LG' with LG = D^-1 LG~ and K acts as D^-1 K D^-1.
+      const Eigen::MatrixXd LGs = E * root.asDiagonal();
+      const Eigen::MatrixXd Ks = dscale.cwiseInverse().asDiagonal() * Kmat *
+                                 dscale.cwiseInverse().asDiagonal();
+      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ne(LGs.transpose() * Ks * LGs);
       Eigen::VectorXd re(2 * p);
-      re << Eigen::Map<const Eigen::VectorXd>(r0p + g * p, p),
-            Eigen::Map<const Eigen::VectorXd>(r1p + g * p, p);
+      re << Eigen::Map<const Eigen::VectorXd>(r0p + g * p, p), r1g;
+      // Q_u' e = root^-1 E' D U' e
       Eigen::VectorXd v = ne.eigenvectors().transpose() *
-                          ((E.transpose() * re).array() / root.array()).matrix();
+                          ((E.transpose() * (dscale.asDiagonal() * re)).array() / root.array()).matrix();
       for (std::size_t a = 0; a < k; ++a) {
         const double ev = 1.0 + ne.eigenvalues()(a);
         v(a) *= ev <= kZeroEigen ? -1.0 : 1.0 / std::sqrt(ev) - 1.0;
       }
-      const Eigen::VectorXd w = E * ((ne.eigenvectors() * v).array() / root.array()).matrix();
-      Eigen::Map<Eigen::VectorXd> og(op + g * p, p);
-      og = Eigen::Map<const Eigen::VectorXd>(r1p + g * p, p) +
-           A1 * w.head(p) + A2 * w.tail(p);
+      // X_g' W_g Q_u = [0 I] U' Q_u = [0 I] D^-1 LG~
+      const Eigen::VectorXd t = LGs * (ne.eigenvectors() * v);
+      og = r1g + (t.tail(p).array() / dscale.tail(p).array()).matrix();
     }
   };
   parallel_chunks(body, G, threads, 256);
