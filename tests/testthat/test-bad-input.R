@@ -190,13 +190,17 @@ column_cases <- function(prefix, call, columns, edits = value_edits, expect = NU
   })), recursive = FALSE)
 }
 
-## Changes of units: valid results, with the key of the original data.
-scale_cases <- function(prefix, call, columns, d = sweep_d, ...) {
+## Changes of units: valid results, with the key of the original data. For
+## the columns not in `value` a classed error naming the column is also right:
+## a function that returns a covariance matrix in the data's units cannot
+## return one whose entries (scaling as the square of the units, 1e400 or
+## 1e-340 here) are not representable in double precision.
+scale_cases <- function(prefix, call, columns, d = sweep_d, value = columns, ...) {
   unlist(lapply(columns, function(col) lapply(names(scale_edits), function(e) {
     d2 <- d
     d2[[col]] <- d[[col]] * scale_edits[[e]]
     sweep_case(sprintf("%s | %s: %s", prefix, col, e), call,
-               names = c(col, column_roles[[col]]), expect = "value",
+               names = c(col, column_roles[[col]]), expect = if (col %in% value) "value" else "either",
                data = list(d = d2), reference = list(d = d), ...)
   })), recursive = FALSE)
 }
@@ -750,8 +754,8 @@ sweep_family_vcov <- function() {
     column_cases("vcov_cluster CR2 weighted", cr2, c("y", "x", "w"), setup = s),
     column_cases("coef_test CR1", ct, "y", setup = s),
     column_cases("coef_ci CR2 weighted", ci, "w", setup = s),
-    scale_cases("vcov_cluster CR2 weighted", cr2, c("y", "x", "w"), setup = s),
-    scale_cases("coef_test CR1", ct, c("y", "x"), setup = s),
+    scale_cases("vcov_cluster CR2 weighted", cr2, c("y", "x", "w"), value = "w", setup = s),
+    scale_cases("coef_test CR1", ct, c("y", "x"), value = character(0), setup = s),
     scale_cases("coef_ci CR2 weighted", ci, "w", setup = s),
     cluster_cases("vcov_cluster HC1", hc1, own = "value", setup = s),
     cluster_cases("vcov_cluster CR2 weighted", cr2, own = "value", setup = s),
@@ -807,8 +811,8 @@ sweep_family_cluster_lm <- function() {
          sweep_case("cluster_lm CR2 weighted | valid", cr2, expect = "value")),
     column_cases("cluster_lm HC1", hc1, c("y", "x")),
     column_cases("cluster_lm CR2 weighted", cr2, c("y", "x", "w")),
-    scale_cases("cluster_lm HC1", hc1, c("y", "x")),
-    scale_cases("cluster_lm CR2 weighted", cr2, c("y", "x", "w")),
+    scale_cases("cluster_lm HC1", hc1, c("y", "x"), value = character(0)),
+    scale_cases("cluster_lm CR2 weighted", cr2, c("y", "x", "w"), value = "w"),
     lapply(c("HC1", "CR2"), function(type) {
       sweep_case(sprintf("cluster_lm %s weighted | w: one weight 1e14 times the others", type),
                  with_args(cr2, type = type), names = c("w", "weights"),
@@ -856,7 +860,7 @@ sweep_family_cluster_stats <- function() {
          sweep_case("cluster_stats | (formula, data) order",
                     quote(cluster_stats(y ~ x + trt, d, cluster = "g", threads = 1)), expect = "value")),
     column_cases("cluster_stats", st, c("y", "x", "w")),
-    scale_cases("cluster_stats", st, c("y", "x", "w")),
+    scale_cases("cluster_stats", st, c("y", "x", "w"), value = character(0)),
     cluster_cases("cluster_stats", st, own = "value"),
     data_cases("cluster_stats", st),
     arg_cases("cluster_stats", st, "cluster",
@@ -887,7 +891,7 @@ sweep_family_cluster_stats_dbi <- function() {
                             "one value 1e-200", "constant", "character", "logical")]
   c(list(sweep_case("cluster_stats DBI | valid", st, expect = "value", setup = s, cleanup = done)),
     column_cases("cluster_stats DBI", st, c("y", "x", "w"), edits = db_edits, setup = s, cleanup = done),
-    scale_cases("cluster_stats DBI", st, c("y", "x", "w"), setup = s, cleanup = done),
+    scale_cases("cluster_stats DBI", st, c("y", "x", "w"), value = character(0), setup = s, cleanup = done),
     lapply(cluster_cases("cluster_stats DBI", st, own = "value", setup = s, cleanup = done),
            function(case) { if (grepl("(Date|POSIXct) ids", case$label)) case$expect <- "either"; case }),
     also_naming(data_cases("cluster_stats DBI", st, setup = s, cleanup = done)[1:3], "table"),
@@ -911,7 +915,7 @@ sweep_family_ri_lmer <- function() {
          sweep_case("ri_lmer weighted | valid", riw, expect = "value")),
     column_cases("ri_lmer", ri, c("y", "x")),
     column_cases("ri_lmer weighted", riw, "w"),
-    scale_cases("ri_lmer", ri, c("y", "x")),
+    scale_cases("ri_lmer", ri, c("y", "x"), value = character(0)),
     scale_cases("ri_lmer weighted", riw, "w"),
     ## lme4 fits two groups (issue 8: today a uniroot error).
     lapply(cluster_cases("ri_lmer", ri), function(case) {
