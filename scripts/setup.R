@@ -24,6 +24,8 @@ mode <- if (length(args) >= 2) args[[2]] else "test"
 say <- function(...) cat("setup: ", ..., "\n", sep = "")
 fail <- function(...) {
   say(...)
+  ## keep the build logs a message points to, nothing else
+  if (exists("log_dir") && !length(list.files(log_dir))) unlink(log_dir, recursive = TRUE)
   quit(save = "no", status = 1)
 }
 
