@@ -222,7 +222,7 @@ started <- Sys.time()
 for (i in which(required$name %in% todo_required)) {
   if (satisfied(required$name[i], required$op[i], required$version[i])) next
   why <- install_with_deps(required$name[i], required$op[i], required$version[i])
-  if (!is.null(why)) fail(why, "\nStopped: ", required$name[i], " is required.")
+  if (!is.null(why)) fail(why, "\nsetup: stopped: ", required$name[i], " is required.")
 }
 skipped <- character()
 for (i in which(optional$name %in% todo_optional)) {

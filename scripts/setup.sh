@@ -42,11 +42,13 @@ if [ -n "$(echo $missing $tools)" ] && [ "$(id -u)" = 0 ] &&
   for p in $missing; do
     d=r-cran-$(echo "$p" | tr 'A-Z' 'a-z')
     # a package Debian does not have is left to CRAN below
-    if apt-cache show "$d" >/dev/null 2>&1; then deb="$deb $d"; fi
+    if apt-cache show "$d" >/dev/null 2>&1; then deb="$deb $d"; else echo "setup: Debian has no $d"; fi
   done
-  echo "setup: installing Debian packages:$deb $tools"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    $deb $tools >/dev/null
+  if [ -n "$(echo $deb $tools)" ]; then
+    echo "setup: installing Debian packages:$deb $tools"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      $deb $tools >/dev/null
+  fi
   tools=$(tools_missing | tr '\n' ' ')
 fi
 
