@@ -11,8 +11,9 @@
 ##          (optional: a failure warns, the tests that need one skip);
 ##   check: all of them required, as R CMD check with
 ##          _R_CHECK_FORCE_SUGGESTS_=true needs them.
-## CLUSTERAB_SETUP_EXTRA="pkg, pkg (>= 1.0)" adds required packages (to test the
-## failure path of these scripts).
+## CLUSTERAB_SETUP_EXTRA="pkg, pkg (>= 1.0)" adds required packages, and
+## CLUSTERAB_SETUP_OPTIONAL optional ones (to test the failure paths of these
+## scripts).
 ## Packages come from CRAN as set by R's own `repos` option, one at a time,
 ## dependencies first, so that the first failure stops the run (or, for an
 ## optional package, is reported) at once, with the system library it lacks.
@@ -74,6 +75,7 @@ runtime <- runtime[!duplicated(runtime$name) & !runtime$name %in% base_pkgs, ]
 suggests <- parse_deps(desc[1, "Suggests"])
 vignette_pkgs <- suggests[suggests$name %in% c("knitr", "rmarkdown"), ]
 extra <- parse_deps(Sys.getenv("CLUSTERAB_SETUP_EXTRA"))
+extra_optional <- parse_deps(Sys.getenv("CLUSTERAB_SETUP_OPTIONAL"))
 
 switch(mode,
   run = {
@@ -90,6 +92,7 @@ switch(mode,
   },
   fail("unknown mode \"", mode, "\": use run, test or check.")
 )
+optional <- rbind(optional, extra_optional)
 
 ## installed, and new enough for the version requirement `op version`
 satisfied <- function(name, op = "", version = "") {
@@ -191,8 +194,9 @@ dir.create(log_dir, mode = "0700")
 ## Installs one package (its dependencies are in already); NULL on success,
 ## else why it failed.
 install_one <- function(p) {
-  utils::install.packages(p, lib = lib, repos = repos, dependencies = FALSE,
-                          quiet = TRUE, keep_outputs = log_dir)
+  ## its warning ("non-zero exit status") is replaced by the message below
+  suppressWarnings(utils::install.packages(p, lib = lib, repos = repos, dependencies = FALSE,
+                                           quiet = TRUE, keep_outputs = log_dir))
   if (nzchar(system.file(package = p, lib.loc = lib))) return(NULL)
   out <- file.path(log_dir, paste0(p, ".out"))
   lines <- if (file.exists(out)) readLines(out, warn = FALSE) else character()

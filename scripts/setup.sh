@@ -10,7 +10,8 @@
 # install.packages() into the user library (scripts/setup.R), compiled from
 # source. It stops at the first package that fails, naming it and the system
 # library it lacks. To test these scripts: CLUSTERAB_SETUP_EXTRA="pkg, ..."
-# adds required packages, CLUSTERAB_SETUP_NO_APT=1 skips apt-get even as root.
+# adds required packages, CLUSTERAB_SETUP_OPTIONAL optional ones,
+# CLUSTERAB_SETUP_NO_APT=1 skips apt-get even as root.
 set -e
 mode=${1:-test}
 case "$mode" in
