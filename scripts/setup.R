@@ -151,7 +151,7 @@ log_signs <- c("cmake" = "cmake", "libxml-2\\.0|xml2-config|libxml/" = "libxml2-
                "curl/curl\\.h|libcurl" = "libcurl4-openssl-dev", "openssl/" = "libssl-dev",
                "gfortran" = "gfortran", "-llapack|-lblas" = "liblapack-dev",
                "zlib\\.h" = "zlib1g-dev", "fontconfig" = "libfontconfig1-dev",
-               "libpq-fe\\.h" = "libpq-dev")
+               "libpq-fe\\.h" = "libpq-dev", "uv\\.h|libuv" = "libuv1-dev")
 
 why_unavailable <- function(name) {
   if (name %in% rownames(db_all)) {
@@ -188,6 +188,9 @@ plan_for <- function(name, op = "", version = "") {
 
 ## Build logs in a private directory that outlives this R session (R deletes
 ## its own tempdir() on exit), so that a failure's log can be read.
+## fs (for rmarkdown) needs libuv1-dev unless it builds the libuv it bundles
+if (!nzchar(Sys.getenv("USE_BUNDLED_LIBUV"))) Sys.setenv(USE_BUNDLED_LIBUV = "1")
+
 log_dir <- tempfile("clusterab-setup-", tmpdir = dirname(tempdir()))
 dir.create(log_dir, mode = "0700")
 
