@@ -1,35 +1,61 @@
 #!/bin/sh
-# Installs everything clusterab needs to build, test and check, on a fresh
-# Debian machine with R: Debian's r-cran-* binaries when apt-get and root are
-# available (seconds), else CRAN with install.packages() (compiles; slower).
+# Installs what one of the README's commands needs, on a Debian machine with
+# R: sh scripts/setup.sh run|test|check
+#   run    the runtime dependencies (Imports and LinkingTo of DESCRIPTION),
+#          and knitr, rmarkdown and pandoc to build the vignettes;
+#   test   also testthat and the reference packages of Suggests;
+#   check  also qpdf and tidy, for R CMD check (.ci/run).
+# As root with apt-get: Debian's r-cran-* binaries (a few minutes); anything
+# Debian lacks, and for any other user everything, comes from CRAN through
+# install.packages() into the user library (scripts/setup.R), compiled from
+# source. It stops at the first package that fails, naming it and the system
+# library it lacks. To test these scripts: CLUSTERAB_SETUP_EXTRA="pkg, ..."
+# adds required packages, CLUSTERAB_SETUP_OPTIONAL optional ones,
+# CLUSTERAB_SETUP_NO_APT=1 skips apt-get even as root.
 set -e
-R_PKGS="Rcpp RcppEigen RcppParallel BH cli data.table generics testthat sandwich lmtest clubSandwich lme4 lmerTest boot knitr rmarkdown estimatr pbkrtest psych DBI RSQLite roxygen2"
-# installed = found on the library path (checked without loading anything)
-missing=$(Rscript -e "p <- strsplit('$R_PKGS', ' ')[[1]]; cat(p[!nzchar(vapply(p, function(x) system.file(package = x), ''))])")
-tools_missing=""
-for t in pandoc qpdf tidy; do command -v "$t" >/dev/null 2>&1 || tools_missing="$tools_missing $t"; done
-if [ -z "$missing" ] && [ -z "$tools_missing" ]; then
-  exit 0
-fi
-if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "setup: installing Debian packages for:$missing$tools_missing"
-  deb=""
-  for p in $missing; do deb="$deb r-cran-$(echo "$p" | tr 'A-Z' 'a-z')"; done
+mode=${1:-test}
+case "$mode" in
+  run|test|check) ;;
+  *) echo "usage: sh scripts/setup.sh run|test|check" >&2; exit 2 ;;
+esac
+cd "$(dirname "$0")/.."
+command -v Rscript >/dev/null 2>&1 ||
+  { echo "setup: R is not installed (as root: apt-get install r-base-core)"; exit 1; }
+
+# System tools: a C++ compiler and make (clusterab is compiled), pandoc for
+# the vignettes, qpdf and tidy for R CMD check.
+tools_missing() {
+  cxx=$(R CMD config CXX | cut -d ' ' -f 1)
+  command -v "$cxx" >/dev/null 2>&1 || echo g++
+  command -v make >/dev/null 2>&1 || echo make
+  command -v pandoc >/dev/null 2>&1 || echo pandoc
+  if [ "$mode" = check ]; then
+    for t in qpdf tidy; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done
+  fi
+}
+tools=$(tools_missing | tr '\n' ' ')
+missing=$(Rscript scripts/setup.R missing "$mode")
+
+if [ -n "$(echo $missing $tools)" ] && [ "$(id -u)" = 0 ] &&
+   command -v apt-get >/dev/null 2>&1 && [ -z "${CLUSTERAB_SETUP_NO_APT:-}" ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    $deb $tools_missing >/dev/null
+  deb=""
+  for p in $missing; do
+    d=r-cran-$(echo "$p" | tr 'A-Z' 'a-z')
+    # a package Debian does not have is left to CRAN below
+    if apt-cache show "$d" >/dev/null 2>&1; then deb="$deb $d"; else echo "setup: Debian has no $d"; fi
+  done
+  if [ -n "$(echo $deb $tools)" ]; then
+    echo "setup: installing Debian packages:$deb $tools"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      $deb $tools >/dev/null
+  fi
+  tools=$(tools_missing | tr '\n' ' ')
 fi
-# Whatever is still missing comes from CRAN (into the user library if the
-# system one is not writable).
-Rscript -e "
-p <- strsplit('$R_PKGS', ' ')[[1]]
-miss <- p[!nzchar(vapply(p, function(x) system.file(package = x), ''))]
-if (length(miss)) {
-  lib <- .libPaths()[1]
-  if (file.access(lib, 2) != 0) {
-    lib <- Sys.getenv('R_LIBS_USER'); dir.create(lib, recursive = TRUE, showWarnings = FALSE)
-    .libPaths(c(lib, .libPaths()))
-  }
-  message('setup: installing from CRAN: ', paste(miss, collapse = ' '))
-  install.packages(miss, lib = lib, repos = 'https://cloud.r-project.org')
-}"
+
+case " $tools " in
+  *" g++ "*|*" make "*)
+    echo "setup: no C++ compiler or make: clusterab is compiled from source (as root: apt-get install g++ make)"
+    exit 1 ;;
+esac
+Rscript scripts/setup.R install "$mode"
