@@ -86,7 +86,12 @@
 #' @param conf.level Confidence level. Formerly `level`.
 #' @param covariates Optional names of further columns to adjust for
 #'   (numeric, logical or factor), added to the regression as in
-#'   `lm(outcome ~ group * period + covariates)`.
+#'   `lm(outcome ~ group * period + covariates)`. Huge or tiny numeric
+#'   covariates are divided by a power of two before the cross-products
+#'   (exact: the estimate and its t statistic do not depend on their units;
+#'   their own coefficients are reported in the data's units). An outcome
+#'   the model fits exactly (a constant one) has a standard error of 0 and
+#'   is an error.
 #' @param threads Number of threads; default `getOption("clusterab.threads")`,
 #'   else all cores. Results do not depend on it.
 #' @param progress Show a progress bar on long runs? Default

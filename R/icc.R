@@ -221,7 +221,8 @@ as.data.frame.clusterab_icc <- function(x, row.names = NULL, optional = FALSE, .
 #' difference vanishes as the number of clusters grows.)
 #'
 #' @param cluster_size One cluster size, or the sizes of all clusters
-#'   (positive finite numbers; the mean may be fractional).
+#'   (positive finite numbers; the mean may be fractional). Huge or tiny
+#'   sizes are divided by a power of two before they are squared.
 #' @param icc The intraclass correlation: a single number in \[-1, 1\], or
 #'   an [icc()] result (its estimate is used). It
 #'   must also be large enough for the design effect to be positive (above
@@ -282,7 +283,8 @@ design_effect <- function(cluster_size, icc) {
 #'
 #' @param n Total number of rows (a single positive number).
 #' @inheritParams design_effect
-#' @return A single number (not rounded).
+#' @return A single number (not rounded). A result beyond the largest double
+#'   (a huge `n` with a design effect below 1) is an error naming `n`.
 #' @examples
 #' effective_n(1000, cluster_size = 20, icc = 0.05)
 #' effective_n(1000, cluster_size = c(10, 20, 30, 40), icc = 0.05)

@@ -16,6 +16,8 @@
 #'   weighted by cluster size (the difference of the row-level arm means).
 #' * `stat = "t"`: Welch's t on the cluster means (the statistic of
 #'   [cluster_ttest()]); needs at least two clusters per arm (per block).
+#'   It does not depend on the outcome's unit: huge or tiny outcomes are
+#'   divided by a power of two before the squared deviations are formed.
 #'
 #' With blocks, the statistic is the weighted average of the within-block
 #' statistics' numerators: block b's difference is weighted by its share of

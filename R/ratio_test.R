@@ -90,7 +90,14 @@
 #' net of refunds) are allowed. Missing or infinite values are errors naming
 #' the count. The lift is `NA` when the control ratio is zero; a replicate
 #' whose resampled control ratio is zero has no lift and is left out of the
-#' lift's interval.
+#' lift's interval. When every unit has the same ratio (a constant
+#' numerator of 0, say) every difference has standard error 0 and no test:
+#' an error; when only some comparisons are so, a warning and `NA` for
+#' their statistics and p-values. Huge or tiny numerators, denominators and
+#' group ratios (beyond 1e+-100) are divided by powers of two before
+#' anything is squared, so results do not depend on the units, and
+#' bootstrap p-values count a replicate that ties with the observed
+#' difference within a relative 1e-9.
 #'
 #' @param data A data frame or data.table, one row per unit.
 #' @param numerator Name of the numerator column (a string): numeric or
