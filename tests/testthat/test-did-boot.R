@@ -499,6 +499,13 @@ test_that("covariates with power-of-ten units give the same DiD inference", {
   fit <- lm(y ~ trt * per + x, data = ds)
   expect_equal(unname(res$estimate), unname(coef(fit)[["trt:per"]]), tolerance = 1e-10)
   expect_equal(res$std.error, sqrt(vcov(fit)["trt:per", "trt:per"]), tolerance = 1e-10)
+  ## the clustered path (HC1) against sandwich
+  skip_if_not_installed("sandwich")
+  res <- suppressWarnings(did_boot(ds, "y", "trt", "per", cluster = "g", R = 99, covariates = "x",
+                                   threads = 1))
+  V <- sandwich::vcovCL(lm(y ~ trt * per + x, data = d), cluster = ~ g, type = "HC1")
+  expect_equal(res$std.error, sqrt(V["trt:per", "trt:per"]), tolerance = 1e-10)
+  expect_equal(res$coefficients["x", 1] * 1e200, unname(coef(fit)[["x"]]) * 1e200, tolerance = 1e-10)
 })
 
 test_that("errors name `covariates`, `period` and `conf.level`", {
