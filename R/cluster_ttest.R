@@ -72,8 +72,8 @@
 cluster_ttest <- function(data, outcome, treatment, cluster, weights = c("equal", "size"),
                           conf.level = 0.95, alternative = c("two.sided", "less", "greater"),
                           control = NULL) {
-  weights <- match_choice(weights, c("equal", "size"), "weights")
-  alternative <- match_choice(alternative, c("two.sided", "less", "greater"), "alternative")
+  weights <- arg_match(weights, c("equal", "size"), what = "weights")
+  alternative <- arg_match(alternative, c("two.sided", "less", "greater"), what = "alternative")
   check_conf_level(conf.level, "conf.level")
   cols <- experiment_columns(data, outcome, treatment, cluster)
   y <- cols$y

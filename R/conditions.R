@@ -30,7 +30,8 @@ inform <- function(..., class = NULL) {
 ## "`type` must be one of \"a\", \"b\", not \"x\"." where match.arg() raises an
 ## unclassed "'arg' should be one of ...". As match.arg(), the default (the
 ## whole vector of choices) gives its first element, NULL too, and partial
-## matching is allowed.
+## matching is allowed. Replaces the former match_choice() of
+## R/resampling.R (the same job, with "should be one of" in the message).
 arg_match <- function(arg, choices, several.ok = FALSE, what = NULL) {
   if (is.null(what)) what <- deparse1(substitute(arg))
   if (missing(choices)) {
@@ -46,7 +47,8 @@ arg_match <- function(arg, choices, several.ok = FALSE, what = NULL) {
                   if (several.ok) "one or more of" else "one of",
                   paste0("\"", choices, "\"", collapse = ", "), describe_value(arg)))
   }
-  choices[i]
+  ## several: each choice once, in the order given (a repeat adds nothing)
+  choices[unique(i)]
 }
 
 ## A short description of a bad argument value for an error message:

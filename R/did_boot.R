@@ -86,7 +86,12 @@
 #' @param conf.level Confidence level. Formerly `level`.
 #' @param covariates Optional names of further columns to adjust for
 #'   (numeric, logical or factor), added to the regression as in
-#'   `lm(outcome ~ group * period + covariates)`.
+#'   `lm(outcome ~ group * period + covariates)`. Huge or tiny numeric
+#'   covariates are divided by a power of two before the cross-products
+#'   (exact: the estimate and its t statistic do not depend on their units;
+#'   their own coefficients are reported in the data's units). An outcome
+#'   the model fits exactly (a constant one) has a standard error of 0 and
+#'   is an error.
 #' @param threads Number of threads; default `getOption("clusterab.threads")`,
 #'   else all cores. Results do not depend on it.
 #' @param progress Show a progress bar on long runs? Default
@@ -137,12 +142,12 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   check_replicate_memory(R, 1)
   check_conf_level(conf.level, "conf.level")
   level <- conf.level
-  ci <- match_choice(ci, c("perc", "bca", "norm"), "ci", several.ok = TRUE)
+  ci <- arg_match(ci, c("perc", "bca", "norm"), several.ok = TRUE, what = "ci")
   threads <- resolve_threads(threads)
   if (missing(resample)) {
     type <- if (is.null(cluster)) "iid" else "cluster"
   } else {
-    type <- match_choice(resample, c("cluster", "iid"), "resample")
+    type <- arg_match(resample, c("cluster", "iid"), what = "resample")
     if (type == "cluster" && is.null(cluster)) {
       abort('resample = "cluster" resamples clusters: give the clusters in `cluster`, or use resample = "iid".',
            call. = FALSE)
@@ -163,6 +168,13 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   per <- did_levels(data_column(data, period, "period"), "period", period, c("pre", "post"),
                     pre, "pre", "pre period")
   cov_cols <- did_covariates(data, covariates, c(outcome, group, period))
+  ## huge or tiny numeric covariates: divided by powers of two (exact) before
+  ## the cross-products are formed; the DiD and its t statistic do not change,
+  ## and their own coefficients are scaled back below
+  cov_scale <- vapply(cov_cols, function(v) {
+    if (is.numeric(v) && !is.object(v) && is.null(dim(v))) outcome_scale(v) else 1
+  }, 0)
+  for (v in names(cov_scale)[cov_scale != 1]) cov_cols[[v]] <- cov_cols[[v]] / cov_scale[[v]]
   cell <- 2L * grp$second + per$second
   check_cells(cell, grp$levels, per$levels)
   cl <- NULL
@@ -199,10 +211,17 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   }
   est <- reg$coefficients[[did_name]]
   se <- sqrt(reg$vcov[did_name, did_name])
+  if (!is.finite(se) || se == 0) {
+    abort(sprintf("the standard error of the difference in differences is %s: the model fits `outcome` column `%s` exactly (is it constant, or constant within each cell?), so there is no t statistic, p-value or interval.",
+                  format(se), outcome), call. = FALSE)
+  }
   ## clustered: G - 1 df (Stata, fixest), the package's default; else n - p
   if (!is.null(cl)) reg$df.residual <- cl$G - 1
   df <- reg$df.residual
   tab <- coef_table(reg)
+  for (v in intersect(names(cov_scale)[cov_scale != 1], rownames(tab))) {
+    tab[v, 1:2] <- tab[v, 1:2] / cov_scale[[v]]
+  }
 
   ## The bootstrap kernels see z = (1, columns, y), centred by `shift`.
   kernel <- list(design = c(0L, seq_len(k)), shift = c(0, unname(stats$shift)),
@@ -337,7 +356,7 @@ check_cells <- function(cell, group_levels, period_levels) {
     empty <- which(counts == 0L) - 1L
     labels <- sprintf("%s = \"%s\", %s = \"%s\"", "group", group_levels[empty %/% 2L + 1L],
                       "period", period_levels[empty %% 2L + 1L])
-    abort(sprintf("the 2x2 cell%s %s %s no rows; a difference in differences needs rows in all four cells.",
+    abort(sprintf("the 2x2 cell%s %s %s no rows; a difference in differences needs rows in all four cells of `group` and `period` (are they different columns, and does `data` hold both periods of both groups?).",
                  if (length(empty) > 1L) "s" else "", paste(labels, collapse = " and "),
                  if (length(empty) > 1L) "have" else "has"), call. = FALSE)
   }
@@ -370,8 +389,8 @@ classical_fit <- function(stats) {
   k <- length(kept)
   n <- stats$nobs
   if (n - k <= 0) {
-    abort("the model has no residual degrees of freedom; it needs more rows than coefficients.",
-         call. = FALSE)
+    abort(sprintf("the model has no residual degrees of freedom (%d rows, %d coefficients); use fewer `covariates` (a factor or character covariate adds a coefficient per level) or more rows.",
+                  as.integer(n), as.integer(k)), call. = FALSE)
   }
   beta <- des$sol$coef
   rss <- des$S[q, q] - sum(beta * des$S[kept + 1L, q])
@@ -568,6 +587,7 @@ confint.did_boot <- function(object, parm, level = object$level, ...) {
 #' @method tidy did_boot
 #' @export
 tidy.did_boot <- function(x, conf.level = x$level, ...) {
+  check_conf_level(conf.level, "conf.level")
   tab <- confint.did_boot(x, level = conf.level)
   k <- nrow(tab)
   data.frame(term = names(x$estimate), estimate = unname(x$estimate),

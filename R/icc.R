@@ -69,6 +69,10 @@ icc <- function(x, outcome = NULL, cluster = NULL, conf.level = 0.95) {
     abort(sprintf("`x` must be a data frame, a data.table or an ri_lmer fit, not %s.",
                  class(x)[1L]), call. = FALSE)
   }
+  if (nrow(x) == 0L) {
+    abort("`x` (the data) has no rows; the ICC needs at least 2 clusters, some with 2 or more rows.",
+          call. = FALSE)
+  }
   y <- data_column(x, outcome, "outcome", "x")
   cl <- data_cluster(x, cluster, "cluster", "x")
   g <- cl$values
@@ -217,7 +221,8 @@ as.data.frame.clusterab_icc <- function(x, row.names = NULL, optional = FALSE, .
 #' difference vanishes as the number of clusters grows.)
 #'
 #' @param cluster_size One cluster size, or the sizes of all clusters
-#'   (positive finite numbers; the mean may be fractional).
+#'   (positive finite numbers; the mean may be fractional). Huge or tiny
+#'   sizes are divided by a power of two before they are squared.
 #' @param icc The intraclass correlation: a single number in \[-1, 1\], or
 #'   an [icc()] result (its estimate is used). It
 #'   must also be large enough for the design effect to be positive (above
@@ -250,11 +255,19 @@ design_effect <- function(cluster_size, icc) {
   m <- if (length(cluster_size) == 1L) {
     cluster_size
   } else {
-    mbar <- mean(cluster_size)
-    cv2 <- mean((cluster_size - mbar)^2) / mbar^2  # population SD: see the docs
-    (cv2 + 1) * mbar
+    ## sizes divided by a power of two (exact, and 1 for ordinary sizes), so
+    ## that squares of huge or tiny sizes neither overflow nor underflow
+    s <- outcome_scale(cluster_size)
+    u <- cluster_size / s
+    mbar <- mean(u)
+    cv2 <- mean((u - mbar)^2) / mbar^2  # population SD: see the docs
+    (cv2 + 1) * mbar * s
   }
   de <- 1 + (m - 1) * icc
+  if (!is.finite(de)) {
+    abort(sprintf("the design effect for these `cluster_size` values and `icc` = %s is not representable in double precision (it would be about %s); check `cluster_size`.",
+                  format(icc), format(m * icc)), call. = FALSE)
+  }
   if (de <= 0) {
     abort(sprintf("`icc` = %s is too negative for these cluster sizes: the design effect would be %s; the ICC must be above %s.",
                  format(icc), format(de), format(-1 / (m - 1))), call. = FALSE)
@@ -270,7 +283,8 @@ design_effect <- function(cluster_size, icc) {
 #'
 #' @param n Total number of rows (a single positive number).
 #' @inheritParams design_effect
-#' @return A single number (not rounded).
+#' @return A single number (not rounded). A result beyond the largest double
+#'   (a huge `n` with a design effect below 1) is an error naming `n`.
 #' @examples
 #' effective_n(1000, cluster_size = 20, icc = 0.05)
 #' effective_n(1000, cluster_size = c(10, 20, 30, 40), icc = 0.05)
@@ -284,7 +298,14 @@ effective_n <- function(n, cluster_size, icc) {
   if (!is.numeric(n) || length(n) != 1L || is.na(n) || !is.finite(n) || n <= 0) {
     abort("`n` must be a single positive finite number, the total number of rows.", call. = FALSE)
   }
-  n / design_effect(cluster_size, icc)
+  out <- n / design_effect(cluster_size, icc)
+  ## a design effect below 1 (a negative ICC) raises n: it may overflow
+  if (!is.finite(out)) {
+    abort(sprintf("`n` = %s divided by the design effect %s (a negative `icc`) is beyond the largest double (%s); give a smaller `n`.",
+                  format(n), format(design_effect(cluster_size, icc)), format(.Machine$double.xmax)),
+          call. = FALSE)
+  }
+  out
 }
 
 ## The ICC as a number: an icc() result gives its estimate.

@@ -16,6 +16,8 @@
 #'   weighted by cluster size (the difference of the row-level arm means).
 #' * `stat = "t"`: Welch's t on the cluster means (the statistic of
 #'   [cluster_ttest()]); needs at least two clusters per arm (per block).
+#'   It does not depend on the outcome's unit: huge or tiny outcomes are
+#'   divided by a power of two before the squared deviations are formed.
 #'
 #' With blocks, the statistic is the weighted average of the within-block
 #' statistics' numerators: block b's difference is weighted by its share of
@@ -155,9 +157,9 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
                                weights = c("equal", "size"), conf.level = 0.95,
                                conf.int = NULL, threads = NULL, progress = NULL,
                                control = NULL) {
-  stat <- match_choice(stat, c("diff_means", "t"), "stat")
-  alternative <- match_choice(alternative, c("two.sided", "greater", "less"), "alternative")
-  weights <- match_choice(weights, c("equal", "size"), "weights")
+  stat <- arg_match(stat, c("diff_means", "t"), what = "stat")
+  alternative <- arg_match(alternative, c("two.sided", "greater", "less"), what = "alternative")
+  weights <- arg_match(weights, c("equal", "size"), what = "weights")
   check_conf_level(conf.level, "conf.level")
   R <- check_replicates(R)
   threads <- resolve_threads(threads)
@@ -201,6 +203,11 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
                      class = "randomization_test_arms"))
   }
   cl <- rand_clusters(data, outcome, treatment, cluster, blocks, control)
+  ## Welch t is scale-free: keep the cluster means divided by a power of two
+  ## (exact), so that the squared deviations of huge or tiny outcomes neither
+  ## overflow nor underflow. The difference in means is reported in the
+  ## outcome's unit.
+  if (stat != "t") cl$ybar <- cl$ybar * cl$y_scale
   cluster <- cl$cluster_name
   blocks <- cl$blocks_name
   design <- rand_design(cl, stat, weights)
@@ -295,7 +302,8 @@ randomization_test <- function(data, outcome, treatment, cluster, blocks = NULL,
   }
   rm(pair_a, pair_b)
 
-  est <- obs[2L]
+  ## the difference in means in the outcome's unit (Welch t saw y / y_scale)
+  est <- if (stat == "t") obs[2L] * cl$y_scale else obs[2L]
   stat_name <- if (stat == "t") "t" else "difference in means"
   method <- sprintf("%s randomisation test of %s on cluster means%s%s",
                     if (use_exact) "Exact" else "Monte Carlo",
@@ -365,7 +373,10 @@ rand_clusters <- function(data, outcome, treatment, cluster, blocks, control = N
   treated <- attr(arms, "treated")
   attr(arms, "treated") <- NULL
   n <- tabulate(code, G)
-  ybar <- as.vector(rowsum(as.double(y), code, reorder = TRUE)) / n
+  ## the means of y / y_scale (a power of two: exact): sums of huge values
+  ## cannot overflow
+  y_scale <- outcome_scale(y)
+  ybar <- as.vector(rowsum(as.double(y) / y_scale, code, reorder = TRUE)) / n
   z <- treated[codes$first]
   block <- if (is.null(bl)) rep(1L, G) else match(bl[codes$first], unique(bl[codes$first]))
   n_clusters <- stats::setNames(c(sum(!z), sum(z)), arms)
@@ -373,6 +384,7 @@ rand_clusters <- function(data, outcome, treatment, cluster, blocks, control = N
   list(ybar = ybar, n = n, z = z, block = block,
        block_ids = if (is.null(bl)) NULL else unique(bl[codes$first]),
        arms = arms, n_clusters = n_clusters, n_obs = n_obs, cluster_name = cols$cluster_name,
+       y_scale = y_scale,
        blocks_name = bl_col$name)
 }
 
@@ -389,7 +401,7 @@ rand_design <- function(cl, stat, weights) {
   if (length(bad) > 0L) {
     where <- if (B == 1L) "" else sprintf(" of block '%s'", format(cl$block_ids[bad[1L]]))
     abort(sprintf("each arm%s needs at least %d cluster%s for %s; found %d treated and %d control clusters%s.%s",
-                 if (B == 1L) "" else " of every block", need, if (need == 1L) "" else "s",
+                 if (B == 1L) "" else " of every block of `blocks`", need, if (need == 1L) "" else "s",
                  if (stat == "t") "a t statistic" else "a difference in means",
                  treated[bad[1L]], size[bad[1L]] - treated[bad[1L]], where,
                  if (stat == "t") " Use `stat = \"diff_means\"` (for example in paired designs)." else ""),

@@ -90,7 +90,14 @@
 #' net of refunds) are allowed. Missing or infinite values are errors naming
 #' the count. The lift is `NA` when the control ratio is zero; a replicate
 #' whose resampled control ratio is zero has no lift and is left out of the
-#' lift's interval.
+#' lift's interval. When every unit has the same ratio (a constant
+#' numerator of 0, say) every difference has standard error 0 and no test:
+#' an error; when only some comparisons are so, a warning and `NA` for
+#' their statistics and p-values. Huge or tiny numerators, denominators and
+#' group ratios (beyond 1e+-100) are divided by powers of two before
+#' anything is squared, so results do not depend on the units, and
+#' bootstrap p-values count a replicate that ties with the observed
+#' difference within a relative 1e-9.
 #'
 #' @param data A data frame or data.table, one row per unit.
 #' @param numerator Name of the numerator column (a string): numeric or
@@ -163,9 +170,9 @@ ratio_test <- function(data, numerator, denominator = NULL, group, method = c("d
                        R = 2000, control = NULL, ci = c("perc", "bca"), conf.level = 0.95,
                        alternative = c("two.sided", "less", "greater"), threads = NULL,
                        progress = NULL) {
-  method <- match_choice(method, c("delta", "bootstrap"), "method")
-  ci <- match_choice(ci, c("perc", "bca"), "ci")
-  alternative <- match_choice(alternative, c("two.sided", "less", "greater"), "alternative")
+  method <- arg_match(method, c("delta", "bootstrap"), what = "method")
+  ci <- arg_match(ci, c("perc", "bca"), what = "ci")
+  alternative <- arg_match(alternative, c("two.sided", "less", "greater"), what = "alternative")
   check_conf_level(conf.level, "conf.level")
   if (method == "bootstrap") {
     R <- check_replicates(R, min = 2)
@@ -306,30 +313,57 @@ ratio_group_stats <- function(cells, levels) {
   }
   small <- which(n < 2)
   if (length(small) > 0L) {
-    abort(sprintf("group '%s' has a single unit; every group needs at least 2 units for a variance.",
+    abort(sprintf("group '%s' has a single unit (row of `data`); every group of `group` needs at least 2 units for a variance.",
                  levels[small[1L]]), call. = FALSE)
   }
   r <- sx / sy
   ybar <- sy / n
   l <- (cells$x - r[g] * cells$y) / ybar[g]
-  s2 <- sum_by(w * l^2)
-  s3 <- sum_by(w * l^3)
+  ## Groups may differ in scale by far more than the data's columns do (one
+  ## huge denominator): the influence values of each group are divided by a
+  ## power of two of their own (1 for ordinary data) before they are squared.
+  ## `l_scale` keeps it; s2 and s3 are the sums of the scaled powers.
+  l_scale <- vapply(seq_along(levels), function(k) outcome_scale(l[g == k]), 0)
+  ls <- l / l_scale[g]
+  s2 <- sum_by(w * ls^2)
+  s3 <- sum_by(w * ls^3)
   data.frame(group = levels, n = n, numerator = sx, denominator = sy, ratio = r,
-             std.error = sqrt(s2 / (n * (n - 1))), s2 = s2, s3 = s3, stringsAsFactors = FALSE)
+             std.error = l_scale * sqrt(s2 / (n * (n - 1))), s2 = s2, s3 = s3,
+             l_scale = l_scale, stringsAsFactors = FALSE)
+}
+
+## sqrt(a^2 + b^2) without overflow or underflow of the squares: a and b are
+## divided by a power of two (1 for ordinary values, so those are exact).
+scaled_hypot <- function(a, b) {
+  m <- pmax(abs(a), abs(b))
+  s <- vapply(m, outcome_scale, 0)
+  s * sqrt((a / s)^2 + (b / s)^2)
+}
+
+## sd() of finite values whose squares might overflow or underflow.
+scaled_sd <- function(v) {
+  s <- outcome_scale(v)
+  s * stats::sd(v / s)
 }
 
 ## Delta-method comparisons of every group with the control.
 ratio_delta <- function(stats, control, level, alternative) {
   others <- setdiff(seq_len(nrow(stats)), control)
   rc <- stats$ratio[control]
-  vc <- stats$std.error[control]^2
+  sc <- stats$std.error[control]
   rg <- stats$ratio[others]
-  vg <- stats$std.error[others]^2
+  sg <- stats$std.error[others]
   est <- rg - rc
-  se <- sqrt(vg + vc)
+  ## sqrt(vg + vc) and sqrt(vg / rc^2 + vc rg^2 / rc^4), without squaring
+  ## standard errors that may be huge or tiny
+  se <- scaled_hypot(sg, sc)
   lift <- if (rc != 0) rg / rc - 1 else rep(NA_real_, length(others))
-  lift_se <- if (rc != 0) sqrt(vg / rc^2 + vc * rg^2 / rc^4) else rep(NA_real_, length(others))
+  lift_se <- if (rc != 0) scaled_hypot(sg / rc, sc * (rg / rc) / rc) else rep(NA_real_, length(others))
   z <- est / se
+  if (all(se == 0)) {
+    abort(sprintf("the standard error of every difference is zero: every unit has the same `numerator` / `denominator` ratio (%s), so no z statistic, p-value or interval is defined.",
+                  format(rc)), call. = FALSE)
+  }
   if (any(se == 0)) {
     warn("the standard error of a difference is zero (every unit has the same numerator / denominator ratio); its z statistic and p-value are undefined.",
             call. = FALSE)
@@ -430,8 +464,8 @@ ratio_bootstrap <- function(out, units, stats, R, threads, progress, resample = 
     comp$lift.conf.low[k] <- l_ci[1L]
     comp$lift.conf.high[k] <- l_ci[2L]
     comp$p.value[k] <- boot_p_value(t[, k], comp$estimate[k], out$alternative)
-    comp$std.error[k] <- stats::sd(t[is.finite(t[, k]), k])
-    comp$lift.std.error[k] <- stats::sd(t_lift[is.finite(t_lift[, k]), k])
+    comp$std.error[k] <- scaled_sd(t[is.finite(t[, k]), k])
+    comp$lift.std.error[k] <- scaled_sd(t_lift[is.finite(t_lift[, k]), k])
   }
   comp$statistic <- NA_real_
   out$comparisons <- comp
@@ -442,9 +476,17 @@ ratio_bootstrap <- function(out, units, stats, R, threads, progress, resample = 
 ## the group ratios (several-sample formula; see ?ratio_test).
 ratio_acceleration <- function(stats, ctl, others) {
   n <- stats$n
+  ## s2 and s3 are sums of powers of influence values divided by l_scale; the
+  ## acceleration is homogeneous of degree 0, so both weights are divided by
+  ## a common power of two first
   accel <- function(scale_g, scale_c) {
-    num <- scale_g^3 * stats$s3[others] / n[others]^3 + scale_c^3 * stats$s3[ctl] / n[ctl]^3
-    den <- scale_g^2 * stats$s2[others] / n[others]^2 + scale_c^2 * stats$s2[ctl] / n[ctl]^2
+    a_g <- scale_g * stats$l_scale[others] / n[others]
+    a_c <- scale_c * stats$l_scale[ctl] / n[ctl]
+    m <- vapply(pmax(abs(a_g), abs(a_c)), outcome_scale, 0)
+    a_g <- a_g / m
+    a_c <- a_c / m
+    num <- a_g^3 * stats$s3[others] + a_c^3 * stats$s3[ctl]
+    den <- a_g^2 * stats$s2[others] + a_c^2 * stats$s2[ctl]
     num / (6 * den^1.5)
   }
   rc <- stats$ratio[ctl]
@@ -480,10 +522,14 @@ boot_interval <- function(t, t0, level, type, alternative, a) {
 boot_p_value <- function(t, t0, alternative) {
   t <- t[is.finite(t)]
   centred <- t - t0
+  ## a relative tolerance: a replicate that ties in exact arithmetic (such as
+  ## equal ratios in both groups) counts whatever the rounding in the
+  ## data's units
+  tol <- 1e-9 * max(abs(t0), abs(t))
   hits <- switch(alternative,
-                 two.sided = sum(abs(centred) >= abs(t0)),
-                 greater = sum(centred >= t0),
-                 less = sum(centred <= t0))
+                 two.sided = sum(abs(centred) >= abs(t0) - tol),
+                 greater = sum(centred >= t0 - tol),
+                 less = sum(centred <= t0 + tol))
   (1 + hits) / (length(t) + 1)
 }
 
@@ -626,7 +672,7 @@ as.data.frame.ratio_test <- function(x, row.names = NULL, optional = FALSE, ...)
 #' @export
 confint.ratio_test <- function(object, parm, level = object$conf.level,
                                type = c("difference", "lift"), ...) {
-  type <- match_choice(type, c("difference", "lift"), "type")
+  type <- arg_match(type, c("difference", "lift"), what = "type")
   check_conf_level(level, "level")
   comp <- object$comparisons
   nm <- names(object$estimate)
@@ -664,7 +710,7 @@ confint.ratio_test <- function(object, parm, level = object$conf.level,
 #'   most 50 distinct values.
 #' @export
 plot.ratio_test <- function(x, which = 1L, type = c("difference", "lift"), ...) {
-  type <- match_choice(type, c("difference", "lift"), "type")
+  type <- arg_match(type, c("difference", "lift"), what = "type")
   if (x$type != "bootstrap") {
     abort("`x` is a delta-method test, which has no replicates to plot; rerun ratio_test() with method = \"bootstrap\".",
          call. = FALSE)

@@ -177,20 +177,3 @@ renamed_arguments <- function(dots, renamed) {
   abort(sprintf("unused argument%s: %s.", if (length(dots) > 1L) "s" else "",
                 paste(shown, collapse = ", ")))
 }
-
-## match.arg() with a classed error naming the argument: `x` one of `choices`
-## (partial matching as match.arg), or several of them with `several.ok`.
-## The default (the whole vector of choices) gives the first.
-match_choice <- function(x, choices, arg, several.ok = FALSE) {
-  if (identical(x, choices)) return(if (several.ok) choices else choices[1L])
-  shown <- paste0('"', choices, '"', collapse = ", ")
-  if (!is.character(x) || length(x) == 0L || anyNA(x) || (!several.ok && length(x) != 1L)) {
-    abort(sprintf("`%s` should be one of %s%s.", arg, shown,
-                  if (several.ok) " (one or more)" else ", a single string"))
-  }
-  i <- pmatch(x, choices, duplicates.ok = TRUE)
-  if (anyNA(i)) {
-    abort(sprintf("`%s` should be one of %s, not \"%s\".", arg, shown, x[is.na(i)][1L]))
-  }
-  choices[unique(i)]
-}

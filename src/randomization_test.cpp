@@ -212,7 +212,9 @@ struct Counter {
     n_lo += T <= t.thr_lo;
     tmin = std::min(tmin, T);
     tmax = std::max(tmax, T);
-    if (t.bins > 0) {
+    // A NaN statistic (Inf/Inf) has no bin: it is counted by none of the
+    // tallies, and R sees it as the histogram's shortfall.
+    if (t.bins > 0 && !std::isnan(T)) {
       const double pos = (T - t.lo) * t.inv_width;
       const int bin = pos < 0 ? 0 : (pos >= t.bins ? t.bins + 1 : 1 + static_cast<int>(pos));
       ++hist[bin];

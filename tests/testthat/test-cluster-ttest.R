@@ -134,7 +134,7 @@ test_that("bad inputs give errors that name the argument", {
   expect_error(cluster_ttest(d, "y", "treat", 3), "`cluster` has 1 values but `data` has \\d+ rows",
                class = "clusterab_error")
   expect_error(cluster_ttest(as.list(d), "y", "treat", "g"), "`data` must be a data frame")
-  expect_error(cluster_ttest(d, "y", "treat", "g", weights = "rows"), "should be one of")
+  expect_error(cluster_ttest(d, "y", "treat", "g", weights = "rows"), "must be one of")
   expect_error(cluster_ttest(d, "y", "treat", "g", conf.level = 95), "`conf.level` must be a single number")
   dt <- d; dt$y <- as.character(d$y)
   expect_error(cluster_ttest(dt, "y", "treat", "g"), "`outcome` column 'y' must be numeric")
@@ -211,7 +211,7 @@ test_that("alternative: one-sided tests equal t.test() on cluster means", {
                                     greater = pt(tt, df, lower.tail = FALSE)), tolerance = 1e-12)
   }
   expect_identical(cluster_ttest(d, "y", "treat", "g", alternative = "greater")$conf.int[2L], Inf)
-  expect_error(cluster_ttest(d, "y", "treat", "g", alternative = "up"), "should be one of")
+  expect_error(cluster_ttest(d, "y", "treat", "g", alternative = "up"), "must be one of")
 })
 
 test_that("cluster as a column name, a formula or a vector; Date and POSIXct ids", {

@@ -362,7 +362,7 @@ test_that("bad inputs give clear errors", {
   expect_error(call_did(levl = 0.9), "unused argument: `levl`", class = "clusterab_error")
   expect_error(did_boot(d, "f", "treated", "post"), "`outcome` column `f` must be numeric")
   expect_error(did_boot(d, "nope", "treated", "post"), "is not a column of `data`")
-  expect_error(call_did(ci = "basic"), "should be one of")
+  expect_error(call_did(ci = "basic"), "`ci` must be one or more of")
   dc <- d
   dc$tp <- dc$treated * dc$post
   expect_error(call_did(dc, covariates = "tp"), "not identified: `covariates` are collinear")
@@ -461,4 +461,62 @@ test_that("glance() and as.data.frame() have broom's names", {
   expect_identical(gl$n.clusters, 30L)
   expect_identical(gl$parameter, 29)
   expect_identical(as.data.frame(fit), tidy(fit))
+})
+
+sweep_like_did <- function(seed = 8L) {
+  set.seed(seed)
+  size <- rep_len(c(3L, 4L, 5L, 6L, 4L), 10L)
+  g <- rep(1:10, size)
+  trt <- rep(rep_len(0:1, 10L), size)
+  data.frame(y = 0.3 * trt + rnorm(10)[g] + rnorm(length(g)), x = rnorm(length(g)), g = g,
+             trt = trt, per = unlist(lapply(size, function(s) rep_len(0:1, s))))
+}
+
+test_that("a constant outcome is a classed error naming `outcome` (it gave NaN t and p)", {
+  d <- sweep_like_did()
+  d$y <- 2
+  expect_error(did_boot(d, "y", "trt", "per", cluster = "g", R = 50, threads = 1),
+               "standard error of the difference in differences is 0.*`outcome`",
+               class = "clusterab_error")
+})
+
+test_that("covariates with power-of-ten units give the same DiD inference", {
+  d <- sweep_like_did()
+  ref <- did_boot(d, "y", "trt", "per", R = 99, covariates = "x", threads = 1)
+  for (s in c(1e200, 1e155, 1e-170, 1e-200)) {
+    ds <- d; ds$x <- d$x * s
+    set.seed(1)
+    res <- did_boot(ds, "y", "trt", "per", R = 99, covariates = "x", threads = 1)
+    expect_equal(unname(res$statistic), unname(ref$statistic), tolerance = 1e-10)
+    expect_equal(res$p.value, ref$p.value, tolerance = 1e-10)
+    expect_equal(unname(res$estimate), unname(ref$estimate), tolerance = 1e-10)
+    ## the covariate's own coefficient in the data's units
+    expect_equal(res$coefficients["x", 1:2] * s, ref$coefficients["x", 1:2], tolerance = 1e-10)
+  }
+  ## against lm() with the huge covariate
+  ds <- d; ds$x <- d$x * 1e200
+  res <- did_boot(ds, "y", "trt", "per", R = 99, covariates = "x", threads = 1)
+  fit <- lm(y ~ trt * per + x, data = ds)
+  expect_equal(unname(res$estimate), unname(coef(fit)[["trt:per"]]), tolerance = 1e-10)
+  expect_equal(res$std.error, sqrt(vcov(fit)["trt:per", "trt:per"]), tolerance = 1e-10)
+  ## the clustered path (HC1) against sandwich
+  skip_if_not_installed("sandwich")
+  res <- suppressWarnings(did_boot(ds, "y", "trt", "per", cluster = "g", R = 99, covariates = "x",
+                                   threads = 1))
+  V <- sandwich::vcovCL(lm(y ~ trt * per + x, data = d), cluster = ~ g, type = "HC1")
+  expect_equal(res$std.error, sqrt(V["trt:per", "trt:per"]), tolerance = 1e-10)
+  expect_equal(res$coefficients["x", 1] * 1e200, unname(coef(fit)[["x"]]) * 1e200, tolerance = 1e-10)
+})
+
+test_that("errors name `covariates`, `period` and `conf.level`", {
+  d <- sweep_like_did()
+  dc <- d; dc$x <- as.character(d$x)
+  expect_error(did_boot(dc, "y", "trt", "per", R = 50, covariates = "x", threads = 1),
+               "no residual degrees of freedom.*`covariates`", class = "clusterab_error")
+  expect_error(did_boot(d, "y", "trt", "trt", cluster = "g", R = 50, threads = 1),
+               "`period`", class = "clusterab_error")
+  expect_error(did_boot(d[c(1, nrow(d)), ], "y", "trt", "per", R = 50, threads = 1),
+               "`group` and `period`.*`data`", class = "clusterab_error")
+  fit <- did_boot(d, "y", "trt", "per", cluster = "g", R = 199, ci = "perc", threads = 1)
+  expect_error(tidy(fit, conf.level = 2), "`conf.level`", class = "clusterab_error")
 })

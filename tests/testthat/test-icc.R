@@ -241,3 +241,22 @@ test_that("glance() and as.data.frame() have broom's names", {
   expect_identical(gl$df, 9)
   expect_identical(as.data.frame(res), tidy(res))
 })
+
+test_that("icc() of data with no rows names `x`", {
+  d <- data.frame(y = numeric(0), g = integer(0))
+  expect_error(icc(d, "y", "g"), "`x` \\(the data\\) has no rows", class = "clusterab_error")
+})
+
+test_that("design_effect() of huge or tiny cluster sizes: no overflow (it was an unclassed error)", {
+  ## sum(m^2) / sum(m), computed in units where the squares are representable
+  expect_equal(design_effect(c(1e200, 1), 0.05), 1 + (1e200 - 1) * 0.05, tolerance = 1e-12)
+  expect_equal(design_effect(c(1e155, 1e155, 1), 0.05), 1 + (1e155 - 1) * 0.05, tolerance = 1e-12)
+  m <- c(1e-200, 2e-200)
+  expect_equal(design_effect(m, 0.05), 1 + (5 / 3 * 1e-200 - 1) * 0.05, tolerance = 1e-14)
+})
+
+test_that("effective_n() refuses a result beyond double precision, naming `n`", {
+  expect_error(effective_n(1e308, cluster_size = 20, icc = -0.05), "`n` = 1e\\+308",
+               class = "clusterab_error")
+  expect_equal(effective_n(1e300, cluster_size = 20, icc = -0.05), 1e300 / 0.05)
+})

@@ -422,3 +422,48 @@ test_that("glance() and as.data.frame() have broom's names", {
   expect_identical(gl$n.clusters, 8L)
   expect_identical(as.data.frame(res), tidy(res))
 })
+
+test_that("Welch t with a huge or tiny outcome: no crash, the p-values of the original units", {
+  ## issue 8: d$y[3] <- 1e155 made the squared deviations overflow, the t
+  ## statistics NaN, and the enumeration binned NaN out of range (segfault)
+  d <- ri_data(10, rep(c(TRUE, FALSE), 5), seed = 46)
+  ref <- randomization_test(d, "y", "treat", "g", stat = "t", threads = 1)
+  for (s in c(1e155, 1e200, 1e-170, 1e-200)) {
+    ds <- d; ds$y <- d$y * s
+    res <- randomization_test(ds, "y", "treat", "g", stat = "t", threads = 1)
+    expect_equal(res$p.values, ref$p.values, tolerance = 1e-12)
+    expect_equal(unname(res$statistic), unname(ref$statistic), tolerance = 1e-10)
+    expect_equal(unname(res$estimate) / s, unname(ref$estimate), tolerance = 1e-10)
+  }
+  d1 <- d; d1$y[3] <- 1e155
+  res <- randomization_test(d1, "y", "treat", "g", stat = "t", threads = 1)
+  expect_true(all(is.finite(res$p.values)) && is.finite(res$statistic))
+  expect_true(all(is.finite(res$distribution$counts)))
+  ## the difference in means keeps the outcome's unit
+  dm <- randomization_test(d1, "y", "treat", "g", threads = 1)
+  expect_true(is.finite(dm$estimate) && abs(dm$estimate) > 1e150)
+})
+
+test_that("the enumeration gives a NaN statistic no histogram bin (it was an out-of-range index)", {
+  d <- ri_data(10, rep(c(TRUE, FALSE), 5), seed = 47)
+  design <- clusterab:::rand_design(clusterab:::rand_clusters(d, "y", "treat", "g", NULL), "t", "equal")
+  ## unscaled squares overflow (Inf - Inf): every t statistic is NaN
+  design$y[1] <- 1e200
+  total <- choose(10, 5)
+  stat <- cpp_rand_statistic(design, design$zenum)
+  expect_true(is.nan(stat[1L]))
+  breaks <- seq(-3, 3, length.out = 101L)
+  res <- cpp_rand_enumerate(design, 0, total, c(1, 1, -1), breaks, numeric(0), numeric(0),
+                            numeric(0), numeric(0), 64, 1L)
+  hist <- res[5L + seq_len(102L)]
+  expect_identical(sum(hist), 0)
+  expect_identical(res[1:3], c(0, 0, 0))
+})
+
+test_that("a block with one arm only: the error names `blocks`", {
+  d <- ri_data(10, rep(c(TRUE, FALSE), 5), seed = 48)
+  d$b <- (d$g + 1L) %/% 2L
+  d$b[d$g == 10L] <- 2L
+  expect_error(randomization_test(d, "y", "treat", "g", blocks = "b", threads = 1),
+               "every block of `blocks`", class = "clusterab_error")
+})

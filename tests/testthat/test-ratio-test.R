@@ -196,10 +196,21 @@ test_that("a zero control ratio or a zero standard error is reported, not hidden
   expect_true(is.na(res$lift[[1]]))
   expect_true(is.na(res$comparisons$lift.conf.low))
   expect_true(is.finite(res$p.value[[1]]))
+  ## every unit with the same ratio: no p-value at all, so a classed error
+  ## (it was a warning and an NA p-value)
   d$conversions <- 0
-  expect_warning(res <- ratio_test(d, "conversions", "sessions", "variant"),
-                 "standard error of a difference is zero")
-  expect_true(is.na(res$p.value[[1]]))
+  expect_error(ratio_test(d, "conversions", "sessions", "variant"),
+               "standard error of every difference is zero.*`numerator`", class = "clusterab_error")
+  expect_error(ratio_test(d, "conversions", "sessions", "variant", method = "bootstrap", R = 50,
+                          threads = 1),
+               "standard error of every difference is zero", class = "clusterab_error")
+  ## one comparison of several degenerate: a warning, the others reported
+  d3 <- sim_sessions(600, groups = c("A", "B", "C"))
+  d3$conversions[d3$variant %in% c("A", "B")] <- 0
+  expect_warning(res <- ratio_test(d3, "conversions", "sessions", "variant", control = "A"),
+                 "standard error of a difference is zero", class = "clusterab_warning")
+  expect_true(is.na(res$p.value[["B - A"]]))
+  expect_true(is.finite(res$p.value[["C - A"]]))
 })
 
 test_that("resampling cells is exactly the unit bootstrap in distribution", {
@@ -433,4 +444,49 @@ test_that("glance() and as.data.frame() have broom's names", {
                                 "n.comparisons", "p.value", "R"))
   expect_identical(gl$nobs, 400L)
   expect_identical(as.data.frame(res), tidy(res))
+})
+
+test_that("one huge denominator: finite differences, SEs and lifts (they overflowed to Inf)", {
+  d <- sim_sessions(200)
+  for (big in c(1e200, 1e155)) {
+    d1 <- d; d1$sessions[3] <- big
+    for (method in c("delta", "bootstrap")) {
+      res <- ratio_test(d1, "conversions", "sessions", "variant", method = method, R = 99,
+                        threads = 1)
+      comp <- res$comparisons
+      expect_true(all(is.finite(unlist(comp[c("estimate", "std.error", "conf.low", "conf.high",
+                                              "lift", "lift.std.error")]))))
+      expect_true(all(is.finite(res$groups$std.error)))
+    }
+    ## the delta-method SE of the control's tiny ratio, by hand in rescaled units
+    res <- ratio_test(d1, "conversions", "sessions", "variant")
+    a <- d1[d1$variant == "A", ]
+    s <- 2^round(log2(big))
+    r <- sum(a$conversions) / sum(a$sessions / s)
+    l <- (a$conversions - r * a$sessions / s) / mean(a$sessions / s)
+    expect_equal(res$groups$std.error[1] * s, sqrt(sum(l^2) / (nrow(a) * (nrow(a) - 1))),
+                 tolerance = 1e-12)
+  }
+})
+
+test_that("bootstrap p-values do not change with the units (ties counted alike)", {
+  ## the bad-input sweep's data: one replicate ties with the observed
+  ## difference in exact arithmetic, and the old count depended on rounding
+  ## in the data's units (0.630 for numerators times 1e155, 0.635 here)
+  set.seed(8)
+  size <- rep_len(c(3L, 4L, 5L, 6L, 4L), 10L)
+  g <- rep(1:10, size)
+  n <- length(g)
+  trt <- rep(rep_len(0:1, 10L), size)
+  d <- data.frame(y = 0.3 * trt + rnorm(10)[g] + rnorm(n), x = rnorm(n), w = runif(n, 0.5, 2),
+                  trt = trt, num = rpois(n, 2), den = rpois(n, 4) + 1)
+  set.seed(20261201)
+  ref <- ratio_test(d, "num", "den", "trt", method = "bootstrap", R = 199, threads = 1)
+  expect_identical(unname(ref$p.value), 127 / 200)
+  for (col in c("num", "den")) for (s in c(1e155, 1e-200, 3)) {
+    ds <- d; ds[[col]] <- d[[col]] * s
+    set.seed(20261201)
+    res <- ratio_test(ds, "num", "den", "trt", method = "bootstrap", R = 199, threads = 1)
+    expect_identical(res$p.value, ref$p.value)
+  }
 })

@@ -96,16 +96,16 @@ test_that("choice arguments and progress give classed errors naming the argument
   set.seed(2)
   d$y <- rnorm(24)
   d$s <- 1 + rpois(24, 2)
-  expect_error(cluster_ttest(d, "y", "treat", "g", weights = 1), "`weights` should be one of",
+  expect_error(cluster_ttest(d, "y", "treat", "g", weights = 1), "`weights` must be one of",
                class = "clusterab_error")
   expect_error(cluster_ttest(d, "y", "treat", "g", alternative = "up"),
-               "`alternative` should be one of .*not \"up\"", class = "clusterab_error")
+               "`alternative` must be one of .*not the string \"up\"", class = "clusterab_error")
   expect_error(did_boot(d, "y", "treat", "post", R = 10, ci = c("perc", "basic")),
-               "`ci` should be one of", class = "clusterab_error")
-  expect_error(ratio_test(d, "y", "s", "treat", method = NA), "`method` should be one of",
+               "`ci` must be one or more of", class = "clusterab_error")
+  expect_error(ratio_test(d, "y", "s", "treat", method = NA), "`method` must be one of",
                class = "clusterab_error")
   expect_error(randomization_test(d, "y", "treat", "g", stat = c("t", "diff_means")),
-               "`stat` should be one of", class = "clusterab_error")
+               "`stat` must be one of", class = "clusterab_error")
   ## partial matching as match.arg
   expect_identical(cluster_ttest(d, "y", "treat", "g", alternative = "g")$alternative, "greater")
   expect_error(did_boot(d, "y", "treat", "post", R = 20000, progress = "yes"), "`progress` must be",
