@@ -518,9 +518,9 @@ print.did_boot <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
 }
 
 ## Regression and bootstrap intervals, one row each.
-interval_table <- function(x, level = x$level) {
-  reg <- x$estimate[[1L]] + c(-1, 1) * stats::qt((1 + level) / 2, x$parameter) * x$std.error
-  boot <- if (level == x$level) x$boot_ci else boot_intervals(x, x$ci, level)
+interval_table <- function(x, conf.level = x$level) {
+  reg <- x$estimate[[1L]] + c(-1, 1) * stats::qt((1 + conf.level) / 2, x$parameter) * x$std.error
+  boot <- if (conf.level == x$level) x$boot_ci else boot_intervals(x, x$ci, conf.level)
   out <- rbind(reg, boot)
   rownames(out) <- c(sprintf("regression (%s)", x$vcov_type), interval_labels[x$ci])
   out
