@@ -202,7 +202,7 @@ fitted.ri_lmer <- function(object, ...) {
 #' @rdname ri_lmer_methods
 #' @export
 residuals.ri_lmer <- function(object, type = c("response", "pearson"), scaled = FALSE, ...) {
-  type <- match.arg(type)
+  type <- arg_match(type)
   rows <- ri_rows(object)
   r <- row_residuals(object)
   if (type == "pearson" && !is.null(rows$w)) r <- r * sqrt(rows$w)
@@ -326,9 +326,15 @@ new_design <- function(object, newdata) {
 isSingular <- function(x, tol = 1e-4, ...) UseMethod("isSingular")
 
 #' @rdname ri_lmer_methods
-#' @param tol Tolerance on theta for `isSingular()`.
+#' @param tol Tolerance on theta for `isSingular()`. For a weighted fit this is
+#'   the theta of the weights scaled by a power of two to a typical value
+#'   near 1 (theta scales as 1 / sqrt(weight)), so that the answer does not
+#'   depend on the units of the weights; for an unweighted fit it is lme4's.
 #' @export
-isSingular.ri_lmer <- function(x, tol = 1e-4, ...) x$theta < tol
+isSingular.ri_lmer <- function(x, tol = 1e-4, ...) {
+  theta <- if (is.null(x$parts$theta)) x$theta else x$parts$theta
+  theta < tol
+}
 
 #' @export
 isSingular.default <- function(x, tol = 1e-4, ...) {
