@@ -688,3 +688,20 @@ test_that("errors name `formula`, `subset`, the group, `method`, `level` and `co
   expect_error(tidy(fit, conf.int = NA), class = "clusterab_error", regexp = "`conf.int`")
   expect_identical(confint(fit, method = "W"), confint(fit, method = "Wald"))
 })
+
+test_that("methods refuse bad arguments with classed errors naming them", {
+  d <- sim_clustered(G = 10, seed = 3)
+  fit <- ri_lmer(y ~ treat + x1 + (1 | g), d)
+  expect_error(ranef(fit, condVar = NA), class = "clusterab_error", regexp = "`condVar`")
+  expect_error(residuals(fit, scaled = NA), class = "clusterab_error", regexp = "`scaled`")
+  expect_error(VarCorr(fit, sigma = "a"), class = "clusterab_error", regexp = "`sigma`")
+  expect_error(predict(fit, newdata = d, allow.new.levels = NA), class = "clusterab_error",
+               regexp = "`allow.new.levels`")
+  expect_error(predict(fit, newdata = d[, c("x1", "g")]), class = "clusterab_error",
+               regexp = "`treat`.*`newdata`")
+  new <- d[1:2, ]
+  new$g <- c("nope", as.character(d$g[1L]))
+  expect_error(predict(fit, newdata = new), class = "clusterab_error",
+               regexp = "`newdata`.*`g`.*nope")
+  expect_length(predict(fit, newdata = new, allow.new.levels = TRUE), 2L)
+})
