@@ -25,10 +25,13 @@ satterthwaite_parts <- function(fit) {
   g_tt <- 2 * crit$r2_1 + 4 * rho * crit$r2_2
   H <- matrix(c(f_tt + g_tt / sigma^2, -2 * g_t / sigma^3,
                 -2 * g_t / sigma^3, -2 * dfres / sigma^2 + 6 * crit$r2 / sigma^4), 2L, 2L)
-  eig <- eigen(H, symmetric = TRUE)
+  ## the cut-off for (near) null directions is applied to the Hessian in
+  ## (theta, sigma / sigma-hat), which is free of the units of y
+  D <- c(1, sigma)
+  eig <- eigen(H * outer(D, D), symmetric = TRUE)
   pos <- eig$values > 1e-8
   vectors <- eig$vectors[, pos, drop = FALSE]
-  vcov_varpar <- 2 * vectors %*% (t(vectors) / eig$values[pos])
+  vcov_varpar <- 2 * vectors %*% (t(vectors) / eig$values[pos]) * outer(D, D)
   A_inv <- solve_symmetric(crit$A)
   To <- fit$parts$to_original
   jac <- list(-sigma^2 * A_inv %*% (2 * theta * crit$dA) %*% A_inv, 2 * sigma * A_inv)

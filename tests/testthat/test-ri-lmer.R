@@ -705,3 +705,33 @@ test_that("methods refuse bad arguments with classed errors naming them", {
                regexp = "`newdata`.*`g`.*nope")
   expect_length(predict(fit, newdata = new, allow.new.levels = TRUE), 2L)
 })
+
+test_that("Satterthwaite and Kenward-Roger df do not depend on the units of y and x", {
+  d <- sim_clustered(G = 12, seed = 8)
+  fit <- ri_lmer(y ~ treat + x1 + (1 | g), d, weights = "w")
+  fit_kr <- ri_lmer(y ~ treat + x1 + (1 | g), d)
+  for (c in c(1e-6, 1e4, 1e6, 1e30)) {
+    d2 <- d
+    d2$y <- c * d$y
+    d2$x1 <- sqrt(c) * d$x1
+    ## before: the Hessian's eigenvalues were cut at 1e-8 in the units of y,
+    ## so y * 1e6 gave a df of 1e5 for a within-group coefficient
+    scaled <- ri_lmer(y ~ treat + x1 + (1 | g), d2, weights = "w")
+    expect_equal(summary(scaled)$coefficients[, c("df", "t value", "Pr(>|t|)")],
+                 summary(fit)$coefficients[, c("df", "t value", "Pr(>|t|)")], tolerance = 1e-8)
+    expect_equal(anova(scaled)[c("DenDF", "F value")], anova(fit)[c("DenDF", "F value")],
+                 tolerance = 1e-8)
+    scaled_kr <- ri_lmer(y ~ treat + x1 + (1 | g), d2)
+    expect_equal(summary(scaled_kr, ddf = "Kenward-Roger")$coefficients[, c("df", "t value")],
+                 summary(fit_kr, ddf = "Kenward-Roger")$coefficients[, c("df", "t value")],
+                 tolerance = 1e-8)
+  }
+  ## lmerTest cuts its Hessian's eigenvalues at 1e-8 in the units of y too:
+  ## at y * 1e6 its df for x1 is 28661 instead of 146, so compare at 1e3
+  if (requireNamespace("lmerTest", quietly = TRUE)) {
+    d2 <- d
+    d2$y <- 1e3 * d$y
+    expect_satterthwaite_matches(ri_lmer(y ~ treat + x1 + (1 | g), d2, weights = "w"),
+                                 lmer_tight(y ~ treat + x1 + (1 | g), d2, weights = d2$w))
+  }
+})
