@@ -27,8 +27,9 @@
 #' `options("contrasts")`.
 #'
 #' A fit on the boundary (random-intercept standard deviation theta below
-#' 1e-4 residual standard deviations) gives lme4's message "boundary
-#' (singular) fit: see help('isSingular')" (class `clusterab_singular`).
+#' 1e-4 residual standard deviations; with weights, of the weights scaled
+#' near 1, see [isSingular()]) gives lme4's message "boundary (singular)
+#' fit: see help('isSingular')" (class `clusterab_singular`).
 #' When the fixed effects fit every group mean exactly (a group-level
 #' treatment with two groups, say), the REML criterion does not depend on the
 #' variance of the random intercept at all: it is not identified, and is set
@@ -42,7 +43,12 @@
 #' fitted values and residuals with `NA`; `na.fail` stops). A missing value of
 #' the grouping variable is an error: give those rows a group or drop them
 #' (lme4 drops them). Rows with zero weight are dropped. With `weights`, the
-#' residual variance of a row is sigma^2 / weight, as in lme4.
+#' residual variance of a row is sigma^2 / weight, as in lme4. Multiplying
+#' the weights by c changes neither the fixed effects, their covariance and
+#' tests, the conditional modes nor the log-likelihood; sigma scales by
+#' sqrt(c) and theta by 1 / sqrt(c), as in lme4. The fit works with the
+#' weights multiplied by a power of two that brings them near 1, so weights
+#' in any units (1e-200 to 1e200) give the same inference.
 #'
 #' Data too large for memory can be compressed elsewhere (for example by
 #' [cluster_stats()] on a database table) and fitted from the statistics:
@@ -170,8 +176,15 @@ ri_lmer <- function(formula, data, REML = TRUE, weights = NULL, subset, na.actio
                  parts$group, parts$group, sum(is.na(ids))), call. = FALSE)
   }
   codes <- cluster_codes(ids, what = parts$group)
+  if (!missing(subset) && codes$G < 2L) {
+    abort(sprintf("after `subset`, the grouping factor `%s` has only %d level%s (%d row%s); a random intercept needs at least two groups: select more rows.",
+                 parts$group, codes$G, if (codes$G == 1L) "" else "s", length(ids),
+                 if (length(ids) == 1L) "" else "s"), call. = FALSE)
+  }
   stats <- compress_columns(mc, codes, all_powers = FALSE, threads = threads,
                             formula = parts$fixed)
+  ## the group is named as in the formula, whatever model_columns() called it
+  stats$cluster_name <- parts$group
   rows <- list(columns = mc$columns, y = mc$y, offset = mc$offset, w = mc$w, codes = codes$codes,
                dropped = mc$dropped, n_data = nrow(data), na_action = na_action,
                terms = stats::delete.response(mc$terms),
@@ -294,20 +307,31 @@ fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
   ## such a fit a maximum-likelihood one
   if (p == 0L) REML <- FALSE
   if (REML && n - p <= 0) {
-    abort("REML needs more rows than fixed effects.", call. = FALSE)
+    abort(sprintf("`formula` has %d fixed effects for %s rows; REML needs more rows than fixed effects: drop terms (is a factor with a level per row in the formula?), or fit with REML = FALSE.",
+                 p, format(n, big.mark = ",")), call. = FALSE)
   }
-  prep <- cpp_ri_prepare(stats$moments[["1"]], c(kept, q - 1L))
+  rm <- ri_moments(stats)
+  wscale <- rm$wscale
+  prep <- cpp_ri_prepare(rm$moments, c(kept, q - 1L))
+  check_within_precision(prep, rm$moments, q, z[q], stats$weighted)
   ols <- cpp_ri_criterion(prep$within, prep$sums, prep$n, 0, n, REML, 0L)
-  ## S[q, q] is the (centred, with an intercept) sum of squares of y
-  if (!(sd$S[q, q] > 0 && ols$r2 > 1e-13 * sd$S[q, q])) {
+  ## the (centred, with an intercept) sum of squares of y, in the weights'
+  ## scale of `ols`
+  yy <- sum(rm$moments[packed_position(q - 1L, q - 1L), ])
+  if (!(yy > 0 && ols$r2 > 1e-13 * yy)) {
     abort(sprintf("the outcome `%s` has zero variance, or the fixed effects fit it exactly; there is no variance left to split between groups and residual.",
                  z[q]), call. = FALSE)
   }
+  ## rho, sigma, r2 and A below are those of the weights times `wscale` (a
+  ## power of two bringing them near 1): rho scales as 1 / weight, sigma as
+  ## sqrt(weight); the fixed effects, their covariance, the conditional modes
+  ## and the likelihood do not change
   opt <- ri_optimise(prep, n, REML)
   rho <- opt$rho
   crit <- cpp_ri_criterion(prep$within, prep$sums, prep$n, rho, n, REML, 2L)
   dfres <- if (REML) n - p else n
-  sigma <- sqrt(crit$r2 / dfres)
+  sigma_s <- sqrt(crit$r2 / dfres)
+  sigma <- sigma_s / sqrt(wscale)
   to_original <- diag(p)
   centred <- stats$intercept && kept[1L] == 0L
   if (centred) to_original[1L, -1L] <- -sd$shift[kept[-1L] + 1L]
@@ -315,40 +339,95 @@ fit_ri_lmer <- function(stats, REML, sub = NULL, rows = NULL) {
   if (centred) beta[1L] <- beta[1L] + sd$shift[q]
   names(beta) <- coef_names
   A_inv <- if (p > 0L) solve_symmetric(crit$A) else matrix(0, 0L, 0L)
-  V <- sigma^2 * to_original %*% A_inv %*% t(to_original)
+  V <- sigma_s^2 * to_original %*% A_inv %*% t(to_original)
   dimnames(V) <- list(coef_names, coef_names)
   ## Conditional modes b_g = w_g e_g, e_g the cluster's weighted residual sum.
   e <- prep$sums[p + 1L, ] - drop(crossprod(crit$beta, prep$sums[seq_len(p), , drop = FALSE]))
   shrink <- rho / (1 + rho * prep$n)
   b <- shrink * e
   ussq <- sum(rho * (e / (1 + rho * prep$n))^2)
-  ldW <- stats$sum_log_weights
+  ldW <- stats$sum_log_weights + n * log(wscale)
   criterion <- crit$deviance - ldW
   dev_ml <- crit$ldL2 + n * (1 + log(2 * pi * crit$r2 / n)) - ldW
   dev_reml <- crit$ldL2 + crit$ldA + (n - p) * (1 + log(2 * pi * crit$r2 / (n - p))) - ldW
   devcomp <- list(
-    cmp = c(ldL2 = crit$ldL2, ldRX2 = crit$ldA, wrss = crit$r2 - ussq, ussq = ussq,
-            pwrss = crit$r2, drsum = NA, REML = if (REML) criterion else NA,
-            dev = if (REML) NA else criterion, sigmaML = sqrt(crit$r2 / n),
-            sigmaREML = sqrt(crit$r2 / (n - p))),
+    cmp = c(ldL2 = crit$ldL2, ldRX2 = crit$ldA - p * log(wscale),
+            wrss = (crit$r2 - ussq) / wscale, ussq = ussq / wscale,
+            pwrss = crit$r2 / wscale, drsum = NA, REML = if (REML) criterion else NA,
+            dev = if (REML) NA else criterion, sigmaML = sqrt(crit$r2 / n / wscale),
+            sigmaREML = sqrt(crit$r2 / (n - p) / wscale)),
     dims = c(N = n, n = n, p = p, nmp = n - p, q = G, nth = 1L, useSc = 1L, reTrms = 1L,
              spFe = 0L, REML = if (REML) p else 0L, GLMM = 0L, NLMM = 0L))
   order <- order(stats$cluster)
   structure(list(
-    coefficients = beta, vcov = V, theta = sqrt(rho), sigma = sigma,
-    ranef = b, condvar = sigma^2 * shrink, cluster = stats$cluster, group_order = order,
+    coefficients = beta, vcov = V, theta = sqrt(rho * wscale), sigma = sigma,
+    ranef = b, condvar = sigma_s^2 * shrink, cluster = stats$cluster, group_order = order,
     group_name = stats$cluster_name, ngrps = G, nobs = n, REML = REML,
     criterion = criterion, deviance_ml = dev_ml, criterion_reml = dev_reml,
     devcomp = devcomp, singular = rho == 0, aliased = stats::setNames(aliased, sd$coef_names),
     assign = column_terms(stats, kept), term_labels = stats$term_labels,
     yname = z[q], weighted = stats$weighted, optimisation = opt,
     ## for degrees of freedom: the statistics in centred coordinates
+    ## theta and sigma of the scaled weights, as `prep` and `crit` hold them
     parts = list(prep = prep, crit = crit, to_original = to_original, kept = kept,
-                 shift = sd$shift, intercept = centred, M = sd$S[kept + 1L, kept + 1L, drop = FALSE]),
+                 shift = sd$shift, intercept = centred,
+                 M = wscale * sd$S[kept + 1L, kept + 1L, drop = FALSE],
+                 theta = sqrt(rho), sigma = sigma_s, wscale = wscale),
     rows = rows, formula = with_random_intercept(if (is.null(sub)) stats$formula else sub,
                                                  stats$cluster_name)),
     class = "ri_lmer")
 }
+
+## The per-cluster moments the fit reads (packed, as cpp_ri_prepare() takes
+## them): the columns in the data's units, the weights times `wscale`, a
+## power of two that brings their typical (median per-group mean) value near
+## 1. The criterion's search over rho (in units of 1 / weight) then does not
+## depend on the units of the weights, and neither do the sums overflow or
+## underflow when the weights are multiplied by 1e200 or 1e-200. Powers of
+## two change no digit.
+ri_moments <- function(stats) {
+  sc <- stats_scaled(stats)
+  m <- sc$moments[["1"]]
+  q <- length(stats$z_names)
+  if (any(sc$z != 1)) m <- m * packed_unscale(sc$z)
+  wscale <- sc$w
+  if (stats$weighted) {
+    typical <- stats::median(m[1L, ] / stats$n)
+    if (is.finite(typical) && typical > 0) {
+      extra <- 2^-round(log2(typical))
+      m <- m * extra
+      wscale <- wscale * extra
+    }
+  }
+  if (!all(is.finite(m))) {
+    S <- unpack_sum(m, seq_len(q) - 1L)
+    bad <- stats$z_names[colSums(!is.finite(S)) > 0 & stats$z_names != "(1)"]
+    what <- if (length(bad)) paste0("`", bad, "`", collapse = ", ") else "`weights`"
+    abort(sprintf("the (weighted) cross-products of %s overflow in double precision; rescale (divide by a power of ten) first.",
+                 what), call. = FALSE)
+  }
+  list(moments = m, wscale = wscale)
+}
+
+## Within-group sums of squares are differences of sums; when one row's
+## weight is so large (1e200 beside 1) that its square swamps the others,
+## the outcome's within-group variation is lost to rounding and any estimate
+## would be noise: refuse. (Its rounding is a few eps times the sum of the
+## per-group sums of squares.)
+check_within_precision <- function(prep, moments, q, yname, weighted) {
+  if (!weighted) return(invisible())
+  yy <- sum(abs(moments[packed_position(q - 1L, q - 1L), ]))
+  k <- nrow(prep$within)
+  if (!(prep$within[k, k] > 64 * .Machine$double.eps * yy)) {
+    abort(sprintf("the within-group variation of `%s` is lost to rounding: is it constant within groups, or do a few rows carry almost all the `weights` (beyond the range of double precision)? Drop or cap the extreme weights.",
+                 yname), call. = FALSE)
+  }
+  invisible()
+}
+
+## Position (1-based) of entry (a, b), 0-based with a <= b, in a packed
+## upper triangle stored column by column.
+packed_position <- function(a, b) b * (b + 1L) / 2L + a + 1L
 
 ## `fixed` with `+ (1 | group)` added: the fit's formula, as lme4 shows it.
 with_random_intercept <- function(fixed, group) {

@@ -10,10 +10,12 @@
 ## with respect to them. Both are exact here (lmerTest differentiates
 ## numerically).
 satterthwaite_parts <- function(fit) {
+  ## theta and sigma of the fit's scaled weights, as `crit` holds them (the
+  ## df do not depend on the parametrisation)
   crit <- fit$parts$crit
-  theta <- fit$theta
+  theta <- fit$parts$theta
   rho <- theta^2
-  sigma <- fit$sigma
+  sigma <- fit$parts$sigma
   dfres <- if (fit$REML) fit$nobs - length(fit$coefficients) else fit$nobs
   ## derivatives in rho, then in theta (d/dtheta = 2 theta d/drho)
   f1 <- crit$ldL2_1 + if (fit$REML) crit$ldA_1 else 0
@@ -23,10 +25,13 @@ satterthwaite_parts <- function(fit) {
   g_tt <- 2 * crit$r2_1 + 4 * rho * crit$r2_2
   H <- matrix(c(f_tt + g_tt / sigma^2, -2 * g_t / sigma^3,
                 -2 * g_t / sigma^3, -2 * dfres / sigma^2 + 6 * crit$r2 / sigma^4), 2L, 2L)
-  eig <- eigen(H, symmetric = TRUE)
+  ## the cut-off for (near) null directions is applied to the Hessian in
+  ## (theta, sigma / sigma-hat), which is free of the units of y
+  D <- c(1, sigma)
+  eig <- eigen(H * outer(D, D), symmetric = TRUE)
   pos <- eig$values > 1e-8
   vectors <- eig$vectors[, pos, drop = FALSE]
-  vcov_varpar <- 2 * vectors %*% (t(vectors) / eig$values[pos])
+  vcov_varpar <- 2 * vectors %*% (t(vectors) / eig$values[pos]) * outer(D, D)
   A_inv <- solve_symmetric(crit$A)
   To <- fit$parts$to_original
   jac <- list(-sigma^2 * A_inv %*% (2 * theta * crit$dA) %*% A_inv, 2 * sigma * A_inv)
@@ -53,7 +58,7 @@ kenward_roger_parts <- function(fit) {
   parts <- fit$parts
   p <- length(fit$coefficients)
   kr_parts(parts$M, t(parts$prep$sums[seq_len(p), , drop = FALSE]), parts$prep$n,
-           fit$sigma^2, (fit$theta * fit$sigma)^2)
+           parts$sigma^2, (parts$theta * parts$sigma)^2)
 }
 
 ## G minus the number of cluster-level columns (constant within every
@@ -334,7 +339,7 @@ refit_ml <- function(fit) {
 #'   the standard deviations, as lme4).
 #' @export
 confint.ri_lmer <- function(object, parm, level = 0.95, method = c("profile", "Wald"), ...) {
-  method <- match.arg(method)
+  method <- arg_match(method)
   check_conf_level(level, "level")
   z <- stats::qnorm((1 + level) / 2)
   beta <- object$coefficients
@@ -368,7 +373,7 @@ confint.ri_lmer <- function(object, parm, level = 0.95, method = c("profile", "W
 ## found once per confint() call and shared by every profile.
 ml_optimum <- function(fit) {
   prep <- fit$parts$prep
-  rho <- if (fit$REML) ri_optimise(prep, fit$nobs, FALSE)$rho else fit$theta^2
+  rho <- if (fit$REML) ri_optimise(prep, fit$nobs, FALSE)$rho else fit$parts$theta^2
   list(rho = rho, crit = cpp_ri_criterion(prep$within, prep$sums, prep$n, rho, fit$nobs, FALSE, 0L))
 }
 
@@ -425,7 +430,7 @@ profiled_deviance <- function(fit, which, value) {
   } else {
     f <- function(u) deviance(exp(u), value)
   }
-  centre <- log(max(fit$theta^2, 1e-8))
+  centre <- log(max(fit$parts$theta^2, 1e-8))
   best <- stats::optimize(f, centre + c(-25, 25), tol = 1e-9)
   value_at <- best$objective
   if (which == "sigma") {
@@ -454,7 +459,8 @@ profile_interval <- function(fit, which, level, opt) {
   hi <- max(est, sigma_ml) * 2
   while (rise(hi) < 0) hi <- hi * 2
   upper <- stats::uniroot(rise, c(est, hi), tol = tol)$root
-  c(lower, upper)
+  ## sigma of the scaled weights to the data's units (sigma_b needs none)
+  if (which == "sigma") c(lower, upper) / sqrt(fit$parts$wscale) else c(lower, upper)
 }
 
 ## icc() of a fit: sigma_b^2 / (sigma_b^2 + sigma^2), with the profile
@@ -464,7 +470,7 @@ icc_ri_lmer <- function(x, level) {
   crit <- function(rho) cpp_ri_criterion(prep$within, prep$sums, prep$n, rho, x$nobs, x$REML, 0L)$deviance
   cut <- stats::qchisq(level, 1)
   dev_min <- x$parts$crit$deviance
-  rho_hat <- x$theta^2
+  rho_hat <- x$parts$theta^2
   rise <- function(u) crit(exp(u)) - dev_min - cut
   lower <- if (crit(0) - dev_min - cut <= 0) 0 else {
     lo <- log(max(rho_hat, 1e-8)) - 1
@@ -475,10 +481,11 @@ icc_ri_lmer <- function(x, level) {
   while (rise(hi) < 0 && hi < 50) hi <- hi + 2
   upper <- if (rise(hi) < 0) Inf else
     exp(stats::uniroot(rise, c(log(max(rho_hat, 1e-300)), hi), tol = 1e-12)$root)
-  to_icc <- function(r) if (is.infinite(r)) 1 else r / (1 + r)
+  ## rho of the scaled weights to the data's units (rho scales as 1 / weight)
+  to_icc <- function(r) if (is.infinite(r)) 1 else r * x$parts$wscale / (1 + r * x$parts$wscale)
   ci <- c(to_icc(lower), to_icc(upper))
   attr(ci, "conf.level") <- level
-  structure(list(estimate = rho_hat / (1 + rho_hat), conf.int = ci,
+  structure(list(estimate = to_icc(rho_hat), conf.int = ci,
                  method = sprintf("ICC of a random-intercept model (%s), profile-likelihood interval",
                                   if (x$REML) "REML" else "ML"),
                  n_clusters = x$ngrps, n_obs = x$nobs,
@@ -502,6 +509,8 @@ icc_ri_lmer <- function(x, level) {
 #' @method tidy ri_lmer
 #' @export
 tidy.ri_lmer <- function(x, ddf = "Satterthwaite", conf.int = FALSE, conf.level = 0.95, ...) {
+  check_flag(conf.int, "conf.int")
+  if (conf.int) check_conf_level(conf.level, "conf.level")
   tab <- fixed_effects_table(x, check_ddf(ddf))
   fixed <- data.frame(effect = rep("fixed", nrow(tab)), group = rep(NA_character_, nrow(tab)),
                       term = as.character(rownames(tab)),

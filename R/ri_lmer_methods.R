@@ -58,6 +58,7 @@ fixef.ri_lmer <- function(object, add.dropped = FALSE, ...) {
 #' @rdname ri_lmer_methods
 #' @export
 ranef.ri_lmer <- function(object, condVar = TRUE, ...) {
+  check_flag(condVar, "condVar")
   o <- object$group_order
   block <- data.frame(`(Intercept)` = object$ranef[o], check.names = FALSE,
                       row.names = as.character(object$cluster[o]))
@@ -90,6 +91,10 @@ as.data.frame.ranef_ri_lmer <- function(x, row.names = NULL, optional = FALSE, .
 #' @rdname ri_lmer_methods
 #' @export
 VarCorr.ri_lmer <- function(x, sigma = 1, ...) {
+  if (!is.numeric(sigma) || length(sigma) != 1L || is.na(sigma) || sigma <= 0) {
+    abort("`sigma` must be a single positive number (the scale of the printed standard deviations).",
+         call. = FALSE)
+  }
   sd_b <- x$theta * x$sigma
   block <- matrix(sd_b^2, 1L, 1L, dimnames = list("(Intercept)", "(Intercept)"))
   attr(block, "stddev") <- c(`(Intercept)` = sd_b)
@@ -202,7 +207,8 @@ fitted.ri_lmer <- function(object, ...) {
 #' @rdname ri_lmer_methods
 #' @export
 residuals.ri_lmer <- function(object, type = c("response", "pearson"), scaled = FALSE, ...) {
-  type <- match.arg(type)
+  type <- arg_match(type)
+  check_flag(scaled, "scaled")
   rows <- ri_rows(object)
   r <- row_residuals(object)
   if (type == "pearson" && !is.null(rows$w)) r <- r * sqrt(rows$w)
@@ -260,6 +266,7 @@ pad_excluded <- function(values, object) {
 #' @export
 predict.ri_lmer <- function(object, newdata = NULL, re.form = NULL,
                             allow.new.levels = FALSE, ...) {
+  check_flag(allow.new.levels, "allow.new.levels")
   with_random <- is.null(re.form)
   if (!with_random && !(identical(re.form, NA) ||
                         (inherits(re.form, "formula") && identical(deparse1(re.form[[length(re.form)]]), "0")))) {
@@ -287,8 +294,8 @@ predict.ri_lmer <- function(object, newdata = NULL, re.form = NULL,
     m <- match(as.character(ids), as.character(object$cluster))
     unseen <- is.na(m) & !is.na(ids)
     if (any(unseen) && !allow.new.levels) {
-      abort(sprintf("new levels detected in newdata: %s; use allow.new.levels = TRUE to predict them at the population level.",
-                   paste(utils::head(unique(as.character(ids[unseen])), 5L), collapse = ", ")),
+      abort(sprintf("new levels detected in `newdata` (of the grouping factor `%s`): %s; use allow.new.levels = TRUE to predict them at the population level.",
+                   object$group_name, paste(utils::head(unique(as.character(ids[unseen])), 5L), collapse = ", ")),
            call. = FALSE)
     }
     b <- ifelse(is.na(m), 0, object$ranef[m])
@@ -302,7 +309,10 @@ predict.ri_lmer <- function(object, newdata = NULL, re.form = NULL,
 new_design <- function(object, newdata) {
   tt <- object$rows$terms
   env <- environment(object$formula)
-  vars <- formula_variables(tt, newdata, env)
+  ## the variables are looked up in `newdata`: say so in the error
+  vars <- tryCatch(formula_variables(tt, newdata, env), clusterab_error = function(e) {
+    abort(gsub("`data`", "`newdata`", conditionMessage(e), fixed = TRUE), call. = FALSE)
+  })
   for (v in names(object$rows$xlevels)) {
     lev <- object$rows$xlevels[[v]]
     x <- vars[[v]]
@@ -326,9 +336,15 @@ new_design <- function(object, newdata) {
 isSingular <- function(x, tol = 1e-4, ...) UseMethod("isSingular")
 
 #' @rdname ri_lmer_methods
-#' @param tol Tolerance on theta for `isSingular()`.
+#' @param tol Tolerance on theta for `isSingular()`. For a weighted fit this is
+#'   the theta of the weights scaled by a power of two to a typical value
+#'   near 1 (theta scales as 1 / sqrt(weight)), so that the answer does not
+#'   depend on the units of the weights; for an unweighted fit it is lme4's.
 #' @export
-isSingular.ri_lmer <- function(x, tol = 1e-4, ...) x$theta < tol
+isSingular.ri_lmer <- function(x, tol = 1e-4, ...) {
+  theta <- if (is.null(x$parts$theta)) x$theta else x$parts$theta
+  theta < tol
+}
 
 #' @export
 isSingular.default <- function(x, tol = 1e-4, ...) {

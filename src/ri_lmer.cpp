@@ -38,7 +38,9 @@ Rcpp::List cpp_ri_prepare(Rcpp::NumericMatrix moments, Rcpp::IntegerVector index
     for (int a = 0; a < q; ++a) s[a] = packed[packed_index(0, idx[a])];
     for (int b = 0; b < q; ++b)
       for (int a = 0; a <= b; ++a)
-        within(a, b) += packed[packed_index(idx[a], idx[b])] - s[a] * s[b] / ng;
+        // s_a (s_b / n_g): the product of two sums can overflow where the
+        // sum times a mean cannot (one weight of 1e200)
+        within(a, b) += packed[packed_index(idx[a], idx[b])] - s[a] * (s[b] / ng);
     if ((g & 0xFFFF) == 0) Rcpp::checkUserInterrupt();
   }
   within.triangularView<Eigen::StrictlyLower>() = within.transpose();

@@ -605,3 +605,133 @@ test_that("glance() has broom.mixed's columns, and as.data.frame() is the tidy()
   ours <- ri_lmer(Reaction ~ Days + (1 | Subject), lme4::sleepstudy)
   expect_identical(as.data.frame(ours, ddf = "Kenward-Roger"), tidy(ours, ddf = "Kenward-Roger"))
 })
+
+test_that("weights in other units: lme4's fit, and 1e+-200 give the same inference", {
+  d <- sim_clustered(G = 12, seed = 8)
+  fit <- ri_lmer(y ~ treat + x1 + (1 | g), d, weights = "w")
+  if (requireNamespace("lme4", quietly = TRUE)) {
+    ## lme4's theta scales as 1 / sqrt(c), its sigma as sqrt(c) (beyond
+    ## c = 1e4 its optimiser's absolute tolerance on theta shows at 1e-8)
+    for (c in c(1e-6, 1e4)) {
+      d2 <- d
+      d2$w <- c * d$w
+      for (reml in c(TRUE, FALSE)) {
+        expect_matches_lme4(ri_lmer(y ~ treat + x1 + (1 | g), d2, REML = reml, weights = "w"),
+                            lmer_tight(y ~ treat + x1 + (1 | g), d2, REML = reml, weights = d2$w))
+      }
+    }
+  }
+  ci <- confint(fit)
+  for (c in c(1e200, 1e155, 1e-170, 1e-200, 2^-80, 3e7)) {
+    d2 <- d
+    d2$w <- c * d$w
+    scaled <- ri_lmer(y ~ treat + x1 + (1 | g), d2, weights = "w")
+    expect_equal(fixef(scaled), fixef(fit), tolerance = 1e-10)
+    expect_equal(vcov(scaled), vcov(fit), tolerance = 1e-10)
+    expect_equal(summary(scaled)$coefficients, summary(fit)$coefficients, tolerance = 1e-10)
+    ## Sum Sq and Mean Sq are F times sigma^2 (as lmerTest): units of 1 / weight
+    keep <- c("NumDF", "DenDF", "F value", "Pr(>F)")
+    expect_equal(anova(scaled)[keep], anova(fit)[keep], tolerance = 1e-10)
+    expect_equal(anova(scaled)[["Sum Sq"]] / c, anova(fit)[["Sum Sq"]], tolerance = 1e-10)
+    expect_equal(as.numeric(logLik(scaled)), as.numeric(logLik(fit)), tolerance = 1e-10)
+    expect_equal(REMLcrit(scaled), REMLcrit(fit), tolerance = 1e-10)
+    expect_equal(ranef(scaled), ranef(fit), tolerance = 1e-10)
+    expect_equal(fitted(scaled), fitted(fit), tolerance = 1e-10)
+    expect_equal(scaled$theta * sqrt(c), fit$theta, tolerance = 1e-10)
+    expect_equal(sigma(scaled) / sqrt(c), sigma(fit), tolerance = 1e-10)
+    expect_equal(VarCorr(scaled)$g[1L, 1L], VarCorr(fit)$g[1L, 1L], tolerance = 1e-10)
+    expect_identical(isSingular(scaled), isSingular(fit))
+    ci2 <- confint(scaled)
+    expect_equal(ci2[-2L, ], ci[-2L, ], tolerance = 1e-6)
+    expect_equal(ci2[2L, ] / sqrt(c), ci[2L, ], tolerance = 1e-6)
+    expect_equal(icc(scaled)$estimate, (scaled$theta^2) / (1 + scaled$theta^2), tolerance = 1e-10)
+  }
+})
+
+test_that("one weight of 1e200 or 1e155 gives a fit or a classed error, not an R error", {
+  d <- sim_clustered(G = 12, seed = 8)
+  for (big in c(1e155, 1e200)) {
+    d2 <- d
+    d2$w[3L] <- big
+    res <- tryCatch(suppressMessages(ri_lmer(y ~ treat + x1 + (1 | g), d2, weights = "w")),
+                    clusterab_error = function(e) e)
+    if (inherits(res, "ri_lmer")) {
+      expect_true(all(is.finite(c(fixef(res), vcov(res), sigma(res), res$theta, logLik(res)))))
+      expect_true(all(is.finite(summary(res)$coefficients[, 1:4])))
+    } else {
+      expect_s3_class(res, "clusterab_error")
+    }
+  }
+})
+
+test_that("errors name `formula`, `subset`, the group, `method`, `level` and `conf.level`", {
+  d <- sim_clustered(G = 10, seed = 3)
+  d$id <- factor(seq_len(nrow(d)))
+  expect_error(ri_lmer(y ~ id + (1 | g), d), class = "clusterab_error",
+               regexp = "`formula` has [0-9]+ fixed effects for [0-9]+ rows")
+  expect_error(ri_lmer(y ~ x1 + (1 | g), d, subset = 1), class = "clusterab_error",
+               regexp = "after `subset`, the grouping factor `g` has only 1 level")
+  expect_error(ri_lmer(y ~ x1 + (1 | g), d, subset = g == g[1L]), class = "clusterab_error",
+               regexp = "`subset`.*`g`")
+  one <- d
+  one$g <- 1
+  expect_error(ri_lmer(y ~ x1 + (1 | g), one), class = "clusterab_error",
+               regexp = "grouping factor `g` has only one level")
+  fit <- ri_lmer(y ~ x1 + (1 | g), d)
+  expect_error(confint(fit, method = "nope"), class = "clusterab_error", regexp = "`method`")
+  expect_error(residuals(fit, type = "nope"), class = "clusterab_error", regexp = "`type`")
+  for (bad in list(2, 0, 1, -0.5, NA_real_, c(0.9, 0.95), "0.95")) {
+    expect_error(confint(fit, level = bad, method = "Wald"), class = "clusterab_error", regexp = "`level`")
+    expect_error(tidy(fit, conf.int = TRUE, conf.level = bad), class = "clusterab_error",
+                 regexp = "`conf.level`")
+  }
+  expect_error(tidy(fit, conf.int = NA), class = "clusterab_error", regexp = "`conf.int`")
+  expect_identical(confint(fit, method = "W"), confint(fit, method = "Wald"))
+})
+
+test_that("methods refuse bad arguments with classed errors naming them", {
+  d <- sim_clustered(G = 10, seed = 3)
+  fit <- ri_lmer(y ~ treat + x1 + (1 | g), d)
+  expect_error(ranef(fit, condVar = NA), class = "clusterab_error", regexp = "`condVar`")
+  expect_error(residuals(fit, scaled = NA), class = "clusterab_error", regexp = "`scaled`")
+  expect_error(VarCorr(fit, sigma = "a"), class = "clusterab_error", regexp = "`sigma`")
+  expect_error(predict(fit, newdata = d, allow.new.levels = NA), class = "clusterab_error",
+               regexp = "`allow.new.levels`")
+  expect_error(predict(fit, newdata = d[, c("x1", "g")]), class = "clusterab_error",
+               regexp = "`treat`.*`newdata`")
+  new <- d[1:2, ]
+  new$g <- c("nope", as.character(d$g[1L]))
+  expect_error(predict(fit, newdata = new), class = "clusterab_error",
+               regexp = "`newdata`.*`g`.*nope")
+  expect_length(predict(fit, newdata = new, allow.new.levels = TRUE), 2L)
+})
+
+test_that("Satterthwaite and Kenward-Roger df do not depend on the units of y and x", {
+  d <- sim_clustered(G = 12, seed = 8)
+  fit <- ri_lmer(y ~ treat + x1 + (1 | g), d, weights = "w")
+  fit_kr <- ri_lmer(y ~ treat + x1 + (1 | g), d)
+  for (c in c(1e-6, 1e4, 1e6, 1e30)) {
+    d2 <- d
+    d2$y <- c * d$y
+    d2$x1 <- sqrt(c) * d$x1
+    ## before: the Hessian's eigenvalues were cut at 1e-8 in the units of y,
+    ## so y * 1e6 gave a df of 1e5 for a within-group coefficient
+    scaled <- ri_lmer(y ~ treat + x1 + (1 | g), d2, weights = "w")
+    expect_equal(summary(scaled)$coefficients[, c("df", "t value", "Pr(>|t|)")],
+                 summary(fit)$coefficients[, c("df", "t value", "Pr(>|t|)")], tolerance = 1e-8)
+    expect_equal(anova(scaled)[c("DenDF", "F value")], anova(fit)[c("DenDF", "F value")],
+                 tolerance = 1e-8)
+    scaled_kr <- ri_lmer(y ~ treat + x1 + (1 | g), d2)
+    expect_equal(summary(scaled_kr, ddf = "Kenward-Roger")$coefficients[, c("df", "t value")],
+                 summary(fit_kr, ddf = "Kenward-Roger")$coefficients[, c("df", "t value")],
+                 tolerance = 1e-8)
+  }
+  ## lmerTest cuts its Hessian's eigenvalues at 1e-8 in the units of y too:
+  ## at y * 1e6 its df for x1 is 28661 instead of 146, so compare at 1e3
+  if (requireNamespace("lmerTest", quietly = TRUE)) {
+    d2 <- d
+    d2$y <- 1e3 * d$y
+    expect_satterthwaite_matches(ri_lmer(y ~ treat + x1 + (1 | g), d2, weights = "w"),
+                                 lmer_tight(y ~ treat + x1 + (1 | g), d2, weights = d2$w))
+  }
+})
