@@ -127,7 +127,7 @@ vcov_cluster <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
 #' @export
 vcov_cluster.default <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                                  multi0 = FALSE, fix = FALSE, ...) {
-  abort(sprintf("vcov_cluster() works on `lm`, `glm` and `cluster_lm` fits, not on %s.",
+  abort(sprintf("`x` must be a fitted model: vcov_cluster() works on `lm`, `glm` and `cluster_lm` fits, not on %s.",
                class(x)[1L]), call. = FALSE)
 }
 
@@ -147,7 +147,7 @@ vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
 vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                                    multi0 = FALSE, fix = FALSE, threads = NULL, label = NULL, ...) {
   if (inherits(x, "mlm")) {
-    abort("vcov_cluster() does not handle multivariate (mlm) fits; fit one lm() per outcome.",
+    abort("`x` is a multivariate (mlm) fit, with a matrix outcome; vcov_cluster() needs one outcome: fit one lm() per outcome.",
          call. = FALSE)
   }
   type <- check_vcov_type(type, if (class(x)[1L] == "lm") "HC1" else "HC0")
@@ -173,7 +173,8 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
     meat <- if (is.null(meat)) piece else meat + piece
   }
   if (type == "HC1") meat <- meat * (rows$n - 1) / (rows$n - rows$k)
-  V <- unscale_vcov(sandwich_product(rows$bread, meat, fix = FALSE), rows$z_scale, rows$escale)
+  V <- unscale_vcov(sandwich_product(rows$bread, meat, fix = FALSE), rows$z_scale, rows$escale,
+                    fit_outcome_name(x))
   V <- uncentre_vcov(V, rows$intercept, rows$shift)
   if (!cr1p_undefined(type, terms[[1L]]$G, rows$k) && !all(is.finite(V))) {
     abort("the covariance does not fit in double precision: the outcome and the covariates differ too much in magnitude; rescale them (multiply or divide by a power of ten) and refit.",
@@ -426,10 +427,10 @@ fit_rows <- function(x, type, threads) {
   }
   n <- length(e)
   k <- sum(!aliased)
-  if (k == 0L) stop_nothing_estimable()
+  if (k == 0L) stop_nothing_estimable("x")
   if (n - k <= 0) {
-    abort("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
-         call. = FALSE)
+    abort(sprintf("`x`, the fitted model, has no residual degrees of freedom (%d estimable coefficient(s), %d observation(s)); cluster-robust covariance needs more observations than coefficients.",
+                  k, n), call. = FALSE)
   }
   names_kept <- names(coefs)[!aliased]
   ## One pass over the columns, residuals and weights: the (weighted) means
@@ -491,16 +492,17 @@ fit_rows <- function(x, type, threads) {
 ## A variance that is not zero but overflows or underflows in those units
 ## (an outcome of 1e-170 has variances near 1e-340) is an error, not a silent
 ## Inf or 0; subnormal variances down to 2^-1042 keep 32 bits, and pass.
-unscale_vcov <- function(V, z_scale, yscale) {
+unscale_vcov <- function(V, z_scale, yscale, yname = NULL) {
   if (all(z_scale == 1) && yscale == 1) return(V)
   out <- z_scale * t(z_scale * (V / yscale)) / yscale
   dimnames(out) <- dimnames(V)
   v <- diag(out)
   lost <- is.finite(diag(V)) & diag(V) > 0 & (!is.finite(v) | v < 2^-1042)
   if (any(lost)) {
-    abort(sprintf("the variance of %s %s in double precision (the outcome and the covariates differ too much in magnitude); rescale the outcome or those columns (multiply or divide by a power of ten) first.",
+    abort(sprintf("the variance of %s %s in double precision (the outcome%s and the covariates differ too much in magnitude); rescale the outcome or those columns (multiply or divide by a power of ten) first.",
                  paste0("`", rownames(V)[lost], "`", collapse = ", "),
-                 if (any(is.finite(v[lost]))) "underflows" else "overflows"),
+                 if (any(is.finite(v[lost]))) "underflows" else "overflows",
+                 if (length(yname)) sprintf(" `%s`", yname) else ""),
          call. = FALSE)
   }
   out
@@ -627,4 +629,10 @@ fit_formula_variables <- function(x, cluster) {
     vals <- lapply(vals, `[`, s)
   }
   as_frame(vals)
+}
+
+## The outcome's name in a fit's formula, for messages ("the outcome" if none).
+fit_outcome_name <- function(x) {
+  f <- tryCatch(stats::formula(x), error = function(e) NULL)
+  if (inherits(f, "formula") && length(f) == 3L) deparse1(f[[2L]]) else NULL
 }
