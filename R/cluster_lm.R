@@ -77,6 +77,7 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
 fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula) {
   terms <- cluster_terms(mc$cluster, multi0)
   check_cluster_terms(terms, type)
+  check_weight_span(mc$w, type)
   stats <- compress_columns(mc, terms[[1L]], all_powers = type %in% c("HC2", "HC3", "CR2"),
                             threads = threads, formula = formula)
   fit <- fit_from_stats(stats, type, cadjust, threads, NULL, more_terms = terms[-1L], mc = mc)
@@ -123,7 +124,7 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   check_cluster_terms(list(term), type)
   parts <- scores_from_stats(stats, kept, beta, type, threads)
   meat <- term_adjustment(term, type, cadjust, n, k) *
-    tcrossprod(adjusted_scores(parts, type, fit, threads))
+    bread_meat_bread(bread, adjusted_scores(parts, type, fit, threads))
   z_scale <- sc$z[kept + 1L]
   if (length(more_terms)) {
     ## the rows' design holds only the kept (non-aliased) columns; scores
@@ -136,11 +137,11 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
                  scale = sc$z[cols + 1L], escale = sc$z[q], wscale = sc$w)
     for (t in more_terms) {
       scores <- adjusted_scores(scores_from_rows(rows, t, type, threads), type, rows, threads)
-      meat <- meat + t$sign * term_adjustment(t, type, cadjust, n, k) * tcrossprod(scores)
+      meat <- meat + t$sign * term_adjustment(t, type, cadjust, n, k) * bread_meat_bread(bread, scores)
     }
   }
   if (type == "HC1") meat <- meat * (n - 1) / (n - k)
-  V <- unscale_vcov(sandwich_product(bread, meat, fix = FALSE), z_scale, sc$z[q], z[q])
+  V <- unscale_vcov(symmetric_vcov(meat, bread), z_scale, sc$z[q], z[q])
   ## Residual and total sums of squares (scaled units), for sigma and R^2.
   shift_s <- shift * sc$z
   t_vec <- S[kept + 1L, q]

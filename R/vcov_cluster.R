@@ -154,6 +154,7 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
   check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)
   rows <- fit_rows(x, type, threads)
+  check_weight_span(rows$w, type)
   clustered <- !is.null(cluster) || !is.null(attr(x, "cluster"))
   cluster <- fit_cluster(x, cluster, rows)
   if (!is.null(label) && identical(names(cluster), "cluster")) names(cluster) <- label
@@ -169,11 +170,12 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
                                                   names(cluster)[i], threads))
     }
     scores <- adjusted_scores(parts, type, rows, threads)
-    piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) * tcrossprod(scores)
+    piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) *
+      bread_meat_bread(rows$bread, scores)
     meat <- if (is.null(meat)) piece else meat + piece
   }
   if (type == "HC1") meat <- meat * (rows$n - 1) / (rows$n - rows$k)
-  V <- unscale_vcov(sandwich_product(rows$bread, meat, fix = FALSE), rows$z_scale, rows$escale,
+  V <- unscale_vcov(symmetric_vcov(meat, rows$bread), rows$z_scale, rows$escale,
                     fit_outcome_name(x))
   V <- uncentre_vcov(V, rows$intercept, rows$shift)
   if (!cr1p_undefined(type, terms[[1L]]$G, rows$k) && !all(is.finite(V))) {
@@ -367,6 +369,34 @@ check_cluster_terms <- function(terms, type) {
 }
 
 ## bread %*% meat %*% bread, symmetrised, with sandwich's eigenvalue `fix`.
+## CR2, HC2 and HC3 with weights need the squared weights: where the weights
+## span more than about 1e150 (one weight 1e200 times the others), the squares
+## of the small ones underflow next to the largest, and the adjustment would
+## silently lose those rows. A classed error naming `weights`.
+check_weight_span <- function(w, type) {
+  if (is.null(w) || !type %in% c("CR2", "HC2", "HC3")) return(invisible())
+  pos <- w[w > 0]
+  if (length(pos) && min(pos) / max(pos) < 2^-500) {
+    abort(sprintf('`weights` span %.0e (largest over smallest): type = "%s" needs their squares, which underflow for the small weights next to the largest; rescale or cap the extreme weights, or use type = "HC1"/"CR1".',
+                  max(pos) / min(pos), type),
+          class = "clusterab_weight_span", call. = FALSE)
+  }
+}
+
+## B (S S') B as (B S)(B S)': with one weight far above the others (1e200
+## times), the scores of the other clusters are tiny in the weights' scaled
+## units (1e-200) and their squares underflow to zero, while B S is of
+## ordinary size. Summed over clustering terms by the callers.
+bread_meat_bread <- function(bread, scores) {
+  tcrossprod(bread %*% scores)
+}
+
+symmetric_vcov <- function(V, bread) {
+  V <- (V + t(V)) / 2
+  dimnames(V) <- dimnames(bread)
+  V
+}
+
 sandwich_product <- function(bread, meat, fix) {
   V <- bread %*% meat %*% bread
   V <- (V + t(V)) / 2

@@ -341,3 +341,23 @@ test_that("a fit whose every coefficient is aliased is a classed error, not a cr
                  "aliased", class = "clusterab_error")
   }
 })
+
+test_that("one weight 1e200 times the others: HC1 keeps the other clusters' scores (their squares underflowed)", {
+  need("sandwich")
+  set.seed(71)
+  g <- rep(1:12, each = 4)
+  d <- data.frame(g = g, treat = rep(0:1, 6)[g], x1 = rnorm(48), y = rnorm(12)[g] + rnorm(48),
+                  w = runif(48, 0.5, 2))
+  d$w[3] <- 1e200
+  fit <- lm(y ~ treat + x1, data = d, weights = w)
+  V <- quiet_few(suppressWarnings(vcov_cluster(fit, cluster = ~ g, type = "HC1")))
+  ref <- sandwich::vcovCL(fit, cluster = ~ g, type = "HC1")
+  ok <- diag(ref) > 1e-100   # the coefficients not resting on the heavy row
+  expect_true(any(ok))
+  expect_equal(diag(V)[ok], diag(ref)[ok], tolerance = 1e-8)
+  ## CR2 needs the squared weights, which underflow: refused, naming `weights`
+  expect_error(vcov_cluster(fit, cluster = ~ g, type = "CR2"), "`weights` span",
+               class = "clusterab_weight_span")
+  expect_error(cluster_lm(y ~ treat + x1, data = d, cluster = ~ g, weights = "w", type = "CR2"),
+               "`weights` span", class = "clusterab_weight_span")
+})
