@@ -381,6 +381,16 @@ check_weight_span <- function(w, type) {
                   max(pos) / min(pos), type),
           class = "clusterab_weight_span", call. = FALSE)
   }
+  ## CR2 takes (I - H_gg)^-1/2 through the eigenvalues of a p x p form whose
+  ## smallest one falls like (smallest / largest weight)^2 for a cluster
+  ## holding one dominant weight: beyond a span of about 1e6 it loses digits
+  ## to rounding, and beyond about 1e7 it is dropped as zero (a pseudo-inverse,
+  ## as clubSandwich does for singular clusters). Say so rather than print a
+  ## number that looks exact. (clubSandwich's own value there is rounding noise.)
+  if (type == "CR2" && length(pos) && max(pos) / min(pos) > 1e6) {
+    warn(sprintf('`weights` span %.0e (largest over smallest): type = "CR2" cannot be computed accurately in double precision for the clusters of the largest weights (their adjustment is nearly singular; beyond a span of about 1e7 a direction is dropped as singular), so its standard errors may be off. Check the extreme weights, or compare with type = "CR1".',
+                 max(pos) / min(pos)), class = c("clusterab_weight_span_warning", "clusterab_ill_conditioned"))
+  }
 }
 
 ## B (S S') B as (B S)(B S)': with one weight far above the others (1e200

@@ -361,3 +361,20 @@ test_that("one weight 1e200 times the others: HC1 keeps the other clusters' scor
   expect_error(cluster_lm(y ~ treat + x1, data = d, cluster = ~ g, weights = "w", type = "CR2"),
                "`weights` span", class = "clusterab_weight_span")
 })
+
+test_that("weighted CR2 with weights spanning more than 1e6 warns that it cannot be computed accurately", {
+  set.seed(72)
+  g <- rep(1:12, each = 4)
+  d <- data.frame(g = g, treat = rep(0:1, 6)[g], x1 = rnorm(48), y = rnorm(12)[g] + rnorm(48),
+                  w = runif(48, 0.5, 2))
+  fit <- lm(y ~ treat + x1, data = d, weights = w)
+  expect_no_warning(quiet_few(vcov_cluster(fit, cluster = ~ g, type = "CR2")))
+  d$w[3] <- d$w[3] * 1e14
+  fit <- lm(y ~ treat + x1, data = d, weights = w)
+  expect_warning(quiet_few(vcov_cluster(fit, cluster = ~ g, type = "CR2")), "`weights` span",
+                 class = "clusterab_ill_conditioned")
+  expect_warning(quiet_few(cluster_lm(y ~ treat + x1, data = d, cluster = ~ g, weights = "w", type = "CR2")),
+                 class = "clusterab_ill_conditioned")
+  ## HC1 is exact there (sandwich's value): no such warning
+  expect_no_warning(quiet_few(vcov_cluster(fit, cluster = ~ g, type = "HC1")))
+})
