@@ -17,7 +17,14 @@
 #' their squares would overflow or underflow (beyond about 2^64 or 2^-64) are
 #' multiplied by a power of two first, which is exact (`scale`, with the
 #' scaled cross-products in `moments_scaled`); `moments` are always in the
-#' units of the data. With weights, the cross-products are also kept unweighted
+#' units of the data. Where those cannot be represented (a value of 1e200,
+#' whose square overflows; a column of 1e-170, whose squares underflow; weights
+#' spanning so much that the weighted sums overflow), `cluster_stats()` stops
+#' with an error of class `clusterab_unrepresentable` naming the columns (or
+#' `weights`): rescale them first (multiply or divide by a power of ten), or
+#' fit with [cluster_lm()] on the data, which works in scaled units
+#' throughout. The database method refuses such columns before its query.
+#' With weights, the cross-products are also kept unweighted
 #' and with squared weights, which the "HC2", "HC3" and "CR2" corrections
 #' need when weights vary within clusters.
 #'

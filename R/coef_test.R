@@ -144,8 +144,8 @@ warn_zero_se <- function(se, perfect = FALSE) {
   what <- if (all(zero | is.na(se))) "the standard errors are zero" else
     sprintf("the standard errors of %s are zero", paste0("`", names(se)[zero], "`", collapse = ", "))
   if (perfect) what <- paste(what, "(up to rounding)")
-  warn(sprintf("%s because the outcome is fitted exactly (its residuals are zero), so the t statistics and p-values are undefined (NaN); check the outcome (is it constant?) and the formula.",
-               what), class = "clusterab_perfect_fit")
+  warn(sprintf("%s because the outcome is fitted exactly (the residuals that bear on %s are zero), so the t statistics and p-values are undefined (NaN); check the outcome (is it constant?) and the formula.",
+               what, if (all(zero | is.na(se))) "them" else "those coefficients"), class = "clusterab_perfect_fit")
 }
 
 ## summary.lm()'s test for an "essentially perfect fit": a residual variance

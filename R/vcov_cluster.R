@@ -41,7 +41,15 @@
 #' (exactly). With weights, columns are centred at their weighted means. A
 #' covariance whose entries do not fit in a double in the data's units (an
 #' outcome of 1e-170 has variances near 1e-340) is an error asking to rescale,
-#' never a silent `0`, `Inf` or `NaN`. A design so nearly collinear that the
+#' never a silent `0`, `Inf` or `NaN`. Weights whose span (largest over
+#' smallest) exceeds 1e6 get a warning with "CR2" (class
+#' `clusterab_ill_conditioned`): the adjustment of a cluster holding one
+#' dominant weight is then nearly singular and loses digits in double
+#' precision (clubSandwich's value there is rounding noise); beyond 2^500
+#' "CR2", "HC2" and "HC3", which need the squared weights, are an error naming
+#' `weights`. Standard errors of exactly zero (an outcome fitted exactly) get
+#' a warning of class `clusterab_perfect_fit` from [coef_test()] and
+#' [cluster_lm()], as [lm()] warns of an "essentially perfect fit". A design so nearly collinear that the
 #' normal equations lose digits (a column with less than 1e-10 of its centred
 #' variance left after the columns before it) gets a warning of class
 #' `clusterab_ill_conditioned`.
