@@ -51,6 +51,7 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
   check_flag(cadjust, "cadjust")
   threads <- resolve_threads(threads)
   call <- match.call()
+  formula <- force_formula(formula)
   if (inherits(formula, "cluster_stats") || (!missing(data) && inherits(data, "cluster_stats"))) {
     stats <- if (inherits(formula, "cluster_stats")) formula else data
     sub <- if (inherits(formula, "formula")) formula else NULL
@@ -76,6 +77,7 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
 fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula) {
   terms <- cluster_terms(mc$cluster, multi0)
   check_cluster_terms(terms, type)
+  check_weight_span(mc$w, type)
   stats <- compress_columns(mc, terms[[1L]], all_powers = type %in% c("HC2", "HC3", "CR2"),
                             threads = threads, formula = formula)
   fit <- fit_from_stats(stats, type, cadjust, threads, NULL, more_terms = terms[-1L], mc = mc)
@@ -108,10 +110,10 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   kept <- design[!sol$aliased]
   n <- stats$nobs
   k <- length(kept)
-  if (k == 0L) stop_nothing_estimable()
+  if (k == 0L) stop_nothing_estimable("formula")
   if (n - k <= 0) {
-    abort("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
-         call. = FALSE)
+    abort(sprintf("the model has no residual degrees of freedom: `formula` has %d estimable coefficient(s) but %d observation(s) are left; cluster-robust covariance needs more observations than coefficients (check `formula` and `data`).",
+                  k, n), call. = FALSE)
   }
   warn_ill_conditioned(sol$pivot_ratio[!sol$aliased], coef_names[!sol$aliased])
   beta <- sol$coef
@@ -122,7 +124,7 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   check_cluster_terms(list(term), type)
   parts <- scores_from_stats(stats, kept, beta, type, threads)
   meat <- term_adjustment(term, type, cadjust, n, k) *
-    tcrossprod(adjusted_scores(parts, type, fit, threads))
+    bread_meat_bread(bread, adjusted_scores(parts, type, fit, threads))
   z_scale <- sc$z[kept + 1L]
   if (length(more_terms)) {
     ## the rows' design holds only the kept (non-aliased) columns; scores
@@ -135,11 +137,11 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
                  scale = sc$z[cols + 1L], escale = sc$z[q], wscale = sc$w)
     for (t in more_terms) {
       scores <- adjusted_scores(scores_from_rows(rows, t, type, threads), type, rows, threads)
-      meat <- meat + t$sign * term_adjustment(t, type, cadjust, n, k) * tcrossprod(scores)
+      meat <- meat + t$sign * term_adjustment(t, type, cadjust, n, k) * bread_meat_bread(bread, scores)
     }
   }
   if (type == "HC1") meat <- meat * (n - 1) / (n - k)
-  V <- unscale_vcov(sandwich_product(bread, meat, fix = FALSE), z_scale, sc$z[q])
+  V <- unscale_vcov(symmetric_vcov(meat, bread), z_scale, sc$z[q], z[q])
   ## Residual and total sums of squares (scaled units), for sigma and R^2.
   shift_s <- shift * sc$z
   t_vec <- S[kept + 1L, q]
@@ -208,8 +210,10 @@ stats_design <- function(stats, sub = NULL, units = TRUE) {
        scaled = list(S = S_s, sol = sol_s, z = sc$z, w = sc$w))
 }
 
-stop_nothing_estimable <- function() {
-  abort("every coefficient is aliased (its column is zero or a combination of the others), so there is no covariance to compute; check the formula and the data.",
+## `what`: the argument holding the model, "formula" or "x" (a fitted model).
+stop_nothing_estimable <- function(what = "formula") {
+  abort(sprintf("every coefficient of %s is aliased (its column is zero or a combination of the others), so there is no covariance to compute; check the formula and the data.",
+                if (what == "x") "`x`, the fitted model," else "`formula`"),
        call. = FALSE)
 }
 
@@ -284,6 +288,7 @@ new_cluster_lm <- function(fit, call) {
   fit$call <- call
   class(fit) <- "cluster_lm"
   signal_notes(cluster_lm_notes(fit))
+  warn_zero_se(sqrt(pmax(diag(fit$vcov), 0)))
   fit
 }
 

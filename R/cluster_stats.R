@@ -17,7 +17,14 @@
 #' their squares would overflow or underflow (beyond about 2^64 or 2^-64) are
 #' multiplied by a power of two first, which is exact (`scale`, with the
 #' scaled cross-products in `moments_scaled`); `moments` are always in the
-#' units of the data. With weights, the cross-products are also kept unweighted
+#' units of the data. Where those cannot be represented (a value of 1e200,
+#' whose square overflows; a column of 1e-170, whose squares underflow; weights
+#' spanning so much that the weighted sums overflow), `cluster_stats()` stops
+#' with an error of class `clusterab_unrepresentable` naming the columns (or
+#' `weights`): rescale them first (multiply or divide by a power of ten), or
+#' fit with [cluster_lm()] on the data, which works in scaled units
+#' throughout. The database method refuses such columns before its query.
+#' With weights, the cross-products are also kept unweighted
 #' and with squared weights, which the "HC2", "HC3" and "CR2" corrections
 #' need when weights vary within clusters.
 #'
@@ -99,8 +106,50 @@ cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, thr
   if (ncol(mc$cluster) != 1L) {
     stop_one_cluster_variable()
   }
-  compress_columns(mc, cluster_codes(mc$cluster[[1L]]), all_powers = TRUE,
-                   threads = resolve_threads(threads), formula = formula)
+  stats <- compress_columns(mc, cluster_codes(mc$cluster[[1L]]), all_powers = TRUE,
+                            threads = resolve_threads(threads), formula = formula)
+  check_representable(stats)
+  stats
+}
+
+## The statistics are kept in the data's units (`moments`); where those
+## overflow (a value of 1e200: its square is beyond the largest double) or
+## underflow (a column of 1e-170: its squares are below the smallest normal
+## double), the statistics cannot be represented: a classed error naming the
+## columns, as the database method refuses them before its query. cluster_lm()
+## on the data still fits them, through its internally scaled path.
+check_representable <- function(stats) {
+  if (is.null(stats$moments_scaled)) return(invisible(stats))
+  z <- stats$z_names
+  q <- length(z)
+  pairs <- which(upper.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+  pairs <- pairs[order(pairs[, "col"], pairs[, "row"]), , drop = FALSE]
+  ## the columns z of which some per-cluster cross-product is not representable
+  bad_in <- function(k) {
+    m <- stats$moments[[k]]
+    m_s <- stats$moments_scaled[[k]]
+    lost <- rowSums(!is.finite(m)) > 0
+    on_diag <- pairs[, "row"] == pairs[, "col"]
+    lost[on_diag] <- lost[on_diag] | rowSums(m_s[on_diag, , drop = FALSE] > 0 &
+                                               abs(m[on_diag, , drop = FALSE]) < .Machine$double.xmin) > 0
+    out <- logical(q)
+    out[c(pairs[lost, "row"], pairs[lost, "col"])] <- TRUE
+    out[1L] <- FALSE
+    out
+  }
+  if (stats$weighted && "0" %in% names(stats$moments)) {
+    bad_z <- bad_in("0")
+    bad_w <- any(vapply(setdiff(names(stats$moments), "0"), function(k) any(bad_in(k) & !bad_z),
+                        logical(1L)))
+  } else {
+    bad_z <- Reduce(`|`, lapply(names(stats$moments), bad_in))
+    bad_w <- FALSE
+  }
+  if (!any(bad_z) && !bad_w) return(invisible(stats))
+  bad <- c(if (any(bad_z)) paste0("`", z[bad_z], "`"), if (bad_w) "`weights`")
+  abort(sprintf("the per-cluster statistics of %s cannot be represented in double precision in the data's units (their sums of squares overflow or underflow); rescale %s (multiply or divide by a power of ten) first, or fit with cluster_lm() on the data, which scales internally.",
+                paste(bad, collapse = ", "), if (length(bad) > 1L) "them" else "it"),
+        class = "clusterab_unrepresentable", call. = FALSE)
 }
 
 ## The compress step on prepared columns: shift, finiteness check and the
@@ -179,7 +228,7 @@ packed_unscale <- function(z) {
 }
 
 stop_one_cluster_variable <- function() {
-  abort("cluster_stats() takes one clustering variable; for multiway clustering use cluster_lm() on the data.",
+  abort("`cluster` must name one clustering variable: cluster_stats() takes one; for multiway clustering use cluster_lm() on the data.",
        call. = FALSE)
 }
 

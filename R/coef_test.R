@@ -77,6 +77,7 @@ coef_test <- function(x, vcov = NULL, cluster = NULL, type = NULL, df = NULL, ..
   }
   dfs <- coef_df(x, df, info, cluster)
   df <- dfs$df
+  warn_zero_se(se, perfect_lm_fit(x))
   tval <- as.vector(est) / se
   if (is.finite(df) && df > 0) {
     pval <- 2 * pt(abs(tval), df = df, lower.tail = FALSE)
@@ -129,6 +130,41 @@ coef_ci <- function(x, parm = NULL, level = 0.95, vcov = NULL, cluster = NULL,
     abort(sprintf("`parm` must name coefficients or give their positions (1 to %d).", nrow(ci)))
   }
   ci[parm, , drop = FALSE]
+}
+
+## Standard errors of exactly zero: the outcome is fitted exactly (a constant
+## outcome, or one that is an exact combination of the columns), so t = 0/0 is
+## undefined. lm() warns "essentially perfect fit"; a classed warning here.
+## `perfect`: an lm() fit that summary.lm() calls an "essentially perfect
+## fit", whose standard errors are zero up to rounding.
+warn_zero_se <- function(se, perfect = FALSE) {
+  zero <- !is.na(se) & se == 0
+  if (perfect) zero <- !is.na(se)
+  if (!any(zero)) return(invisible())
+  what <- if (all(zero | is.na(se))) "the standard errors are zero" else
+    sprintf("the standard errors of %s are zero", paste0("`", names(se)[zero], "`", collapse = ", "))
+  if (perfect) what <- paste(what, "(up to rounding)")
+  warn(sprintf("%s because the outcome is fitted exactly (the residuals that bear on %s are zero), so the t statistics and p-values are undefined (NaN); check the outcome (is it constant?) and the formula.",
+               what, if (all(zero | is.na(se))) "them" else "those coefficients"), class = "clusterab_perfect_fit")
+}
+
+## summary.lm()'s test for an "essentially perfect fit": a residual variance
+## below 1e-30 times the fitted values' mean square.
+perfect_lm_fit <- function(x) {
+  if (!inherits(x, "lm") || inherits(x, "glm") || inherits(x, "mlm")) return(FALSE)
+  r <- x$residuals
+  f <- x$fitted.values
+  w <- x$weights
+  if (is.null(r) || is.null(f) || !length(r)) return(FALSE)
+  if (!is.null(w)) {
+    keep <- w != 0
+    r <- sqrt(w[keep]) * r[keep]
+    f <- sqrt(w[keep]) * f[keep]
+  }
+  rdf <- x$df.residual
+  if (is.null(rdf) || rdf <= 0) return(FALSE)
+  resvar <- sum(r^2) / rdf
+  is.finite(resvar) && resvar < (mean(f)^2 + stats::var(c(f))) * 1e-30
 }
 
 check_level <- function(level, what) {

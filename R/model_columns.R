@@ -127,7 +127,8 @@ column_argument <- function(arg, data, env, what, n) {
     if (length(vars) == 0L) abort(sprintf("`%s` formula names no variables.", what), call. = FALSE)
     arg <- vars
   }
-  if (is.character(arg) && length(arg) < n) {
+  ## a string naming columns (with one row, "w" is a name, not one value)
+  if (is.character(arg) && (length(arg) < n || length(arg) <= ncol(data) && all(arg %in% names(data)))) {
     missing <- setdiff(arg, names(data))
     if (length(missing) > 0L) {
       abort(sprintf("`%s` names column(s) %s that are not in `data`.", what,
@@ -153,6 +154,15 @@ as_frame <- function(cols) {
   cols
 }
 
+## The `formula` argument, evaluated: `formula = y` with no object `y` fails
+## when the promise is forced; say that it is `formula` that is wrong.
+force_formula <- function(formula) {
+  tryCatch(formula, error = function(e) {
+    abort(sprintf("`formula` must be a two-sided formula such as `y ~ treatment + x`; evaluating it failed: %s",
+                  conditionMessage(e)), call. = FALSE)
+  })
+}
+
 ## Everything an estimator needs from `formula` and `data`: response `y`,
 ## design `columns`, `intercept`, weights `w` (NULL or positive), `cluster`
 ## (data frame or NULL), and which rows were dropped. Rows with a missing value
@@ -166,6 +176,7 @@ as_frame <- function(cols) {
 ## `xlevels` (as lm()$contrasts and lm()$xlevels).
 model_columns <- function(formula, data, weights = NULL, cluster = NULL,
                           env = environment(formula), contrasts = NULL) {
+  formula <- force_formula(formula)
   if (!inherits(formula, "formula") || length(formula) != 3L) {
     abort("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
   }
@@ -188,8 +199,9 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   y <- variables[[1L]]
   yname <- names(variables)[1L]
   if (!(is.numeric(y) || is.logical(y)) || is.factor(y) || !is.null(dim(y))) {
-    abort(sprintf("the outcome `%s` must be a numeric vector, not %s.", yname,
-                 if (!is.null(dim(y))) "a matrix" else class(y)[1L]), call. = FALSE)
+    abort(sprintf("`formula`: the outcome `%s` must be a numeric vector, not %s.", yname,
+                 if (!is.null(dim(y))) "a matrix (fit one model per outcome)" else class(y)[1L]),
+          call. = FALSE)
   }
   offset <- NULL
   if (!is.null(attr(tt, "offset"))) {
@@ -199,7 +211,11 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   if (!is.null(weights)) {
     if (ncol(weights) != 1L) abort("`weights` must be a single column.", call. = FALSE)
     weights <- weights[[1L]]
+    if (!is.null(dim(weights)) && !(length(dim(weights)) == 1L || identical(ncol(weights), 1L))) {
+      abort("`weights` must be one numeric value per row, not a matrix.", call. = FALSE)
+    }
     if (!is.numeric(weights)) abort("`weights` must be numeric.", call. = FALSE)
+    weights <- as.vector(weights)
   }
   cluster <- column_argument(cluster, data, env, "cluster", n0)
   for (v in seq_along(variables)) {
@@ -223,9 +239,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   keep <- NULL
   if (!is.null(drop) && any(drop)) {
     keep <- which(!drop)
-    if (length(keep) == 0L) {
-      abort("no rows left after dropping rows with missing values or zero weights.", call. = FALSE)
-    }
+    if (length(keep) == 0L) stop_no_rows_left(variables, weights)
     subset_rows <- function(x) if (is.null(dim(x))) x[keep] else x[keep, , drop = FALSE]
     variables <- lapply(variables, subset_rows)
     y <- variables[[1L]]
@@ -244,6 +258,27 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
        w = weights, cluster = cluster, terms = tt, n = length(y),
        contrasts = design$contrasts, xlevels = xlevels,
        dropped = if (is.null(keep)) integer(0) else which(drop))
+}
+
+## Every row dropped: name the variables (and weights) responsible, those
+## missing in every row first, else all that are missing somewhere.
+stop_no_rows_left <- function(variables, weights) {
+  all_na <- names(variables)[vapply(variables, function(x) all(is.na(x)), logical(1L))]
+  some_na <- names(variables)[vapply(variables, anyNA, logical(1L))]
+  w_gone <- !is.null(weights) && all(is.na(weights) | weights == 0)
+  parts <- character(0)
+  if (length(all_na)) {
+    parts <- sprintf("%s %s missing in every row", paste0("`", all_na, "`", collapse = ", "),
+                     if (length(all_na) > 1L) "are" else "is")
+  }
+  if (w_gone) parts <- c(parts, "`weights` are zero or missing in every row")
+  if (!length(parts)) {
+    parts <- sprintf("every row has a missing value in %s%s",
+                     paste0("`", some_na, "`", collapse = ", "),
+                     if (!is.null(weights)) " or a zero or missing weight (`weights`)" else "")
+  }
+  abort(sprintf("no rows left after dropping rows with missing values or zero weights: %s.",
+                paste(parts, collapse = "; ")), call. = FALSE)
 }
 
 ## Checks that columns are finite and returns their means (the shift used to

@@ -41,7 +41,15 @@
 #' (exactly). With weights, columns are centred at their weighted means. A
 #' covariance whose entries do not fit in a double in the data's units (an
 #' outcome of 1e-170 has variances near 1e-340) is an error asking to rescale,
-#' never a silent `0`, `Inf` or `NaN`. A design so nearly collinear that the
+#' never a silent `0`, `Inf` or `NaN`. Weights whose span (largest over
+#' smallest) exceeds 1e6 get a warning with "CR2" (class
+#' `clusterab_ill_conditioned`): the adjustment of a cluster holding one
+#' dominant weight is then nearly singular and loses digits in double
+#' precision (clubSandwich's value there is rounding noise); beyond 2^500
+#' "CR2", "HC2" and "HC3", which need the squared weights, are an error naming
+#' `weights`. Standard errors of exactly zero (an outcome fitted exactly) get
+#' a warning of class `clusterab_perfect_fit` from [coef_test()] and
+#' [cluster_lm()], as [lm()] warns of an "essentially perfect fit". A design so nearly collinear that the
 #' normal equations lose digits (a column with less than 1e-10 of its centred
 #' variance left after the columns before it) gets a warning of class
 #' `clusterab_ill_conditioned`.
@@ -127,7 +135,7 @@ vcov_cluster <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
 #' @export
 vcov_cluster.default <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                                  multi0 = FALSE, fix = FALSE, ...) {
-  abort(sprintf("vcov_cluster() works on `lm`, `glm` and `cluster_lm` fits, not on %s.",
+  abort(sprintf("`x` must be a fitted model: vcov_cluster() works on `lm`, `glm` and `cluster_lm` fits, not on %s.",
                class(x)[1L]), call. = FALSE)
 }
 
@@ -147,13 +155,14 @@ vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
 vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
                                    multi0 = FALSE, fix = FALSE, threads = NULL, label = NULL, ...) {
   if (inherits(x, "mlm")) {
-    abort("vcov_cluster() does not handle multivariate (mlm) fits; fit one lm() per outcome.",
+    abort("`x` is a multivariate (mlm) fit, with a matrix outcome; vcov_cluster() needs one outcome: fit one lm() per outcome.",
          call. = FALSE)
   }
   type <- check_vcov_type(type, if (class(x)[1L] == "lm") "HC1" else "HC0")
   check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)
   rows <- fit_rows(x, type, threads)
+  check_weight_span(rows$w, type)
   clustered <- !is.null(cluster) || !is.null(attr(x, "cluster"))
   cluster <- fit_cluster(x, cluster, rows)
   if (!is.null(label) && identical(names(cluster), "cluster")) names(cluster) <- label
@@ -169,11 +178,13 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
                                                   names(cluster)[i], threads))
     }
     scores <- adjusted_scores(parts, type, rows, threads)
-    piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) * tcrossprod(scores)
+    piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) *
+      bread_meat_bread(rows$bread, scores)
     meat <- if (is.null(meat)) piece else meat + piece
   }
   if (type == "HC1") meat <- meat * (rows$n - 1) / (rows$n - rows$k)
-  V <- unscale_vcov(sandwich_product(rows$bread, meat, fix = FALSE), rows$z_scale, rows$escale)
+  V <- unscale_vcov(symmetric_vcov(meat, rows$bread), rows$z_scale, rows$escale,
+                    fit_outcome_name(x))
   V <- uncentre_vcov(V, rows$intercept, rows$shift)
   if (!cr1p_undefined(type, terms[[1L]]$G, rows$k) && !all(is.finite(V))) {
     abort("the covariance does not fit in double precision: the outcome and the covariates differ too much in magnitude; rescale them (multiply or divide by a power of ten) and refit.",
@@ -366,6 +377,44 @@ check_cluster_terms <- function(terms, type) {
 }
 
 ## bread %*% meat %*% bread, symmetrised, with sandwich's eigenvalue `fix`.
+## CR2, HC2 and HC3 with weights need the squared weights: where the weights
+## span more than about 1e150 (one weight 1e200 times the others), the squares
+## of the small ones underflow next to the largest, and the adjustment would
+## silently lose those rows. A classed error naming `weights`.
+check_weight_span <- function(w, type) {
+  if (is.null(w) || !type %in% c("CR2", "HC2", "HC3")) return(invisible())
+  pos <- w[w > 0]
+  if (length(pos) && min(pos) / max(pos) < 2^-500) {
+    abort(sprintf('`weights` span %.0e (largest over smallest): type = "%s" needs their squares, which underflow for the small weights next to the largest; rescale or cap the extreme weights, or use type = "HC1"/"CR1".',
+                  max(pos) / min(pos), type),
+          class = "clusterab_weight_span", call. = FALSE)
+  }
+  ## CR2 takes (I - H_gg)^-1/2 through the eigenvalues of a p x p form whose
+  ## smallest one falls like (smallest / largest weight)^2 for a cluster
+  ## holding one dominant weight: beyond a span of about 1e6 it loses digits
+  ## to rounding, and beyond about 1e7 it is dropped as zero (a pseudo-inverse,
+  ## as clubSandwich does for singular clusters). Say so rather than print a
+  ## number that looks exact. (clubSandwich's own value there is rounding noise.)
+  if (type == "CR2" && length(pos) && max(pos) / min(pos) > 1e6) {
+    warn(sprintf('`weights` span %.0e (largest over smallest): type = "CR2" cannot be computed accurately in double precision for the clusters of the largest weights (their adjustment is nearly singular; beyond a span of about 1e7 a direction is dropped as singular), so its standard errors may be off. Check the extreme weights, or compare with type = "CR1".',
+                 max(pos) / min(pos)), class = c("clusterab_weight_span_warning", "clusterab_ill_conditioned"))
+  }
+}
+
+## B (S S') B as (B S)(B S)': with one weight far above the others (1e200
+## times), the scores of the other clusters are tiny in the weights' scaled
+## units (1e-200) and their squares underflow to zero, while B S is of
+## ordinary size. Summed over clustering terms by the callers.
+bread_meat_bread <- function(bread, scores) {
+  tcrossprod(bread %*% scores)
+}
+
+symmetric_vcov <- function(V, bread) {
+  V <- (V + t(V)) / 2
+  dimnames(V) <- dimnames(bread)
+  V
+}
+
 sandwich_product <- function(bread, meat, fix) {
   V <- bread %*% meat %*% bread
   V <- (V + t(V)) / 2
@@ -426,10 +475,10 @@ fit_rows <- function(x, type, threads) {
   }
   n <- length(e)
   k <- sum(!aliased)
-  if (k == 0L) stop_nothing_estimable()
+  if (k == 0L) stop_nothing_estimable("x")
   if (n - k <= 0) {
-    abort("the model has no residual degrees of freedom; cluster-robust covariance needs more observations than coefficients.",
-         call. = FALSE)
+    abort(sprintf("`x`, the fitted model, has no residual degrees of freedom (%d estimable coefficient(s), %d observation(s)); cluster-robust covariance needs more observations than coefficients.",
+                  k, n), call. = FALSE)
   }
   names_kept <- names(coefs)[!aliased]
   ## One pass over the columns, residuals and weights: the (weighted) means
@@ -491,16 +540,17 @@ fit_rows <- function(x, type, threads) {
 ## A variance that is not zero but overflows or underflows in those units
 ## (an outcome of 1e-170 has variances near 1e-340) is an error, not a silent
 ## Inf or 0; subnormal variances down to 2^-1042 keep 32 bits, and pass.
-unscale_vcov <- function(V, z_scale, yscale) {
+unscale_vcov <- function(V, z_scale, yscale, yname = NULL) {
   if (all(z_scale == 1) && yscale == 1) return(V)
   out <- z_scale * t(z_scale * (V / yscale)) / yscale
   dimnames(out) <- dimnames(V)
   v <- diag(out)
   lost <- is.finite(diag(V)) & diag(V) > 0 & (!is.finite(v) | v < 2^-1042)
   if (any(lost)) {
-    abort(sprintf("the variance of %s %s in double precision (the outcome and the covariates differ too much in magnitude); rescale the outcome or those columns (multiply or divide by a power of ten) first.",
+    abort(sprintf("the variance of %s %s in double precision (the outcome%s and the covariates differ too much in magnitude); rescale the outcome or those columns (multiply or divide by a power of ten) first.",
                  paste0("`", rownames(V)[lost], "`", collapse = ", "),
-                 if (any(is.finite(v[lost]))) "underflows" else "overflows"),
+                 if (any(is.finite(v[lost]))) "underflows" else "overflows",
+                 if (length(yname)) sprintf(" `%s`", yname) else ""),
          call. = FALSE)
   }
   out
@@ -627,4 +677,10 @@ fit_formula_variables <- function(x, cluster) {
     vals <- lapply(vals, `[`, s)
   }
   as_frame(vals)
+}
+
+## The outcome's name in a fit's formula, for messages ("the outcome" if none).
+fit_outcome_name <- function(x) {
+  f <- tryCatch(stats::formula(x), error = function(e) NULL)
+  if (inherits(f, "formula") && length(f) == 3L) deparse1(f[[2L]]) else NULL
 }

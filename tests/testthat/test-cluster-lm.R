@@ -328,3 +328,26 @@ test_that("print() names a cluster given as a vector; notes for too few clusters
                  class = "clusterab_single_cluster")
   expect_warning(quiet_few_but_single(cluster_lm(y ~ x1, data = st)), NA)
 })
+
+test_that("refusals about the model name `formula`; a huge outcome names the outcome", {
+  d <- sim_clustered(G = 30, seed = 68)
+  expect_error(cluster_lm(y ~ x1 + treat, data = d[match(1:3, d$g), ], cluster = "g"),
+               "no residual degrees of freedom: `formula` has 3", class = "clusterab_error")
+  expect_error(cluster_lm(y ~ 0, data = d, cluster = "g"),
+               "every coefficient of `formula` is aliased", class = "clusterab_error")
+  d$y <- d$y * 1e200
+  expect_error(cluster_lm(y ~ x1 + treat, data = d, cluster = "g"), "the outcome `y`",
+               class = "clusterab_error")
+})
+
+test_that("a constant outcome (zero standard errors, t = 0/0) gets a classed warning", {
+  d <- sim_clustered(G = 30, seed = 69)
+  d$y <- 5
+  expect_warning(fit <- cluster_lm(y ~ x1 + treat, data = d, cluster = "g"),
+                 "outcome is fitted exactly", class = "clusterab_perfect_fit")
+  expect_true(all(vcov(fit) == 0))
+  expect_warning(cluster_lm(y ~ x1 + treat, data = d, cluster = "g", weights = "w", type = "CR2"),
+                 class = "clusterab_perfect_fit")
+  d <- sim_clustered(G = 30, seed = 69)
+  expect_no_warning(cluster_lm(y ~ x1 + treat, data = d, cluster = "g"))
+})

@@ -99,3 +99,35 @@ test_that("cluster as a column name, a one-sided formula or a vector gives the s
   expect_error(cluster_stats(d, y ~ x1, cluster = ~ g + h), "one clustering variable",
                class = "clusterab_error")
 })
+
+test_that("statistics that cannot be represented in the data's units are refused, naming the column", {
+  d <- sim_clustered(G = 30, seed = 64)
+  for (col in c("y", "x1")) {
+    for (big in c(1e155, 1e200)) {
+      d1 <- d
+      d1[[col]][3] <- big
+      expect_error(cluster_stats(d1, y ~ x1 + treat, cluster = "g", weights = "w"),
+                   sprintf("`%s`", col), class = "clusterab_unrepresentable")
+    }
+    d1 <- d
+    d1[[col]] <- d1[[col]] * 1e-170   # squares underflow
+    expect_error(cluster_stats(d1, y ~ x1 + treat, cluster = "g"), sprintf("`%s`", col),
+                 class = "clusterab_unrepresentable")
+  }
+  d1 <- d
+  d1$w <- d1$w * 1e200
+  expect_error(cluster_stats(d1, y ~ x1 + treat, cluster = "g", weights = "w"), "`weights`",
+               class = "clusterab_unrepresentable")
+  d1 <- d
+  d1$w[3] <- 1e155
+  expect_error(cluster_stats(d1, y ~ x1 + treat, cluster = "g", weights = "w"), "`weights`",
+               class = "clusterab_unrepresentable")
+})
+
+test_that("more than one clustering variable is refused naming `cluster`", {
+  d <- sim_clustered(G = 30, seed = 65)
+  expect_error(cluster_stats(d, y ~ x1, cluster = ~ g + h), "`cluster` must name one",
+               class = "clusterab_error")
+  expect_error(cluster_stats(d, y ~ x1, cluster = c("g", "h")), "`cluster` must name one",
+               class = "clusterab_error")
+})

@@ -269,3 +269,18 @@ test_that("a coefficient resting on a single cluster is named in a warning", {
   expect_warning(vcov_cluster(lm(y ~ one + x1, data = big), cluster = ~ g, type = "CR2"),
                  "`one` cannot be estimated", class = "clusterab_single_cluster")
 })
+
+test_that("coef_test() of a constant outcome warns that t is undefined (as lm() warns of a perfect fit)", {
+  set.seed(70)
+  d <- data.frame(y = 2, x1 = rnorm(60), treat = rep(0:1, 30), g = rep(1:30, each = 2))
+  fit <- lm(y ~ x1 + treat, data = d)
+  expect_warning(summary(fit), "essentially perfect fit")   # lm()'s own criterion
+  expect_warning(coef_test(fit, cluster = ~ g, type = "CR2"), "t statistics and p-values are undefined",
+                 class = "clusterab_perfect_fit")
+  ## from the statistics the standard errors are exactly zero
+  cfit <- suppressWarnings(cluster_lm(y ~ x1 + treat, data = d, cluster = "g"))
+  expect_warning(tab <- coef_test(cfit, type = "CR2"), class = "clusterab_perfect_fit")
+  expect_true(all(tab[, 2L] == 0))
+  d <- sim_clustered(G = 30, seed = 70)
+  expect_no_warning(coef_test(lm(y ~ x1 + treat, data = d), cluster = ~ g, type = "CR2"))
+})

@@ -228,7 +228,7 @@ test_that("a fit keeps no rows: fitted(), residuals(), model.frame() and predict
   expect_equal(p, suppressWarnings(predict(lm(y ~ x1 + x3, d), d[1:5, ])), tolerance = 1e-10)
 })
 
-test_that("a fit from cluster_stats() predicts from numeric columns, and says why not otherwise", {
+test_that("a fit from cluster_stats() predicts from numeric columns, and says why not otherwise", { quiet_few({
   d <- sim_clustered(G = 20, seed = 81)
   new <- d[1:6, ]
   from_data <- cluster_lm(y ~ x1 + x2 + x1:x2, d, cluster = ~ g)
@@ -241,4 +241,47 @@ test_that("a fit from cluster_stats() predicts from numeric columns, and says wh
   st_f <- cluster_stats(d, y ~ x1 + f, cluster = ~ g)
   expect_error(predict(cluster_lm(st_f), new), "cluster_stats", class = "clusterab_error")
   expect_error(predict(cluster_lm(st)), class = "clusterab_no_rows")
+}) })
+
+test_that("no rows left: the message names the variable or the weights responsible", {
+  d <- sim_clustered(G = 30, seed = 61)
+  d$y[] <- NA
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = "g"), "`y` is missing in every row",
+               class = "clusterab_error")
+  d <- sim_clustered(G = 30, seed = 61)
+  d$x1[] <- NA
+  expect_error(cluster_stats(d, y ~ x1, cluster = "g"), "`x1` is missing in every row",
+               class = "clusterab_error")
+  d <- sim_clustered(G = 30, seed = 61)
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = "g", weights = rep(0, nrow(d))),
+               "`weights` are zero or missing in every row", class = "clusterab_error")
+  ## no variable missing everywhere, but every row missing something
+  d$y[1:10] <- NA
+  d$x1[-(1:10)] <- NA
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = "g"), "missing value in `y`, `x1`",
+               class = "clusterab_error")
+})
+
+test_that("a formula that cannot be evaluated, a matrix outcome or matrix weights name their argument", {
+  d <- sim_clustered(G = 30, seed = 62)
+  expect_error(cluster_lm(formula = no_such_object, data = d, cluster = "g"), "`formula`",
+               class = "clusterab_error")
+  expect_error(cluster_stats(d, formula = no_such_object, cluster = "g"), "`formula`",
+               class = "clusterab_error")
+  expect_error(cluster_lm(cbind(y, x1) ~ treat, data = d, cluster = "g"),
+               "`formula`: the outcome `cbind\\(y, x1\\)` must be a numeric vector, not a matrix",
+               class = "clusterab_error")
+  d$w <- cbind(d$w, d$w)   # reached the C++ code as a 2n vector before
+  expect_error(cluster_lm(y ~ x1, data = d, cluster = "g", weights = "w"), "`weights` must be one",
+               class = "clusterab_error")
+  expect_error(cluster_stats(d, y ~ x1, cluster = "g", weights = "w"), "`weights` must be one",
+               class = "clusterab_error")
+})
+
+test_that("with one row, a column name is still a column name (weights = \"w\")", {
+  d <- sim_clustered(G = 30, seed = 63)[1L, ]
+  ## before: "w" was read as one weight value, "`weights` must be numeric"
+  mc <- clusterab:::model_columns(y ~ x1, d, weights = "w", cluster = "g")
+  expect_identical(mc$w, d$w)
+  expect_identical(mc$cluster$g, d$g)
 })

@@ -158,7 +158,7 @@ test_that("CR1p with no more clusters than coefficients is NaN with a classed wa
   expect_true(all(is.nan(V3)))
   expect_true(all(is.nan(as.matrix(clubSandwich::vcovCR(fit3, cluster = d$g, type = "CR1p")))))
   ## G > k: unchanged
-  expect_no_warning(V4 <- vcov_cluster(lm(y ~ x1, data = d), cluster = ~ g, type = "CR1p"))
+  expect_no_warning(V4 <- quiet_few(vcov_cluster(lm(y ~ x1, data = d), cluster = ~ g, type = "CR1p")))
   expect_vcov_equal(V4, as.matrix(clubSandwich::vcovCR(lm(y ~ x1, data = d), cluster = d$g, type = "CR1p")), 1e-10)
 })
 
@@ -263,12 +263,22 @@ test_that("cluster_stats keeps moments in the data's units; scales are 1 for ord
   st <- cluster_stats(d, y ~ treat + x1, cluster = "g", weights = "w")
   expect_true(all(st$scale == 1))
   expect_null(st$moments_scaled)
+  ## scaled but representable in the data's units: 1e100 squares to 1e200
+  d1 <- d
+  d1$x1 <- d1$x1 * 1e100
+  st <- cluster_stats(d1, y ~ treat + x1, cluster = "g", weights = "w")
+  expect_equal(unname(st$scale[["x1"]]), 2^-round(log2(max(abs(d1$x1 - weighted.mean(d1$x1, d1$w))))))
+  expect_false(is.null(st$moments_scaled))
+  expect_true(all(is.finite(unlist(st$moments))))
+  expect_rel_equal(coef(cluster_lm(st)), coef(lm(y ~ treat + x1, data = d1, weights = w)), 1e-10)
   d$x1 <- d$x1 * 1e160   # squares overflow in the data's units
   d$y <- d$y * 1e15      # so that the variance of x1's coefficient is a normal double
-  st <- cluster_stats(d, y ~ treat + x1, cluster = "g", weights = "w")
-  expect_equal(unname(st$scale[["x1"]]), 2^-round(log2(max(abs(d$x1 - weighted.mean(d$x1, d$w))))))
-  expect_false(is.null(st$moments_scaled))
-  expect_rel_equal(coef(cluster_lm(st)), coef(lm(y ~ treat + x1, data = d, weights = w)), 1e-10)
+  ## statistics in the data's units would hold Inf: refused, naming the column;
+  ## cluster_lm() on the data fits through its scaled path
+  expect_error(cluster_stats(d, y ~ treat + x1, cluster = "g", weights = "w"), "`x1`",
+               class = "clusterab_unrepresentable")
+  expect_rel_equal(coef(cluster_lm(y ~ treat + x1, data = d, cluster = "g", weights = "w")),
+                   coef(lm(y ~ treat + x1, data = d, weights = w)), 1e-10)
   ## the mixed model reads the moments in data units: a classed error, not NaN
   expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), class = "clusterab_error")
   d$x1 <- d$x1 * 1e-160 * 1e-160   # now about 1e-160: squares underflow
@@ -330,4 +340,41 @@ test_that("a fit whose every coefficient is aliased is a classed error, not a cr
     expect_error(vcov_cluster(lm(y ~ 0 + x, data = d, weights = w), cluster = ~ g, type = type),
                  "aliased", class = "clusterab_error")
   }
+})
+
+test_that("one weight 1e200 times the others: HC1 keeps the other clusters' scores (their squares underflowed)", {
+  need("sandwich")
+  set.seed(71)
+  g <- rep(1:12, each = 4)
+  d <- data.frame(g = g, treat = rep(0:1, 6)[g], x1 = rnorm(48), y = rnorm(12)[g] + rnorm(48),
+                  w = runif(48, 0.5, 2))
+  d$w[3] <- 1e200
+  fit <- lm(y ~ treat + x1, data = d, weights = w)
+  V <- quiet_few(suppressWarnings(vcov_cluster(fit, cluster = ~ g, type = "HC1")))
+  ref <- sandwich::vcovCL(fit, cluster = ~ g, type = "HC1")
+  ok <- diag(ref) > 1e-100   # the coefficients not resting on the heavy row
+  expect_true(any(ok))
+  expect_equal(diag(V)[ok], diag(ref)[ok], tolerance = 1e-8)
+  ## CR2 needs the squared weights, which underflow: refused, naming `weights`
+  expect_error(vcov_cluster(fit, cluster = ~ g, type = "CR2"), "`weights` span",
+               class = "clusterab_weight_span")
+  expect_error(cluster_lm(y ~ treat + x1, data = d, cluster = ~ g, weights = "w", type = "CR2"),
+               "`weights` span", class = "clusterab_weight_span")
+})
+
+test_that("weighted CR2 with weights spanning more than 1e6 warns that it cannot be computed accurately", {
+  set.seed(72)
+  g <- rep(1:12, each = 4)
+  d <- data.frame(g = g, treat = rep(0:1, 6)[g], x1 = rnorm(48), y = rnorm(12)[g] + rnorm(48),
+                  w = runif(48, 0.5, 2))
+  fit <- lm(y ~ treat + x1, data = d, weights = w)
+  expect_no_warning(quiet_few(vcov_cluster(fit, cluster = ~ g, type = "CR2")))
+  d$w[3] <- d$w[3] * 1e14
+  fit <- lm(y ~ treat + x1, data = d, weights = w)
+  expect_warning(quiet_few(vcov_cluster(fit, cluster = ~ g, type = "CR2")), "`weights` span",
+                 class = "clusterab_ill_conditioned")
+  expect_warning(quiet_few(cluster_lm(y ~ treat + x1, data = d, cluster = ~ g, weights = "w", type = "CR2")),
+                 class = "clusterab_ill_conditioned")
+  ## HC1 is exact there (sandwich's value): no such warning
+  expect_no_warning(quiet_few(vcov_cluster(fit, cluster = ~ g, type = "HC1")))
 })

@@ -349,3 +349,23 @@ test_that("few clusters: vcov_cluster() warns once, classed, for uncorrected typ
                               type = "HC2"),
                  "`one` cannot be estimated", class = "clusterab_single_cluster")
 })
+
+test_that("refusals name `x`, the fitted model", {
+  d <- sim_clustered(G = 30, seed = 66)
+  expect_error(vcov_cluster(d, cluster = ~ g), "^`x` must be a fitted model", class = "clusterab_error")
+  expect_error(vcov_cluster(NULL), "^`x` must be", class = "clusterab_error")
+  expect_error(vcov_cluster(lm(cbind(y, x1) ~ treat, data = d), cluster = ~ g),
+               "`x` is a multivariate \\(mlm\\) fit", class = "clusterab_error")
+  expect_error(vcov_cluster(lm(y ~ x1 + treat, data = d[match(1:3, d$g), ]), cluster = ~ g),
+               "`x`, the fitted model, has no residual degrees of freedom", class = "clusterab_error")
+  expect_error(vcov_cluster(lm(y ~ 0, data = d), cluster = ~ g),
+               "every coefficient of `x`, the fitted model, is aliased", class = "clusterab_error")
+})
+
+test_that("a variance that overflows in the data's units names the outcome", {
+  d <- sim_clustered(G = 30, seed = 67)
+  d$y <- d$y * 1e200
+  fit <- lm(y ~ x1 + treat, data = d, weights = w)
+  expect_error(quiet_few(vcov_cluster(fit, cluster = ~ g, type = "CR2")), "the outcome `y`",
+               class = "clusterab_error")
+})
