@@ -347,16 +347,16 @@ test_that("clear errors for the table, the columns and the formula", { quiet_few
                "`weights` must be a column name")
 }) })
 
-test_that("a table named by DBI::Id() and names that need quoting work", {
-  d <- sim_clustered(G = 7, seed = 13)
-  d2 <- data.frame(`my group` = d$g, `x one` = d$x1, `the y` = d$y, check.names = FALSE)
-  con <- sqlite_with(`my table` = d2)
-  on.exit(DBI::dbDisconnect(con))
-  db <- cluster_stats(con, `the y` ~ `x one`, cluster = "my group",
-                      table = DBI::Id(table = "my table"))
-  df <- cluster_stats(d2, `the y` ~ `x one`, cluster = "my group")
-  expect_same_stats(db, df)
-  expect_identical(db$z_names, df$z_names)
-  expect_identical(db$z_names, c("(1)", "`x one`", "the y"))
-  expect_s3_class(cluster_lm(db), "cluster_lm")
-})
+test_that("a table named by DBI::Id() and names that need quoting work", { quiet_few({
+    d <- sim_clustered(G = 7, seed = 13)
+    d2 <- data.frame(`my group` = d$g, `x one` = d$x1, `the y` = d$y, check.names = FALSE)
+    con <- sqlite_with(`my table` = d2)
+    on.exit(DBI::dbDisconnect(con))
+    db <- cluster_stats(con, `the y` ~ `x one`, cluster = "my group",
+                        table = DBI::Id(table = "my table"))
+    df <- cluster_stats(d2, `the y` ~ `x one`, cluster = "my group")
+    expect_same_stats(db, df)
+    expect_identical(db$z_names, df$z_names)
+    expect_identical(db$z_names, c("(1)", "`x one`", "the y"))
+    expect_s3_class(cluster_lm(db), "cluster_lm")
+}) })

@@ -60,27 +60,27 @@ test_that("statistics do not depend on the number of threads", {
   expect_identical(a, b)
 })
 
-test_that("(formula, data) and (data, formula) give the same statistics", {
-  d <- sim_clustered(G = 15, seed = 54)
-  a <- cluster_stats(d, y ~ x1 + f, cluster = "g", weights = "w")
-  expect_identical(cluster_stats(y ~ x1 + f, d, cluster = "g", weights = "w"), a)
-  expect_identical(cluster_stats(formula = y ~ x1 + f, data = d, cluster = "g", weights = "w"), a)
-  expect_identical(cluster_stats(y ~ x1 + f, data = d, cluster = "g", weights = "w"), a)
-  expect_identical(cluster_stats(y ~ x1 + f, d, cluster = "g", weights = "w", threads = 1), a)
-  fit <- cluster_lm(cluster_stats(y ~ x1 + f, d, cluster = ~ g))
-  expect_equal(coef(fit), coef(lm(y ~ x1 + f, d)), tolerance = 1e-10)
-  expect_error(cluster_stats(y ~ x1, d), "`cluster` is required", class = "clusterab_error")
-  expect_error(cluster_stats(y ~ x1), "`data` is required", class = "clusterab_error")
-  expect_error(cluster_stats(y ~ x1, y ~ x2, cluster = "g"), "two formulas", class = "clusterab_error")
-  expect_error(cluster_stats(d, cluster = "g"), "`formula` is required", class = "clusterab_error")
-  ## formula first reaches the database method too
-  need("DBI"); need("RSQLite")
-  con <- DBI::dbConnect(RSQLite::SQLite(), ":memory:")
-  on.exit(DBI::dbDisconnect(con))
-  DBI::dbWriteTable(con, "rows", d)
-  expect_identical(cluster_stats(y ~ x1 + x2, con, cluster = "g", table = "rows"),
-                   cluster_stats(con, y ~ x1 + x2, cluster = "g", table = "rows"))
-})
+test_that("(formula, data) and (data, formula) give the same statistics", { quiet_few({
+    d <- sim_clustered(G = 15, seed = 54)
+    a <- cluster_stats(d, y ~ x1 + f, cluster = "g", weights = "w")
+    expect_identical(cluster_stats(y ~ x1 + f, d, cluster = "g", weights = "w"), a)
+    expect_identical(cluster_stats(formula = y ~ x1 + f, data = d, cluster = "g", weights = "w"), a)
+    expect_identical(cluster_stats(y ~ x1 + f, data = d, cluster = "g", weights = "w"), a)
+    expect_identical(cluster_stats(y ~ x1 + f, d, cluster = "g", weights = "w", threads = 1), a)
+    fit <- cluster_lm(cluster_stats(y ~ x1 + f, d, cluster = ~ g))
+    expect_equal(coef(fit), coef(lm(y ~ x1 + f, d)), tolerance = 1e-10)
+    expect_error(cluster_stats(y ~ x1, d), "`cluster` is required", class = "clusterab_error")
+    expect_error(cluster_stats(y ~ x1), "`data` is required", class = "clusterab_error")
+    expect_error(cluster_stats(y ~ x1, y ~ x2, cluster = "g"), "two formulas", class = "clusterab_error")
+    expect_error(cluster_stats(d, cluster = "g"), "`formula` is required", class = "clusterab_error")
+    ## formula first reaches the database method too
+    need("DBI"); need("RSQLite")
+    con <- DBI::dbConnect(RSQLite::SQLite(), ":memory:")
+    on.exit(DBI::dbDisconnect(con))
+    DBI::dbWriteTable(con, "rows", d)
+    expect_identical(cluster_stats(y ~ x1 + x2, con, cluster = "g", table = "rows"),
+                     cluster_stats(con, y ~ x1 + x2, cluster = "g", table = "rows"))
+}) })
 
 test_that("cluster as a column name, a one-sided formula or a vector gives the same statistics", {
   d <- sim_clustered(G = 15, seed = 55)

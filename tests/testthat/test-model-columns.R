@@ -52,29 +52,29 @@ test_that("a factor's contrasts() attribute is honoured by cluster_lm() as by lm
   expect_vcov_equal(vcov(fit), as.matrix(clubSandwich::vcovCR(ref, cluster = d$g, type = "CR2")), 1e-10)
 })
 
-test_that("the contrasts argument is lm()'s: names, functions and matrices", {
-  need("sandwich")
-  d <- sim_factors(seed = 72, sum_contrasts = FALSE)
-  args <- list(list(f = "contr.sum"), list(f = contr.helmert, o = "contr.treatment"),
-               list(f = contr.sum(3), k = "contr.sum"))
-  for (fm in factor_formulas) {
-    for (ctr in args) {
-      ctr <- ctr[intersect(names(ctr), all.vars(fm))]
-      ref <- lm_ref(fm, data = d, contrasts = if (length(ctr)) ctr)
-      expect_codes_as_lm(cluster_lm(fm, data = d, cluster = ~ g, contrasts = if (length(ctr)) ctr), ref)
+test_that("the contrasts argument is lm()'s: names, functions and matrices", { quiet_few({
+    need("sandwich")
+    d <- sim_factors(seed = 72, sum_contrasts = FALSE)
+    args <- list(list(f = "contr.sum"), list(f = contr.helmert, o = "contr.treatment"),
+                 list(f = contr.sum(3), k = "contr.sum"))
+    for (fm in factor_formulas) {
+      for (ctr in args) {
+        ctr <- ctr[intersect(names(ctr), all.vars(fm))]
+        ref <- lm_ref(fm, data = d, contrasts = if (length(ctr)) ctr)
+        expect_codes_as_lm(cluster_lm(fm, data = d, cluster = ~ g, contrasts = if (length(ctr)) ctr), ref)
+      }
     }
-  }
-  ## a covariance with another clustering refits with the fit's contrasts
-  fit <- cluster_lm(y ~ f * x1, data = d, cluster = ~ g, contrasts = list(f = "contr.sum"))
-  ref <- lm_ref(y ~ f * x1, data = d, contrasts = list(f = "contr.sum"))
-  expect_vcov_equal(vcov_cluster(fit, cluster = ~ h), sandwich::vcovCL(ref, cluster = ~ h, type = "HC1"), 1e-10)
-  ## the argument wins over the attribute, which wins over options(), as in lm()
-  d2 <- d
-  contrasts(d2$f) <- contr.helmert(3)
-  ref <- lm_ref(y ~ f + x1, data = d2, contrasts = list(f = "contr.sum"))
-  expect_codes_as_lm(cluster_lm(y ~ f + x1, data = d2, cluster = ~ g,
-                                contrasts = list(f = "contr.sum")), ref)
-})
+    ## a covariance with another clustering refits with the fit's contrasts
+    fit <- cluster_lm(y ~ f * x1, data = d, cluster = ~ g, contrasts = list(f = "contr.sum"))
+    ref <- lm_ref(y ~ f * x1, data = d, contrasts = list(f = "contr.sum"))
+    expect_vcov_equal(vcov_cluster(fit, cluster = ~ h), sandwich::vcovCL(ref, cluster = ~ h, type = "HC1"), 1e-10)
+    ## the argument wins over the attribute, which wins over options(), as in lm()
+    d2 <- d
+    contrasts(d2$f) <- contr.helmert(3)
+    ref <- lm_ref(y ~ f + x1, data = d2, contrasts = list(f = "contr.sum"))
+    expect_codes_as_lm(cluster_lm(y ~ f + x1, data = d2, cluster = ~ g,
+                                  contrasts = list(f = "contr.sum")), ref)
+}) })
 
 test_that("options(contrasts = ) is honoured, for ordered factors too", {
   need("sandwich")
@@ -131,22 +131,22 @@ test_that("ri_lmer() codes factors as lme4::lmer(): attribute, argument and opti
                class = "clusterab_error")
 })
 
-test_that("unused levels are dropped as lm() drops them, and their contrasts with a warning", {
-  need("sandwich")
-  d <- sim_factors(seed = 76, sum_contrasts = FALSE)
-  d$f4 <- factor(as.character(d$f), levels = c("a", "b", "c", "z"))
-  contrasts(d$f4) <- contr.sum(4)
-  ref <- suppressWarnings(lm_ref(y ~ f4 + x1, data = d))
-  expect_warning(fit <- cluster_lm(y ~ f4 + x1, data = d, cluster = ~ g),
-                 "contrasts dropped from factor f4", class = "clusterab_contrasts_dropped")
-  expect_codes_as_lm(fit, ref)
-  ## a level used only by rows dropped for missing values goes too
-  d$x1[d$f == "c"] <- NA
-  fit <- cluster_lm(y ~ f + x1, data = d, cluster = ~ g)
-  ref <- lm_ref(y ~ f + x1, data = d)
-  expect_codes_as_lm(fit, ref)
-  expect_identical(fit$xlevels, list(f = c("a", "b")))
-})
+test_that("unused levels are dropped as lm() drops them, and their contrasts with a warning", { quiet_few({
+    need("sandwich")
+    d <- sim_factors(seed = 76, sum_contrasts = FALSE)
+    d$f4 <- factor(as.character(d$f), levels = c("a", "b", "c", "z"))
+    contrasts(d$f4) <- contr.sum(4)
+    ref <- suppressWarnings(lm_ref(y ~ f4 + x1, data = d))
+    expect_warning(fit <- cluster_lm(y ~ f4 + x1, data = d, cluster = ~ g),
+                   "contrasts dropped from factor f4", class = "clusterab_contrasts_dropped")
+    expect_codes_as_lm(fit, ref)
+    ## a level used only by rows dropped for missing values goes too
+    d$x1[d$f == "c"] <- NA
+    fit <- cluster_lm(y ~ f + x1, data = d, cluster = ~ g)
+    ref <- lm_ref(y ~ f + x1, data = d)
+    expect_codes_as_lm(fit, ref)
+    expect_identical(fit$xlevels, list(f = c("a", "b")))
+}) })
 
 test_that("bad contrasts give clear errors or lm()'s warning", {
   d <- sim_factors(seed = 77)
@@ -172,61 +172,61 @@ robust_prediction <- function(ref, newdata, G, level = 0.95, type = "HC1", clust
   cbind(fit = fit, lwr = fit - half, upr = fit + half)
 }
 
-test_that("predict(interval = 'confidence') is lm()'s interval with the cluster-robust covariance and G - 1 df", {
-  need("sandwich")
-  d <- sim_factors(seed = 78)
-  d$chr <- as.character(d$k)
-  new <- sim_factors(seed = 79)[1:12, ]
-  new$chr <- as.character(new$k)
-  new_one_level <- new[new$f == "b", ]
-  formulas <- list(y ~ f * x1 + o, y ~ poly(x1, 2) + scale(x2) + chr, y ~ treat + offset(x2),
-                   y ~ 0 + f + log(x2))
-  for (fm in formulas) {
-    ref <- lm_ref(fm, data = d)
-    fit <- cluster_lm(fm, data = d, cluster = ~ g)
-    for (nd in list(new, new_one_level)) {
-      ## (predict.lm() warns that it drops the contrasts attribute of `nd`)
-      expect_equal(predict(fit, nd), suppressWarnings(predict(ref, nd)), tolerance = 1e-10)
-      for (level in c(0.95, 0.8)) {
-        expect_equal(predict(fit, nd, interval = "confidence", level = level),
-                     robust_prediction(ref, nd, G = 30, level = level), tolerance = 1e-10)
+test_that("predict(interval = 'confidence') is lm()'s interval with the cluster-robust covariance and G - 1 df", { quiet_few({
+    need("sandwich")
+    d <- sim_factors(seed = 78)
+    d$chr <- as.character(d$k)
+    new <- sim_factors(seed = 79)[1:12, ]
+    new$chr <- as.character(new$k)
+    new_one_level <- new[new$f == "b", ]
+    formulas <- list(y ~ f * x1 + o, y ~ poly(x1, 2) + scale(x2) + chr, y ~ treat + offset(x2),
+                     y ~ 0 + f + log(x2))
+    for (fm in formulas) {
+      ref <- lm_ref(fm, data = d)
+      fit <- cluster_lm(fm, data = d, cluster = ~ g)
+      for (nd in list(new, new_one_level)) {
+        ## (predict.lm() warns that it drops the contrasts attribute of `nd`)
+        expect_equal(predict(fit, nd), suppressWarnings(predict(ref, nd)), tolerance = 1e-10)
+        for (level in c(0.95, 0.8)) {
+          expect_equal(predict(fit, nd, interval = "confidence", level = level),
+                       robust_prediction(ref, nd, G = 30, level = level), tolerance = 1e-10)
+        }
       }
     }
-  }
-  ## another type, and multiway clustering (the df use the smaller G)
-  ref <- lm_ref(y ~ f * x1, data = d)
-  fit <- cluster_lm(y ~ f * x1, data = d, cluster = ~ g, type = "HC0")
-  expect_equal(predict(fit, new, interval = "confidence"),
-               robust_prediction(ref, new, G = 30, type = "HC0"), tolerance = 1e-10)
-  fit2 <- cluster_lm(y ~ f * x1, data = d, cluster = ~ g + h)
-  expect_equal(predict(fit2, new, interval = "confidence"),
-               robust_prediction(ref, new, G = 7, cluster = ~ g + h), tolerance = 1e-10)
-  se <- predict(fit, new, se.fit = TRUE)
-  expect_named(se, c("fit", "se.fit", "df", "residual.scale"))
-  expect_identical(se$df, 29)
-})
+    ## another type, and multiway clustering (the df use the smaller G)
+    ref <- lm_ref(y ~ f * x1, data = d)
+    fit <- cluster_lm(y ~ f * x1, data = d, cluster = ~ g, type = "HC0")
+    expect_equal(predict(fit, new, interval = "confidence"),
+                 robust_prediction(ref, new, G = 30, type = "HC0"), tolerance = 1e-10)
+    fit2 <- cluster_lm(y ~ f * x1, data = d, cluster = ~ g + h)
+    expect_equal(predict(fit2, new, interval = "confidence"),
+                 robust_prediction(ref, new, G = 7, cluster = ~ g + h), tolerance = 1e-10)
+    se <- predict(fit, new, se.fit = TRUE)
+    expect_named(se, c("fit", "se.fit", "df", "residual.scale"))
+    expect_identical(se$df, 29)
+}) })
 
-test_that("a fit keeps no rows: fitted(), residuals(), model.frame() and predict() without newdata say so", {
-  d <- sim_clustered(G = 10, seed = 80)
-  fit <- cluster_lm(y ~ x1 + f, d, cluster = ~ g)
-  expect_error(fitted(fit), "predict\\(fit, newdata = data\\)", class = "clusterab_no_rows")
-  expect_error(residuals(fit), "keeps no rows", class = "clusterab_no_rows")
-  expect_error(resid(fit), class = "clusterab_error")
-  expect_error(model.frame(fit), "lm\\(\\)", class = "clusterab_no_rows")
-  expect_error(predict(fit), "newdata", class = "clusterab_no_rows")
-  expect_equal(predict(fit, d), predict(lm(y ~ x1 + f, d), d), tolerance = 1e-10)
-  expect_error(predict(fit, as.matrix(d)), class = "clusterab_error")
-  expect_error(predict(fit, d, level = 2), class = "clusterab_error")
-  expect_error(predict(fit, d, interval = "prediction"))
-  bad <- d[1:3, ]
-  bad$f <- c("a", "b", "new")
-  expect_error(predict(fit, bad), "new", class = "clusterab_error")
-  ## aliased columns are left out, with predict.lm()'s warning
-  d$x3 <- 2 * d$x1
-  fit <- cluster_lm(y ~ x1 + x3, d, cluster = ~ g)
-  expect_warning(p <- predict(fit, d[1:5, ]), class = "clusterab_rank_deficient")
-  expect_equal(p, suppressWarnings(predict(lm(y ~ x1 + x3, d), d[1:5, ])), tolerance = 1e-10)
-})
+test_that("a fit keeps no rows: fitted(), residuals(), model.frame() and predict() without newdata say so", { quiet_few({
+    d <- sim_clustered(G = 10, seed = 80)
+    fit <- cluster_lm(y ~ x1 + f, d, cluster = ~ g)
+    expect_error(fitted(fit), "predict\\(fit, newdata = data\\)", class = "clusterab_no_rows")
+    expect_error(residuals(fit), "keeps no rows", class = "clusterab_no_rows")
+    expect_error(resid(fit), class = "clusterab_error")
+    expect_error(model.frame(fit), "lm\\(\\)", class = "clusterab_no_rows")
+    expect_error(predict(fit), "newdata", class = "clusterab_no_rows")
+    expect_equal(predict(fit, d), predict(lm(y ~ x1 + f, d), d), tolerance = 1e-10)
+    expect_error(predict(fit, as.matrix(d)), class = "clusterab_error")
+    expect_error(predict(fit, d, level = 2), class = "clusterab_error")
+    expect_error(predict(fit, d, interval = "prediction"))
+    bad <- d[1:3, ]
+    bad$f <- c("a", "b", "new")
+    expect_error(predict(fit, bad), "new", class = "clusterab_error")
+    ## aliased columns are left out, with predict.lm()'s warning
+    d$x3 <- 2 * d$x1
+    fit <- cluster_lm(y ~ x1 + x3, d, cluster = ~ g)
+    expect_warning(p <- predict(fit, d[1:5, ]), class = "clusterab_rank_deficient")
+    expect_equal(p, suppressWarnings(predict(lm(y ~ x1 + x3, d), d[1:5, ])), tolerance = 1e-10)
+}) })
 
 test_that("a fit from cluster_stats() predicts from numeric columns, and says why not otherwise", { quiet_few({
   d <- sim_clustered(G = 20, seed = 81)

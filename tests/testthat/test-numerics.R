@@ -136,82 +136,82 @@ test_that("ill-conditioned weighted designs with rescaled weights match clubSand
   }
 })
 
-test_that("CR1p with no more clusters than coefficients is NaN with a classed warning, as clubSandwich", {
-  need("clubSandwich")
-  set.seed(7)
-  d <- data.frame(g = rep(1:3, each = 6), x1 = rnorm(18), x2 = rnorm(18), x3 = rnorm(18))
-  d$y <- rnorm(18)
-  fit <- lm(y ~ x1 + x2 + x3, data = d)   # G = 3 < k = 4
-  expect_warning(V <- vcov_cluster(fit, cluster = ~ g, type = "CR1p"),
-                 class = "clusterab_cr1p_undefined")
-  expect_true(all(is.nan(V)))
-  ref <- suppressWarnings(as.matrix(clubSandwich::vcovCR(fit, cluster = d$g, type = "CR1p")))
-  expect_true(all(is.nan(ref)))
-  expect_warning(fit2 <- cluster_lm(y ~ x1 + x2 + x3, data = d, cluster = ~ g, type = "CR1p"),
-                 class = "clusterab_cr1p_undefined")
-  expect_true(all(is.nan(fit2$vcov)))
-  expect_equal(coef(fit2), coef(fit), tolerance = 1e-12)
-  ## G = k: the factor is infinite; NaN too
-  fit3 <- lm(y ~ x1 + x2, data = d)
-  expect_warning(V3 <- vcov_cluster(fit3, cluster = ~ g, type = "CR1p"),
-                 class = "clusterab_cr1p_undefined")
-  expect_true(all(is.nan(V3)))
-  expect_true(all(is.nan(as.matrix(clubSandwich::vcovCR(fit3, cluster = d$g, type = "CR1p")))))
-  ## G > k: unchanged
-  expect_no_warning(V4 <- quiet_few(vcov_cluster(lm(y ~ x1, data = d), cluster = ~ g, type = "CR1p")))
-  expect_vcov_equal(V4, as.matrix(clubSandwich::vcovCR(lm(y ~ x1, data = d), cluster = d$g, type = "CR1p")), 1e-10)
-})
+test_that("CR1p with no more clusters than coefficients is NaN with a classed warning, as clubSandwich", { quiet_few({
+    need("clubSandwich")
+    set.seed(7)
+    d <- data.frame(g = rep(1:3, each = 6), x1 = rnorm(18), x2 = rnorm(18), x3 = rnorm(18))
+    d$y <- rnorm(18)
+    fit <- lm(y ~ x1 + x2 + x3, data = d)   # G = 3 < k = 4
+    expect_warning(V <- vcov_cluster(fit, cluster = ~ g, type = "CR1p"),
+                   class = "clusterab_cr1p_undefined")
+    expect_true(all(is.nan(V)))
+    ref <- suppressWarnings(as.matrix(clubSandwich::vcovCR(fit, cluster = d$g, type = "CR1p")))
+    expect_true(all(is.nan(ref)))
+    expect_warning(fit2 <- cluster_lm(y ~ x1 + x2 + x3, data = d, cluster = ~ g, type = "CR1p"),
+                   class = "clusterab_cr1p_undefined")
+    expect_true(all(is.nan(fit2$vcov)))
+    expect_equal(coef(fit2), coef(fit), tolerance = 1e-12)
+    ## G = k: the factor is infinite; NaN too
+    fit3 <- lm(y ~ x1 + x2, data = d)
+    expect_warning(V3 <- vcov_cluster(fit3, cluster = ~ g, type = "CR1p"),
+                   class = "clusterab_cr1p_undefined")
+    expect_true(all(is.nan(V3)))
+    expect_true(all(is.nan(as.matrix(clubSandwich::vcovCR(fit3, cluster = d$g, type = "CR1p")))))
+    ## G > k: unchanged
+    expect_no_warning(V4 <- quiet_few(vcov_cluster(lm(y ~ x1, data = d), cluster = ~ g, type = "CR1p")))
+    expect_vcov_equal(V4, as.matrix(clubSandwich::vcovCR(lm(y ~ x1, data = d), cluster = d$g, type = "CR1p")), 1e-10)
+}) })
 
-test_that("weighted CR2 with a weight or covariate above 1e154 does not crash", {
-  need("sandwich")
-  d <- sim_weighted(seed = 8)
-  ## a returned value or a classed error, never a crash
-  run <- function(expr) tryCatch(expr, clusterab_error = function(e) e)
-  for (big in c(1e155, 1e200)) {
-    dw <- d; dw$w[3] <- big
-    fit <- lm(y ~ x1, data = dw, weights = w)
-    r1 <- run(cluster_lm(y ~ x1, data = dw, cluster = ~ g, weights = "w", type = "CR2"))
-    r2 <- run(vcov_cluster(fit, cluster = ~ g, type = "CR2"))
-    if (!inherits(r1, "error")) {
-      expect_identical(is.na(coef(r1)), is.na(coef(fit)))
-      expect_true(all(is.finite(r1$vcov)))
+test_that("weighted CR2 with a weight or covariate above 1e154 does not crash", { quiet_few({
+    need("sandwich")
+    d <- sim_weighted(seed = 8)
+    ## a returned value or a classed error, never a crash
+    run <- function(expr) tryCatch(expr, clusterab_error = function(e) e)
+    for (big in c(1e155, 1e200)) {
+      dw <- d; dw$w[3] <- big
+      fit <- lm(y ~ x1, data = dw, weights = w)
+      r1 <- run(cluster_lm(y ~ x1, data = dw, cluster = ~ g, weights = "w", type = "CR2"))
+      r2 <- run(vcov_cluster(fit, cluster = ~ g, type = "CR2"))
+      if (!inherits(r1, "error")) {
+        expect_identical(is.na(coef(r1)), is.na(coef(fit)))
+        expect_true(all(is.finite(r1$vcov)))
+      }
+      if (!inherits(r2, "error")) {
+        expect_true(all(is.finite(r2)))
+        expect_identical(dimnames(r2), dimnames(sandwich::vcovCL(fit, cluster = ~ g, type = "HC0")))
+      }
+      dx <- d; dx$x1[3] <- big
+      fit <- lm(y ~ x1, data = dx, weights = w)
+      r3 <- run(cluster_lm(y ~ x1, data = dx, cluster = ~ g, weights = "w", type = "CR2"))
+      r4 <- run(vcov_cluster(fit, cluster = ~ g, type = "CR2"))
+      if (!inherits(r3, "error")) {
+        expect_equal(coef(r3), coef(fit), tolerance = 1e-8)
+        expect_true(all(is.finite(r3$vcov)))
+      }
+      if (!inherits(r4, "error")) expect_true(all(is.finite(r4)))
+      expect_true(TRUE)
     }
-    if (!inherits(r2, "error")) {
-      expect_true(all(is.finite(r2)))
-      expect_identical(dimnames(r2), dimnames(sandwich::vcovCL(fit, cluster = ~ g, type = "HC0")))
-    }
-    dx <- d; dx$x1[3] <- big
-    fit <- lm(y ~ x1, data = dx, weights = w)
-    r3 <- run(cluster_lm(y ~ x1, data = dx, cluster = ~ g, weights = "w", type = "CR2"))
-    r4 <- run(vcov_cluster(fit, cluster = ~ g, type = "CR2"))
-    if (!inherits(r3, "error")) {
-      expect_equal(coef(r3), coef(fit), tolerance = 1e-8)
-      expect_true(all(is.finite(r3$vcov)))
-    }
-    if (!inherits(r4, "error")) expect_true(all(is.finite(r4)))
-    expect_true(TRUE)
-  }
-})
+}) })
 
-test_that("a covariate of 1e155 is not aliased and gives lm()'s coefficients and the right SEs", {
-  need("sandwich")
-  d <- sim_clustered(G = 20, seed = 9)
-  d$xb <- d$x1 * 1e155
-  fit <- lm(y ~ treat + xb, data = d)
-  ## the reference: sandwich on the covariate in ordinary units
-  ref <- sandwich::vcovCL(lm(y ~ treat + x1, data = d), cluster = ~ g, type = "HC1")
-  dimnames(ref) <- list(names(coef(fit)), names(coef(fit)))
-  for (type in c("HC1", "CR2")) {
-    cl <- cluster_lm(y ~ treat + xb, data = d, cluster = ~ g, type = type)
-    expect_false(any(is.na(coef(cl))))
-    expect_rel_equal(coef(cl), coef(fit), 1e-10)
-    expect_true(all(is.finite(sqrt(diag(cl$vcov)))))
-    expect_true(all(is.finite(sqrt(diag(vcov_cluster(fit, cluster = ~ g, type = type))))))
-  }
-  expect_vcov_equal(back_to_units(cluster_lm(y ~ treat + xb, data = d, cluster = ~ g)$vcov, 1, 1e155, "xb"),
-                    ref, 1e-10)
-  expect_vcov_equal(back_to_units(vcov_cluster(fit, cluster = ~ g), 1, 1e155, "xb"), ref, 1e-10)
-})
+test_that("a covariate of 1e155 is not aliased and gives lm()'s coefficients and the right SEs", { quiet_few({
+    need("sandwich")
+    d <- sim_clustered(G = 20, seed = 9)
+    d$xb <- d$x1 * 1e155
+    fit <- lm(y ~ treat + xb, data = d)
+    ## the reference: sandwich on the covariate in ordinary units
+    ref <- sandwich::vcovCL(lm(y ~ treat + x1, data = d), cluster = ~ g, type = "HC1")
+    dimnames(ref) <- list(names(coef(fit)), names(coef(fit)))
+    for (type in c("HC1", "CR2")) {
+      cl <- cluster_lm(y ~ treat + xb, data = d, cluster = ~ g, type = type)
+      expect_false(any(is.na(coef(cl))))
+      expect_rel_equal(coef(cl), coef(fit), 1e-10)
+      expect_true(all(is.finite(sqrt(diag(cl$vcov)))))
+      expect_true(all(is.finite(sqrt(diag(vcov_cluster(fit, cluster = ~ g, type = type))))))
+    }
+    expect_vcov_equal(back_to_units(cluster_lm(y ~ treat + xb, data = d, cluster = ~ g)$vcov, 1, 1e155, "xb"),
+                      ref, 1e-10)
+    expect_vcov_equal(back_to_units(vcov_cluster(fit, cluster = ~ g), 1, 1e155, "xb"), ref, 1e-10)
+}) })
 
 test_that("outcomes whose variances do not fit in a double are a classed error, not SE 0 or Inf", {
   d <- sim_clustered(G = 20, seed = 10)
@@ -258,35 +258,35 @@ test_that("one weight 1e14 times the others: the covariance equals sandwich's", 
                    coef(fit), 1e-8)
 })
 
-test_that("cluster_stats keeps moments in the data's units; scales are 1 for ordinary data", {
-  d <- sim_weighted(seed = 13)
-  st <- cluster_stats(d, y ~ treat + x1, cluster = "g", weights = "w")
-  expect_true(all(st$scale == 1))
-  expect_null(st$moments_scaled)
-  ## scaled but representable in the data's units: 1e100 squares to 1e200
-  d1 <- d
-  d1$x1 <- d1$x1 * 1e100
-  st <- cluster_stats(d1, y ~ treat + x1, cluster = "g", weights = "w")
-  expect_equal(unname(st$scale[["x1"]]), 2^-round(log2(max(abs(d1$x1 - weighted.mean(d1$x1, d1$w))))))
-  expect_false(is.null(st$moments_scaled))
-  expect_true(all(is.finite(unlist(st$moments))))
-  expect_rel_equal(coef(cluster_lm(st)), coef(lm(y ~ treat + x1, data = d1, weights = w)), 1e-10)
-  d$x1 <- d$x1 * 1e160   # squares overflow in the data's units
-  d$y <- d$y * 1e15      # so that the variance of x1's coefficient is a normal double
-  ## statistics in the data's units would hold Inf: refused, naming the column;
-  ## cluster_lm() on the data fits through its scaled path
-  expect_error(cluster_stats(d, y ~ treat + x1, cluster = "g", weights = "w"), "`x1`",
-               class = "clusterab_unrepresentable")
-  expect_rel_equal(coef(cluster_lm(y ~ treat + x1, data = d, cluster = "g", weights = "w")),
-                   coef(lm(y ~ treat + x1, data = d, weights = w)), 1e-10)
-  ## the mixed model reads the moments in data units: a classed error, not NaN
-  expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), class = "clusterab_error")
-  d$x1 <- d$x1 * 1e-160 * 1e-160   # now about 1e-160: squares underflow
-  expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), "underflow", class = "clusterab_error")
-  d$y <- d$y * 1e-175
-  d$x1 <- d$x1 * 1e160
-  expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), "underflow", class = "clusterab_error")
-})
+test_that("cluster_stats keeps moments in the data's units; scales are 1 for ordinary data", { quiet_few({
+    d <- sim_weighted(seed = 13)
+    st <- cluster_stats(d, y ~ treat + x1, cluster = "g", weights = "w")
+    expect_true(all(st$scale == 1))
+    expect_null(st$moments_scaled)
+    ## scaled but representable in the data's units: 1e100 squares to 1e200
+    d1 <- d
+    d1$x1 <- d1$x1 * 1e100
+    st <- cluster_stats(d1, y ~ treat + x1, cluster = "g", weights = "w")
+    expect_equal(unname(st$scale[["x1"]]), 2^-round(log2(max(abs(d1$x1 - weighted.mean(d1$x1, d1$w))))))
+    expect_false(is.null(st$moments_scaled))
+    expect_true(all(is.finite(unlist(st$moments))))
+    expect_rel_equal(coef(cluster_lm(st)), coef(lm(y ~ treat + x1, data = d1, weights = w)), 1e-10)
+    d$x1 <- d$x1 * 1e160   # squares overflow in the data's units
+    d$y <- d$y * 1e15      # so that the variance of x1's coefficient is a normal double
+    ## statistics in the data's units would hold Inf: refused, naming the column;
+    ## cluster_lm() on the data fits through its scaled path
+    expect_error(cluster_stats(d, y ~ treat + x1, cluster = "g", weights = "w"), "`x1`",
+                 class = "clusterab_unrepresentable")
+    expect_rel_equal(coef(cluster_lm(y ~ treat + x1, data = d, cluster = "g", weights = "w")),
+                     coef(lm(y ~ treat + x1, data = d, weights = w)), 1e-10)
+    ## the mixed model reads the moments in data units: a classed error, not NaN
+    expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), class = "clusterab_error")
+    d$x1 <- d$x1 * 1e-160 * 1e-160   # now about 1e-160: squares underflow
+    expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), "underflow", class = "clusterab_error")
+    d$y <- d$y * 1e-175
+    d$x1 <- d$x1 * 1e160
+    expect_error(ri_lmer(y ~ treat + x1 + (1 | g), data = d), "underflow", class = "clusterab_error")
+}) })
 
 test_that("nearly collinear designs that lm() keeps get a classed warning; ordinary ones do not", {
   d <- sim_clustered(G = 30, seed = 14)
@@ -301,35 +301,35 @@ test_that("nearly collinear designs that lm() keeps get a classed warning; ordin
   expect_no_warning(vcov_cluster(lm(y ~ treat + year + time, data = ill$data), cluster = ~ g, type = "CR2"))
 })
 
-test_that("multiway clustering and glm fits are equivariant under extreme units too", {
-  need("sandwich")
-  d0 <- sim_clustered(G = 15, seed = 22, max_size = 8)
-  for (type in c("HC1", "HC2", "HC3")) {
-    V0 <- cluster_lm(y ~ treat + x1, data = d0, cluster = ~ g + h, weights = "w", type = type)$vcov
-    expect_vcov_equal(V0, sandwich::vcovCL(lm(y ~ treat + x1, data = d0, weights = w),
-                                           cluster = ~ g + h, type = type), 1e-10)
-    for (mag in c(1e-200, 1e200)) {
+test_that("multiway clustering and glm fits are equivariant under extreme units too", { quiet_few({
+    need("sandwich")
+    d0 <- sim_clustered(G = 15, seed = 22, max_size = 8)
+    for (type in c("HC1", "HC2", "HC3")) {
+      V0 <- cluster_lm(y ~ treat + x1, data = d0, cluster = ~ g + h, weights = "w", type = type)$vcov
+      expect_vcov_equal(V0, sandwich::vcovCL(lm(y ~ treat + x1, data = d0, weights = w),
+                                             cluster = ~ g + h, type = type), 1e-10)
+      for (mag in c(1e-200, 1e200)) {
+        d <- d0
+        d$w <- d$w * mag
+        d$x1 <- d$x1 * mag^0.7
+        d$y <- d$y * mag^0.3
+        V <- cluster_lm(y ~ treat + x1, data = d, cluster = ~ g + h, weights = "w", type = type)$vcov
+        V2 <- vcov_cluster(lm(y ~ treat + x1, data = d, weights = w), cluster = ~ g + h, type = type)
+        expect_vcov_equal(back_to_units(V, mag^0.3, mag^0.7), V0, 1e-10)
+        expect_vcov_equal(back_to_units(V2, mag^0.3, mag^0.7), V0, 1e-10)
+      }
+    }
+    G0 <- glm(yp ~ treat + x1, data = d0, family = poisson())
+    for (mag in c(1e-140, 1e140)) {   # variances of x1's coefficient near 1e+-280
       d <- d0
-      d$w <- d$w * mag
-      d$x1 <- d$x1 * mag^0.7
-      d$y <- d$y * mag^0.3
-      V <- cluster_lm(y ~ treat + x1, data = d, cluster = ~ g + h, weights = "w", type = type)$vcov
-      V2 <- vcov_cluster(lm(y ~ treat + x1, data = d, weights = w), cluster = ~ g + h, type = type)
-      expect_vcov_equal(back_to_units(V, mag^0.3, mag^0.7), V0, 1e-10)
-      expect_vcov_equal(back_to_units(V2, mag^0.3, mag^0.7), V0, 1e-10)
+      d$x1 <- d$x1 * mag
+      G1 <- glm(yp ~ treat + x1, data = d, family = poisson())
+      for (type in c("HC0", "HC2", "CR3")) {
+        expect_vcov_equal(back_to_units(vcov_cluster(G1, cluster = ~ g, type = type), 1, mag),
+                          vcov_cluster(G0, cluster = ~ g, type = type), 1e-8)
+      }
     }
-  }
-  G0 <- glm(yp ~ treat + x1, data = d0, family = poisson())
-  for (mag in c(1e-140, 1e140)) {   # variances of x1's coefficient near 1e+-280
-    d <- d0
-    d$x1 <- d$x1 * mag
-    G1 <- glm(yp ~ treat + x1, data = d, family = poisson())
-    for (type in c("HC0", "HC2", "CR3")) {
-      expect_vcov_equal(back_to_units(vcov_cluster(G1, cluster = ~ g, type = type), 1, mag),
-                        vcov_cluster(G0, cluster = ~ g, type = type), 1e-8)
-    }
-  }
-})
+}) })
 
 test_that("a fit whose every coefficient is aliased is a classed error, not a crash", {
   set.seed(2)
