@@ -441,11 +441,9 @@ nobs.cluster_lm <- function(object, ...) object$nobs
 #' @export
 predict.cluster_lm <- function(object, newdata, interval = c("none", "confidence"),
                                level = 0.95, se.fit = FALSE, ...) {
-  interval <- match.arg(interval)
+  interval <- arg_match(interval)
   check_flag(se.fit, "se.fit")
-  if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
-    abort("`level` must be a single number between 0 and 1, such as 0.95.", call. = FALSE)
-  }
+  check_conf_level(level, "level")
   if (missing(newdata) || is.null(newdata)) {
     abort("predict() of a cluster_lm fit needs `newdata`: cluster_lm() keeps no rows (it fits from per-cluster statistics); for the fitted values of the data use predict(fit, newdata = data).",
           class = "clusterab_no_rows", call. = FALSE)

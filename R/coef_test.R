@@ -113,7 +113,7 @@ coef_test <- function(x, vcov = NULL, cluster = NULL, type = NULL, df = NULL, ..
 #' @export
 coef_ci <- function(x, parm = NULL, level = 0.95, vcov = NULL, cluster = NULL,
                     type = NULL, df = NULL, ...) {
-  check_level(level, "level")
+  check_conf_level(level, "level")
   tab <- coef_test(x, vcov = vcov, cluster = cluster, type = type, df = df, ...)
   ci <- coef_limits(tab, level)
   if (is.null(parm)) return(ci)
@@ -165,12 +165,6 @@ perfect_lm_fit <- function(x) {
   if (is.null(rdf) || rdf <= 0) return(FALSE)
   resvar <- sum(r^2) / rdf
   is.finite(resvar) && resvar < (mean(f)^2 + stats::var(c(f))) * 1e-30
-}
-
-check_level <- function(level, what) {
-  if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
-    abort(sprintf("`%s` must be a single number between 0 and 1, such as 0.95.", what))
-  }
 }
 
 ## Confidence limits from a coef_test() table, with its df.
@@ -337,7 +331,7 @@ print.coef_test <- function(x, ...) {
 #' @export
 tidy.coef_test <- function(x, conf.int = FALSE, conf.level = 0.95, ...) {
   check_flag(conf.int, "conf.int")
-  if (conf.int) check_level(conf.level, "conf.level")
+  if (conf.int) check_conf_level(conf.level, "conf.level")
   tidy_coef_test(x, if (conf.int) coef_limits(x, conf.level))
 }
 

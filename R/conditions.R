@@ -51,6 +51,13 @@ arg_match <- function(arg, choices, several.ok = FALSE, what = NULL) {
   choices[unique(i)]
 }
 
+## A confidence level `level`, passed as argument `arg`: one number in (0, 1).
+check_conf_level <- function(level, arg) {
+  if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
+    abort(sprintf("`%s` must be a single number between 0 and 1, such as 0.95.", arg))
+  }
+}
+
 ## A short description of a bad argument value for an error message:
 ## "the string \"2\"", "NA", "a numeric vector of length 2", "a function".
 describe_value <- function(x) {

@@ -320,13 +320,6 @@ icc_value <- function(icc) {
 
 ## Shared argument checks (also used by cluster_ttest()).
 
-check_conf_level <- function(level, arg) {
-  if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1) {
-    abort(sprintf("`%s` must be a single number between 0 and 1, such as 0.95.", arg),
-         call. = FALSE)
-  }
-}
-
 ## The column of `data` named by `name` (argument `arg`), with an error that
 ## says what to pass. A column must be a plain vector: a matrix column (such
 ## as a two-column outcome) or a list column is refused, since its values

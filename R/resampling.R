@@ -143,15 +143,11 @@ mark_observed <- function(t0, ci) {
 }
 
 ## A power of two that brings the largest magnitude of an outcome near 1,
-## when it is so large or small (beyond 1e+-100) that squares and
-## cross-products would overflow or underflow; 1 otherwise. Dividing by a
-## power of two is exact, so results scaled back are those of the exact
-## arithmetic, and ordinary data are untouched.
-outcome_scale <- function(y) {
-  m <- max(abs(y), 0)
-  if (m == 0 || (m > 1e-100 && m < 1e100)) return(1)
-  2^round(log2(m))
-}
+## when it is so large or small that squares and cross-products could
+## overflow or underflow (power_of_two_scale() of the compress step); 1
+## otherwise. The outcome is divided by it: exact, so results scaled back are
+## those of the exact arithmetic, and ordinary data are untouched.
+outcome_scale <- function(y) 1 / power_of_two_scale(max(abs(y), 0))
 
 ## A result's tidy() table as a plain data.frame, for as.data.frame() and so
 ## knitr::kable().
