@@ -19,3 +19,7 @@
 #'   logLik model.frame model.matrix na.omit nobs pnorm predict pt qnorm qt
 #'   residuals sigma terms vcov weights
 "_PACKAGE"
+
+# data.table's `[` (`:=`, `.N`, `by =`) works inside this package's functions
+# without importing all of data.table's names.
+.datatable.aware <- TRUE
