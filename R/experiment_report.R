@@ -13,7 +13,7 @@
 #'     `experiment_id` (`"checkout_redesign"` or `"household_pricing"`);
 #'     `variant` (`"control"` or `"treatment"`); `exposure_time`;
 #'     `household_id` (the randomisation unit of `household_pricing`, the
-#'     cluster; present but unused in `checkout_redesign`).}
+#'     cluster; in `checkout_redesign` every user has a household of their own).}
 #'   \item{`events.csv`}{About 34,000 rows: `user_id`; `event_name`
 #'     (`"purchase"` or `"session_start"`); `event_time`; `event_value` (the
 #'     amount of a purchase; empty for sessions).}
@@ -32,7 +32,9 @@
 #' @section The two experiments and their true effects:
 #' \describe{
 #'   \item{`checkout_redesign`}{10,000 users randomised one by one, 5,000 per
-#'     arm, exposed between 1 and 15 March 2026. True effects: 7-day conversion
+#'     arm, exposed between 1 and 15 March 2026. They were sampled from a
+#'     large population, so no two share a household (clustering by
+#'     `household_id` changes nothing here). True effects: 7-day conversion
 #'     10% in control, 11% in treatment (lift +10%); amount per purchase
 #'     unchanged (revenue per user about +10%); sessions unchanged.}
 #'   \item{`household_pricing`}{10,000 other users in households of 1 to 5
@@ -149,12 +151,6 @@ check_report_file <- function(file) {
   }
 }
 
-check_flag <- function(x, arg) {
-  if (!is.logical(x) || length(x) != 1L || is.na(x)) {
-    abort(sprintf("`%s` must be TRUE or FALSE.", arg))
-  }
-}
-
 ## Rendering needs rmarkdown (Suggests) and pandoc.
 check_report_tools <- function(rmarkdown = requireNamespace("rmarkdown", quietly = TRUE),
                                pandoc = rmarkdown && rmarkdown::pandoc_available("1.12.3")) {
@@ -258,7 +254,7 @@ srm_line <- function(srm) {
 
 ## The results table of one experiment, formatted for knitr::kable().
 report_results_table <- function(x) {
-  aggregation <- metric_aggregations(x)
+  aggregation <- aggregations_by_id(x)
   x <- as.data.frame(x)
   binary <- x$test %in% "chi-squared" | aggregation[x$metric_id] %in% "binary"
   fmt <- function(v, b) vapply(seq_along(v), function(i) format_metric_value(v[i], b[i]), "")
@@ -287,7 +283,7 @@ report_results_table <- function(x) {
 }
 
 ## The aggregation of each metric, named by id, from the definitions kept with the units.
-metric_aggregations <- function(x) {
+aggregations_by_id <- function(x) {
   defs <- attr(attr(x, "units"), "metrics")
   if (is.null(defs)) return(character())
   stats::setNames(vapply(defs, function(d) d$aggregation, ""), vapply(defs, function(d) d$id, ""))
