@@ -315,11 +315,11 @@ parse_metric <- function(m, key, i) {
       abort(sprintf("%s: \"%s\" is only for ratio metrics, and this one is \"%s\".", label, f, aggregation))
     }
   }
-  d$event <- metric_event(m$event, label)
-  if (is.null(m$window)) {
+  d$event <- metric_event(m[["event"]], label)
+  if (is.null(m[["window"]])) {
     abort(sprintf("%s has no \"window\" field; give one such as {\"start\": \"0 days\", \"end\": \"7 days\"}.", label))
   }
-  w <- m$window
+  w <- m[["window"]]
   if (!is.list(w) || is.null(names(w))) {
     abort(sprintf("%s: \"window\" must be an object such as {\"start\": \"0 days\", \"end\": \"7 days\"}.", label))
   }
@@ -333,8 +333,8 @@ parse_metric <- function(m, key, i) {
       abort(sprintf("%s: \"window\" has no \"%s\"; give both, such as {\"start\": \"0 days\", \"end\": \"7 days\"}.", label, f))
     }
   }
-  d$start_text <- window_text(w$start, label, "start")
-  d$end_text <- window_text(w$end, label, "end")
+  d$start_text <- window_text(w[["start"]], label, "start")
+  d$end_text <- window_text(w[["end"]], label, "end")
   d$start <- parse_duration(d$start_text, label, "start")
   d$end <- parse_duration(d$end_text, label, "end")
   if (d$end < d$start) {
@@ -345,8 +345,8 @@ parse_metric <- function(m, key, i) {
                   label, d$start_text, d$end_text))
   }
   d$pre_exposure <- d$end <= 0
-  if (!is.null(m$cap)) {
-    cap <- metric_cap(m$cap, label, aggregation)
+  if (!is.null(m[["cap"]])) {
+    cap <- metric_cap(m[["cap"]], label, aggregation)
     d$cap_quantile <- cap[["quantile"]]
     d$cap_value <- cap[["value"]]
   }
@@ -363,7 +363,7 @@ metric_event <- function(e, label) {
       abort(sprintf("%s: \"event\" has field%s %s; it has only \"name\", such as {\"name\": \"purchase\"}.", label,
                     if (length(extra) == 1L) "" else "s", paste0("\"", extra, "\"", collapse = ", ")))
     }
-    e <- e$name
+    e <- e[["name"]]
   }
   if (!is.character(e) || length(e) != 1L || is.na(e) || !nzchar(e)) {
     abort(sprintf("%s: \"event\" must name an event, such as {\"name\": \"purchase\"}.", label))
@@ -662,13 +662,8 @@ first_exposures <- function(exposures, cols, experiment_id, cl) {
 }
 
 
-## User ids as join keys: factors as strings, integers as doubles, so that
-## exposures and events join whatever types each table holds.
-join_key <- function(v) {
-  if (is.factor(v)) return(as.character(v))
-  if (is.integer(v) && !is.factor(v)) return(as.numeric(v))
-  v
-}
+## User ids as join keys: factors as strings, so that they match strings.
+join_key <- function(v) if (is.factor(v)) as.character(v) else v
 
 ## The values of the non-ratio metrics `defs` for the units `u`: a named list
 ## of numeric vectors (one value per unit, zero-filled).
@@ -680,66 +675,82 @@ metric_values <- function(u, events, defs, cols, U) {
   check_log_table(events, "events", keys, cols)
   names_needed <- unique(vapply(defs, `[[`, "", "event"))
   nm <- check_vector_column(events[[cols[["event_name"]]]], "events", cols[["event_name"]])
-  ## rows of the needed events, found without copying the whole table
-  idx <- if (is.factor(nm)) which(as.integer(nm) %in% match(names_needed, levels(nm)))
-         else if (is.character(nm)) which(data.table::`%chin%`(nm, names_needed))
-         else abort(sprintf("`events` column \"%s\" must hold event names (character or factor), not %s.",
-                            cols[["event_name"]], class(nm)[1L]))
+  ## rows of the needed events (a hash lookup, one pass), then only those
+  ## rows are copied; `code` says which needed event each row is
+  if (is.factor(nm)) {
+    code <- match(levels(nm), names_needed)[as.integer(nm)]
+  } else if (is.character(nm)) {
+    code <- data.table::chmatch(nm, names_needed)
+  } else {
+    abort(sprintf("`events` column \"%s\" must hold event names (character or factor), not %s.",
+                  cols[["event_name"]], class(nm)[1L]))
+  }
+  idx <- which(!is.na(code))
+  if (length(idx) == 0L) return(values)
+  code <- code[idx]
   ev_uid <- join_key(events[[cols[["user_id"]]]][idx])
-  if (length(idx) > 0L && !identical(class(ev_uid), class(u$uid))) {
-    abort(sprintf("The user ids of `events` (\"%s\", %s) and `exposures` (\"%s\", %s) are of different types; convert one, e.g. with as.character().",
-                  cols[["user_id"]], class(ev_uid)[1L], cols[["user_id"]], class(u$uid)[1L]))
+  unit_uid <- u$uid
+  if (is.numeric(ev_uid) && is.numeric(unit_uid) && typeof(ev_uid) != typeof(unit_uid)) {
+    ev_uid <- as.numeric(ev_uid)
+    unit_uid <- as.numeric(unit_uid)
   }
-  ev <- data.table::data.table(uid = ev_uid, name = as.character(nm[idx]),
-                               t = log_time(events[[cols[["event_time"]]]][idx],
-                                            sprintf("events$%s", cols[["event_time"]])))
+  if (typeof(ev_uid) != typeof(unit_uid)) {
+    abort(sprintf("The user ids of `events` (column \"%s\", %s) and of `exposures` (column \"%s\", %s) are of different types, so they cannot match; convert one, e.g. with as.character().",
+                  cols[["user_id"]], class(ev_uid)[1L], cols[["user_id"]], class(unit_uid)[1L]))
+  }
+  ev_t <- log_time(events[[cols[["event_time"]]]][idx], sprintf("events$%s", cols[["event_time"]]))
+  miss <- sum(is.na(ev_t))
+  if (miss > 0L) {
+    abort(sprintf("`events` column \"%s\" has %d missing value%s among the events the metrics count (%s); drop those rows or fill them.",
+                  cols[["event_time"]], miss, if (miss == 1L) "" else "s",
+                  paste0("\"", names_needed, "\"", collapse = ", ")))
+  }
   if (need_value) {
-    val <- events[[cols[["event_value"]]]][idx]
-    if (is.logical(val)) val <- as.numeric(val)
-    if (!is.numeric(val)) {
+    ev_value <- events[[cols[["event_value"]]]][idx]
+    if (!is.numeric(ev_value) && !is.logical(ev_value)) {
       abort(sprintf("`events` column \"%s\" must be numeric (the values summed by sum metrics), not %s.",
-                    cols[["event_value"]], class(val)[1L]))
+                    cols[["event_value"]], class(ev_value)[1L]))
     }
-    ev[, value := as.numeric(val)]
   }
-  for (name_i in names_needed) {
-    e <- ev[ev$name == name_i]
-    if (nrow(e) == 0L) next
-    miss <- sum(is.na(e$t))
-    if (miss > 0L) {
-      abort(sprintf("`events` column \"%s\" has %d missing value%s among the \"%s\" events; drop those rows or fill them.",
-                    cols[["event_time"]], miss, if (miss == 1L) "" else "s", name_i))
-    }
-    ## every exposure of the event's user (one per experiment the user is in)
-    j <- if (need_value) {
-      u[e, on = "uid", nomatch = NULL, allow.cartesian = TRUE, list(urow, dt = i.t - t0, value = i.value)]
-    } else {
-      u[e, on = "uid", nomatch = NULL, allow.cartesian = TRUE, list(urow, dt = i.t - t0)]
-    }
-    for (d in defs) {
-      if (d$event != name_i) next
-      keep <- j$dt >= d$start & j$dt <= d$end
-      r <- j$urow[keep]
-      values[[d$id]] <- switch(d$aggregation,
-        count = as.numeric(tabulate(r, U)),
-        binary = as.numeric(tabulate(r, U) > 0L),
-        sum = {
-          x <- j$value[keep]
-          miss <- sum(is.na(x))
-          if (miss > 0L) {
-            abort(sprintf("Metric \"%s\" sums `events` column \"%s\", which is missing in %d of the \"%s\" events in its window; fill them (0 if no value) or drop them.",
-                          d$id, cols[["event_value"]], miss, name_i))
-          }
-          s <- numeric(U)
-          agg <- data.table::data.table(urow = r, value = x)[, list(v = sum(value)), by = "urow"]
-          s[agg$urow] <- agg$v
-          s
-        })
-    }
+  ## pair each event with every first exposure of its user (one per
+  ## experiment). When no unit is in two experiments a hash match does it;
+  ## otherwise a keyed join, which repeats the events of shared users.
+  if (!anyDuplicated(unit_uid)) {
+    urow <- match(ev_uid, unit_uid)
+    erow <- which(!is.na(urow))
+    urow <- urow[erow]
+  } else {
+    pairs <- data.table::data.table(uid = unit_uid, urow = seq_len(U))[
+      data.table::data.table(uid = ev_uid, erow = seq_along(ev_uid)),
+      on = "uid", nomatch = NULL, allow.cartesian = TRUE, list(urow, erow)]
+    urow <- pairs$urow
+    erow <- pairs$erow
+  }
+  since <- ev_t[erow] - u$t0[urow]
+  code <- code[erow]
+  of_event <- lapply(seq_along(names_needed), function(k) which(code == k))
+  for (d in defs) {
+    sel <- of_event[[match(d$event, names_needed)]]
+    keep <- sel[since[sel] >= d$start & since[sel] <= d$end]
+    r <- urow[keep]
+    values[[d$id]] <- switch(d$aggregation,
+      count = as.numeric(tabulate(r, U)),
+      binary = as.numeric(tabulate(r, U) > 0L),
+      sum = {
+        x <- as.numeric(ev_value[erow[keep]])
+        miss <- length(unique(erow[keep][is.na(x)]))  # events, not event x experiment pairs
+        if (miss > 0L) {
+          abort(sprintf("Metric \"%s\" sums `events` column \"%s\", which is missing in %d of the \"%s\" events in its window; fill them (0 if no value) or drop them.",
+                        d$id, cols[["event_value"]], miss, d$event))
+        }
+        s <- numeric(U)
+        agg <- data.table::data.table(urow = r, value = x)[, list(v = sum(value)), by = "urow"]
+        s[agg$urow] <- agg$v
+        s
+      })
   }
   values
 }
-
 
 ## Caps a metric's unit values per experiment (see compute_metrics()).
 cap_values <- function(x, eid, d) {
