@@ -423,7 +423,7 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
   se <- res$std.error
   res <- res[, order, with = FALSE]
   signal_analysis_notes(few)
-  flagged <- srm_tab[srm_tab$srm]
+  flagged <- srm_tab[srm_tab[["srm"]] %in% TRUE]
   if (nrow(flagged)) {
     warn(sprintf("sample-ratio mismatch in experiment%s %s (p < %g): the units are not split between the variants as planned, so the assignment or the logging is broken; find the cause before trusting these results.",
                  if (nrow(flagged) > 1L) "s" else "", paste0("\"", flagged$experiment_id, "\"", collapse = ", "),
@@ -681,12 +681,13 @@ print.experiment_results <- function(x, digits = 3L, ...) {
     print(data.table::as.data.table(unclass_results(x)), ...)
     return(invisible(x))
   }
-  srm <- attr(x, "srm")
+  srm_tab <- attr(x, "srm")
   units <- attr(x, "units")
   excluded <- attr(units, "excluded")
   for (e in unique(x$experiment_id)) {
     rows <- x[x$experiment_id == e]
-    s <- srm[as.character(srm$experiment_id) == as.character(e)]
+    at <- as.character(srm_tab$experiment_id) == as.character(e)
+    s <- srm_tab[at]
     cat(sprintf("\nExperiment \"%s\": control \"%s\"\n", e, settings$control[[as.character(e)]]))
     if (nrow(s)) {
       counts <- strsplit(s$units, " / ", fixed = TRUE)[[1L]]
@@ -695,7 +696,8 @@ print.experiment_results <- function(x, digits = 3L, ...) {
                                        collapse = ", ")))
     }
     if (!is.null(excluded)) {
-      ex <- excluded[as.character(excluded[[1L]]) == as.character(e)]
+      at <- as.character(excluded[[1L]]) == as.character(e)
+      ex <- excluded[at]
       if (nrow(ex)) {
         cat(sprintf("Excluded: %s unit%s seen in more than one variant; %s unit%s exposed more than once (kept, first exposure used)\n",
                     format(ex$units_multiple_variants, big.mark = ","), if (ex$units_multiple_variants == 1) "" else "s",
@@ -839,11 +841,12 @@ as.data.frame.experiment_results <- function(x, row.names = NULL, optional = FAL
 #' @export
 glance.experiment_results <- function(x, ...) {
   settings <- attr(x, "settings")
-  srm <- attr(x, "srm")
+  srm_tab <- attr(x, "srm")
   ids <- unique(x$experiment_id)
   out <- data.table::rbindlist(lapply(ids, function(e) {
     rows <- x[x$experiment_id == e]
-    s <- srm[as.character(srm$experiment_id) == as.character(e)]
+    at <- as.character(srm_tab$experiment_id) == as.character(e)
+    s <- srm_tab[at]
     data.table::data.table(experiment_id = e, control = settings$control[[as.character(e)]],
                            units = sum(as.numeric(strsplit(s$units, " / ", fixed = TRUE)[[1L]])),
                            variants = length(strsplit(s$variants, " / ", fixed = TRUE)[[1L]]),

@@ -315,11 +315,11 @@ parse_metric <- function(m, key, i) {
       abort(sprintf("%s: \"%s\" is only for ratio metrics, and this one is \"%s\".", label, f, aggregation))
     }
   }
-  d$event <- metric_event(m$event, label)
-  if (is.null(m$window)) {
+  d$event <- metric_event(m[["event"]], label)
+  if (is.null(m[["window"]])) {
     abort(sprintf("%s has no \"window\" field; give one such as {\"start\": \"0 days\", \"end\": \"7 days\"}.", label))
   }
-  w <- m$window
+  w <- m[["window"]]
   if (!is.list(w) || is.null(names(w))) {
     abort(sprintf("%s: \"window\" must be an object such as {\"start\": \"0 days\", \"end\": \"7 days\"}.", label))
   }
@@ -333,8 +333,8 @@ parse_metric <- function(m, key, i) {
       abort(sprintf("%s: \"window\" has no \"%s\"; give both, such as {\"start\": \"0 days\", \"end\": \"7 days\"}.", label, f))
     }
   }
-  d$start_text <- window_text(w$start, label, "start")
-  d$end_text <- window_text(w$end, label, "end")
+  d$start_text <- window_text(w[["start"]], label, "start")
+  d$end_text <- window_text(w[["end"]], label, "end")
   d$start <- parse_duration(d$start_text, label, "start")
   d$end <- parse_duration(d$end_text, label, "end")
   if (d$end < d$start) {
@@ -345,8 +345,8 @@ parse_metric <- function(m, key, i) {
                   label, d$start_text, d$end_text))
   }
   d$pre_exposure <- d$end <= 0
-  if (!is.null(m$cap)) {
-    cap <- metric_cap(m$cap, label, aggregation)
+  if (!is.null(m[["cap"]])) {
+    cap <- metric_cap(m[["cap"]], label, aggregation)
     d$cap_quantile <- cap[["quantile"]]
     d$cap_value <- cap[["value"]]
   }
@@ -363,7 +363,7 @@ metric_event <- function(e, label) {
       abort(sprintf("%s: \"event\" has field%s %s; it has only \"name\", such as {\"name\": \"purchase\"}.", label,
                     if (length(extra) == 1L) "" else "s", paste0("\"", extra, "\"", collapse = ", ")))
     }
-    e <- e$name
+    e <- e[["name"]]
   }
   if (!is.character(e) || length(e) != 1L || is.na(e) || !nzchar(e)) {
     abort(sprintf("%s: \"event\" must name an event, such as {\"name\": \"purchase\"}.", label))
@@ -738,7 +738,7 @@ metric_values <- function(u, events, defs, cols, U) {
       binary = as.numeric(tabulate(r, U) > 0L),
       sum = {
         x <- as.numeric(ev_value[erow[keep]])
-        miss <- sum(is.na(x))
+        miss <- length(unique(erow[keep][is.na(x)]))  # events, not event x experiment pairs
         if (miss > 0L) {
           abort(sprintf("Metric \"%s\" sums `events` column \"%s\", which is missing in %d of the \"%s\" events in its window; fill them (0 if no value) or drop them.",
                         d$id, cols[["event_value"]], miss, d$event))

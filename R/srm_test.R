@@ -15,7 +15,8 @@
 #' are.
 #'
 #' @param exposures The exposures table (a data frame with columns
-#'   `user_id`, `experiment_id` and `variant`, renamed by `columns`), or an
+#'   `user_id`, `experiment_id`, `variant` and `exposure_time`, renamed by
+#'   `columns`), or an
 #'   `experiment_units` table from [compute_metrics()].
 #' @param split The planned shares of the variants: a numeric vector named
 #'   by variant, or unnamed in the order of the variants (the control first,
@@ -59,17 +60,13 @@ srm_counts <- function(exposures, columns, experiment_id = NULL) {
     units <- data.table::as.data.table(exposures)[, c(cols[["experiment_id"]], cols[["variant"]]), with = FALSE]
   } else {
     cols <- log_columns(columns)
-    need <- cols[c("user_id", "experiment_id", "variant")]
-    missing <- setdiff(need, names(exposures))
-    if (length(missing)) {
-      abort(sprintf("`exposures` has no column%s %s; name %s with `columns` (such as columns = c(user_id = \"visitor\")).",
-                    if (length(missing) > 1L) "s" else "", paste0("'", missing, "'", collapse = ", "),
-                    if (length(missing) > 1L) "them" else "it"))
-    }
-    ex <- unique(data.table::as.data.table(exposures)[, unname(need), with = FALSE])
-    ## a unit seen in two variants of an experiment is left out
-    ex[, .srm_variants := .N, by = c(need[["experiment_id"]], need[["user_id"]])]
-    units <- ex[.srm_variants == 1L, c(need[["experiment_id"]], need[["variant"]]), with = FALSE]
+    check_log_table(exposures, "exposures", c("user_id", "experiment_id", "variant", "exposure_time"), cols)
+    ## units by their first exposure, without those seen in two variants (as
+    ## compute_metrics() counts them)
+    rows <- first_exposures(exposures, cols, experiment_id, NULL)$units$row0
+    units <- data.table::data.table(exposures[[cols[["experiment_id"]]]][rows],
+                                    exposures[[cols[["variant"]]]][rows])
+    experiment_id <- NULL
   }
   names(units) <- c("experiment_id", "variant")
   if (!is.null(experiment_id)) units <- keep_experiments(units, experiment_id)
