@@ -106,14 +106,14 @@ NULL
 #'   attribute `"report"` the normalised path of the HTML file.
 #' @seealso [clusterab_extdata] for the bundled logs used below.
 #' @examples
-#' if (rmarkdown::pandoc_available()) {
-#'   path <- function(f) system.file("extdata", f, package = "clusterab")
-#'   exposures <- read.csv(path("exposures.csv"))
-#'   events <- read.csv(path("events.csv"))
-#'   res <- experiment_report(exposures, events, path("metrics.json"),
+#' if (requireNamespace("rmarkdown", quietly = TRUE) && rmarkdown::pandoc_available()) {
+#'   extdata <- function(f) system.file("extdata", f, package = "clusterab")
+#'   exposures <- read.csv(extdata("exposures.csv"))
+#'   events <- read.csv(extdata("events.csv"))
+#'   res <- experiment_report(exposures, events, extdata("metrics.json"),
 #'                            file = file.path(tempdir(), "report.html"),
-#'                            cluster = "household_id",
-#'                            covariate = c(revenue_14d = "pre_revenue_14d"))
+#'                            experiment_id = "household_pricing",
+#'                            cluster = "household_id")
 #'   attr(res, "report")
 #' }
 #' @export
@@ -311,14 +311,15 @@ report_side_by_side <- function(clustered, naive) {
 }
 
 ## Per-variant summaries of the per-unit values of each metric.
-report_distribution_table <- function(units, ids, variants) {
+report_distribution_table <- function(units, ids, variants, labels = ids) {
   rows <- list()
-  for (id in ids) for (v in variants) {
+  for (k in seq_along(ids)) for (v in variants) {
+    id <- ids[k]
     y <- units[[id]][units$variant == v]
     y <- y[!is.na(y)]
     nz <- y[y != 0]
     rows[[length(rows) + 1L]] <- data.frame(
-      Metric = id, Variant = v, Units = format(length(y), big.mark = ","),
+      Metric = labels[k], Variant = v, Units = format(length(y), big.mark = ","),
       `Share zero` = sprintf("%.1f%%", 100 * mean(y == 0)),
       Mean = formatC(signif(mean(y), 4), digits = 4, format = "fg"),
       `Median of non-zero` = if (length(nz)) formatC(signif(stats::median(nz), 4), digits = 4, format = "fg") else "",
