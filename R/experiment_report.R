@@ -248,8 +248,9 @@ srm_line <- function(srm) {
   } else {
     "no sample-ratio mismatch (the flag is p < 0.001)."
   }
-  sprintf("SRM check (chi-squared test of the units per variant against the planned split): X-squared = %.3f, df = %s, p = %s%s: %s",
-          srm$statistic[1], format(srm$df[1]), format_p_value(srm$p.value[1]), units, verdict)
+  p <- format_p_value(srm$p.value[1])
+  sprintf("SRM check (chi-squared test of the units per variant against the planned split): X-squared = %.3f, df = %s, p %s%s: %s",
+          srm$statistic[1], format(srm$df[1]), if (startsWith(p, "<")) p else paste("=", p), units, verdict)
 }
 
 ## The results table of one experiment, formatted for knitr::kable().

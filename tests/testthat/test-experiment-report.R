@@ -77,3 +77,27 @@ test_that("a missing rmarkdown or pandoc is a classed error that says what to in
   expect_error(clusterab:::check_report_tools(rmarkdown = TRUE, pandoc = FALSE), "pandoc",
                class = "clusterab_error")
 })
+
+test_that("the report flags a sample-ratio mismatch and shows segments and a third variant", {
+  skip_if_not_installed("rmarkdown")
+  skip_if_not(rmarkdown::pandoc_available("1.12.3"))
+  exposures <- read.csv(extdata("exposures.csv"))
+  exposures <- exposures[exposures$experiment_id == "checkout_redesign", ]
+  ## a tenth of the treatment's exposures lost, and part of it relabelled as a third variant
+  treated <- which(exposures$variant == "treatment")
+  exposures <- exposures[-treated[seq(1, length(treated), by = 10)], ]
+  treated <- which(exposures$variant == "treatment")
+  exposures$variant[treated[seq(1, length(treated), by = 3)]] <- "treatment_b"
+  events <- read.csv(extdata("events.csv"))
+  users <- read.csv(extdata("users.csv"))
+  file <- tempfile("srm-", fileext = ".html")
+  on.exit(unlink(file), add = TRUE)
+  res <- suppressWarnings(experiment_report(exposures, events, extdata("metrics.json"), file = file,
+                                            users = users, segment = "device"))
+  expect_setequal(unique(res$variant), c("treatment", "treatment_b"))
+  html <- paste(readLines(file, warn = FALSE), collapse = "\n")
+  expect_true(grepl("<strong>sample-ratio mismatch</strong>", html, fixed = TRUE))
+  expect_true(grepl("p (<|&lt;) 0.0001", html))
+  expect_true(grepl("<th[^>]*>Segment</th>", html))
+  expect_true(grepl("treatment_b", html, fixed = TRUE))
+})
