@@ -94,8 +94,8 @@ NULL
 #' needs the rmarkdown package and pandoc.
 #'
 #' @param exposures,events,metrics The logs and the metric definitions, as
-#'   for [analyze_experiment()] (`exposures` may also be the result of
-#'   [compute_metrics()]).
+#'   for [analyze_experiment()]. `exposures` may also be the per-unit table of
+#'   [compute_metrics()]; then `events` and `metrics` are not needed.
 #' @param file Path of the HTML file to write (its directory must exist).
 #' @param ... Passed to [analyze_experiment()]: `experiment_id`, `control`,
 #'   `cluster`, `covariate`, `users`, `segment`, `alpha`, `adjust`, `split`,
@@ -117,7 +117,8 @@ NULL
 #'   attr(res, "report")
 #' }
 #' @export
-experiment_report <- function(exposures, events, metrics, file = "experiment_report.html", ...,
+experiment_report <- function(exposures, events = NULL, metrics = NULL,
+                              file = "experiment_report.html", ...,
                               open = FALSE, quiet = TRUE) {
   check_report_file(file)
   check_flag(open, "open")

@@ -35,15 +35,16 @@ test_that("experiment_report() writes one self-contained HTML file with every ex
   expect_true(grepl("7-day Conversion Rate", html, fixed = TRUE))
 })
 
-test_that("experiment_report() without clusters shows no naive comparison", {
+test_that("experiment_report() of compute_metrics()'s units, without clusters, shows no naive comparison", {
   skip_if_not_installed("rmarkdown")
   skip_if_not(rmarkdown::pandoc_available("1.12.3"))
   exposures <- read.csv(extdata("exposures.csv"))
-  exposures <- exposures[exposures$experiment_id == "checkout_redesign", ]
   events <- read.csv(extdata("events.csv"))
+  units <- compute_metrics(exposures, events, extdata("metrics.json"),
+                           experiment_id = "checkout_redesign")
   file <- tempfile("checkout-", fileext = ".html")
   on.exit(unlink(file), add = TRUE)
-  res <- experiment_report(exposures, events, extdata("metrics.json"), file = file)
+  res <- experiment_report(units, file = file)
   html <- paste(readLines(file, warn = FALSE), collapse = "\n")
   expect_true(grepl("checkout_redesign", html, fixed = TRUE))
   expect_false(grepl("household_pricing", html, fixed = TRUE))
