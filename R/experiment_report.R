@@ -127,12 +127,13 @@ experiment_report <- function(exposures, events = NULL, metrics = NULL,
   results <- analyze_experiment(exposures, events, metrics, ...)
   naive <- NULL
   if (!is.null(attr(results, "settings")$cluster)) {
-    ## the same analysis of the same units, clusters ignored
+    ## the same analysis of the same units, clusters ignored; its warnings and
+    ## messages (SRM, the choice of control) were given by the first already
     args <- list(...)
     args$cluster <- NULL
-    naive <- do.call(analyze_experiment,
-                     c(list(attr(results, "units"), events = NULL, metrics = NULL), args,
-                       list(cluster = NULL)))
+    naive <- suppressWarnings(suppressMessages(
+      do.call(analyze_experiment, c(list(attr(results, "units"), events = NULL, metrics = NULL),
+                                    args, list(cluster = NULL)))))
   }
   path <- render_experiment_report(results, naive, file, quiet)
   if (open) utils::browseURL(path)
