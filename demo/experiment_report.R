@@ -21,7 +21,9 @@ if (requireNamespace("rmarkdown", quietly = TRUE) && rmarkdown::pandoc_available
   results <- analyze_experiment(exposures, events, metrics, cluster = "household_id",
                                 covariate = c(revenue_14d = "pre_revenue_14d"))
 }
+old <- options(width = max(getOption("width"), 120))  # one line per metric
 print(results)
+options(old)
 if (is.null(attr(results, "report"))) {
   cat("\nNo HTML report: it needs the rmarkdown package and pandoc.\n")
 } else {
