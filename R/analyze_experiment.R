@@ -187,7 +187,7 @@ analyze_experiment <- function(exposures, events = NULL, metrics = NULL, experim
     if (is.null(metrics)) metrics <- attr(units, "metrics")
   } else {
     if (!is.null(cluster)) {
-      if (!is.character(cluster) && !inherits(cluster, "formula")) {
+      if (!inherits(cluster, "formula") && !(is.character(cluster) && length(cluster) == 1L)) {
         ## a vector with one id per exposure row: a column of a copy
         info <- data_cluster(exposures, cluster, "cluster", "exposures")
         exposures <- data.table::copy(data.table::as.data.table(exposures))
@@ -727,17 +727,23 @@ print.experiment_results <- function(x, digits = 3L, ...) {
     }
     shown <- data.frame(metric = rows$metric_id, stringsAsFactors = FALSE)
     if ("segment" %in% names(rows)) shown$segment <- rows$segment
-    shown$variant <- rows$variant
+    ## one variant: named in the header line instead of a column
+    several <- data.table::uniqueN(rows$variant) > 1L
+    if (several) shown$variant <- rows$variant
     shown$test <- rows$test
     shown$control <- format_value(rows$control_value, digits)
     shown$variant_value <- format_value(rows$variant_value, digits)
-    shown$lift <- format_percent(rows$lift)
-    shown$lift.ci <- sprintf("[%s, %s]", format_percent(rows$lift.conf.low), format_percent(rows$lift.conf.high))
-    shown$p.value <- ifelse(is.na(rows$p.value), "NA", format.pval(rows$p.value, digits = digits, eps = 1e-4))
-    shown$sig <- ifelse(rows$significant, "*", "")
-    names(shown)[names(shown) == "variant_value"] <- "variant.value"
+    shown$lift <- sprintf("%s [%s, %s]", format_percent(rows$lift), format_percent(rows$lift.conf.low),
+                          format_percent(rows$lift.conf.high))
+    shown$p.value <- paste0(ifelse(is.na(rows$p.value), "NA", format.pval(rows$p.value, digits = digits, eps = 1e-4)),
+                            ifelse(rows$significant, " *", ""))
+    names(shown)[names(shown) == "variant_value"] <- if (several) "variant.value" else rows$variant[1L]
+    names(shown)[names(shown) == "lift"] <- "lift [interval]"
     cat("\n")
+    ## one line per test, rather than a table folded in two
+    old <- options(width = max(getOption("width"), 120L))
     print(shown, row.names = FALSE, right = FALSE)
+    options(old)
   }
   cat(sprintf("\n%g%% intervals; * significant at alpha = %g%s.\n", 100 * settings$conf.level, settings$alpha,
               if (settings$adjust != "none") sprintf(" after %s adjustment across metrics x variants of each experiment%s",
@@ -747,7 +753,7 @@ print.experiment_results <- function(x, digits = 3L, ...) {
 }
 
 format_value <- function(v, digits) ifelse(is.na(v), "NA", formatC(v, digits = digits + 1L, format = "g"))
-format_percent <- function(v) ifelse(is.na(v), "NA", sprintf("%+.2f%%", 100 * v))
+format_percent <- function(v) ifelse(is.na(v), "NA", sprintf("%+.1f%%", 100 * v))
 
 unclass_results <- function(x) {
   y <- x
@@ -766,10 +772,22 @@ unclass_results <- function(x) {
 #'   of tests (statistic, df, difference and its interval) and the SRM
 #'   table.
 #' @examples
-#' units <- data.frame(experiment_id = "e1", user_id = 1:200,
-#'                     variant = rep(c("control", "treatment"), 100))
-#' set.seed(2)
-#' units$revenue <- rexp(200) * (1 + 0.2 * (units$variant == "treatment"))
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' summary(res)
 #' @export
 summary.experiment_results <- function(object, ...) {
   out <- data.table::copy(object)
@@ -807,6 +825,24 @@ print.summary.experiment_results <- function(x, digits = 4L, ...) {
 #'   `statistic`, `df`, `p.value`, `conf.low`, `conf.high`, `lift`,
 #'   `lift.conf.low`, `lift.conf.high`, `significant`.
 #'   `as.data.frame()`: the whole results table as a plain data frame.
+#' @examples
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' tidy(res)
+#' as.data.frame(res)
 #' @method tidy experiment_results
 #' @export
 tidy.experiment_results <- function(x, ...) {
@@ -837,6 +873,23 @@ as.data.frame.experiment_results <- function(x, row.names = NULL, optional = FAL
 #'   `control`, `units`, `variants` (number of variants, control included),
 #'   `metrics`, `tests`, `significant` (tests significant), `srm.p.value`,
 #'   `srm`, and `clusters` when clustered.
+#' @examples
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' glance(res)
 #' @method glance experiment_results
 #' @export
 glance.experiment_results <- function(x, ...) {
@@ -868,8 +921,22 @@ glance.experiment_results <- function(x, ...) {
 #' @param ... Passed to [graphics::plot()] (such as `main` or `xlim`).
 #' @return `x`, invisibly.
 #' @examples
-#' units <- data.frame(experiment_id = "e1", user_id = 1:400,
-#'                     variant = rep(c("control", "treatment"), 200))
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' plot(res)
 #' @export
 plot.experiment_results <- function(x, experiment_id = NULL, ...) {
   ids <- unique(x$experiment_id)
