@@ -1,4 +1,4 @@
-utils::globalVariables(c(".srm_variants", "variant", "n", "experiment_id", ".N", ".SD",
+utils::globalVariables(c(":=", "variant", "n", "experiment_id", ".N", ".SD",
                          ".treat", ".y", ".x", ".cluster", "metric_id", "p.value", "arm",
                          "p.value.unadjusted", "significant", "segment", "num", "den",
                          "group", "cluster", "clusters", "variance_reduction", "std.error"))
@@ -353,7 +353,8 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
   ecol <- cols[["experiment_id"]]
   vcol <- cols[["variant"]]
   defs <- metric_table(metrics)
-  missing <- setdiff(defs$id, names(units))
+  ## ratio metrics are tested from their numerator and denominator columns
+  missing <- setdiff(defs$id[defs$aggregation != "ratio"], names(units))
   if (length(missing)) {
     abort(sprintf("the units table has no column for metric%s %s; compute it with compute_metrics() and these metrics.",
                   if (length(missing) > 1L) "s" else "", paste0("\"", missing, "\"", collapse = ", ")))
@@ -646,7 +647,8 @@ compare_cluster <- function(y, x, treat, cl, cluster, type, level) {
 ## cluster sums of numerator and denominator when clustered.
 compare_ratio <- function(num, den, treat, ctl, v, cl, level) {
   test <- if (is.null(cl)) "delta" else "cluster delta"
-  group <- ifelse(treat, v, ctl)
+  group <- rep(ctl, length(treat))
+  group[treat] <- v
   d <- data.table::data.table(num = as.double(num), den = as.double(den), group = group)
   if (!is.null(cl)) {
     d[, .cluster := cl]
