@@ -421,7 +421,6 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
              "significant", "n_control", "n_variant",
              if (!is.null(cluster)) c("clusters_control", "clusters_variant"),
              if (length(cov_map)) "variance_reduction")
-  se <- res$std.error
   res <- res[, order, with = FALSE]
   signal_analysis_notes(few)
   flagged <- srm_tab[srm_tab[["srm"]] %in% TRUE]
@@ -436,7 +435,6 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
   }
   data.table::setattr(res, "srm", srm_tab)
   data.table::setattr(res, "units", units)
-  data.table::setattr(res, "std.error", se)
   data.table::setattr(res, "settings", list(
     alpha = alpha, adjust = adjust, conf.level = conf.level, cluster = cluster,
     clusters = if (!is.null(G)) stats::setNames(G$G, as.character(G[[1L]])),
@@ -754,6 +752,23 @@ print.experiment_results <- function(x, digits = 3L, ...) {
   invisible(x)
 }
 
+## The standard errors of the differences, from the intervals (which are
+## estimate -/+ q se; t quantiles with the test's df, normal for the delta
+## method) and for binary metrics the unpooled Wald standard error of
+## prop.test()'s interval.
+results_std_error <- function(tab, level) {
+  if (is.null(level)) level <- 0.95
+  df <- tab$df
+  q <- ifelse(is.finite(df) & tab$test != "chi-squared", stats::qt((1 + level) / 2, pmax(df, 1e-8)),
+              stats::qnorm((1 + level) / 2))
+  se <- (tab$conf.high - tab$conf.low) / (2 * q)
+  binary <- tab$test == "chi-squared"
+  pc <- tab$control_value[binary]
+  pv <- tab$variant_value[binary]
+  se[binary] <- sqrt(pc * (1 - pc) / tab$n_control[binary] + pv * (1 - pv) / tab$n_variant[binary])
+  se
+}
+
 format_value <- function(v, digits) ifelse(is.na(v), "NA", formatC(v, digits = digits + 1L, format = "g"))
 format_percent <- function(v) ifelse(is.na(v), "NA", sprintf("%+.1f%%", 100 * v))
 
@@ -793,7 +808,7 @@ unclass_results <- function(x) {
 #' @export
 summary.experiment_results <- function(object, ...) {
   out <- data.table::copy(object)
-  for (a in c("srm", "units", "settings", "std.error")) data.table::setattr(out, a, attr(object, a))
+  for (a in c("srm", "units", "settings")) data.table::setattr(out, a, attr(object, a))
   data.table::setattr(out, "class", c("summary.experiment_results", class(object)))
   out
 }
@@ -825,7 +840,11 @@ print.summary.experiment_results <- function(x, digits = 4L, ...) {
 #'   `experiment_id`, (`segment`), `term` (the metric id), `variant`,
 #'   `control`, `test`, `estimate` (the difference), `std.error`,
 #'   `statistic`, `df`, `p.value`, `conf.low`, `conf.high`, `lift`,
-#'   `lift.conf.low`, `lift.conf.high`, `significant`.
+#'   `lift.conf.low`, `lift.conf.high`, `significant`. `std.error` is the
+#'   standard error of the difference behind its interval (Welch's, the
+#'   cluster-robust or the delta-method one); for binary metrics tested by
+#'   chi-square, the unpooled Wald standard error of `prop.test()`'s
+#'   interval.
 #'   `as.data.frame()`: the whole results table as a plain data frame.
 #' @examples
 #' set.seed(1)
@@ -848,9 +867,8 @@ print.summary.experiment_results <- function(x, digits = 4L, ...) {
 #' @method tidy experiment_results
 #' @export
 tidy.experiment_results <- function(x, ...) {
-  se <- attr(x, "std.error")
   tab <- data.table::as.data.table(as.data.frame(unclass_results(data.table::copy(x))))
-  tab[, std.error := if (length(se) == nrow(tab)) se else NA_real_]
+  tab[, std.error := results_std_error(tab, attr(x, "settings")$conf.level)]
   data.table::setnames(tab, "metric_id", "term")
   keep <- intersect(c("experiment_id", "segment", "term", "variant", "control", "test", "estimate", "std.error",
                       "statistic", "df", "p.value", "conf.low", "conf.high", "lift", "lift.conf.low",
@@ -862,7 +880,7 @@ tidy.experiment_results <- function(x, ...) {
 #' @export
 as.data.frame.experiment_results <- function(x, row.names = NULL, optional = FALSE, ...) {
   tab <- as.data.frame(unclass_results(data.table::copy(x)))
-  attr(tab, "srm") <- attr(tab, "units") <- attr(tab, "settings") <- attr(tab, "std.error") <- NULL
+  attr(tab, "srm") <- attr(tab, "units") <- attr(tab, "settings") <- NULL
   if (!is.null(row.names)) row.names(tab) <- row.names
   tab
 }

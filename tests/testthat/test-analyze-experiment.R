@@ -348,6 +348,16 @@ test_that("methods: print, summary, tidy, glance, as.data.frame, plot", {
   yv <- u$revenue_14d[u$variant == "treatment"]; yc <- u$revenue_14d[u$variant == "control"]
   expect_equal(td$std.error[td$term == "revenue_14d"], sqrt(var(yv) / length(yv) + var(yc) / length(yc)),
                tolerance = tol)
+  pc <- mean(u$conversion_7d[u$variant == "control"]); pv <- mean(u$conversion_7d[u$variant == "treatment"])
+  expect_equal(td$std.error[td$term == "conversion_7d"],
+               sqrt(pc * (1 - pc) / sum(u$variant == "control") + pv * (1 - pv) / sum(u$variant == "treatment")),
+               tolerance = tol)
+  ref <- ratio_test(u, "revenue_14d", "session_7d", "variant", control = "control")$comparisons
+  expect_equal(td$std.error[td$term == "revenue_per_session"], ref$std.error, tolerance = tol)
+  ## a subset keeps its methods
+  sub <- res[res$metric_id == "revenue_14d"]
+  expect_equal(tidy(sub)$std.error, td$std.error[td$term == "revenue_14d"])
+  expect_output(print(sub), "revenue_14d")
   g <- glance(res)
   expect_equal(nrow(g), 1L)
   expect_equal(g$srm.p.value, attr(res, "srm")$p.value)
