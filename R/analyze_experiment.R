@@ -78,7 +78,10 @@ utils::globalVariables(c(":=", "variant", "n", "experiment_id", ".N", ".SD",
 #' @section Sample-ratio mismatch:
 #' Every analysis runs [srm_test()] on the units analysed, against `split`;
 #' the table is `attr(result, "srm")`, printed with each experiment. A p-value
-#' below 0.001 gives a warning of class `clusterab_srm`.
+#' below 0.001 gives a warning of class `clusterab_srm`. The test counts
+#' units; when whole clusters were assigned, units are not independent
+#' draws and the test flags too often, so read it beside the clusters per
+#' arm (`clusters_control`, `clusters_variant`).
 #'
 #' @section Undefined tests:
 #' A comparison whose statistic is undefined (every unit has the same value,
