@@ -937,7 +937,7 @@ glance.experiment_results <- function(x, ...) {
 #'
 #' One panel per experiment: each metric x variant (x segment) is a row,
 #' its relative lift a point and its interval a line; significant results
-#' are filled, and the dotted line marks no change.
+#' are filled and coloured, and the dotted line marks no change.
 #'
 #' @param x An [analyze_experiment()] result.
 #' @param experiment_id Optional: the experiments to draw.
@@ -969,12 +969,15 @@ plot.experiment_results <- function(x, experiment_id = NULL, ...) {
                                    paste0("\"", ids, "\"", collapse = ", ")))
     ids <- ids[as.character(ids) %in% as.character(experiment_id)]
   }
+  level <- attr(x, "settings")$conf.level
+  if (is.null(level)) level <- 0.95
   old <- graphics::par(mfrow = c(length(ids), 1L), mar = c(4, 12, 3, 1))
   on.exit(graphics::par(old))
   for (e in ids) {
     rows <- x[x$experiment_id == e]
     k <- nrow(rows)
-    labels <- paste(rows$metric_id, rows$variant, sep = ": ")
+    labels <- if (data.table::uniqueN(rows$variant) > 1L) paste(rows$metric_id, rows$variant, sep = ": ")
+              else rows$metric_id
     if ("segment" %in% names(rows)) labels <- paste0(labels, " [", rows$segment, "]")
     lo <- 100 * rows$lift.conf.low
     hi <- 100 * rows$lift.conf.high
@@ -982,15 +985,16 @@ plot.experiment_results <- function(x, experiment_id = NULL, ...) {
     range <- range(c(0, lo, hi, est), finite = TRUE, na.rm = TRUE)
     if (!all(is.finite(range))) range <- c(-1, 1)
     y <- rev(seq_len(k))
-    dots <- list(...)
-    args <- utils::modifyList(list(x = est, y = y, xlim = range, ylim = c(0.5, k + 0.5), yaxt = "n",
-                                   pch = ifelse(rows$significant, 19, 1),
-                                   xlab = "lift (%), with interval", ylab = "",
-                                   main = sprintf("Experiment \"%s\"", e)), dots)
+    args <- utils::modifyList(list(x = range, y = c(1, k), type = "n", xlim = range,
+                                   ylim = c(0.5, k + 0.5), yaxt = "n",
+                                   xlab = sprintf("lift (%%) with %g%% interval", 100 * level), ylab = "",
+                                   main = sprintf("Experiment \"%s\"", e)), list(...))
     do.call(graphics::plot, args)
     graphics::abline(v = 0, lty = 3)
     ok <- is.finite(lo) & is.finite(hi)
-    graphics::segments(lo[ok], y[ok], hi[ok], y[ok])
+    graphics::segments(lo[ok], y[ok], hi[ok], y[ok], lwd = 2, col = ifelse(rows$significant[ok], "#d95f02", "grey40"))
+    graphics::points(est, y, pch = ifelse(rows$significant, 19, 21), bg = "white",
+                     col = ifelse(rows$significant, "#d95f02", "black"))
     graphics::axis(2, at = y, labels = labels, las = 1, cex.axis = 0.8)
   }
   invisible(x)
