@@ -462,11 +462,11 @@ print.clusterab_metrics <- function(x, ...) {
   what <- ifelse(d$aggregation == "ratio", sprintf("%s / %s", d$numerator, d$denominator),
                  sprintf("%s, %s to %s%s", d$event, d$start_text, d$end_text,
                          ifelse(d$pre_exposure, " (pre-exposure)", "")))
-  cap <- ifelse(!is.na(d$cap_quantile), sprintf("cap at quantile %s", format(d$cap_quantile)),
-                ifelse(!is.na(d$cap_value), sprintf("cap at %s", format(d$cap_value)), ""))
-  tab <- data.frame(id = d$id, aggregation = d$aggregation, definition = what, cap = cap,
-                    display_name = d$display_name, stringsAsFactors = FALSE)
-  print(tab, row.names = FALSE, right = FALSE)
+  what <- paste0(what, ifelse(!is.na(d$cap_quantile), sprintf(", capped at quantile %s", format(d$cap_quantile)),
+                              ifelse(!is.na(d$cap_value), sprintf(", capped at %s", format(d$cap_value)), "")))
+  name <- ifelse(d$display_name == d$id, "", sprintf("  \"%s\"", d$display_name))
+  cat(sprintf("  %-*s %-7s %-*s%s\n", max(nchar(d$id)), d$id, d$aggregation, max(nchar(what)), what, name),
+      sep = "")
   invisible(x)
 }
 
