@@ -3,7 +3,7 @@
 ## events (compute_metrics). The helpers log_columns() and log_time() are
 ## shared with analyze_experiment(), srm_test() and experiment_report().
 
-utils::globalVariables(c("uid", "eid", "t0", "urow", "dt", "value", "vcode", "ccode",
+utils::globalVariables(c(":=", ".N", "uid", "eid", "t0", "urow", "dt", "value", "vcode", "ccode",
                          "vmin", "vmax", "cmin", "cmax", "n_exp", "row0", "v", "cap", "i.t",
                          "i.value", "name"))
 
@@ -763,14 +763,13 @@ cap_values <- function(x, eid, d) {
 #' @export
 print.experiment_units <- function(x, ...) {
   ex <- attr(x, "excluded")
-  m <- attr(x, "metrics")
-  cl <- attr(x, "cluster")
-  cols <- attr(x, "columns")
-  cat(sprintf("<experiment_units: %s unit%s in %d experiment%s; metrics: %s%s>\n",
-              format(nrow(x), big.mark = ","), if (nrow(x) == 1L) "" else "s",
-              NROW(ex), if (NROW(ex) == 1L) "" else "s",
-              paste(names(m), collapse = ", "), if (!is.null(cl)) sprintf("; cluster: %s", cl) else ""))
+  ## a subset made with `[` keeps the class but not the attributes
   if (!is.null(ex)) {
+    cl <- attr(x, "cluster")
+    cat(sprintf("<experiment_units: %s unit%s in %d experiment%s; metrics: %s%s>\n",
+                format(nrow(x), big.mark = ","), if (nrow(x) == 1L) "" else "s",
+                nrow(ex), if (nrow(ex) == 1L) "" else "s", paste(names(attr(x, "metrics")), collapse = ", "),
+                if (!is.null(cl)) sprintf("; cluster: %s", cl) else ""))
     for (i in seq_len(nrow(ex))) {
       cat(sprintf("%s: %d unit%s in more than one variant excluded; %d unit%s exposed more than once (first exposure used)\n",
                   ex$experiment_id[i], ex$units_multiple_variants[i],
@@ -778,9 +777,8 @@ print.experiment_units <- function(x, ...) {
                   ex$exposures_repeated[i], if (ex$exposures_repeated[i] == 1L) "" else "s"))
     }
   }
-  y <- data.table::copy(x)
-  data.table::setattr(y, "class", c("data.table", "data.frame"))
-  for (a in c("metrics", "columns", "excluded", "cluster")) data.table::setattr(y, a, NULL)
+  ## the same columns as a plain data.table (no copy of the values)
+  y <- data.table::setDT(stats::setNames(lapply(seq_along(x), function(j) x[[j]]), names(x)))
   print(y, ...)
   invisible(x)
 }
