@@ -159,8 +159,10 @@ metric_fields <- c("metric_id", "display_name", "event", "window", "aggregation"
 #' * optionally `metric_id` (must equal the key), `display_name` (defaults to
 #'   the id) and `description` (free text).
 #'
-#' Any other field (a typo such as `"caps"`) gives a warning of class
-#' `clusterab_unknown_field` naming it, since it is otherwise ignored.
+#' Any other field of a metric (a typo such as `"caps"`, or a field of
+#' another tool such as `"owner"`) is ignored with a warning of class
+#' `clusterab_unknown_field` naming it; inside `event`, `window` and `cap`,
+#' where every field changes the metric, an unknown field is an error.
 #'
 #' @param x A path to a JSON file, a JSON string, a list as parsed by
 #'   `jsonlite::fromJSON(simplifyVector = FALSE)`, or a `clusterab_metrics`
@@ -629,6 +631,9 @@ first_exposures <- function(exposures, cols, experiment_id, cl) {
   }
   ids <- unique(eid)
   if (!is.null(experiment_id)) {
+    if (!is.atomic(experiment_id) || length(experiment_id) == 0L || anyNA(experiment_id)) {
+      abort("`experiment_id` must be NULL (every experiment) or a vector of experiment ids, without missing values.")
+    }
     absent <- setdiff(as.character(experiment_id), as.character(ids))
     if (length(absent) > 0L) {
       shown <- utils::head(sort(as.character(ids)), 20L)

@@ -394,6 +394,10 @@ test_that("read_metrics() rejects bad definitions, naming the metric and the fie
       "Metric id \"a\" is defined 2 times")
   bad(sprintf('[{%s, "aggregation": "count"}]', ev7), "Metric 1 of the array has no \"metric_id\"")
   bad('{"m1": 3}', "Metric \"m1\" must be a JSON object")
+  bad(metric('"event": {"name": "purchase"}, "window": {"start": "0 days", "end": "7 days", "unit": "days"}, "aggregation": "sum"'),
+      "Metric \"m1\": \"window\" has field \"unit\"")
+  bad(metric('"event": {"name": "purchase", "filter": "x"}, "window": {"start": "0 days", "end": "7 days"}, "aggregation": "sum"'),
+      "Metric \"m1\": \"event\" has field \"filter\"")
 })
 
 test_that("unknown fields give a classed warning naming them", {
@@ -435,6 +439,8 @@ test_that("compute_metrics() rejects bad logs, naming the column or the id", {
   ## experiment ids
   bad(compute_metrics(ex, ev, metrics_json, experiment_id = c("checkout", "pricng")),
       "`experiment_id` \"pricng\" is not in `exposures`; its experiments are \"checkout\", \"pricing\"")
+  bad(compute_metrics(ex, ev, metrics_json, experiment_id = NA), "`experiment_id` must be NULL")
+  bad(compute_metrics(ex, ev, metrics_json, experiment_id = list("checkout")), "`experiment_id` must be NULL")
   ## missing values summed
   ev_v <- ev
   ev_v$event_value[1:2] <- NA                 # both in revenue_7d's window
