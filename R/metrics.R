@@ -523,7 +523,8 @@ print.clusterab_metrics <- function(x, ...) {
 #' @param cluster Optional cluster of each unit (household, region): a column
 #'   name of `exposures`, a one-sided formula such as `~ household_id`, or a
 #'   vector with one value per exposure row. It must be constant within each
-#'   unit and experiment.
+#'   unit and experiment. A cluster that is the user id column itself is not
+#'   added twice.
 #' @return A data.table of class `experiment_units`, one row per experiment
 #'   and unit, sorted by experiment and unit, with columns experiment id,
 #'   user id, variant, `exposure_time` (the first exposure, POSIXct UTC; these
@@ -565,7 +566,10 @@ compute_metrics <- function(exposures, events, metrics, columns = NULL, experime
   cols <- log_columns(columns)
   check_log_table(exposures, "exposures", c("user_id", "experiment_id", "variant", "exposure_time"), cols)
   cl <- if (is.null(cluster)) NULL else data_cluster(exposures, cluster, "cluster", "exposures")
-  out_names <- c(cols[c("experiment_id", "user_id", "variant", "exposure_time")], cl$name)
+  out_names <- cols[c("experiment_id", "user_id", "variant", "exposure_time")]
+  ## a cluster that is one of those columns (the user id: users as clusters) is not repeated
+  add_cluster <- !is.null(cl) && !cl$name %in% out_names
+  if (add_cluster) out_names <- c(out_names, cl$name)
   clash <- intersect(names(metrics), out_names)
   if (length(clash) > 0L) {
     abort(sprintf("Metric id \"%s\" is also the name of a column of the result; rename the metric.", clash[1L]))
@@ -589,7 +593,7 @@ compute_metrics <- function(exposures, events, metrics, columns = NULL, experime
   rows <- u$row0
   out <- list(exposures[[cols[["experiment_id"]]]][rows], exposures[[cols[["user_id"]]]][rows],
               exposures[[cols[["variant"]]]][rows], .POSIXct(u$t0, tz = "UTC"))
-  if (!is.null(cl)) out <- c(out, list(cl$values[rows]))
+  if (add_cluster) out <- c(out, list(cl$values[rows]))
   out <- c(out, values[names(metrics)])
   names(out) <- c(out_names, names(metrics))
   out <- data.table::setDT(out)
@@ -658,8 +662,8 @@ first_exposures <- function(exposures, cols, experiment_id, cl) {
   bad <- g$cmin != g$cmax
   if (any(bad)) {
     k <- sum(bad)
-    abort(sprintf("`cluster` (\"%s\") is not constant within unit and experiment: %d unit%s, such as user_id %s in experiment %s, %s more than one cluster; a unit must belong to one cluster.",
-                  cl$name, k, if (k == 1L) "" else "s", format(g$uid[bad][1L]), format(g$eid[bad][1L]),
+    abort(sprintf("`cluster` (\"%s\") is not constant within unit and experiment: %d unit%s, such as %s %s in experiment %s, %s more than one cluster; a unit must belong to one cluster.",
+                  cl$name, k, if (k == 1L) "" else "s", cols[["user_id"]], format(g$uid[bad][1L]), format(g$eid[bad][1L]),
                   if (k == 1L) "has" else "have"))
   }
   g[, urow := seq_len(.N)]

@@ -261,6 +261,10 @@ test_that("renamed columns, a factor variant and a cluster column", {
   expect_identical(compute_metrics(ex, ev, metrics_json, columns = cols, cluster = ~ household)$household,
                    units$household)
   expect_output(print(units), "cluster: household")
+  ## users as their own clusters: the column is not repeated
+  by_user <- compute_metrics(ex, ev, metrics_json, columns = cols, cluster = "visitor")
+  expect_identical(names(by_user), c("test", "visitor", "arm", "seen_at", names(read_metrics(metrics_json))))
+  expect_identical(attr(by_user, "cluster"), "visitor")
 })
 
 test_that("read_metrics() reads files, strings, arrays and keeps the definitions", {
