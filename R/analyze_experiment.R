@@ -1,4 +1,4 @@
-utils::globalVariables(c(".srm_variants", "variant", "n", "experiment_id", ".N", ".SD",
+utils::globalVariables(c(":=", "variant", "n", "experiment_id", ".N", ".SD",
                          ".treat", ".y", ".x", ".cluster", "metric_id", "p.value", "arm",
                          "p.value.unadjusted", "significant", "segment", "num", "den",
                          "group", "cluster", "clusters", "variance_reduction", "std.error"))
@@ -187,7 +187,7 @@ analyze_experiment <- function(exposures, events = NULL, metrics = NULL, experim
     if (is.null(metrics)) metrics <- attr(units, "metrics")
   } else {
     if (!is.null(cluster)) {
-      if (!is.character(cluster) && !inherits(cluster, "formula")) {
+      if (!inherits(cluster, "formula") && !(is.character(cluster) && length(cluster) == 1L)) {
         ## a vector with one id per exposure row: a column of a copy
         info <- data_cluster(exposures, cluster, "cluster", "exposures")
         exposures <- data.table::copy(data.table::as.data.table(exposures))
@@ -353,7 +353,8 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
   ecol <- cols[["experiment_id"]]
   vcol <- cols[["variant"]]
   defs <- metric_table(metrics)
-  missing <- setdiff(defs$id, names(units))
+  ## ratio metrics are tested from their numerator and denominator columns
+  missing <- setdiff(defs$id[defs$aggregation != "ratio"], names(units))
   if (length(missing)) {
     abort(sprintf("the units table has no column for metric%s %s; compute it with compute_metrics() and these metrics.",
                   if (length(missing) > 1L) "s" else "", paste0("\"", missing, "\"", collapse = ", ")))
@@ -420,7 +421,6 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
              "significant", "n_control", "n_variant",
              if (!is.null(cluster)) c("clusters_control", "clusters_variant"),
              if (length(cov_map)) "variance_reduction")
-  se <- res$std.error
   res <- res[, order, with = FALSE]
   signal_analysis_notes(few)
   flagged <- srm_tab[srm_tab[["srm"]] %in% TRUE]
@@ -435,7 +435,6 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
   }
   data.table::setattr(res, "srm", srm_tab)
   data.table::setattr(res, "units", units)
-  data.table::setattr(res, "std.error", se)
   data.table::setattr(res, "settings", list(
     alpha = alpha, adjust = adjust, conf.level = conf.level, cluster = cluster,
     clusters = if (!is.null(G)) stats::setNames(G$G, as.character(G[[1L]])),
@@ -646,7 +645,8 @@ compare_cluster <- function(y, x, treat, cl, cluster, type, level) {
 ## cluster sums of numerator and denominator when clustered.
 compare_ratio <- function(num, den, treat, ctl, v, cl, level) {
   test <- if (is.null(cl)) "delta" else "cluster delta"
-  group <- ifelse(treat, v, ctl)
+  group <- rep(ctl, length(treat))
+  group[treat] <- v
   d <- data.table::data.table(num = as.double(num), den = as.double(den), group = group)
   if (!is.null(cl)) {
     d[, .cluster := cl]
@@ -727,17 +727,23 @@ print.experiment_results <- function(x, digits = 3L, ...) {
     }
     shown <- data.frame(metric = rows$metric_id, stringsAsFactors = FALSE)
     if ("segment" %in% names(rows)) shown$segment <- rows$segment
-    shown$variant <- rows$variant
+    ## one variant: named in the header line instead of a column
+    several <- data.table::uniqueN(rows$variant) > 1L
+    if (several) shown$variant <- rows$variant
     shown$test <- rows$test
     shown$control <- format_value(rows$control_value, digits)
     shown$variant_value <- format_value(rows$variant_value, digits)
-    shown$lift <- format_percent(rows$lift)
-    shown$lift.ci <- sprintf("[%s, %s]", format_percent(rows$lift.conf.low), format_percent(rows$lift.conf.high))
-    shown$p.value <- ifelse(is.na(rows$p.value), "NA", format.pval(rows$p.value, digits = digits, eps = 1e-4))
-    shown$sig <- ifelse(rows$significant, "*", "")
-    names(shown)[names(shown) == "variant_value"] <- "variant.value"
+    shown$lift <- sprintf("%s [%s, %s]", format_percent(rows$lift), format_percent(rows$lift.conf.low),
+                          format_percent(rows$lift.conf.high))
+    shown$p.value <- paste0(ifelse(is.na(rows$p.value), "NA", format.pval(rows$p.value, digits = digits, eps = 1e-4)),
+                            ifelse(rows$significant, " *", ""))
+    names(shown)[names(shown) == "variant_value"] <- if (several) "variant.value" else rows$variant[1L]
+    names(shown)[names(shown) == "lift"] <- "lift [interval]"
     cat("\n")
+    ## one line per test, rather than a table folded in two
+    old <- options(width = max(getOption("width"), 120L))
     print(shown, row.names = FALSE, right = FALSE)
+    options(old)
   }
   cat(sprintf("\n%g%% intervals; * significant at alpha = %g%s.\n", 100 * settings$conf.level, settings$alpha,
               if (settings$adjust != "none") sprintf(" after %s adjustment across metrics x variants of each experiment%s",
@@ -746,8 +752,25 @@ print.experiment_results <- function(x, digits = 3L, ...) {
   invisible(x)
 }
 
+## The standard errors of the differences, from the intervals (which are
+## estimate -/+ q se; t quantiles with the test's df, normal for the delta
+## method) and for binary metrics the unpooled Wald standard error of
+## prop.test()'s interval.
+results_std_error <- function(tab, level) {
+  if (is.null(level)) level <- 0.95
+  df <- tab$df
+  q <- ifelse(is.finite(df) & tab$test != "chi-squared", stats::qt((1 + level) / 2, pmax(df, 1e-8)),
+              stats::qnorm((1 + level) / 2))
+  se <- (tab$conf.high - tab$conf.low) / (2 * q)
+  binary <- tab$test == "chi-squared"
+  pc <- tab$control_value[binary]
+  pv <- tab$variant_value[binary]
+  se[binary] <- sqrt(pc * (1 - pc) / tab$n_control[binary] + pv * (1 - pv) / tab$n_variant[binary])
+  se
+}
+
 format_value <- function(v, digits) ifelse(is.na(v), "NA", formatC(v, digits = digits + 1L, format = "g"))
-format_percent <- function(v) ifelse(is.na(v), "NA", sprintf("%+.2f%%", 100 * v))
+format_percent <- function(v) ifelse(is.na(v), "NA", sprintf("%+.1f%%", 100 * v))
 
 unclass_results <- function(x) {
   y <- x
@@ -766,14 +789,26 @@ unclass_results <- function(x) {
 #'   of tests (statistic, df, difference and its interval) and the SRM
 #'   table.
 #' @examples
-#' units <- data.frame(experiment_id = "e1", user_id = 1:200,
-#'                     variant = rep(c("control", "treatment"), 100))
-#' set.seed(2)
-#' units$revenue <- rexp(200) * (1 + 0.2 * (units$variant == "treatment"))
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' summary(res)
 #' @export
 summary.experiment_results <- function(object, ...) {
   out <- data.table::copy(object)
-  for (a in c("srm", "units", "settings", "std.error")) data.table::setattr(out, a, attr(object, a))
+  for (a in c("srm", "units", "settings")) data.table::setattr(out, a, attr(object, a))
   data.table::setattr(out, "class", c("summary.experiment_results", class(object)))
   out
 }
@@ -805,14 +840,35 @@ print.summary.experiment_results <- function(x, digits = 4L, ...) {
 #'   `experiment_id`, (`segment`), `term` (the metric id), `variant`,
 #'   `control`, `test`, `estimate` (the difference), `std.error`,
 #'   `statistic`, `df`, `p.value`, `conf.low`, `conf.high`, `lift`,
-#'   `lift.conf.low`, `lift.conf.high`, `significant`.
+#'   `lift.conf.low`, `lift.conf.high`, `significant`. `std.error` is the
+#'   standard error of the difference behind its interval (Welch's, the
+#'   cluster-robust or the delta-method one); for binary metrics tested by
+#'   chi-square, the unpooled Wald standard error of `prop.test()`'s
+#'   interval.
 #'   `as.data.frame()`: the whole results table as a plain data frame.
+#' @examples
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' tidy(res)
+#' as.data.frame(res)
 #' @method tidy experiment_results
 #' @export
 tidy.experiment_results <- function(x, ...) {
-  se <- attr(x, "std.error")
   tab <- data.table::as.data.table(as.data.frame(unclass_results(data.table::copy(x))))
-  tab[, std.error := if (length(se) == nrow(tab)) se else NA_real_]
+  tab[, std.error := results_std_error(tab, attr(x, "settings")$conf.level)]
   data.table::setnames(tab, "metric_id", "term")
   keep <- intersect(c("experiment_id", "segment", "term", "variant", "control", "test", "estimate", "std.error",
                       "statistic", "df", "p.value", "conf.low", "conf.high", "lift", "lift.conf.low",
@@ -824,7 +880,7 @@ tidy.experiment_results <- function(x, ...) {
 #' @export
 as.data.frame.experiment_results <- function(x, row.names = NULL, optional = FALSE, ...) {
   tab <- as.data.frame(unclass_results(data.table::copy(x)))
-  attr(tab, "srm") <- attr(tab, "units") <- attr(tab, "settings") <- attr(tab, "std.error") <- NULL
+  attr(tab, "srm") <- attr(tab, "units") <- attr(tab, "settings") <- NULL
   if (!is.null(row.names)) row.names(tab) <- row.names
   tab
 }
@@ -837,6 +893,23 @@ as.data.frame.experiment_results <- function(x, row.names = NULL, optional = FAL
 #'   `control`, `units`, `variants` (number of variants, control included),
 #'   `metrics`, `tests`, `significant` (tests significant), `srm.p.value`,
 #'   `srm`, and `clusters` when clustered.
+#' @examples
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' glance(res)
 #' @method glance experiment_results
 #' @export
 glance.experiment_results <- function(x, ...) {
@@ -868,8 +941,22 @@ glance.experiment_results <- function(x, ...) {
 #' @param ... Passed to [graphics::plot()] (such as `main` or `xlim`).
 #' @return `x`, invisibly.
 #' @examples
-#' units <- data.frame(experiment_id = "e1", user_id = 1:400,
-#'                     variant = rep(c("control", "treatment"), 200))
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' plot(res)
 #' @export
 plot.experiment_results <- function(x, experiment_id = NULL, ...) {
   ids <- unique(x$experiment_id)
