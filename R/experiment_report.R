@@ -106,14 +106,14 @@ NULL
 #'   attribute `"report"` the normalised path of the HTML file.
 #' @seealso [clusterab_extdata] for the bundled logs used below.
 #' @examples
-#' if (rmarkdown::pandoc_available()) {
-#'   path <- function(f) system.file("extdata", f, package = "clusterab")
-#'   exposures <- read.csv(path("exposures.csv"))
-#'   events <- read.csv(path("events.csv"))
-#'   res <- experiment_report(exposures, events, path("metrics.json"),
+#' if (requireNamespace("rmarkdown", quietly = TRUE) && rmarkdown::pandoc_available()) {
+#'   extdata <- function(f) system.file("extdata", f, package = "clusterab")
+#'   exposures <- read.csv(extdata("exposures.csv"))
+#'   events <- read.csv(extdata("events.csv"))
+#'   res <- experiment_report(exposures, events, extdata("metrics.json"),
 #'                            file = file.path(tempdir(), "report.html"),
-#'                            cluster = "household_id",
-#'                            covariate = c(revenue_14d = "pre_revenue_14d"))
+#'                            experiment_id = "household_pricing",
+#'                            cluster = "household_id")
 #'   attr(res, "report")
 #' }
 #' @export
@@ -248,8 +248,9 @@ srm_line <- function(srm) {
   } else {
     "no sample-ratio mismatch (the flag is p < 0.001)."
   }
-  sprintf("SRM check (chi-squared test of the units per variant against the planned split): X-squared = %.3f, df = %s, p = %s%s: %s",
-          srm$statistic[1], format(srm$df[1]), format_p_value(srm$p.value[1]), units, verdict)
+  p <- format_p_value(srm$p.value[1])
+  sprintf("SRM check (chi-squared test of the units per variant against the planned split): X-squared = %.3f, df = %s, p %s%s: %s",
+          srm$statistic[1], format(srm$df[1]), if (startsWith(p, "<")) p else paste("=", p), units, verdict)
 }
 
 ## The results table of one experiment, formatted for knitr::kable().
@@ -311,14 +312,15 @@ report_side_by_side <- function(clustered, naive) {
 }
 
 ## Per-variant summaries of the per-unit values of each metric.
-report_distribution_table <- function(units, ids, variants) {
+report_distribution_table <- function(units, ids, variants, labels = ids) {
   rows <- list()
-  for (id in ids) for (v in variants) {
+  for (k in seq_along(ids)) for (v in variants) {
+    id <- ids[k]
     y <- units[[id]][units$variant == v]
     y <- y[!is.na(y)]
     nz <- y[y != 0]
     rows[[length(rows) + 1L]] <- data.frame(
-      Metric = id, Variant = v, Units = format(length(y), big.mark = ","),
+      Metric = labels[k], Variant = v, Units = format(length(y), big.mark = ","),
       `Share zero` = sprintf("%.1f%%", 100 * mean(y == 0)),
       Mean = formatC(signif(mean(y), 4), digits = 4, format = "fg"),
       `Median of non-zero` = if (length(nz)) formatC(signif(stats::median(nz), 4), digits = 4, format = "fg") else "",
