@@ -94,8 +94,8 @@ NULL
 #' needs the rmarkdown package and pandoc.
 #'
 #' @param exposures,events,metrics The logs and the metric definitions, as
-#'   for [analyze_experiment()] (`exposures` may also be the result of
-#'   [compute_metrics()]).
+#'   for [analyze_experiment()]. `exposures` may also be the per-unit table of
+#'   [compute_metrics()]; then `events` and `metrics` are not needed.
 #' @param file Path of the HTML file to write (its directory must exist).
 #' @param ... Passed to [analyze_experiment()]: `experiment_id`, `control`,
 #'   `cluster`, `covariate`, `users`, `segment`, `alpha`, `adjust`, `split`,
@@ -117,7 +117,8 @@ NULL
 #'   attr(res, "report")
 #' }
 #' @export
-experiment_report <- function(exposures, events, metrics, file = "experiment_report.html", ...,
+experiment_report <- function(exposures, events = NULL, metrics = NULL,
+                              file = "experiment_report.html", ...,
                               open = FALSE, quiet = TRUE) {
   check_report_file(file)
   check_flag(open, "open")
@@ -126,12 +127,13 @@ experiment_report <- function(exposures, events, metrics, file = "experiment_rep
   results <- analyze_experiment(exposures, events, metrics, ...)
   naive <- NULL
   if (!is.null(attr(results, "settings")$cluster)) {
-    ## the same analysis of the same units, clusters ignored
+    ## the same analysis of the same units, clusters ignored; its warnings and
+    ## messages (SRM, the choice of control) were given by the first already
     args <- list(...)
     args$cluster <- NULL
-    naive <- do.call(analyze_experiment,
-                     c(list(attr(results, "units"), events = NULL, metrics = NULL), args,
-                       list(cluster = NULL)))
+    naive <- suppressWarnings(suppressMessages(
+      do.call(analyze_experiment, c(list(attr(results, "units"), events = NULL, metrics = NULL),
+                                    args, list(cluster = NULL)))))
   }
   path <- render_experiment_report(results, naive, file, quiet)
   if (open) utils::browseURL(path)
