@@ -477,3 +477,37 @@ test_that("control per experiment, and the cluster as a vector of ids", {
   by_vector <- analyze_experiment(lc$exposures, lc$events, metrics, cluster = lc$exposures$household_id)
   expect_equal(as.data.frame(by_vector)$p.value, as.data.frame(by_name)$p.value, tolerance = tol)
 })
+
+test_that("the engine on a per-unit table made by hand, with the user's column names", {
+  set.seed(51)
+  n <- 240
+  hand <- data.table::data.table(exp = "x1", visitor = seq_len(n), arm = rep(c("A", "B", "C"), n / 3),
+                                 spend = rexp(n), bought = rbinom(n, 1, 0.4))
+  data.table::setattr(hand, "columns", c(user_id = "visitor", experiment_id = "exp", variant = "arm",
+                                         exposure_time = "exposure_time"))
+  data.table::setattr(hand, "class", c("experiment_units", "data.table", "data.frame"))
+  defs <- read_metrics('{"spend": {"event": {"name": "buy"}, "aggregation": "sum",
+                                   "window": {"start": "0 days", "end": "7 days"}},
+                         "bought": {"event": {"name": "buy"}, "aggregation": "binary",
+                                    "window": {"start": "0 days", "end": "7 days"}}}')
+  res <- analyze_experiment(hand, metrics = defs)
+  expect_equal(res$control, rep("A", 4))
+  h <- as.data.frame(hand)
+  for (v in c("B", "C")) {
+    r <- row_of(res, "spend", v)
+    expect_equal(r$p.value, t.test(h$spend[h$arm == v], h$spend[h$arm == "A"])$p.value, tolerance = tol)
+    r <- row_of(res, "bought", v)
+    d <- h[h$arm %in% c("A", v), ]
+    expect_equal(r$p.value, chisq.test(table(d$arm, d$bought))$p.value, tolerance = tol)
+  }
+  expect_equal(attr(res, "srm")$p.value, chisq.test(table(h$arm))$p.value, tolerance = tol)
+  ## renamed log columns through compute_metrics()
+  ex <- logs$exposures
+  names(ex)[names(ex) == "user_id"] <- "visitor"
+  names(ex)[names(ex) == "variant"] <- "arm"
+  ev <- logs$events
+  names(ev)[names(ev) == "user_id"] <- "visitor"
+  ren <- analyze_experiment(ex, ev, metrics, columns = c(user_id = "visitor", variant = "arm"))
+  base <- analyze_experiment(logs$exposures, logs$events, metrics)
+  expect_equal(as.data.frame(ren), as.data.frame(base), tolerance = tol)
+})
