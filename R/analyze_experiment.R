@@ -228,7 +228,7 @@ keep_units <- function(units, ids) {
                   paste0("\"", utils::head(have, 20L), "\"", collapse = ", ")))
   }
   keep <- as.character(units[[cols[["experiment_id"]]]]) %in% as.character(ids)
-  out <- units[keep]
+  out <- take_rows(units, keep)
   for (a in c("metrics", "columns", "excluded", "cluster")) attr(out, a) <- attr(units, a)
   class(out) <- class(units)
   out
@@ -400,7 +400,7 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
     for (s in segs) {
       at <- if (!segmented) idx else if (is.na(s)) idx[is.na(segment[idx])] else
         idx[!is.na(segment[idx]) & segment[idx] == s]
-      ds <- d[at]
+      ds <- take_rows(d, at)
       part <- analyze_segment(ds, posts, arms, vcol, cluster, cov_map, correct, var.equal, type,
                               conf.level)
       few <- c(few, part$notes)
@@ -448,6 +448,11 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
   res
 }
 
+## Rows of a data.table by an index vector. In `dt[i]` a symbol is looked
+## up among the columns first, and a metric may be called anything (such as
+## "keep"): the index is passed under a name no column has.
+take_rows <- function(dt, .clusterab_rows) dt[.clusterab_rows]
+
 control_for <- function(control, e) {
   if (is.null(control)) return(NULL)
   if (!is.null(names(control))) {
@@ -484,7 +489,7 @@ analyze_segment <- function(ds, posts, arms, vcol, cluster, cov_map, correct, va
   notes <- list()
   for (v in arms[-1L]) {
     keep <- lab %in% c(ctl, v)
-    sub <- ds[keep]
+    sub <- take_rows(ds, keep)
     treat <- lab[keep] == v
     n_c <- sum(!treat)
     n_v <- sum(treat)

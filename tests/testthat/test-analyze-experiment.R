@@ -511,3 +511,20 @@ test_that("the engine on a per-unit table made by hand, with the user's column n
   base <- analyze_experiment(logs$exposures, logs$events, metrics)
   expect_equal(as.data.frame(ren), as.data.frame(base), tolerance = tol)
 })
+
+test_that("metrics named like the engine's local variables are analysed as themselves", {
+  set.seed(52)
+  n <- 200
+  hand <- data.table::data.table(experiment_id = "x", user_id = seq_len(n), variant = rep(c("control", "test"), n / 2),
+                                 keep = rexp(n), at = rpois(n, 2))
+  data.table::setattr(hand, "class", c("experiment_units", "data.table", "data.frame"))
+  defs <- read_metrics('{"keep": {"event": {"name": "buy"}, "aggregation": "sum",
+                                  "window": {"start": "0 days", "end": "7 days"}},
+                         "at": {"event": {"name": "visit"}, "aggregation": "count",
+                                "window": {"start": "0 days", "end": "7 days"}}}')
+  res <- analyze_experiment(hand, metrics = defs, experiment_id = "x")
+  h <- as.data.frame(hand)
+  expect_equal(row_of(res, "keep", "test")$p.value,
+               t.test(h$keep[h$variant == "test"], h$keep[h$variant == "control"])$p.value, tolerance = tol)
+  expect_equal(row_of(res, "at", "test")$n_variant, 100)
+})
