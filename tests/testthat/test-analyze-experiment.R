@@ -348,6 +348,16 @@ test_that("methods: print, summary, tidy, glance, as.data.frame, plot", {
   yv <- u$revenue_14d[u$variant == "treatment"]; yc <- u$revenue_14d[u$variant == "control"]
   expect_equal(td$std.error[td$term == "revenue_14d"], sqrt(var(yv) / length(yv) + var(yc) / length(yc)),
                tolerance = tol)
+  pc <- mean(u$conversion_7d[u$variant == "control"]); pv <- mean(u$conversion_7d[u$variant == "treatment"])
+  expect_equal(td$std.error[td$term == "conversion_7d"],
+               sqrt(pc * (1 - pc) / sum(u$variant == "control") + pv * (1 - pv) / sum(u$variant == "treatment")),
+               tolerance = tol)
+  ref <- ratio_test(u, "revenue_14d", "session_7d", "variant", control = "control")$comparisons
+  expect_equal(td$std.error[td$term == "revenue_per_session"], ref$std.error, tolerance = tol)
+  ## a subset keeps its methods
+  sub <- res[res$metric_id == "revenue_14d"]
+  expect_equal(tidy(sub)$std.error, td$std.error[td$term == "revenue_14d"])
+  expect_output(print(sub), "revenue_14d")
   g <- glance(res)
   expect_equal(nrow(g), 1L)
   expect_equal(g$srm.p.value, attr(res, "srm")$p.value)
@@ -414,4 +424,107 @@ test_that("bad input: classed errors that name the problem", {
   expect_error(analyze_experiment(ex), class = "clusterab_error", regexp = "`events` and `metrics` are required")
   expect_error(analyze_experiment(units, type = "HC9", cluster = "household_id"), class = "clusterab_error",
                regexp = "`type` must be one of")
+})
+
+test_that("end to end on the bundled data: references on the per-unit table", {
+  path <- function(f) system.file("extdata", f, package = "clusterab")
+  skip_if(path("exposures.csv") == "", "bundled data not installed")
+  ex <- read.csv(path("exposures.csv"), stringsAsFactors = FALSE)
+  ev <- read.csv(path("events.csv"), stringsAsFactors = FALSE)
+  users <- read.csv(path("users.csv"), stringsAsFactors = FALSE)
+  m <- read_metrics(path("metrics.json"))
+  res <- analyze_experiment(ex, ev, m, covariate = c(revenue_14d = "pre_revenue_14d"), adjust = "holm")
+  expect_setequal(unique(res$experiment_id), c("checkout_redesign", "household_pricing"))
+  u <- as.data.frame(compute_metrics(ex, ev, m, experiment_id = "checkout_redesign"))
+  r <- as.data.frame(res)
+  r <- r[r$experiment_id == "checkout_redesign", ]
+  conv <- r[r$metric_id == "conversion_7d", ]
+  expect_equal(conv$p.value.unadjusted, chisq.test(table(u$variant, u$conversion_7d))$p.value, tolerance = tol)
+  s7 <- r[r$metric_id == "session_7d", ]
+  expect_equal(s7$p.value.unadjusted, t.test(u$session_7d[u$variant == "treatment"],
+                                             u$session_7d[u$variant == "control"])$p.value, tolerance = tol)
+  rps <- r[r$metric_id == "revenue_per_session", ]
+  ref <- ratio_test(u, "revenue_14d", "session_14d", "variant", control = "control")$comparisons
+  expect_equal(rps$p.value.unadjusted, ref$p.value, tolerance = tol)
+  expect_equal(r$p.value, p.adjust(r$p.value.unadjusted, "holm"), tolerance = tol)
+  expect_equal(attr(res, "srm")$p.value[1], chisq.test(table(u$variant))$p.value, tolerance = tol)
+  ## the household experiment clustered
+  hp <- analyze_experiment(ex, ev, m, experiment_id = "household_pricing", cluster = "household_id")
+  uh <- as.data.frame(compute_metrics(ex, ev, m, experiment_id = "household_pricing", cluster = "household_id"))
+  uh$treat <- as.numeric(uh$variant == "treatment")
+  ct <- coef_test(lm(revenue_14d ~ treat, uh), cluster = ~ household_id)
+  r <- row_of(hp, "revenue_14d")
+  expect_equal(c(r$estimate, r$statistic, r$p.value), unname(ct["treat", c(1, 3, 4)]), tolerance = tol)
+  expect_equal(r$df, length(unique(uh$household_id)) - 1)
+  ## segments by device from the users table
+  seg <- analyze_experiment(ex, ev, m, users = users, segment = "device", experiment_id = "checkout_redesign")
+  expect_setequal(unique(seg$segment), unique(users$device))
+  expect_output(print(seg), "checkout_redesign")
+})
+
+test_that("control per experiment, and the cluster as a vector of ids", {
+  a <- sim_experiment_logs(n = 100, experiment = "a", seed = 41)
+  b <- sim_experiment_logs(n = 100, arms = c("old", "new"), experiment = "b", seed = 42, offset = 1000)
+  ex <- rbind(a$exposures, b$exposures)
+  ev <- rbind(a$events, b$events)
+  res <- analyze_experiment(ex, ev, metrics, control = c(a = "treatment", b = "new"))
+  expect_equal(attr(res, "settings")$control, c(a = "treatment", b = "new"))
+  expect_equal(unique(res$variant), c("control", "old"))
+  expect_error(analyze_experiment(ex, ev, metrics, control = "control"), class = "clusterab_error",
+               regexp = "not a variant of experiment \"b\"")
+  lc <- sim_experiment_logs(n = 120, clustered = TRUE, seed = 43)
+  by_name <- analyze_experiment(lc$exposures, lc$events, metrics, cluster = "household_id")
+  by_vector <- analyze_experiment(lc$exposures, lc$events, metrics, cluster = lc$exposures$household_id)
+  expect_equal(as.data.frame(by_vector)$p.value, as.data.frame(by_name)$p.value, tolerance = tol)
+})
+
+test_that("the engine on a per-unit table made by hand, with the user's column names", {
+  set.seed(51)
+  n <- 240
+  hand <- data.table::data.table(exp = "x1", visitor = seq_len(n), arm = rep(c("A", "B", "C"), n / 3),
+                                 spend = rexp(n), bought = rbinom(n, 1, 0.4))
+  data.table::setattr(hand, "columns", c(user_id = "visitor", experiment_id = "exp", variant = "arm",
+                                         exposure_time = "exposure_time"))
+  data.table::setattr(hand, "class", c("experiment_units", "data.table", "data.frame"))
+  defs <- read_metrics('{"spend": {"event": {"name": "buy"}, "aggregation": "sum",
+                                   "window": {"start": "0 days", "end": "7 days"}},
+                         "bought": {"event": {"name": "buy"}, "aggregation": "binary",
+                                    "window": {"start": "0 days", "end": "7 days"}}}')
+  res <- analyze_experiment(hand, metrics = defs)
+  expect_equal(res$control, rep("A", 4))
+  h <- as.data.frame(hand)
+  for (v in c("B", "C")) {
+    r <- row_of(res, "spend", v)
+    expect_equal(r$p.value, t.test(h$spend[h$arm == v], h$spend[h$arm == "A"])$p.value, tolerance = tol)
+    r <- row_of(res, "bought", v)
+    d <- h[h$arm %in% c("A", v), ]
+    expect_equal(r$p.value, chisq.test(table(d$arm, d$bought))$p.value, tolerance = tol)
+  }
+  expect_equal(attr(res, "srm")$p.value, chisq.test(table(h$arm))$p.value, tolerance = tol)
+  ## renamed log columns through compute_metrics()
+  ex <- logs$exposures
+  names(ex)[names(ex) == "user_id"] <- "visitor"
+  names(ex)[names(ex) == "variant"] <- "arm"
+  ev <- logs$events
+  names(ev)[names(ev) == "user_id"] <- "visitor"
+  ren <- analyze_experiment(ex, ev, metrics, columns = c(user_id = "visitor", variant = "arm"))
+  base <- analyze_experiment(logs$exposures, logs$events, metrics)
+  expect_equal(as.data.frame(ren), as.data.frame(base), tolerance = tol)
+})
+
+test_that("metrics named like the engine's local variables are analysed as themselves", {
+  set.seed(52)
+  n <- 200
+  hand <- data.table::data.table(experiment_id = "x", user_id = seq_len(n), variant = rep(c("control", "test"), n / 2),
+                                 keep = rexp(n), at = rpois(n, 2))
+  data.table::setattr(hand, "class", c("experiment_units", "data.table", "data.frame"))
+  defs <- read_metrics('{"keep": {"event": {"name": "buy"}, "aggregation": "sum",
+                                  "window": {"start": "0 days", "end": "7 days"}},
+                         "at": {"event": {"name": "visit"}, "aggregation": "count",
+                                "window": {"start": "0 days", "end": "7 days"}}}')
+  res <- analyze_experiment(hand, metrics = defs, experiment_id = "x")
+  h <- as.data.frame(hand)
+  expect_equal(row_of(res, "keep", "test")$p.value,
+               t.test(h$keep[h$variant == "test"], h$keep[h$variant == "control"])$p.value, tolerance = tol)
+  expect_equal(row_of(res, "at", "test")$n_variant, 100)
 })

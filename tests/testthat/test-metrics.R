@@ -261,6 +261,10 @@ test_that("renamed columns, a factor variant and a cluster column", {
   expect_identical(compute_metrics(ex, ev, metrics_json, columns = cols, cluster = ~ household)$household,
                    units$household)
   expect_output(print(units), "cluster: household")
+  ## users as their own clusters: the column is not repeated
+  by_user <- compute_metrics(ex, ev, metrics_json, columns = cols, cluster = "visitor")
+  expect_identical(names(by_user), c("test", "visitor", "arm", "seen_at", names(read_metrics(metrics_json))))
+  expect_identical(attr(by_user, "cluster"), "visitor")
 })
 
 test_that("read_metrics() reads files, strings, arrays and keeps the definitions", {
@@ -394,6 +398,10 @@ test_that("read_metrics() rejects bad definitions, naming the metric and the fie
       "Metric id \"a\" is defined 2 times")
   bad(sprintf('[{%s, "aggregation": "count"}]', ev7), "Metric 1 of the array has no \"metric_id\"")
   bad('{"m1": 3}', "Metric \"m1\" must be a JSON object")
+  bad(metric('"event": {"name": "purchase"}, "window": {"start": "0 days", "end": "7 days", "unit": "days"}, "aggregation": "sum"'),
+      "Metric \"m1\": \"window\" has field \"unit\"")
+  bad(metric('"event": {"name": "purchase", "filter": "x"}, "window": {"start": "0 days", "end": "7 days"}, "aggregation": "sum"'),
+      "Metric \"m1\": \"event\" has field \"filter\"")
 })
 
 test_that("unknown fields give a classed warning naming them", {
@@ -435,6 +443,8 @@ test_that("compute_metrics() rejects bad logs, naming the column or the id", {
   ## experiment ids
   bad(compute_metrics(ex, ev, metrics_json, experiment_id = c("checkout", "pricng")),
       "`experiment_id` \"pricng\" is not in `exposures`; its experiments are \"checkout\", \"pricing\"")
+  bad(compute_metrics(ex, ev, metrics_json, experiment_id = NA), "`experiment_id` must be NULL")
+  bad(compute_metrics(ex, ev, metrics_json, experiment_id = list("checkout")), "`experiment_id` must be NULL")
   ## missing values summed
   ev_v <- ev
   ev_v$event_value[1:2] <- NA                 # both in revenue_7d's window
@@ -454,4 +464,87 @@ test_that("compute_metrics() rejects bad logs, naming the column or the id", {
   bad(compute_metrics(ex, ev, sprintf('{"variant": {%s, "aggregation": "count"}}', ev7)),
       "Metric id \"variant\" is also the name of a column")
   bad(compute_metrics(ex[0, ], ev, metrics_json), "`exposures` has no rows")
+})
+
+## A second reference, with base R merge() and aggregate() instead of loops,
+## fast enough for the bundled data (20,000 users).
+reference_merge <- function(exposures, events, defs) {
+  ex <- as.data.frame(exposures)
+  ex$t <- as.numeric(ex$exposure_time)
+  keys <- c("experiment_id", "user_id")
+  n_var <- aggregate(variant ~ experiment_id + user_id, data = ex, FUN = function(v) length(unique(v)))
+  ex <- ex[order(ex$experiment_id, ex$user_id, ex$t), ]
+  first <- ex[!duplicated(ex[keys]), c(keys, "variant", "t")]
+  units <- merge(first, n_var[n_var$variant == 1L, keys], by = keys)
+  ev <- as.data.frame(events)
+  ev$et <- as.numeric(ev$event_time)
+  for (id in names(defs)) {
+    d <- defs[[id]]
+    j <- merge(ev[ev$event_name == d$event, ], units[c(keys, "t")], by = "user_id")
+    j <- j[j$et - j$t >= d$start & j$et - j$t <= d$end, ]
+    j$one <- 1
+    agg <- switch(d$agg,
+                  binary = aggregate(one ~ experiment_id + user_id, data = j, FUN = max),
+                  count = aggregate(one ~ experiment_id + user_id, data = j, FUN = sum),
+                  sum = aggregate(event_value ~ experiment_id + user_id, data = j, FUN = sum))
+    names(agg)[3] <- id
+    units <- merge(units, agg, by = keys, all.x = TRUE)
+    units[[id]][is.na(units[[id]])] <- 0
+    if (!is.null(d$cap_v)) units[[id]] <- pmin(units[[id]], d$cap_v)
+    if (!is.null(d$cap_q)) {
+      for (e in unique(units$experiment_id)) {
+        at <- units$experiment_id == e
+        units[[id]][at] <- pmin(units[[id]][at], quantile(units[[id]][at], d$cap_q, type = 7))
+      }
+    }
+  }
+  units <- units[order(units$experiment_id, units$user_id), ]
+  units$exposure_time <- units$t
+  units
+}
+
+test_that("the two references agree on the edge cases", {
+  logs <- edge_logs()
+  a <- reference_metrics(logs$exposures, logs$events, reference_defs)
+  b <- reference_merge(logs$exposures, logs$events, reference_defs)
+  for (id in names(reference_defs)) expect_equal(b[[id]], a[[id]], info = id)
+})
+
+test_that("per-unit values on the bundled data equal the base-R reference", {
+  path <- function(f) system.file("extdata", f, package = "clusterab")
+  skip_if(!nzchar(path("metrics.json")), "bundled data not installed")
+  ## read as plain strings: compute_metrics() parses the timestamps itself
+  ex <- utils::read.csv(path("exposures.csv"), stringsAsFactors = FALSE)
+  ev <- utils::read.csv(path("events.csv"), stringsAsFactors = FALSE)
+  m <- read_metrics(path("metrics.json"))
+  units <- compute_metrics(ex, ev, m, cluster = "household_id")
+  defs <- list()
+  for (d in m) {
+    if (d$aggregation == "ratio") next
+    defs[[d$id]] <- list(event = d$event, start = d$start, end = d$end, agg = d$aggregation,
+                         cap_q = if (!is.na(d$cap_quantile)) d$cap_quantile,
+                         cap_v = if (!is.na(d$cap_value)) d$cap_value)
+  }
+  ## the windows of the file, written out
+  expect_identical(vapply(defs, function(d) d$end, 0)[c("conversion_7d", "revenue_14d", "pre_revenue_14d")],
+                   c(conversion_7d = 7 * day, revenue_14d = 14 * day, pre_revenue_14d = 0))
+  parse <- function(x) as.POSIXct(x, tz = "UTC", tryFormats = c("%Y-%m-%d %H:%M:%OS", "%Y-%m-%d"))
+  ex$exposure_time <- parse(ex$exposure_time)
+  ev$event_time <- parse(ev$event_time)
+  ref <- reference_merge(ex, ev, defs)
+  expect_identical(nrow(units), nrow(ref))
+  expect_identical(as.character(units$experiment_id), ref$experiment_id)
+  expect_identical(units$user_id, ref$user_id)
+  expect_identical(units$variant, ref$variant)
+  expect_equal(as.numeric(units$exposure_time), ref$exposure_time)
+  for (id in names(defs)) expect_equal(units[[id]], ref[[id]], tolerance = 1e-12, info = id)
+  for (d in m) {
+    if (d$aggregation != "ratio") next
+    expect_equal(units[[d$id]], ifelse(ref[[d$denominator]] == 0, NA, ref[[d$numerator]] / ref[[d$denominator]]))
+  }
+  ## the awkward rows the data documents: repeated exposures, units in two variants
+  ex_tab <- attr(units, "excluded")
+  expect_true(all(ex_tab$units_multiple_variants >= 1L))
+  expect_true(all(ex_tab$exposures_repeated >= 1L))
+  expect_identical(attr(units, "cluster"), "household_id")
 })

@@ -94,3 +94,8 @@ test_that("bad input: classed errors", {
   expect_error(srm_test(ex, split = list(e2 = c(0.5, 0.5))), class = "clusterab_error",
                regexp = "without an entry for experiment \"e1\"")
 })
+
+test_that("exposure times are not needed to count units", {
+  ex <- srm_logs()
+  expect_equal(tidy(srm_test(ex[, c("user_id", "experiment_id", "variant")])), tidy(srm_test(ex)))
+})
