@@ -1,4 +1,4 @@
-utils::globalVariables(c(".srm_variants", "variant", "n", "experiment_id", ".N", ".SD",
+utils::globalVariables(c(":=", "variant", "n", "experiment_id", ".N", ".SD",
                          ".treat", ".y", ".x", ".cluster", "metric_id", "p.value", "arm",
                          "p.value.unadjusted", "significant", "segment", "num", "den",
                          "group", "cluster", "clusters", "variance_reduction", "std.error"))
@@ -78,7 +78,10 @@ utils::globalVariables(c(".srm_variants", "variant", "n", "experiment_id", ".N",
 #' @section Sample-ratio mismatch:
 #' Every analysis runs [srm_test()] on the units analysed, against `split`;
 #' the table is `attr(result, "srm")`, printed with each experiment. A p-value
-#' below 0.001 gives a warning of class `clusterab_srm`.
+#' below 0.001 gives a warning of class `clusterab_srm`. The test counts
+#' units; when whole clusters were assigned, units are not independent
+#' draws and the test flags too often, so read it beside the clusters per
+#' arm (`clusters_control`, `clusters_variant`).
 #'
 #' @section Undefined tests:
 #' A comparison whose statistic is undefined (every unit has the same value,
@@ -187,7 +190,7 @@ analyze_experiment <- function(exposures, events = NULL, metrics = NULL, experim
     if (is.null(metrics)) metrics <- attr(units, "metrics")
   } else {
     if (!is.null(cluster)) {
-      if (!is.character(cluster) && !inherits(cluster, "formula")) {
+      if (!inherits(cluster, "formula") && !(is.character(cluster) && length(cluster) == 1L)) {
         ## a vector with one id per exposure row: a column of a copy
         info <- data_cluster(exposures, cluster, "cluster", "exposures")
         exposures <- data.table::copy(data.table::as.data.table(exposures))
@@ -225,7 +228,7 @@ keep_units <- function(units, ids) {
                   paste0("\"", utils::head(have, 20L), "\"", collapse = ", ")))
   }
   keep <- as.character(units[[cols[["experiment_id"]]]]) %in% as.character(ids)
-  out <- units[keep]
+  out <- take_rows(units, keep)
   for (a in c("metrics", "columns", "excluded", "cluster")) attr(out, a) <- attr(units, a)
   class(out) <- class(units)
   out
@@ -353,7 +356,8 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
   ecol <- cols[["experiment_id"]]
   vcol <- cols[["variant"]]
   defs <- metric_table(metrics)
-  missing <- setdiff(defs$id, names(units))
+  ## ratio metrics are tested from their numerator and denominator columns
+  missing <- setdiff(defs$id[defs$aggregation != "ratio"], names(units))
   if (length(missing)) {
     abort(sprintf("the units table has no column for metric%s %s; compute it with compute_metrics() and these metrics.",
                   if (length(missing) > 1L) "s" else "", paste0("\"", missing, "\"", collapse = ", ")))
@@ -396,7 +400,7 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
     for (s in segs) {
       at <- if (!segmented) idx else if (is.na(s)) idx[is.na(segment[idx])] else
         idx[!is.na(segment[idx]) & segment[idx] == s]
-      ds <- d[at]
+      ds <- take_rows(d, at)
       part <- analyze_segment(ds, posts, arms, vcol, cluster, cov_map, correct, var.equal, type,
                               conf.level)
       few <- c(few, part$notes)
@@ -420,7 +424,6 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
              "significant", "n_control", "n_variant",
              if (!is.null(cluster)) c("clusters_control", "clusters_variant"),
              if (length(cov_map)) "variance_reduction")
-  se <- res$std.error
   res <- res[, order, with = FALSE]
   signal_analysis_notes(few)
   flagged <- srm_tab[srm_tab[["srm"]] %in% TRUE]
@@ -435,7 +438,6 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
   }
   data.table::setattr(res, "srm", srm_tab)
   data.table::setattr(res, "units", units)
-  data.table::setattr(res, "std.error", se)
   data.table::setattr(res, "settings", list(
     alpha = alpha, adjust = adjust, conf.level = conf.level, cluster = cluster,
     clusters = if (!is.null(G)) stats::setNames(G$G, as.character(G[[1L]])),
@@ -445,6 +447,11 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
   data.table::setattr(res, "class", c("experiment_results", "data.table", "data.frame"))
   res
 }
+
+## Rows of a data.table by an index vector. In `dt[i]` a symbol is looked
+## up among the columns first, and a metric may be called anything (such as
+## "keep"): the index is passed under a name no column has.
+take_rows <- function(dt, .clusterab_rows) dt[.clusterab_rows]
 
 control_for <- function(control, e) {
   if (is.null(control)) return(NULL)
@@ -482,7 +489,7 @@ analyze_segment <- function(ds, posts, arms, vcol, cluster, cov_map, correct, va
   notes <- list()
   for (v in arms[-1L]) {
     keep <- lab %in% c(ctl, v)
-    sub <- ds[keep]
+    sub <- take_rows(ds, keep)
     treat <- lab[keep] == v
     n_c <- sum(!treat)
     n_v <- sum(treat)
@@ -646,7 +653,8 @@ compare_cluster <- function(y, x, treat, cl, cluster, type, level) {
 ## cluster sums of numerator and denominator when clustered.
 compare_ratio <- function(num, den, treat, ctl, v, cl, level) {
   test <- if (is.null(cl)) "delta" else "cluster delta"
-  group <- ifelse(treat, v, ctl)
+  group <- rep(ctl, length(treat))
+  group[treat] <- v
   d <- data.table::data.table(num = as.double(num), den = as.double(den), group = group)
   if (!is.null(cl)) {
     d[, .cluster := cl]
@@ -727,17 +735,23 @@ print.experiment_results <- function(x, digits = 3L, ...) {
     }
     shown <- data.frame(metric = rows$metric_id, stringsAsFactors = FALSE)
     if ("segment" %in% names(rows)) shown$segment <- rows$segment
-    shown$variant <- rows$variant
+    ## one variant: named in the header line instead of a column
+    several <- data.table::uniqueN(rows$variant) > 1L
+    if (several) shown$variant <- rows$variant
     shown$test <- rows$test
     shown$control <- format_value(rows$control_value, digits)
     shown$variant_value <- format_value(rows$variant_value, digits)
-    shown$lift <- format_percent(rows$lift)
-    shown$lift.ci <- sprintf("[%s, %s]", format_percent(rows$lift.conf.low), format_percent(rows$lift.conf.high))
-    shown$p.value <- ifelse(is.na(rows$p.value), "NA", format.pval(rows$p.value, digits = digits, eps = 1e-4))
-    shown$sig <- ifelse(rows$significant, "*", "")
-    names(shown)[names(shown) == "variant_value"] <- "variant.value"
+    shown$lift <- sprintf("%s [%s, %s]", format_percent(rows$lift), format_percent(rows$lift.conf.low),
+                          format_percent(rows$lift.conf.high))
+    shown$p.value <- paste0(ifelse(is.na(rows$p.value), "NA", format.pval(rows$p.value, digits = digits, eps = 1e-4)),
+                            ifelse(rows$significant, " *", ""))
+    names(shown)[names(shown) == "variant_value"] <- if (several) "variant.value" else rows$variant[1L]
+    names(shown)[names(shown) == "lift"] <- "lift [interval]"
     cat("\n")
+    ## one line per test, rather than a table folded in two
+    old <- options(width = max(getOption("width"), 120L))
     print(shown, row.names = FALSE, right = FALSE)
+    options(old)
   }
   cat(sprintf("\n%g%% intervals; * significant at alpha = %g%s.\n", 100 * settings$conf.level, settings$alpha,
               if (settings$adjust != "none") sprintf(" after %s adjustment across metrics x variants of each experiment%s",
@@ -746,8 +760,25 @@ print.experiment_results <- function(x, digits = 3L, ...) {
   invisible(x)
 }
 
+## The standard errors of the differences, from the intervals (which are
+## estimate -/+ q se; t quantiles with the test's df, normal for the delta
+## method) and for binary metrics the unpooled Wald standard error of
+## prop.test()'s interval.
+results_std_error <- function(tab, level) {
+  if (is.null(level)) level <- 0.95
+  df <- tab$df
+  q <- ifelse(is.finite(df) & tab$test != "chi-squared", stats::qt((1 + level) / 2, pmax(df, 1e-8)),
+              stats::qnorm((1 + level) / 2))
+  se <- (tab$conf.high - tab$conf.low) / (2 * q)
+  binary <- tab$test == "chi-squared"
+  pc <- tab$control_value[binary]
+  pv <- tab$variant_value[binary]
+  se[binary] <- sqrt(pc * (1 - pc) / tab$n_control[binary] + pv * (1 - pv) / tab$n_variant[binary])
+  se
+}
+
 format_value <- function(v, digits) ifelse(is.na(v), "NA", formatC(v, digits = digits + 1L, format = "g"))
-format_percent <- function(v) ifelse(is.na(v), "NA", sprintf("%+.2f%%", 100 * v))
+format_percent <- function(v) ifelse(is.na(v), "NA", sprintf("%+.1f%%", 100 * v))
 
 unclass_results <- function(x) {
   y <- x
@@ -766,14 +797,26 @@ unclass_results <- function(x) {
 #'   of tests (statistic, df, difference and its interval) and the SRM
 #'   table.
 #' @examples
-#' units <- data.frame(experiment_id = "e1", user_id = 1:200,
-#'                     variant = rep(c("control", "treatment"), 100))
-#' set.seed(2)
-#' units$revenue <- rexp(200) * (1 + 0.2 * (units$variant == "treatment"))
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' summary(res)
 #' @export
 summary.experiment_results <- function(object, ...) {
   out <- data.table::copy(object)
-  for (a in c("srm", "units", "settings", "std.error")) data.table::setattr(out, a, attr(object, a))
+  for (a in c("srm", "units", "settings")) data.table::setattr(out, a, attr(object, a))
   data.table::setattr(out, "class", c("summary.experiment_results", class(object)))
   out
 }
@@ -805,14 +848,35 @@ print.summary.experiment_results <- function(x, digits = 4L, ...) {
 #'   `experiment_id`, (`segment`), `term` (the metric id), `variant`,
 #'   `control`, `test`, `estimate` (the difference), `std.error`,
 #'   `statistic`, `df`, `p.value`, `conf.low`, `conf.high`, `lift`,
-#'   `lift.conf.low`, `lift.conf.high`, `significant`.
+#'   `lift.conf.low`, `lift.conf.high`, `significant`. `std.error` is the
+#'   standard error of the difference behind its interval (Welch's, the
+#'   cluster-robust or the delta-method one); for binary metrics tested by
+#'   chi-square, the unpooled Wald standard error of `prop.test()`'s
+#'   interval.
 #'   `as.data.frame()`: the whole results table as a plain data frame.
+#' @examples
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' tidy(res)
+#' as.data.frame(res)
 #' @method tidy experiment_results
 #' @export
 tidy.experiment_results <- function(x, ...) {
-  se <- attr(x, "std.error")
   tab <- data.table::as.data.table(as.data.frame(unclass_results(data.table::copy(x))))
-  tab[, std.error := if (length(se) == nrow(tab)) se else NA_real_]
+  tab[, std.error := results_std_error(tab, attr(x, "settings")$conf.level)]
   data.table::setnames(tab, "metric_id", "term")
   keep <- intersect(c("experiment_id", "segment", "term", "variant", "control", "test", "estimate", "std.error",
                       "statistic", "df", "p.value", "conf.low", "conf.high", "lift", "lift.conf.low",
@@ -824,7 +888,7 @@ tidy.experiment_results <- function(x, ...) {
 #' @export
 as.data.frame.experiment_results <- function(x, row.names = NULL, optional = FALSE, ...) {
   tab <- as.data.frame(unclass_results(data.table::copy(x)))
-  attr(tab, "srm") <- attr(tab, "units") <- attr(tab, "settings") <- attr(tab, "std.error") <- NULL
+  attr(tab, "srm") <- attr(tab, "units") <- attr(tab, "settings") <- NULL
   if (!is.null(row.names)) row.names(tab) <- row.names
   tab
 }
@@ -837,6 +901,23 @@ as.data.frame.experiment_results <- function(x, row.names = NULL, optional = FAL
 #'   `control`, `units`, `variants` (number of variants, control included),
 #'   `metrics`, `tests`, `significant` (tests significant), `srm.p.value`,
 #'   `srm`, and `clusters` when clustered.
+#' @examples
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' glance(res)
 #' @method glance experiment_results
 #' @export
 glance.experiment_results <- function(x, ...) {
@@ -861,15 +942,29 @@ glance.experiment_results <- function(x, ...) {
 #'
 #' One panel per experiment: each metric x variant (x segment) is a row,
 #' its relative lift a point and its interval a line; significant results
-#' are filled, and the dotted line marks no change.
+#' are filled and coloured, and the dotted line marks no change.
 #'
 #' @param x An [analyze_experiment()] result.
 #' @param experiment_id Optional: the experiments to draw.
 #' @param ... Passed to [graphics::plot()] (such as `main` or `xlim`).
 #' @return `x`, invisibly.
 #' @examples
-#' units <- data.frame(experiment_id = "e1", user_id = 1:400,
-#'                     variant = rep(c("control", "treatment"), 200))
+#' set.seed(1)
+#' n <- 2000
+#' exposures <- data.frame(user_id = 1:n, experiment_id = "checkout",
+#'                         variant = rep(c("control", "treatment"), each = n / 2),
+#'                         exposure_time = as.POSIXct("2026-03-01", tz = "UTC"))
+#' buyers <- sample(n, 300)
+#' events <- data.frame(user_id = buyers, event_name = "purchase",
+#'                      event_time = as.POSIXct("2026-03-02", tz = "UTC"),
+#'                      event_value = round(rexp(300, 1 / 40), 2))
+#' metrics <- read_metrics('{
+#'   "conversion_7d": {"event": {"name": "purchase"}, "aggregation": "binary",
+#'                     "window": {"start": "0 days", "end": "7 days"}},
+#'   "revenue_7d":    {"event": {"name": "purchase"}, "aggregation": "sum",
+#'                     "window": {"start": "0 days", "end": "7 days"}}}')
+#' res <- analyze_experiment(exposures, events, metrics)
+#' plot(res)
 #' @export
 plot.experiment_results <- function(x, experiment_id = NULL, ...) {
   ids <- unique(x$experiment_id)
@@ -879,12 +974,15 @@ plot.experiment_results <- function(x, experiment_id = NULL, ...) {
                                    paste0("\"", ids, "\"", collapse = ", ")))
     ids <- ids[as.character(ids) %in% as.character(experiment_id)]
   }
+  level <- attr(x, "settings")$conf.level
+  if (is.null(level)) level <- 0.95
   old <- graphics::par(mfrow = c(length(ids), 1L), mar = c(4, 12, 3, 1))
   on.exit(graphics::par(old))
   for (e in ids) {
     rows <- x[x$experiment_id == e]
     k <- nrow(rows)
-    labels <- paste(rows$metric_id, rows$variant, sep = ": ")
+    labels <- if (data.table::uniqueN(rows$variant) > 1L) paste(rows$metric_id, rows$variant, sep = ": ")
+              else rows$metric_id
     if ("segment" %in% names(rows)) labels <- paste0(labels, " [", rows$segment, "]")
     lo <- 100 * rows$lift.conf.low
     hi <- 100 * rows$lift.conf.high
@@ -892,15 +990,16 @@ plot.experiment_results <- function(x, experiment_id = NULL, ...) {
     range <- range(c(0, lo, hi, est), finite = TRUE, na.rm = TRUE)
     if (!all(is.finite(range))) range <- c(-1, 1)
     y <- rev(seq_len(k))
-    dots <- list(...)
-    args <- utils::modifyList(list(x = est, y = y, xlim = range, ylim = c(0.5, k + 0.5), yaxt = "n",
-                                   pch = ifelse(rows$significant, 19, 1),
-                                   xlab = "lift (%), with interval", ylab = "",
-                                   main = sprintf("Experiment \"%s\"", e)), dots)
+    args <- utils::modifyList(list(x = range, y = c(1, k), type = "n", xlim = range,
+                                   ylim = c(0.5, k + 0.5), yaxt = "n",
+                                   xlab = sprintf("lift (%%) with %g%% interval", 100 * level), ylab = "",
+                                   main = sprintf("Experiment \"%s\"", e)), list(...))
     do.call(graphics::plot, args)
     graphics::abline(v = 0, lty = 3)
     ok <- is.finite(lo) & is.finite(hi)
-    graphics::segments(lo[ok], y[ok], hi[ok], y[ok])
+    graphics::segments(lo[ok], y[ok], hi[ok], y[ok], lwd = 2, col = ifelse(rows$significant[ok], "#d95f02", "grey40"))
+    graphics::points(est, y, pch = ifelse(rows$significant, 19, 21), bg = "white",
+                     col = ifelse(rows$significant, "#d95f02", "black"))
     graphics::axis(2, at = y, labels = labels, las = 1, cex.axis = 0.8)
   }
   invisible(x)

@@ -13,7 +13,7 @@
 #'     `experiment_id` (`"checkout_redesign"` or `"household_pricing"`);
 #'     `variant` (`"control"` or `"treatment"`); `exposure_time`;
 #'     `household_id` (the randomisation unit of `household_pricing`, the
-#'     cluster; present but unused in `checkout_redesign`).}
+#'     cluster; in `checkout_redesign` every user has a household of their own).}
 #'   \item{`events.csv`}{About 34,000 rows: `user_id`; `event_name`
 #'     (`"purchase"` or `"session_start"`); `event_time`; `event_value` (the
 #'     amount of a purchase; empty for sessions).}
@@ -32,7 +32,9 @@
 #' @section The two experiments and their true effects:
 #' \describe{
 #'   \item{`checkout_redesign`}{10,000 users randomised one by one, 5,000 per
-#'     arm, exposed between 1 and 15 March 2026. True effects: 7-day conversion
+#'     arm, exposed between 1 and 15 March 2026. They were sampled from a
+#'     large population, so no two share a household (clustering by
+#'     `household_id` changes nothing here). True effects: 7-day conversion
 #'     10% in control, 11% in treatment (lift +10%); amount per purchase
 #'     unchanged (revenue per user about +10%); sessions unchanged.}
 #'   \item{`household_pricing`}{10,000 other users in households of 1 to 5
@@ -92,8 +94,8 @@ NULL
 #' needs the rmarkdown package and pandoc.
 #'
 #' @param exposures,events,metrics The logs and the metric definitions, as
-#'   for [analyze_experiment()] (`exposures` may also be the result of
-#'   [compute_metrics()]).
+#'   for [analyze_experiment()]. `exposures` may also be the per-unit table of
+#'   [compute_metrics()]; then `events` and `metrics` are not needed.
 #' @param file Path of the HTML file to write (its directory must exist).
 #' @param ... Passed to [analyze_experiment()]: `experiment_id`, `control`,
 #'   `cluster`, `covariate`, `users`, `segment`, `alpha`, `adjust`, `split`,
@@ -104,18 +106,19 @@ NULL
 #'   attribute `"report"` the normalised path of the HTML file.
 #' @seealso [clusterab_extdata] for the bundled logs used below.
 #' @examples
-#' if (rmarkdown::pandoc_available()) {
-#'   path <- function(f) system.file("extdata", f, package = "clusterab")
-#'   exposures <- read.csv(path("exposures.csv"))
-#'   events <- read.csv(path("events.csv"))
-#'   res <- experiment_report(exposures, events, path("metrics.json"),
+#' if (requireNamespace("rmarkdown", quietly = TRUE) && rmarkdown::pandoc_available()) {
+#'   extdata <- function(f) system.file("extdata", f, package = "clusterab")
+#'   exposures <- read.csv(extdata("exposures.csv"))
+#'   events <- read.csv(extdata("events.csv"))
+#'   res <- experiment_report(exposures, events, extdata("metrics.json"),
 #'                            file = file.path(tempdir(), "report.html"),
-#'                            cluster = "household_id",
-#'                            covariate = c(revenue_14d = "pre_revenue_14d"))
+#'                            experiment_id = "household_pricing",
+#'                            cluster = "household_id")
 #'   attr(res, "report")
 #' }
 #' @export
-experiment_report <- function(exposures, events, metrics, file = "experiment_report.html", ...,
+experiment_report <- function(exposures, events = NULL, metrics = NULL,
+                              file = "experiment_report.html", ...,
                               open = FALSE, quiet = TRUE) {
   check_report_file(file)
   check_flag(open, "open")
@@ -124,12 +127,13 @@ experiment_report <- function(exposures, events, metrics, file = "experiment_rep
   results <- analyze_experiment(exposures, events, metrics, ...)
   naive <- NULL
   if (!is.null(attr(results, "settings")$cluster)) {
-    ## the same analysis of the same units, clusters ignored
+    ## the same analysis of the same units, clusters ignored; its warnings and
+    ## messages (SRM, the choice of control) were given by the first already
     args <- list(...)
     args$cluster <- NULL
-    naive <- do.call(analyze_experiment,
-                     c(list(attr(results, "units"), events = NULL, metrics = NULL), args,
-                       list(cluster = NULL)))
+    naive <- suppressWarnings(suppressMessages(
+      do.call(analyze_experiment, c(list(attr(results, "units"), events = NULL, metrics = NULL),
+                                    args, list(cluster = NULL)))))
   }
   path <- render_experiment_report(results, naive, file, quiet)
   if (open) utils::browseURL(path)
@@ -146,12 +150,6 @@ check_report_file <- function(file) {
   if (!dir.exists(dirname(file))) {
     abort(sprintf("`file`: the directory \"%s\" does not exist; create it or write elsewhere.",
                   dirname(file)))
-  }
-}
-
-check_flag <- function(x, arg) {
-  if (!is.logical(x) || length(x) != 1L || is.na(x)) {
-    abort(sprintf("`%s` must be TRUE or FALSE.", arg))
   }
 }
 
@@ -252,13 +250,14 @@ srm_line <- function(srm) {
   } else {
     "no sample-ratio mismatch (the flag is p < 0.001)."
   }
-  sprintf("SRM check (chi-squared test of the units per variant against the planned split): X-squared = %.3f, df = %s, p = %s%s: %s",
-          srm$statistic[1], format(srm$df[1]), format_p_value(srm$p.value[1]), units, verdict)
+  p <- format_p_value(srm$p.value[1])
+  sprintf("SRM check (chi-squared test of the units per variant against the planned split): X-squared = %.3f, df = %s, p %s%s: %s",
+          srm$statistic[1], format(srm$df[1]), if (startsWith(p, "<")) p else paste("=", p), units, verdict)
 }
 
 ## The results table of one experiment, formatted for knitr::kable().
 report_results_table <- function(x) {
-  aggregation <- metric_aggregations(x)
+  aggregation <- aggregations_by_id(x)
   x <- as.data.frame(x)
   binary <- x$test %in% "chi-squared" | aggregation[x$metric_id] %in% "binary"
   fmt <- function(v, b) vapply(seq_along(v), function(i) format_metric_value(v[i], b[i]), "")
@@ -287,7 +286,7 @@ report_results_table <- function(x) {
 }
 
 ## The aggregation of each metric, named by id, from the definitions kept with the units.
-metric_aggregations <- function(x) {
+aggregations_by_id <- function(x) {
   defs <- attr(attr(x, "units"), "metrics")
   if (is.null(defs)) return(character())
   stats::setNames(vapply(defs, function(d) d$aggregation, ""), vapply(defs, function(d) d$id, ""))
@@ -315,14 +314,15 @@ report_side_by_side <- function(clustered, naive) {
 }
 
 ## Per-variant summaries of the per-unit values of each metric.
-report_distribution_table <- function(units, ids, variants) {
+report_distribution_table <- function(units, ids, variants, labels = ids) {
   rows <- list()
-  for (id in ids) for (v in variants) {
+  for (k in seq_along(ids)) for (v in variants) {
+    id <- ids[k]
     y <- units[[id]][units$variant == v]
     y <- y[!is.na(y)]
     nz <- y[y != 0]
     rows[[length(rows) + 1L]] <- data.frame(
-      Metric = id, Variant = v, Units = format(length(y), big.mark = ","),
+      Metric = labels[k], Variant = v, Units = format(length(y), big.mark = ","),
       `Share zero` = sprintf("%.1f%%", 100 * mean(y == 0)),
       Mean = formatC(signif(mean(y), 4), digits = 4, format = "fg"),
       `Median of non-zero` = if (length(nz)) formatC(signif(stats::median(nz), 4), digits = 4, format = "fg") else "",

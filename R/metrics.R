@@ -3,7 +3,7 @@
 ## events (compute_metrics). The helpers log_columns() and log_time() are
 ## shared with analyze_experiment(), srm_test() and experiment_report().
 
-utils::globalVariables(c("uid", "eid", "t0", "urow", "dt", "value", "vcode", "ccode",
+utils::globalVariables(c(":=", ".N", "uid", "eid", "t0", "urow", "dt", "value", "vcode", "ccode",
                          "vmin", "vmax", "cmin", "cmax", "n_exp", "row0", "v", "cap", "i.t",
                          "i.value", "name"))
 
@@ -159,8 +159,10 @@ metric_fields <- c("metric_id", "display_name", "event", "window", "aggregation"
 #' * optionally `metric_id` (must equal the key), `display_name` (defaults to
 #'   the id) and `description` (free text).
 #'
-#' Any other field (a typo such as `"caps"`) gives a warning of class
-#' `clusterab_unknown_field` naming it, since it is otherwise ignored.
+#' Any other field of a metric (a typo such as `"caps"`, or a field of
+#' another tool such as `"owner"`) is ignored with a warning of class
+#' `clusterab_unknown_field` naming it; inside `event`, `window` and `cap`,
+#' where every field changes the metric, an unknown field is an error.
 #'
 #' @param x A path to a JSON file, a JSON string, a list as parsed by
 #'   `jsonlite::fromJSON(simplifyVector = FALSE)`, or a `clusterab_metrics`
@@ -315,11 +317,11 @@ parse_metric <- function(m, key, i) {
       abort(sprintf("%s: \"%s\" is only for ratio metrics, and this one is \"%s\".", label, f, aggregation))
     }
   }
-  d$event <- metric_event(m$event, label)
-  if (is.null(m$window)) {
+  d$event <- metric_event(m[["event"]], label)
+  if (is.null(m[["window"]])) {
     abort(sprintf("%s has no \"window\" field; give one such as {\"start\": \"0 days\", \"end\": \"7 days\"}.", label))
   }
-  w <- m$window
+  w <- m[["window"]]
   if (!is.list(w) || is.null(names(w))) {
     abort(sprintf("%s: \"window\" must be an object such as {\"start\": \"0 days\", \"end\": \"7 days\"}.", label))
   }
@@ -333,8 +335,8 @@ parse_metric <- function(m, key, i) {
       abort(sprintf("%s: \"window\" has no \"%s\"; give both, such as {\"start\": \"0 days\", \"end\": \"7 days\"}.", label, f))
     }
   }
-  d$start_text <- window_text(w$start, label, "start")
-  d$end_text <- window_text(w$end, label, "end")
+  d$start_text <- window_text(w[["start"]], label, "start")
+  d$end_text <- window_text(w[["end"]], label, "end")
   d$start <- parse_duration(d$start_text, label, "start")
   d$end <- parse_duration(d$end_text, label, "end")
   if (d$end < d$start) {
@@ -345,8 +347,8 @@ parse_metric <- function(m, key, i) {
                   label, d$start_text, d$end_text))
   }
   d$pre_exposure <- d$end <= 0
-  if (!is.null(m$cap)) {
-    cap <- metric_cap(m$cap, label, aggregation)
+  if (!is.null(m[["cap"]])) {
+    cap <- metric_cap(m[["cap"]], label, aggregation)
     d$cap_quantile <- cap[["quantile"]]
     d$cap_value <- cap[["value"]]
   }
@@ -363,7 +365,7 @@ metric_event <- function(e, label) {
       abort(sprintf("%s: \"event\" has field%s %s; it has only \"name\", such as {\"name\": \"purchase\"}.", label,
                     if (length(extra) == 1L) "" else "s", paste0("\"", extra, "\"", collapse = ", ")))
     }
-    e <- e$name
+    e <- e[["name"]]
   }
   if (!is.character(e) || length(e) != 1L || is.na(e) || !nzchar(e)) {
     abort(sprintf("%s: \"event\" must name an event, such as {\"name\": \"purchase\"}.", label))
@@ -462,11 +464,11 @@ print.clusterab_metrics <- function(x, ...) {
   what <- ifelse(d$aggregation == "ratio", sprintf("%s / %s", d$numerator, d$denominator),
                  sprintf("%s, %s to %s%s", d$event, d$start_text, d$end_text,
                          ifelse(d$pre_exposure, " (pre-exposure)", "")))
-  cap <- ifelse(!is.na(d$cap_quantile), sprintf("cap at quantile %s", format(d$cap_quantile)),
-                ifelse(!is.na(d$cap_value), sprintf("cap at %s", format(d$cap_value)), ""))
-  tab <- data.frame(id = d$id, aggregation = d$aggregation, definition = what, cap = cap,
-                    display_name = d$display_name, stringsAsFactors = FALSE)
-  print(tab, row.names = FALSE, right = FALSE)
+  what <- paste0(what, ifelse(!is.na(d$cap_quantile), sprintf(", capped at quantile %s", format(d$cap_quantile)),
+                              ifelse(!is.na(d$cap_value), sprintf(", capped at %s", format(d$cap_value)), "")))
+  name <- ifelse(d$display_name == d$id, "", sprintf("  \"%s\"", d$display_name))
+  cat(sprintf("  %-*s %-7s %-*s%s\n", max(nchar(d$id)), d$id, d$aggregation, max(nchar(what)), what, name),
+      sep = "")
   invisible(x)
 }
 
@@ -521,7 +523,8 @@ print.clusterab_metrics <- function(x, ...) {
 #' @param cluster Optional cluster of each unit (household, region): a column
 #'   name of `exposures`, a one-sided formula such as `~ household_id`, or a
 #'   vector with one value per exposure row. It must be constant within each
-#'   unit and experiment.
+#'   unit and experiment. A cluster that is the user id column itself is not
+#'   added twice.
 #' @return A data.table of class `experiment_units`, one row per experiment
 #'   and unit, sorted by experiment and unit, with columns experiment id,
 #'   user id, variant, `exposure_time` (the first exposure, POSIXct UTC; these
@@ -563,7 +566,10 @@ compute_metrics <- function(exposures, events, metrics, columns = NULL, experime
   cols <- log_columns(columns)
   check_log_table(exposures, "exposures", c("user_id", "experiment_id", "variant", "exposure_time"), cols)
   cl <- if (is.null(cluster)) NULL else data_cluster(exposures, cluster, "cluster", "exposures")
-  out_names <- c(cols[c("experiment_id", "user_id", "variant", "exposure_time")], cl$name)
+  out_names <- cols[c("experiment_id", "user_id", "variant", "exposure_time")]
+  ## a cluster that is one of those columns (the user id: users as clusters) is not repeated
+  add_cluster <- !is.null(cl) && !cl$name %in% out_names
+  if (add_cluster) out_names <- c(out_names, cl$name)
   clash <- intersect(names(metrics), out_names)
   if (length(clash) > 0L) {
     abort(sprintf("Metric id \"%s\" is also the name of a column of the result; rename the metric.", clash[1L]))
@@ -587,7 +593,7 @@ compute_metrics <- function(exposures, events, metrics, columns = NULL, experime
   rows <- u$row0
   out <- list(exposures[[cols[["experiment_id"]]]][rows], exposures[[cols[["user_id"]]]][rows],
               exposures[[cols[["variant"]]]][rows], .POSIXct(u$t0, tz = "UTC"))
-  if (!is.null(cl)) out <- c(out, list(cl$values[rows]))
+  if (add_cluster) out <- c(out, list(cl$values[rows]))
   out <- c(out, values[names(metrics)])
   names(out) <- c(out_names, names(metrics))
   out <- data.table::setDT(out)
@@ -629,6 +635,9 @@ first_exposures <- function(exposures, cols, experiment_id, cl) {
   }
   ids <- unique(eid)
   if (!is.null(experiment_id)) {
+    if (!is.atomic(experiment_id) || length(experiment_id) == 0L || anyNA(experiment_id)) {
+      abort("`experiment_id` must be NULL (every experiment) or a vector of experiment ids, without missing values.")
+    }
     absent <- setdiff(as.character(experiment_id), as.character(ids))
     if (length(absent) > 0L) {
       shown <- utils::head(sort(as.character(ids)), 20L)
@@ -653,8 +662,8 @@ first_exposures <- function(exposures, cols, experiment_id, cl) {
   bad <- g$cmin != g$cmax
   if (any(bad)) {
     k <- sum(bad)
-    abort(sprintf("`cluster` (\"%s\") is not constant within unit and experiment: %d unit%s, such as user_id %s in experiment %s, %s more than one cluster; a unit must belong to one cluster.",
-                  cl$name, k, if (k == 1L) "" else "s", format(g$uid[bad][1L]), format(g$eid[bad][1L]),
+    abort(sprintf("`cluster` (\"%s\") is not constant within unit and experiment: %d unit%s, such as %s %s in experiment %s, %s more than one cluster; a unit must belong to one cluster.",
+                  cl$name, k, if (k == 1L) "" else "s", cols[["user_id"]], format(g$uid[bad][1L]), format(g$eid[bad][1L]),
                   if (k == 1L) "has" else "have"))
   }
   g[, urow := seq_len(.N)]
@@ -738,7 +747,7 @@ metric_values <- function(u, events, defs, cols, U) {
       binary = as.numeric(tabulate(r, U) > 0L),
       sum = {
         x <- as.numeric(ev_value[erow[keep]])
-        miss <- sum(is.na(x))
+        miss <- length(unique(erow[keep][is.na(x)]))  # events, not event x experiment pairs
         if (miss > 0L) {
           abort(sprintf("Metric \"%s\" sums `events` column \"%s\", which is missing in %d of the \"%s\" events in its window; fill them (0 if no value) or drop them.",
                         d$id, cols[["event_value"]], miss, d$event))
@@ -763,14 +772,13 @@ cap_values <- function(x, eid, d) {
 #' @export
 print.experiment_units <- function(x, ...) {
   ex <- attr(x, "excluded")
-  m <- attr(x, "metrics")
-  cl <- attr(x, "cluster")
-  cols <- attr(x, "columns")
-  cat(sprintf("<experiment_units: %s unit%s in %d experiment%s; metrics: %s%s>\n",
-              format(nrow(x), big.mark = ","), if (nrow(x) == 1L) "" else "s",
-              NROW(ex), if (NROW(ex) == 1L) "" else "s",
-              paste(names(m), collapse = ", "), if (!is.null(cl)) sprintf("; cluster: %s", cl) else ""))
+  ## a subset made with `[` keeps the class but not the attributes
   if (!is.null(ex)) {
+    cl <- attr(x, "cluster")
+    cat(sprintf("<experiment_units: %s unit%s in %d experiment%s; metrics: %s%s>\n",
+                format(nrow(x), big.mark = ","), if (nrow(x) == 1L) "" else "s",
+                nrow(ex), if (nrow(ex) == 1L) "" else "s", paste(names(attr(x, "metrics")), collapse = ", "),
+                if (!is.null(cl)) sprintf("; cluster: %s", cl) else ""))
     for (i in seq_len(nrow(ex))) {
       cat(sprintf("%s: %d unit%s in more than one variant excluded; %d unit%s exposed more than once (first exposure used)\n",
                   ex$experiment_id[i], ex$units_multiple_variants[i],
@@ -778,9 +786,8 @@ print.experiment_units <- function(x, ...) {
                   ex$exposures_repeated[i], if (ex$exposures_repeated[i] == 1L) "" else "s"))
     }
   }
-  y <- data.table::copy(x)
-  data.table::setattr(y, "class", c("data.table", "data.frame"))
-  for (a in c("metrics", "columns", "excluded", "cluster")) data.table::setattr(y, a, NULL)
+  ## the same columns as a plain data.table (no copy of the values)
+  y <- data.table::setDT(stats::setNames(lapply(seq_along(x), function(j) x[[j]]), names(x)))
   print(y, ...)
   invisible(x)
 }

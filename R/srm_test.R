@@ -15,8 +15,8 @@
 #' are.
 #'
 #' @param exposures The exposures table (a data frame with columns
-#'   `user_id`, `experiment_id`, `variant` and `exposure_time`, renamed by
-#'   `columns`), or an
+#'   `user_id`, `experiment_id` and `variant`, and optionally
+#'   `exposure_time`, renamed by `columns`), or an
 #'   `experiment_units` table from [compute_metrics()].
 #' @param split The planned shares of the variants: a numeric vector named
 #'   by variant, or unnamed in the order of the variants (the control first,
@@ -60,7 +60,12 @@ srm_counts <- function(exposures, columns, experiment_id = NULL) {
     units <- data.table::as.data.table(exposures)[, c(cols[["experiment_id"]], cols[["variant"]]), with = FALSE]
   } else {
     cols <- log_columns(columns)
-    check_log_table(exposures, "exposures", c("user_id", "experiment_id", "variant", "exposure_time"), cols)
+    check_log_table(exposures, "exposures", c("user_id", "experiment_id", "variant"), cols)
+    if (!cols[["exposure_time"]] %in% names(exposures)) {
+      ## counting units needs no times
+      exposures <- as.data.frame(exposures)
+      exposures[[cols[["exposure_time"]]]] <- 0
+    }
     ## units by their first exposure, without those seen in two variants (as
     ## compute_metrics() counts them)
     rows <- first_exposures(exposures, cols, experiment_id, NULL)$units$row0
