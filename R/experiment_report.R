@@ -379,9 +379,10 @@ plot_metric_distributions <- function(units, ids, labels, aggregations, variants
                      ylab = "share of non-zero units below", main = labels[k])
       for (j in seq_along(nz)) {
         if (!length(nz[[j]])) next
-        e <- stats::ecdf(nz[[j]])
-        x <- sort(unique(nz[[j]]))
-        graphics::lines(x, e(x), type = "s", col = cols[j], lwd = 1.6)
+        v <- sort(nz[[j]])
+        x <- unique(v)
+        ## the empirical distribution function at its jumps: share of values <= x
+        graphics::lines(x, findInterval(x, v) / length(v), type = "s", col = cols[j], lwd = 1.6)
       }
       zero <- vapply(values, function(y) mean(y == 0), 0)
       graphics::legend("bottomright", sprintf("%s (%.1f%% zero)", variants, 100 * zero),
