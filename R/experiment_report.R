@@ -106,6 +106,8 @@ NULL
 #'   attribute `"report"` the normalised path of the HTML file.
 #' @seealso [clusterab_extdata] for the bundled logs used below.
 #' @examples
+#' \donttest{
+#' # rendering takes a few seconds
 #' if (requireNamespace("rmarkdown", quietly = TRUE) && rmarkdown::pandoc_available()) {
 #'   extdata <- function(f) system.file("extdata", f, package = "clusterab")
 #'   exposures <- read.csv(extdata("exposures.csv"))
@@ -115,6 +117,7 @@ NULL
 #'                            experiment_id = "household_pricing",
 #'                            cluster = "household_id")
 #'   attr(res, "report")
+#' }
 #' }
 #' @export
 experiment_report <- function(exposures, events = NULL, metrics = NULL,

@@ -544,7 +544,8 @@ print.clusterab_metrics <- function(x, ...) {
 #'   exposure_time = as.POSIXct("2026-03-01 12:00:00", tz = "UTC") + c(0, 0, 3600, 0, 86400, 0, 60))
 #' events <- data.frame(
 #'   user_id = c(1, 1, 2, 3, 4, 5, 9),
-#'   event_name = c("purchase", "session_start", "purchase", "purchase", "purchase", "purchase", "purchase"),
+#'   event_name = c("purchase", "session_start", "purchase", "purchase",
+#'                  "purchase", "purchase", "purchase"),
 #'   event_time = c("2026-03-02 12:00:00", "2026-03-01 12:00:00", "2026-03-20 00:00:00",
 #'                  "2026-03-01 11:00:00", "2026-03-08 12:00:00", "2026-03-02 00:00:00",
 #'                  "2026-03-02 00:00:00"),
