@@ -773,8 +773,11 @@ cap_values <- function(x, eid, d) {
 #' @export
 print.experiment_units <- function(x, ...) {
   ex <- attr(x, "excluded")
-  ## a subset made with `[` keeps the class but not the attributes
-  if (!is.null(ex)) {
+  ## a subset made with `[` keeps the class and the attributes (or loses
+  ## both, with some data.table operations): describe only what is in x
+  ecol <- attr(x, "columns")[["experiment_id"]]
+  if (!is.null(ex) && !is.null(ecol) && ecol %in% names(x)) {
+    ex <- ex[ex$experiment_id %in% x[[ecol]], ]
     cl <- attr(x, "cluster")
     cat(sprintf("<experiment_units: %s unit%s in %d experiment%s; metrics: %s%s>\n",
                 format(nrow(x), big.mark = ","), if (nrow(x) == 1L) "" else "s",

@@ -174,6 +174,10 @@ test_that("per-unit values equal the base-R reference on the edge cases", {
   expect_s3_class(attr(units, "metrics"), "clusterab_metrics")
   expect_null(attr(units, "cluster"))
   expect_output(print(units), "1 unit in more than one variant excluded")
+  ## a subset describes only its own experiments
+  pricing <- units[units$experiment_id == "pricing"]
+  expect_output(print(pricing), "in 1 experiment;")
+  expect_false(any(grepl("^checkout:", capture.output(print(pricing)))))
 })
 
 test_that("the quantile cap is the type-7 quantile per experiment", {
