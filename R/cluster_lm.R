@@ -156,7 +156,13 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   if (!cr1p_undefined(type, term$G, k)) check_finite_fit(beta, V, z[kept + 1L], z[q])
   coefs <- stats::setNames(rep(NA_real_, length(design)), coef_names)
   coefs[!sol$aliased] <- beta
-  list(coefficients = coefs, vcov = V, type = type, cadjust = cadjust, nobs = n,
+  ## what the Satterthwaite df of CR2 need besides the statistics (the moments
+  ## are read from `stats` when needed: R/satterthwaite.R)
+  cr2 <- if (type == "CR2" && !length(more_terms)) {
+    list(design = kept, bread = bread, intercept = stats$intercept && kept[1L] == 0L,
+         shift = shift[kept[kept > 0L] + 1L], z_scale = z_scale)
+  }
+  list(coefficients = coefs, vcov = V, type = type, cadjust = cadjust, nobs = n, cr2 = cr2,
        rank = k, df.residual = n - k, G = stats::setNames(length(stats$n), stats$cluster_name),
        sigma = sqrt(max(rss, 0) / (n - k)) / (sc$z[q] * sqrt(sc$w)),
        r.squared = 1 - max(rss, 0) / tss,
@@ -317,6 +323,7 @@ vcov_cluster_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadju
     V <- x$vcov
     G <- cluster_lm_G(x)
     notes <- list()
+    fit <- x
   } else {
     fit <- if (is.null(cluster) && length(x$G) == 1L &&
                (!x$weighted || !(type %in% c("HC2", "HC3", "CR2")) || length(x$stats$moments) == 3L)) {
@@ -330,7 +337,24 @@ vcov_cluster_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadju
     fit$G <- G
     notes <- cluster_lm_notes(fit)
   }
-  list(vcov = if (fix) fix_psd(V) else V, type = type, G = G, notes = notes)
+  list(vcov = if (fix) fix_psd(V) else V, type = type, G = G, notes = notes,
+       cr2 = cluster_lm_cr2_basis(fit, type))
+}
+
+## The CR2 basis (R/satterthwaite.R) of a cluster_lm fit from its statistics;
+## NULL for other types. A fit made before the basis was stored gets it
+## recomputed.
+cluster_lm_cr2_basis <- function(fit, type) {
+  if (type != "CR2" || length(fit$G) > 1L) return(NULL)
+  b <- fit$cr2
+  if (is.null(b)) {
+    sub <- if (!identical(fit$formula, fit$stats$formula)) fit$formula
+    b <- fit_from_stats(fit$stats, "CR2", TRUE, 1L, sub)$cr2
+  }
+  if (is.null(b)) return(NULL)
+  moments <- stats_scaled(fit$stats)$moments
+  cr2_basis(if (fit$weighted) moments[["0"]], moments[["1"]], if (fit$weighted) moments[["2"]],
+            b$design, b$bread, b$intercept, b$shift, b$z_scale)
 }
 
 ## The numbers of clusters of a fit, named by the clustering variables; ids

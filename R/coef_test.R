@@ -75,11 +75,11 @@ coef_test <- function(x, vcov = NULL, cluster = NULL, type = NULL, df = NULL, ..
   } else if (length(se) != length(est)) {
     est <- est[!is.na(est)]
   }
-  dfs <- coef_df(x, df, info, cluster)
+  dfs <- coef_df(x, df, info, cluster, names(se), threads = list(...)$threads)
   df <- dfs$df
   warn_zero_se(se, perfect_lm_fit(x))
   tval <- as.vector(est) / se
-  if (is.finite(df) && df > 0) {
+  if (any(is.finite(df) & df > 0)) {
     pval <- 2 * pt(abs(tval), df = df, lower.tail = FALSE)
     cnames <- c("Estimate", "Std. Error", "t value", "Pr(>|t|)")
     mthd <- "t"
@@ -174,8 +174,14 @@ coef_limits <- function(tab, level) {
   a <- (1 - level) / 2
   a <- c(a, 1 - a)
   df <- attr(tab, "df")
-  fac <- if (!is.null(df) && is.finite(df) && df > 0) qt(a, df = df) else qnorm(a)
-  ci <- cbind(est + fac[1L] * se, est + fac[2L] * se)
+  if (is.null(df)) df <- Inf
+  df <- rep_len(unname(df), length(est))
+  t_ok <- is.finite(df) & df > 0
+  lower <- ifelse(t_ok, qt(a[1L], df = pmax(df, 1e-300)), qnorm(a[1L]))
+  upper <- ifelse(t_ok, qt(a[2L], df = pmax(df, 1e-300)), qnorm(a[2L]))
+  lower[is.nan(df)] <- NaN
+  upper[is.nan(df)] <- NaN
+  ci <- cbind(est + lower * se, est + upper * se)
   rownames(ci) <- rownames(tab)
   colnames(ci) <- paste(format(100 * a, trim = TRUE, scientific = FALSE, digits = 3L), "%")
   ci
@@ -190,7 +196,8 @@ coef_vcov <- function(x, vcov, cluster, type, label = NULL, ...) {
       if (is.null(cluster) && (is.null(type) || identical(type, x$type)) && !...length()) {
         ## the fit's own covariance: its notes were given by cluster_lm()
         return(list(vcov = x$vcov, type = x$type, G = cluster_lm_G(x),
-                    notes = cluster_lm_notes(x), signal = FALSE))
+                    notes = cluster_lm_notes(x), signal = FALSE,
+                    cr2 = cluster_lm_cr2_basis(x, x$type)))
       }
       res <- vcov_cluster_cluster_lm_result(x, cluster = cluster, type = type, ..., label = label)
     } else if (inherits(x, "lm")) {
@@ -249,16 +256,33 @@ check_vcov_matrix <- function(V, est) {
   V
 }
 
-## The degrees of freedom and the rule that gave them (see ?coef_test).
-coef_df <- function(x, df, info, cluster) {
+## The degrees of freedom and the rule that gave them (see ?coef_test):
+## one number, or for Satterthwaite one per coefficient (named by `terms`).
+coef_df <- function(x, df, info, cluster, terms = NULL, threads = NULL) {
   residual <- function() {
     if (inherits(x, "glm")) return(Inf)
     r <- tryCatch(df.residual(x), error = function(e) NULL)
     if (is.null(r)) 0 else r
   }
+  satterthwaite <- function() {
+    C <- identity_contrasts(info$cr2$names)
+    out <- cr2_satterthwaite(info$cr2, C, resolve_threads(threads))
+    if (!is.null(terms)) out <- out[terms]
+    list(df = out, rule = "Satterthwaite")
+  }
   if (is.null(df)) {
+    if (!is.null(info$cr2) && length(info$G)) return(satterthwaite())
     if (length(info$G)) return(list(df = min(info$G) - 1, rule = "G - 1"))
     return(list(df = residual(), rule = "residual"))
+  }
+  if (identical(df, "Satterthwaite")) {
+    if (inherits(x, "glm")) check_cr2_fit(x, "x")
+    if (!identical(info$type, "CR2") || !length(info$G)) {
+      abort(sprintf('df = "Satterthwaite" is defined for the CR2 covariance only (type = "CR2" with a `cluster`, computed here with vcov = NULL), but %s; use type = "CR2", or df = "cluster" (G - 1) or df = "residual" with the other types ("HC0" to "HC3", "CR0", "CR1", "CR1p", "CR1S", "CR3").',
+                    if (is.na(info$type)) "`vcov` was given" else if (!length(info$G)) "there is no `cluster`" else sprintf('type = "%s"', info$type)))
+    }
+    if (is.null(info$cr2)) check_cr2_fit(x, "x")
+    return(satterthwaite())
   }
   if (identical(df, "residual")) return(list(df = residual(), rule = "residual"))
   if (identical(df, "cluster")) {
@@ -274,7 +298,7 @@ coef_df <- function(x, df, info, cluster) {
     return(list(df = G - 1, rule = "G - 1"))
   }
   if (!is.numeric(df) || length(df) != 1L || is.na(df) || df <= 0) {
-    abort('`df` must be NULL, "cluster", "residual" or a single positive number.')
+    abort('`df` must be NULL, "Satterthwaite", "cluster", "residual" or a single positive number.')
   }
   list(df = df, rule = "given")
 }
@@ -296,10 +320,22 @@ n_clusters <- function(x, cluster) {
 }
 
 ## "Standard errors: CR2, 40 clusters (region); t tests with 39 df (G - 1)"
+## or "...; t tests with Satterthwaite df (6.1 to 21.4)"
 coef_test_footer <- function(x) {
   if (is.null(attr(x, "df_rule"))) return(NULL)
+  df <- attr(x, "df")
   sprintf("Standard errors: %s; %s", vcov_text(attr(x, "type"), attr(x, "clusters")),
-          df_text(attr(x, "df"), attr(x, "df_rule")))
+          if (identical(attr(x, "df_rule"), "Satterthwaite")) satterthwaite_text(df) else df_text(df, attr(x, "df_rule")))
+}
+
+satterthwaite_text <- function(df) {
+  ok <- df[is.finite(df)]
+  range <- if (!length(ok)) "" else if (length(unique(signif(ok, 3L))) == 1L) {
+    sprintf(" (%s)", format(signif(ok[1L], 3L)))
+  } else {
+    sprintf(" (%s to %s)", format(signif(min(ok), 3L)), format(signif(max(ok), 3L)))
+  }
+  paste0("t tests with Satterthwaite df", range, ", per coefficient")
 }
 
 #' @export
@@ -348,9 +384,11 @@ as.data.frame.coef_test <- function(x, row.names = NULL, optional = FALSE, ...) 
 }
 
 tidy_coef_test <- function(tab, ci = NULL) {
+  df <- attr(tab, "df")
+  df <- if (is.null(df)) rep(NA_real_, nrow(tab)) else rep_len(unname(df), nrow(tab))
   out <- data.frame(term = rownames(tab), estimate = unname(tab[, 1L]),
                     std.error = unname(tab[, 2L]), statistic = unname(tab[, 3L]),
-                    p.value = unname(tab[, 4L]), stringsAsFactors = FALSE)
+                    df = df, p.value = unname(tab[, 4L]), stringsAsFactors = FALSE)
   if (!is.null(ci)) {
     out$conf.low <- unname(ci[, 1L])
     out$conf.high <- unname(ci[, 2L])
