@@ -574,7 +574,8 @@ formula.cluster_lm <- function(x, ...) x$formula
 #' @param object A [cluster_lm()] fit.
 #' @param parm Coefficients (names or positions); all by default.
 #' @param level Confidence level.
-#' @param df Degrees of freedom, as in [coef_test()]: by default G - 1.
+#' @param df Degrees of freedom, as in [coef_test()]: by default G - 1, and
+#'   for type "CR2" the Satterthwaite df of each coefficient.
 #' @param ... Ignored.
 #' @return A matrix with the lower and upper limits.
 #' @export
@@ -588,8 +589,10 @@ print.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3L), ...)
   cat("Coefficients:\n")
   print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
   G <- cluster_lm_G(x)
-  cat(sprintf("\n%s cluster-robust standard errors, clustered by %s; summary() tests with %s df (G - 1)\n",
-              x$type, cluster_count_text(G), format(min(G) - 1L, big.mark = ",")))
+  df <- if (identical(x$type, "CR2") && length(G) == 1L) "Satterthwaite df" else
+    sprintf("%s df (G - 1)", format(min(G) - 1L, big.mark = ","))
+  cat(sprintf("\n%s cluster-robust standard errors, clustered by %s; summary() tests with %s\n",
+              x$type, cluster_count_text(G), df))
   print_notes(note_text(cluster_lm_notes(x)))
   invisible(x)
 }
@@ -606,8 +609,10 @@ cluster_count_text <- function(G) {
 #' @param object A [cluster_lm()] fit.
 #' @param df Degrees of freedom for the t tests, as in [coef_test()]: `NULL`
 #'   (the default) is G - 1, the number of clusters less one (the smallest
-#'   number for multiway clustering), as Stata and fixest; `"residual"` the
-#'   residual degrees of freedom, as `lmtest::coeftest()`; or a number.
+#'   number for multiway clustering), as Stata and fixest, and for type "CR2"
+#'   the Satterthwaite df of each coefficient (clubSandwich's test);
+#'   `"cluster"` is G - 1 always; `"residual"` the residual degrees of
+#'   freedom, as `lmtest::coeftest()`; or a number.
 #' @param x A `summary.cluster_lm` object.
 #' @param digits Number of significant digits to print.
 #' @param ... Ignored.
@@ -619,7 +624,8 @@ cluster_count_text <- function(G) {
 #' @examples
 #' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
 #'                   cluster = ~ region, type = "CR2")
-#' summary(fit)                    # t tests with G - 1 df
+#' summary(fit)                    # CR2: t tests with Satterthwaite df
+#' summary(fit, df = "cluster")    # G - 1 df
 #' summary(fit, df = "residual")   # lmtest's residual df
 #' @export
 summary.cluster_lm <- function(object, df = NULL, ...) {
@@ -663,10 +669,12 @@ generics::glance
 #' @param x A [cluster_lm()] fit.
 #' @param conf.int Add confidence limits?
 #' @param conf.level Their level.
-#' @param df Degrees of freedom, as in [coef_test()]: by default G - 1.
+#' @param df Degrees of freedom, as in [coef_test()]: by default G - 1, and
+#'   for type "CR2" the Satterthwaite df of each coefficient.
 #' @param ... Ignored.
 #' @return A data frame with broom's columns `term`, `estimate`,
-#'   `std.error`, `statistic`, `p.value` (and `conf.low`, `conf.high`).
+#'   `std.error`, `statistic`, `df` (the t tests' degrees of freedom),
+#'   `p.value` (and `conf.low`, `conf.high`).
 #'   `as.data.frame()` gives the same.
 #' @method tidy cluster_lm
 #' @export

@@ -13,11 +13,24 @@
 #' `vcov = vcov_cluster` with a `cluster`, or a [cluster_lm()] fit) the
 #' tests use a t distribution with G - 1 degrees of freedom, G being the
 #' number of clusters (the smallest number for multiway clustering), as Stata
-#' and fixest do, for every type, also for `glm` fits. This differs from
-#' `lmtest::coeftest()`, which uses the residual degrees of freedom (z tests
-#' for `glm`): `df = "residual"` gives lmtest's choice. For "CR2" the
-#' Satterthwaite degrees of freedom (clubSandwich) will replace G - 1 in a
-#' later version. Without clustering (each observation its own cluster), and
+#' and fixest do, for every type except "CR2", also for `glm` fits. This
+#' differs from `lmtest::coeftest()`, which uses the residual degrees of
+#' freedom (z tests for `glm`): `df = "residual"` gives lmtest's choice.
+#'
+#' For "CR2" on `lm` and [cluster_lm()] fits the default is the
+#' Satterthwaite degrees of freedom of each coefficient (Bell and McCaffrey
+#' 2002; Pustejovsky and Tipton 2018), equal to
+#' `clubSandwich::coef_test(fit, vcov = "CR2", test = "Satterthwaite")`:
+#' the df of the chi-squared distribution whose first two moments match
+#' those of the CR2 variance under a working model of independent errors
+#' with constant variance. They can be far below G - 1 when a coefficient
+#' rests on few clusters (a treatment given to few clusters, very unequal
+#' cluster sizes), which is what keeps the test honest there. They are
+#' computed from per-cluster cross-products in O(G k^3) operations. For a
+#' `glm` the "CR2" default stays G - 1 (`df = "Satterthwaite"` is an error
+#' there). `df = "cluster"` gives G - 1 for "CR2" too.
+#'
+#' Without clustering (each observation its own cluster), and
 #' when `vcov` is a matrix or a function from another package, the default is
 #' lmtest's rule. The printout says which was used.
 #'
@@ -42,22 +55,27 @@
 #'   column name (`"g"`), a one-sided formula (`~ g`) or a vector with one id
 #'   per observation.
 #' @param df Degrees of freedom: `NULL` (the default) is G - 1 for a
-#'   clustered covariance and lmtest's rule otherwise (see "Degrees of
-#'   freedom"); `"cluster"` is G - 1 always; `"residual"` is lmtest's rule
-#'   (the residual degrees of freedom for linear models, a z test for `glm`);
-#'   a number is used as given (`Inf` for z tests).
+#'   clustered covariance (Satterthwaite for "CR2") and lmtest's rule
+#'   otherwise (see "Degrees of freedom"); `"Satterthwaite"` (type "CR2"
+#'   only, `lm` and [cluster_lm()] fits); `"cluster"` is G - 1 always;
+#'   `"residual"` is lmtest's rule (the residual degrees of freedom for
+#'   linear models, a z test for `glm`); a number is used as given (`Inf`
+#'   for z tests).
 #' @param ... Further arguments passed to `vcov` when it is a function, or to
 #'   [vcov_cluster()] (`cadjust`, `multi0`, `fix`, `threads`).
 #' @return `coef_test()`: a matrix of class `c("coef_test", "coeftest")`
 #'   with columns "Estimate", "Std. Error", "t value" and "Pr(>|t|)" (or z)
-#'   and attributes `method`, `df`, `nobs` and `logLik` as lmtest's, plus
+#'   and attributes `method`, `df` (one number, or with Satterthwaite df a
+#'   vector named by the coefficients), `nobs` and `logLik` as lmtest's, plus
 #'   `type` (the covariance type; `NA` for a `vcov` given), `clusters` (the
 #'   numbers of clusters, named by the clustering variables), `df_rule`
-#'   ("G - 1", "residual" or "given") and `notes`. `tidy()` and
-#'   `as.data.frame()` turn it into a data frame with broom's columns.
+#'   ("G - 1", "Satterthwaite", "residual" or "given") and `notes`. `tidy()`
+#'   and `as.data.frame()` turn it into a data frame with broom's columns
+#'   and a `df` column.
 #' @examples
 #' fit <- lm(revenue ~ treated + baseline, data = geo_experiment)
-#' coef_test(fit, cluster = ~ region, type = "CR2")
+#' coef_test(fit, cluster = ~ region, type = "CR2")   # Satterthwaite df
+#' coef_test(fit, cluster = ~ region, type = "CR2", df = "cluster")   # G - 1
 #' coef_test(fit, cluster = "region", type = "CR2", df = "residual")
 #' coef_ci(fit, cluster = ~ region, type = "CR2")
 #' tidy(coef_test(fit, cluster = ~ region, type = "CR2"), conf.int = TRUE)
@@ -360,8 +378,9 @@ print.coef_test <- function(x, ...) {
 #' @param row.names,optional Ignored (for the `as.data.frame()` generic).
 #' @param ... Ignored.
 #' @return A data frame with broom's columns `term`, `estimate`,
-#'   `std.error`, `statistic`, `p.value` (and `conf.low`, `conf.high`), as
-#'   broom's `tidy.coeftest()`. `as.data.frame()` gives the same, so
+#'   `std.error`, `statistic`, `df` (the degrees of freedom of each test:
+#'   per coefficient with Satterthwaite df, `Inf` for z tests), `p.value`
+#'   (and `conf.low`, `conf.high`), as broom's `tidy.coeftest()` plus `df`. `as.data.frame()` gives the same, so
 #'   `knitr::kable()` works on a [coef_test()] result.
 #' @method tidy coef_test
 #' @export
