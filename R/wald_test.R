@@ -17,6 +17,9 @@
 #' * `"HTZ"`: F = delta Q / q on (q, nu - q + 1), delta = (nu - q + 1) / nu,
 #'   nu from the Satterthwaite-type approximation (CR2 only). With one
 #'   constraint it is the square of [coef_test()]'s Satterthwaite t test.
+#'   When nu - q + 1 is not positive (too few effective clusters for q
+#'   constraints) F is 0 and the p-value `NA`, as in clubSandwich, with a
+#'   warning of class `clusterab_htz_undefined`.
 #' * `"chi-sq"`: F = Q / q on (q, Inf), i.e. Q against chi-squared with q df.
 #' * `"naive-F"`: F = Q / q on (q, G - 1).
 #'
@@ -114,6 +117,10 @@ wald_test <- function(fit, constraints, cluster = NULL, type = "CR2",
         delta <- max((nu - q + 1) / nu, 0)
         df2 <- nu - q + 1
         Fstat <- delta * Q / q
+        if (!(is.finite(df2) && df2 > 0)) {
+          warn(sprintf("the HTZ test's denominator degrees of freedom (nu - q + 1 = %s) are not positive: the CR2 covariance has too few effective clusters for %d constraints, so the p-value is NA (as clubSandwich gives); test fewer constraints, or use wild_boot() or randomization_test().",
+                       format(signif(df2, 3L)), q), class = "clusterab_htz_undefined")
+        }
         data.frame(test = t, Fstat = Fstat, delta = delta, df_num = q, df_denom = df2,
                    p_val = if (is.finite(df2) && df2 > 0) stats::pf(Fstat, q, df2, lower.tail = FALSE) else NA_real_,
                    stringsAsFactors = FALSE)
