@@ -38,11 +38,21 @@ cr2_contrast_moments <- function(basis, C, joint = FALSE, threads = 1L) {
   }
 }
 
-## Satterthwaite df of each contrast (rows of C).
+## Satterthwaite df of each contrast (rows of C). The C++ side keeps one
+## m x m sum per contrast (m = k, or 2k with weights): with hundreds of
+## coefficients (cluster fixed effects) the contrasts go in blocks that keep
+## those sums under about 16M doubles.
 cr2_satterthwaite <- function(basis, C, threads = 1L) {
-  mom <- cr2_contrast_moments(basis, C, FALSE, threads)
-  E <- diag(mom$omega)
-  out <- E^2 / mom$denom
+  m <- length(basis$design) * (if (basis$weighted) 2L else 1L)
+  per_block <- max(1L, floor(2^24 / m^2))
+  blocks <- split(seq_len(nrow(C)), ceiling(seq_len(nrow(C)) / per_block))
+  E <- denom <- numeric(nrow(C))
+  for (b in blocks) {
+    mom <- cr2_contrast_moments(basis, C[b, , drop = FALSE], FALSE, threads)
+    E[b] <- diag(mom$omega)
+    denom[b] <- mom$denom
+  }
+  out <- E^2 / denom
   out[!is.finite(out) | E <= 0] <- NaN
   names(out) <- rownames(C)
   out
@@ -57,8 +67,13 @@ cr2_htz_nu <- function(basis, C, threads = 1L) {
   keep <- eig$values > 1e-12 * max(eig$values)
   inv_root <- eig$vectors[, keep, drop = FALSE] %*%
     (t(eig$vectors[, keep, drop = FALSE]) / sqrt(eig$values[keep]))
-  total <- cr2_contrast_moments(basis, inv_root %*% C, TRUE, threads)$total
   q <- nrow(C)
+  m <- length(basis$design) * (if (basis$weighted) 2L else 1L)
+  if ((m * q)^2 > 2^25) {
+    abort(sprintf('the HTZ test of %d constraints on a model with %d coefficients needs a %d x %d working matrix; test fewer constraints, or use test = "chi-sq" or "naive-F".',
+                  q, length(basis$design), m * q, m * q))
+  }
+  total <- cr2_contrast_moments(basis, inv_root %*% C, TRUE, threads)$total
   q * (q + 1) / total
 }
 

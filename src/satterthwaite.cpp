@@ -15,6 +15,7 @@
 // and cpp_adjusted_scores_cr2w() in vcov_cluster.cpp.
 #include "cluster_stats.h"
 #include <cmath>
+#include <algorithm>
 #include <limits>
 
 using namespace clusterab;
@@ -91,7 +92,8 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
   double joint_corr = 0.0;
   bool finite = true;
 
-  const std::size_t chunk = 2048;
+  // clusters per pass: the buffer of z_g holds at most about 4M doubles
+  const std::size_t chunk = std::max<std::size_t>(1, std::min<std::size_t>(2048, (std::size_t(1) << 22) / (m * q + 1)));
   Eigen::MatrixXd Wbuf(m * q, chunk);          // z_g, contrast j in rows j*m..
   Eigen::MatrixXd Pbuf(q * q, chunk), Dbuf(q * q, chunk);
   std::vector<char> bad(chunk);

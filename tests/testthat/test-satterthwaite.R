@@ -214,3 +214,20 @@ test_that("df = 'Satterthwaite': bad input", {
   expect_identical(attr(quiet_few(coef_test(gfit, cluster = ~ g, type = "CR2")), "df_rule"), "G - 1")
   expect_error(clusterab:::satterthwaite_df(gfit, ~ g), "glm", class = "clusterab_error")
 })
+
+test_that("cluster fixed effects: the singular directions of I - H_gg are dropped, as clubSandwich", {
+  need("clubSandwich")
+  set.seed(21)
+  G <- 12
+  g <- rep(seq_len(G), sample(5:20, G, replace = TRUE))
+  d <- data.frame(g = g, x1 = rnorm(length(g)), trt = rbinom(length(g), 1, 0.5),
+                  w = runif(length(g), 0.5, 2))
+  d$y <- d$x1 + rnorm(nrow(d))
+  for (weighted in c(FALSE, TRUE)) {
+    fit <- if (weighted) lm(y ~ x1 + trt + factor(g), data = d, weights = w) else
+      lm(y ~ x1 + trt + factor(g), data = d)
+    ours <- quiet_few_but_single(suppressWarnings(coef_test(fit, cluster = ~ g, type = "CR2"),
+                                                  classes = "clusterab_single_cluster"))
+    expect_satterthwaite_equal(ours, cs_satterthwaite(fit, d$g))
+  }
+})
