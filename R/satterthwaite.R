@@ -72,19 +72,19 @@ cr2_satterthwaite <- function(basis, C, threads = 1L) {
 ## The HTZ denominator df nu (clubSandwich's Wald_testing(): nu = q (q + 1) /
 ## sum(total_variance_mat) for the contrasts transformed by omega^-1/2).
 cr2_htz_nu <- function(basis, C, threads = 1L) {
-  Cs <- scaled_contrasts(basis, C)
-  omega <- cr2_contrast_moments(basis, Cs, FALSE, threads)$omega
-  if (!all(is.finite(omega))) return(NaN)
-  eig <- eigen(omega, symmetric = TRUE)
-  keep <- eig$values > 1e-12 * max(eig$values)
-  inv_root <- eig$vectors[, keep, drop = FALSE] %*%
-    (t(eig$vectors[, keep, drop = FALSE]) / sqrt(eig$values[keep]))
   q <- nrow(C)
   m <- length(basis$design) * (if (basis$weighted) 2L else 1L)
   if ((m * q)^2 > 2^25) {
     abort(sprintf('the HTZ test of %d constraints on a model with %d coefficients needs a %d x %d working matrix; test fewer constraints, or use test = "chi-sq" or "naive-F".',
                   q, length(basis$design), m * q, m * q))
   }
+  Cs <- scaled_contrasts(basis, C)
+  omega <- cr2_contrast_moments(basis, Cs, TRUE, threads)$omega
+  if (!all(is.finite(omega))) return(NaN)
+  eig <- eigen(omega, symmetric = TRUE)
+  keep <- eig$values > 1e-12 * max(eig$values)
+  inv_root <- eig$vectors[, keep, drop = FALSE] %*%
+    (t(eig$vectors[, keep, drop = FALSE]) / sqrt(eig$values[keep]))
   total <- cr2_contrast_moments(basis, inv_root %*% Cs, TRUE, threads)$total
   q * (q + 1) / total
 }
