@@ -373,6 +373,58 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_wild_boot
+Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::NumericMatrix u0, Rcpp::Nullable<Rcpp::NumericVector> a1, Rcpp::Nullable<Rcpp::NumericMatrix> u1, Rcpp::NumericMatrix d, double adj, int type, bool enumerate, Rcpp::IntegerVector seed, double begin, double end, int threads);
+RcppExport SEXP _clusterab_cpp_wild_boot(SEXP a0SEXP, SEXP u0SEXP, SEXP a1SEXP, SEXP u1SEXP, SEXP dSEXP, SEXP adjSEXP, SEXP typeSEXP, SEXP enumerateSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type a0(a0SEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type u0(u0SEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type a1(a1SEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericMatrix> >::type u1(u1SEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type d(dSEXP);
+    Rcpp::traits::input_parameter< double >::type adj(adjSEXP);
+    Rcpp::traits::input_parameter< int >::type type(typeSEXP);
+    Rcpp::traits::input_parameter< bool >::type enumerate(enumerateSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_wild_boot(a0, u0, a1, u1, d, adj, type, enumerate, seed, begin, end, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_wild_weights
+Rcpp::NumericMatrix cpp_wild_weights(int G, int type, bool enumerate, Rcpp::IntegerVector seed, double begin, double end);
+RcppExport SEXP _clusterab_cpp_wild_weights(SEXP GSEXP, SEXP typeSEXP, SEXP enumerateSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type G(GSEXP);
+    Rcpp::traits::input_parameter< int >::type type(typeSEXP);
+    Rcpp::traits::input_parameter< bool >::type enumerate(enumerateSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_wild_weights(G, type, enumerate, seed, begin, end));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_wild_pvalues
+Rcpp::NumericVector cpp_wild_pvalues(Rcpp::NumericMatrix comps, Rcpp::NumericVector h, Rcpp::NumericVector t0, double adj);
+RcppExport SEXP _clusterab_cpp_wild_pvalues(SEXP compsSEXP, SEXP hSEXP, SEXP t0SEXP, SEXP adjSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type comps(compsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type h(hSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type t0(t0SEXP);
+    Rcpp::traits::input_parameter< double >::type adj(adjSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_wild_pvalues(comps, h, t0, adj));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_cluster_codes", (DL_FUNC) &_clusterab_cpp_cluster_codes, 1},
@@ -398,6 +450,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_stats_scores", (DL_FUNC) &_clusterab_cpp_stats_scores, 4},
     {"_clusterab_cpp_adjusted_scores", (DL_FUNC) &_clusterab_cpp_adjusted_scores, 8},
     {"_clusterab_cpp_adjusted_scores_cr2w", (DL_FUNC) &_clusterab_cpp_adjusted_scores_cr2w, 9},
+    {"_clusterab_cpp_wild_boot", (DL_FUNC) &_clusterab_cpp_wild_boot, 12},
+    {"_clusterab_cpp_wild_weights", (DL_FUNC) &_clusterab_cpp_wild_weights, 6},
+    {"_clusterab_cpp_wild_pvalues", (DL_FUNC) &_clusterab_cpp_wild_pvalues, 4},
     {NULL, NULL, 0}
 };
 
