@@ -101,7 +101,7 @@ cpp_wild_weights <- function(G, type, enumerate, seed, begin, end) {
     .Call(`_clusterab_cpp_wild_weights`, G, type, enumerate, seed, begin, end)
 }
 
-cpp_wild_pvalues <- function(comps, h, t0, adj) {
-    .Call(`_clusterab_cpp_wild_pvalues`, comps, h, t0, adj)
+cpp_wild_pvalues <- function(comps, h, t0, adj, threads) {
+    .Call(`_clusterab_cpp_wild_pvalues`, comps, h, t0, adj, threads)
 }
 

@@ -154,7 +154,9 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
   type_code <- match(weights, c("rademacher", "webb", "mammen", "normal")) - 1L
   seed <- if (enumerate) c(0L, 0L) else draw_seed()
   work <- G * nrow(u0) * (if (components) 4 else 2)
-  chunk <- max(2 * threads, min(1e4, floor(1e8 / work)))
+  ## chunks of whole blocks of 64 replicates, whatever the thread count (the
+  ## kernel's blocks, and so every t*, must not depend on it)
+  chunk <- 64 * max(1, floor(min(1e4, 1e8 / work) / 64))
   parts <- run_chunks(B, function(begin, end) {
     cpp_wild_boot(a0, u0, if (components) a1, if (components) Bd, inp$d, inp$adj, type_code,
                   enumerate, seed, begin, end, threads)
@@ -173,7 +175,7 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
     }
     pvalue_at <- function(r) {
       h <- if (impose_null) (null - r) / inp$cBc else rep(0, length(r))
-      cpp_wild_pvalues(comps, h, (inp$estimate - r) / inp$se, inp$adj)
+      cpp_wild_pvalues(comps, h, (inp$estimate - r) / inp$se, inp$adj, threads)
     }
     ci <- wild_interval(pvalue_at, inp$estimate, inp$se, 1 - conf.level)
     attr(ci, "conf.level") <- conf.level
@@ -200,30 +202,33 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
 
 ## The interval {r : p(r) > alpha} around the estimate: from the estimate
 ## (where p = 1) outwards by doubling steps of one standard error until
-## p <= alpha, then bisection on each side to 1e-9 standard errors. An end
-## that is not reached within 2^40 standard errors is infinite.
+## p <= alpha, then bisection to 1e-8 (relative) standard errors, both sides
+## in one pass over the replicates. An end not reached within 2^40 standard
+## errors is infinite.
 wild_interval <- function(pvalue_at, estimate, se, alpha) {
+  side <- c(-1, 1)
   lo <- c(0, 0)                     # in standard errors, below and above
   hi <- c(NA_real_, NA_real_)
   step <- 1
   while (anyNA(hi) && step <= 2^40) {
     open <- which(is.na(hi))
-    p <- pvalue_at(estimate + c(-1, 1)[open] * step * se)
-    for (i in seq_along(open)) {
-      if (p[i] <= alpha) hi[open[i]] <- step else lo[open[i]] <- step
-    }
+    p <- pvalue_at(estimate + side[open] * step * se)
+    hi[open[p <= alpha]] <- step
+    lo[open[p > alpha]] <- step
     step <- step * 2
   }
-  out <- c(-Inf, Inf)
-  for (side in 1:2) {
-    if (is.na(hi[side])) next
-    while (hi[side] - lo[side] > 1e-9 * max(1, lo[side])) {
-      mid <- (lo[side] + hi[side]) / 2
-      if (pvalue_at(estimate + c(-1, 1)[side] * mid * se) <= alpha) hi[side] <- mid else lo[side] <- mid
-    }
-    out[side] <- estimate + c(-1, 1)[side] * (lo[side] + hi[side]) / 2 * se
+  found <- !is.na(hi)
+  while (any(found & hi - lo > 1e-8 * pmax(1, lo))) {
+    mid <- (lo + hi) / 2
+    use <- which(found)
+    p <- pvalue_at(estimate + side[use] * mid[use] * se)
+    below <- use[p <= alpha]
+    above <- use[p > alpha]
+    hi[below] <- mid[below]
+    lo[above] <- mid[above]
   }
-  if (any(!is.finite(out))) {
+  out <- ifelse(found, estimate + side * (lo + hi) / 2 * se, side * Inf)
+  if (!all(found)) {
     warn("the wild bootstrap p-value does not fall below 1 - conf.level however far the null value is from the estimate: the confidence interval is unbounded.",
          class = "clusterab_unbounded_interval")
   }

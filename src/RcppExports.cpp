@@ -412,8 +412,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_wild_pvalues
-Rcpp::NumericVector cpp_wild_pvalues(Rcpp::NumericMatrix comps, Rcpp::NumericVector h, Rcpp::NumericVector t0, double adj);
-RcppExport SEXP _clusterab_cpp_wild_pvalues(SEXP compsSEXP, SEXP hSEXP, SEXP t0SEXP, SEXP adjSEXP) {
+Rcpp::NumericVector cpp_wild_pvalues(Rcpp::NumericMatrix comps, Rcpp::NumericVector h, Rcpp::NumericVector t0, double adj, int threads);
+RcppExport SEXP _clusterab_cpp_wild_pvalues(SEXP compsSEXP, SEXP hSEXP, SEXP t0SEXP, SEXP adjSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -421,7 +421,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type h(hSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type t0(t0SEXP);
     Rcpp::traits::input_parameter< double >::type adj(adjSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_wild_pvalues(comps, h, t0, adj));
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_wild_pvalues(comps, h, t0, adj, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -452,7 +453,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_adjusted_scores_cr2w", (DL_FUNC) &_clusterab_cpp_adjusted_scores_cr2w, 9},
     {"_clusterab_cpp_wild_boot", (DL_FUNC) &_clusterab_cpp_wild_boot, 12},
     {"_clusterab_cpp_wild_weights", (DL_FUNC) &_clusterab_cpp_wild_weights, 6},
-    {"_clusterab_cpp_wild_pvalues", (DL_FUNC) &_clusterab_cpp_wild_pvalues, 4},
+    {"_clusterab_cpp_wild_pvalues", (DL_FUNC) &_clusterab_cpp_wild_pvalues, 5},
     {NULL, NULL, 0}
 };
 

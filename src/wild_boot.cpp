@@ -15,6 +15,7 @@
 #include "cluster_stats.h"
 #include "resampling.h"
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -89,62 +90,103 @@ struct WeightDraw {
   }
 };
 
-struct WildReplicates : public RcppParallel::Worker {
+// Replicates are computed in blocks of `block` consecutive indices aligned
+// at multiples of `block` from `begin` (the R side starts every chunk at a
+// multiple of it), so each block's matrix products, and so every t*, are the
+// same whatever the thread count. Per block of m replicates with weights V
+// (G x m): Delta = U V (p x m), E = V * a - D' Delta (G x m), t* = a'V /
+// sqrt(adj colSums(E^2)); with components also the direction's U1, a1.
+const std::size_t block = 64;
+
+struct WildBlocks : public RcppParallel::Worker {
   const WeightDraw& draw;
-  const double *a0, *u0, *a1, *u1, *d;  // a: G; u, d: p x G
-  std::size_t G, p, begin;
+  Eigen::Map<const Eigen::VectorXd> a0, a1;
+  Eigen::Map<const Eigen::MatrixXd> u0, u1, d;
+  std::size_t G, p, begin, end;
   bool components;
   double adj;
   RcppParallel::RVector<double> t;
   RcppParallel::RMatrix<double> comps;  // 5 x (end - begin) when components
 
-  WildReplicates(const WeightDraw& draw_, const double* a0_, const double* u0_,
-                 const double* a1_, const double* u1_, const double* d_, std::size_t G_,
-                 std::size_t p_, std::size_t begin_, bool components_, double adj_,
-                 Rcpp::NumericVector t_, Rcpp::NumericMatrix comps_)
-      : draw(draw_), a0(a0_), u0(u0_), a1(a1_), u1(u1_), d(d_), G(G_), p(p_),
-        begin(begin_), components(components_), adj(adj_), t(t_), comps(comps_) {}
+  WildBlocks(const WeightDraw& draw_, const double* a0_, const double* u0_, const double* a1_,
+             const double* u1_, const double* d_, std::size_t G_, std::size_t p_,
+             std::size_t begin_, std::size_t end_, bool components_, double adj_,
+             Rcpp::NumericVector t_, Rcpp::NumericMatrix comps_)
+      : draw(draw_), a0(a0_, G_), a1(components_ ? a1_ : a0_, G_), u0(u0_, p_, G_),
+        u1(components_ ? u1_ : u0_, p_, G_), d(d_, p_, G_), G(G_), p(p_), begin(begin_),
+        end(end_), components(components_), adj(adj_), t(t_), comps(comps_) {}
 
   void operator()(std::size_t from, std::size_t to) {
-    std::vector<double> v(G), delta0(p), delta1(p);
-    for (std::size_t r = from; r < to; ++r) {
-      draw(r, v.data());
-      double n0 = 0.0, n1 = 0.0;
-      std::fill(delta0.begin(), delta0.end(), 0.0);
-      std::fill(delta1.begin(), delta1.end(), 0.0);
-      for (std::size_t g = 0; g < G; ++g) {
-        const double vg = v[g];
-        n0 += vg * a0[g];
-        const double* ug = u0 + g * p;
-        for (std::size_t j = 0; j < p; ++j) delta0[j] += vg * ug[j];
-        if (components) {
-          n1 += vg * a1[g];
-          const double* wg = u1 + g * p;
-          for (std::size_t j = 0; j < p; ++j) delta1[j] += vg * wg[j];
-        }
+    Eigen::MatrixXd V(G, block), delta(p, block), E0(G, block), E1;
+    if (components) E1.resize(G, block);
+    for (std::size_t j = from; j < to; ++j) {
+      const std::size_t r0 = begin + j * block;
+      const std::size_t m = std::min(block, end - r0);
+      if (static_cast<std::size_t>(V.cols()) != m) {
+        V.resize(G, m);
+        delta.resize(p, m);
+        E0.resize(G, m);
+        if (components) E1.resize(G, m);
       }
-      double q0 = 0.0, q1 = 0.0, q2 = 0.0;
-      for (std::size_t g = 0; g < G; ++g) {
-        const double* dg = d + g * p;
-        double e0 = v[g] * a0[g], e1 = components ? v[g] * a1[g] : 0.0;
-        for (std::size_t j = 0; j < p; ++j) e0 -= dg[j] * delta0[j];
-        if (components) {
-          for (std::size_t j = 0; j < p; ++j) e1 -= dg[j] * delta1[j];
-          q1 += e0 * e1;
-          q2 += e1 * e1;
-        }
-        q0 += e0 * e0;
-      }
-      const std::size_t i = r - begin;
-      t[i] = n0 / std::sqrt(adj * q0);
+      for (std::size_t i = 0; i < m; ++i) draw(r0 + i, V.data() + i * G);
+      const Eigen::RowVectorXd n0 = a0.transpose() * V;
+      delta.noalias() = u0 * V;
+      E0 = V.array().colwise() * a0.array();
+      E0.noalias() -= d.transpose() * delta;
+      const Eigen::RowVectorXd q0 = E0.colwise().squaredNorm();
+      Eigen::RowVectorXd n1, q1, q2;
       if (components) {
-        comps(0, i) = n0;
-        comps(1, i) = n1;
-        comps(2, i) = q0;
-        comps(3, i) = q1;
-        comps(4, i) = q2;
+        n1 = a1.transpose() * V;
+        delta.noalias() = u1 * V;
+        E1 = V.array().colwise() * a1.array();
+        E1.noalias() -= d.transpose() * delta;
+        q1 = (E0.array() * E1.array()).colwise().sum();
+        q2 = E1.colwise().squaredNorm();
+      }
+      for (std::size_t i = 0; i < m; ++i) {
+        const std::size_t out = r0 + i - begin;
+        t[out] = n0[i] / std::sqrt(adj * q0[i]);
+        if (components) {
+          comps(0, out) = n0[i];
+          comps(1, out) = n1[i];
+          comps(2, out) = q0[i];
+          comps(3, out) = q1[i];
+          comps(4, out) = q2[i];
+        }
       }
     }
+  }
+};
+
+// Counts, for each null value h_k, the replicates with |t*(h_k)| >= bound_k.
+struct PvalueCounts : public RcppParallel::Worker {
+  const double* comps;
+  const std::vector<double>& h;
+  const std::vector<double>& bound2;
+  double adj;
+  std::vector<double> count;
+
+  PvalueCounts(const double* comps_, const std::vector<double>& h_,
+               const std::vector<double>& bound2_, double adj_)
+      : comps(comps_), h(h_), bound2(bound2_), adj(adj_), count(h_.size(), 0.0) {}
+  PvalueCounts(const PvalueCounts& other, RcppParallel::Split)
+      : comps(other.comps), h(other.h), bound2(other.bound2), adj(other.adj),
+        count(other.h.size(), 0.0) {}
+
+  void operator()(std::size_t from, std::size_t to) {
+    const std::size_t m = h.size();
+    for (std::size_t r = from; r < to; ++r) {
+      const double* x = comps + 5 * r;
+      for (std::size_t k = 0; k < m; ++k) {
+        const double hk = h[k];
+        const double num = x[0] + hk * x[1];
+        const double den = adj * (x[2] + 2.0 * hk * x[3] + hk * hk * x[4]);
+        if (num * num >= bound2[k] * den) count[k] += 1.0;
+      }
+    }
+  }
+  void join(const PvalueCounts& other) {
+    for (std::size_t k = 0; k < count.size(); ++k) count[k] += other.count[k];
   }
 };
 
@@ -181,11 +223,13 @@ Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::NumericMatrix u0,
   const std::size_t b = static_cast<std::size_t>(begin), e = static_cast<std::size_t>(end);
   Rcpp::NumericVector t(e - b);
   Rcpp::NumericMatrix comps(components ? 5 : 0, components ? e - b : 0);
-  WildReplicates run(draw, a0.begin(), u0.begin(), components ? a1v.begin() : nullptr,
-                     components ? u1m.begin() : nullptr, d.begin(), G, p, b, components, adj, t,
-                     comps);
-  if (threads <= 1 || e - b < 2) run(b, e);
-  else RcppParallel::parallelFor(b, e, run, 64, threads);
+  if (b % block != 0) Rcpp::stop("internal error: a chunk must start at a multiple of %d", static_cast<int>(block));
+  WildBlocks run(draw, a0.begin(), u0.begin(), components ? a1v.begin() : nullptr,
+                 components ? u1m.begin() : nullptr, d.begin(), G, p, b, e, components, adj, t,
+                 comps);
+  const std::size_t blocks = (e - b + block - 1) / block;
+  if (threads <= 1 || blocks < 2) run(0, blocks);
+  else RcppParallel::parallelFor(0, blocks, run, 1, threads);
   return Rcpp::List::create(Rcpp::Named("t") = t, Rcpp::Named("components") = comps);
 }
 
@@ -206,20 +250,19 @@ Rcpp::NumericMatrix cpp_wild_weights(int G, int type, bool enumerate, Rcpp::Inte
 // t*(h) = (N0 + h N1) / sqrt(adj (Q0 + 2 h Q1 + h^2 Q2)).
 // [[Rcpp::export]]
 Rcpp::NumericVector cpp_wild_pvalues(Rcpp::NumericMatrix comps, Rcpp::NumericVector h,
-                                     Rcpp::NumericVector t0, double adj) {
+                                     Rcpp::NumericVector t0, double adj, int threads) {
   const std::size_t B = comps.ncol(), m = h.size();
-  Rcpp::NumericVector out(m);
-  const double* c = comps.begin();
-  for (std::size_t i = 0; i < m; ++i) {
-    const double hi = h[i], bound = std::fabs(t0[i]) * (1.0 - 1e-10);
-    std::size_t count = 0;
-    for (std::size_t r = 0; r < B; ++r) {
-      const double* x = c + 5 * r;
-      const double num = x[0] + hi * x[1];
-      const double den = adj * (x[2] + 2.0 * hi * x[3] + hi * hi * x[4]);
-      if (num * num >= bound * bound * den) ++count;
-    }
-    out[i] = static_cast<double>(count) / static_cast<double>(B);
+  if (comps.nrow() != 5 || static_cast<std::size_t>(t0.size()) != m)
+    Rcpp::stop("internal error: comps or t0 do not match");
+  std::vector<double> hv(h.begin(), h.end()), bound2(m);
+  for (std::size_t k = 0; k < m; ++k) {
+    const double b = std::fabs(t0[k]) * (1.0 - 1e-10);
+    bound2[k] = b * b;
   }
+  PvalueCounts counts(comps.begin(), hv, bound2, adj);
+  if (threads <= 1) counts(0, B);
+  else RcppParallel::parallelReduce(0, B, counts, 4096, threads);
+  Rcpp::NumericVector out(m);
+  for (std::size_t k = 0; k < m; ++k) out[k] = counts.count[k] / static_cast<double>(B);
   return out;
 }
