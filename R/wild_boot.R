@@ -45,7 +45,11 @@
 #' a linear and the square root of a quadratic function of the null value,
 #' so five numbers per replicate give its t* at any null without
 #' re-running the bootstrap. With WCU the interval is the bootstrap-t
-#' interval b -+ q se, q the conf.level quantile of |t*|.
+#' interval b -+ q se, q the conf.level quantile of |t*|. An end further than
+#' 2^14 standard errors from the estimate is reported as infinite, with a
+#' warning of class `clusterab_unbounded_interval` (with Rademacher weights
+#' and G clusters the WCR p-value is never below 2 / 2^G, so with G <= 5 the
+#' 95% interval is the whole line).
 #'
 #' @param fit An `lm` fit (with or without weights) or a [cluster_lm()] fit.
 #' @param param The coefficient to test: its name (or position).
@@ -203,14 +207,16 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
 ## The interval {r : p(r) > alpha} around the estimate: from the estimate
 ## (where p = 1) outwards by doubling steps of one standard error until
 ## p <= alpha, then bisection to 1e-8 (relative) standard errors, both sides
-## in one pass over the replicates. An end not reached within 2^40 standard
-## errors is infinite.
+## in one pass over the replicates. An end not reached within 2^14 standard
+## errors is infinite: further out the restricted scores are so large next
+## to the bootstrap's that the tie of the identity vector with t is lost to
+## rounding (a WCR p-value with few clusters never falls below 2 / 2^G).
 wild_interval <- function(pvalue_at, estimate, se, alpha) {
   side <- c(-1, 1)
   lo <- c(0, 0)                     # in standard errors, below and above
   hi <- c(NA_real_, NA_real_)
   step <- 1
-  while (anyNA(hi) && step <= 2^40) {
+  while (anyNA(hi) && step <= 2^14) {
     open <- which(is.na(hi))
     p <- pvalue_at(estimate + side[open] * step * se)
     hi[open[p <= alpha]] <- step
