@@ -155,6 +155,7 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
     u0 <- inp$u_hat
   }
   components <- conf.int && impose_null
+  u <- if (components) rbind(u0, Bd) else u0
   type_code <- match(weights, c("rademacher", "webb", "mammen", "normal")) - 1L
   seed <- if (enumerate) c(0L, 0L) else draw_seed()
   work <- G * nrow(u0) * (if (components) 4 else 2)
@@ -162,8 +163,8 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
   ## kernel's blocks, and so every t*, must not depend on it)
   chunk <- 64 * max(1, floor(min(1e4, 1e8 / work) / 64))
   parts <- run_chunks(B, function(begin, end) {
-    cpp_wild_boot(a0, u0, if (components) a1, if (components) Bd, inp$d, inp$adj, type_code,
-                  enumerate, seed, begin, end, threads)
+    cpp_wild_boot(a0, if (components) a1, u, inp$d, inp$adj, type_code, enumerate, seed,
+                  begin, end, threads)
   }, chunk = chunk, progress = progress, label = "Wild cluster bootstrap")
   t_star <- unlist(lapply(parts, `[[`, "t"), use.names = FALSE)
   t0 <- (inp$estimate - null) / inp$se
@@ -187,7 +188,7 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
 
   method <- sprintf("Wild cluster bootstrap-t (%s), %s weights, %s, G = %d clusters; t on the CR1 (HC1) covariance",
                     if (impose_null) "WCR: null imposed" else "WCU: null not imposed",
-                    tools::toTitleCase(weights),
+                    wild_weight_labels[[weights]],
                     if (enumerate) sprintf("all %s^G = %s %s", if (weights == "webb") "6" else "2",
                                            format(B, big.mark = ",", scientific = FALSE),
                                            if (weights == "webb") "weight vectors" else "sign vectors")
@@ -203,6 +204,9 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
     enumerated = enumerate, impose_null = impose_null, seed = if (!enumerate) seed),
     class = c("wild_boot", "htest"))
 }
+
+wild_weight_labels <- c(rademacher = "Rademacher", webb = "Webb", mammen = "Mammen",
+                        normal = "normal")
 
 ## The interval {r : p(r) > alpha} around the estimate: from the estimate
 ## (where p = 1) outwards by doubling steps of one standard error until

@@ -374,15 +374,14 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_wild_boot
-Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::NumericMatrix u0, Rcpp::Nullable<Rcpp::NumericVector> a1, Rcpp::Nullable<Rcpp::NumericMatrix> u1, Rcpp::NumericMatrix d, double adj, int type, bool enumerate, Rcpp::IntegerVector seed, double begin, double end, int threads);
-RcppExport SEXP _clusterab_cpp_wild_boot(SEXP a0SEXP, SEXP u0SEXP, SEXP a1SEXP, SEXP u1SEXP, SEXP dSEXP, SEXP adjSEXP, SEXP typeSEXP, SEXP enumerateSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
+Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::Nullable<Rcpp::NumericVector> a1, Rcpp::NumericMatrix u, Rcpp::NumericMatrix d, double adj, int type, bool enumerate, Rcpp::IntegerVector seed, double begin, double end, int threads);
+RcppExport SEXP _clusterab_cpp_wild_boot(SEXP a0SEXP, SEXP a1SEXP, SEXP uSEXP, SEXP dSEXP, SEXP adjSEXP, SEXP typeSEXP, SEXP enumerateSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type a0(a0SEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type u0(u0SEXP);
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type a1(a1SEXP);
-    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericMatrix> >::type u1(u1SEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type u(uSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type d(dSEXP);
     Rcpp::traits::input_parameter< double >::type adj(adjSEXP);
     Rcpp::traits::input_parameter< int >::type type(typeSEXP);
@@ -391,7 +390,7 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
     Rcpp::traits::input_parameter< double >::type end(endSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_wild_boot(a0, u0, a1, u1, d, adj, type, enumerate, seed, begin, end, threads));
+    rcpp_result_gen = Rcpp::wrap(cpp_wild_boot(a0, a1, u, d, adj, type, enumerate, seed, begin, end, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -451,7 +450,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_stats_scores", (DL_FUNC) &_clusterab_cpp_stats_scores, 4},
     {"_clusterab_cpp_adjusted_scores", (DL_FUNC) &_clusterab_cpp_adjusted_scores, 8},
     {"_clusterab_cpp_adjusted_scores_cr2w", (DL_FUNC) &_clusterab_cpp_adjusted_scores_cr2w, 9},
-    {"_clusterab_cpp_wild_boot", (DL_FUNC) &_clusterab_cpp_wild_boot, 12},
+    {"_clusterab_cpp_wild_boot", (DL_FUNC) &_clusterab_cpp_wild_boot, 11},
     {"_clusterab_cpp_wild_weights", (DL_FUNC) &_clusterab_cpp_wild_weights, 6},
     {"_clusterab_cpp_wild_pvalues", (DL_FUNC) &_clusterab_cpp_wild_pvalues, 5},
     {NULL, NULL, 0}

@@ -101,45 +101,45 @@ const std::size_t block = 64;
 struct WildBlocks : public RcppParallel::Worker {
   const WeightDraw& draw;
   Eigen::Map<const Eigen::VectorXd> a0, a1;
-  Eigen::Map<const Eigen::MatrixXd> u0, u1, d;
+  Eigen::Map<const Eigen::MatrixXd> u, d;  // u: (u0; u1) stacked with components
   std::size_t G, p, begin, end;
   bool components;
   double adj;
   RcppParallel::RVector<double> t;
   RcppParallel::RMatrix<double> comps;  // 5 x (end - begin) when components
 
-  WildBlocks(const WeightDraw& draw_, const double* a0_, const double* u0_, const double* a1_,
-             const double* u1_, const double* d_, std::size_t G_, std::size_t p_,
-             std::size_t begin_, std::size_t end_, bool components_, double adj_,
-             Rcpp::NumericVector t_, Rcpp::NumericMatrix comps_)
-      : draw(draw_), a0(a0_, G_), a1(components_ ? a1_ : a0_, G_), u0(u0_, p_, G_),
-        u1(components_ ? u1_ : u0_, p_, G_), d(d_, p_, G_), G(G_), p(p_), begin(begin_),
+  WildBlocks(const WeightDraw& draw_, const double* a0_, const double* a1_, const double* u_,
+             const double* d_, std::size_t G_, std::size_t p_, std::size_t begin_,
+             std::size_t end_, bool components_, double adj_, Rcpp::NumericVector t_,
+             Rcpp::NumericMatrix comps_)
+      : draw(draw_), a0(a0_, G_), a1(components_ ? a1_ : a0_, G_),
+        u(u_, components_ ? 2 * p_ : p_, G_), d(d_, p_, G_), G(G_), p(p_), begin(begin_),
         end(end_), components(components_), adj(adj_), t(t_), comps(comps_) {}
 
   void operator()(std::size_t from, std::size_t to) {
-    Eigen::MatrixXd V(G, block), delta(p, block), E0(G, block), E1;
+    const std::size_t P = components ? 2 * p : p;
+    Eigen::MatrixXd V(G, block), delta(P, block), E0(G, block), E1;
     if (components) E1.resize(G, block);
     for (std::size_t j = from; j < to; ++j) {
       const std::size_t r0 = begin + j * block;
       const std::size_t m = std::min(block, end - r0);
       if (static_cast<std::size_t>(V.cols()) != m) {
         V.resize(G, m);
-        delta.resize(p, m);
+        delta.resize(P, m);
         E0.resize(G, m);
         if (components) E1.resize(G, m);
       }
       for (std::size_t i = 0; i < m; ++i) draw(r0 + i, V.data() + i * G);
       const Eigen::RowVectorXd n0 = a0.transpose() * V;
-      delta.noalias() = u0 * V;
+      delta.noalias() = u * V;
       E0 = V.array().colwise() * a0.array();
-      E0.noalias() -= d.transpose() * delta;
+      E0.noalias() -= d.transpose() * delta.topRows(p);
       const Eigen::RowVectorXd q0 = E0.colwise().squaredNorm();
       Eigen::RowVectorXd n1, q1, q2;
       if (components) {
         n1 = a1.transpose() * V;
-        delta.noalias() = u1 * V;
         E1 = V.array().colwise() * a1.array();
-        E1.noalias() -= d.transpose() * delta;
+        E1.noalias() -= d.transpose() * delta.bottomRows(p);
         q1 = (E0.array() * E1.array()).colwise().sum();
         q2 = E1.colwise().squaredNorm();
       }
@@ -199,34 +199,29 @@ WeightDraw make_draw(int type, bool enumerate, Rcpp::IntegerVector seed, int G) 
 
 }  // namespace
 
-// Bootstrap t statistics of replicates [begin, end) (and, with a1/u1, their
-// five components for test inversion). a0, a1: length G; u0, u1, d: p x G.
+// Bootstrap t statistics of replicates [begin, end) (and, with a1, their
+// five components for test inversion). a0, a1: length G; d: p x G; u: p x G,
+// or with a1 the 2p x G stack of u0 (rows 1..p) and u1.
 // [[Rcpp::export]]
-Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::NumericMatrix u0,
-                         Rcpp::Nullable<Rcpp::NumericVector> a1,
-                         Rcpp::Nullable<Rcpp::NumericMatrix> u1, Rcpp::NumericMatrix d,
-                         double adj, int type, bool enumerate, Rcpp::IntegerVector seed,
-                         double begin, double end, int threads) {
-  const std::size_t G = a0.size(), p = u0.nrow();
-  if (static_cast<std::size_t>(u0.ncol()) != G || d.nrow() != u0.nrow() || d.ncol() != u0.ncol())
-    Rcpp::stop("internal error: a0, u0 and d do not match");
+Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::Nullable<Rcpp::NumericVector> a1,
+                         Rcpp::NumericMatrix u, Rcpp::NumericMatrix d, double adj, int type,
+                         bool enumerate, Rcpp::IntegerVector seed, double begin, double end,
+                         int threads) {
+  const std::size_t G = a0.size(), p = d.nrow();
   const bool components = a1.isNotNull();
   Rcpp::NumericVector a1v;
-  Rcpp::NumericMatrix u1m;
-  if (components) {
-    a1v = Rcpp::NumericVector(a1.get());
-    u1m = Rcpp::NumericMatrix(u1.get());
-    if (static_cast<std::size_t>(a1v.size()) != G || u1m.nrow() != u0.nrow() || u1m.ncol() != u0.ncol())
-      Rcpp::stop("internal error: a1 and u1 do not match");
-  }
+  if (components) a1v = Rcpp::NumericVector(a1.get());
+  if (static_cast<std::size_t>(d.ncol()) != G || static_cast<std::size_t>(u.ncol()) != G ||
+      static_cast<std::size_t>(u.nrow()) != (components ? 2 * p : p) ||
+      (components && static_cast<std::size_t>(a1v.size()) != G))
+    Rcpp::stop("internal error: a0, a1, u and d do not match");
   const WeightDraw draw = make_draw(type, enumerate, seed, static_cast<int>(G));
   const std::size_t b = static_cast<std::size_t>(begin), e = static_cast<std::size_t>(end);
   Rcpp::NumericVector t(e - b);
   Rcpp::NumericMatrix comps(components ? 5 : 0, components ? e - b : 0);
   if (b % block != 0) Rcpp::stop("internal error: a chunk must start at a multiple of %d", static_cast<int>(block));
-  WildBlocks run(draw, a0.begin(), u0.begin(), components ? a1v.begin() : nullptr,
-                 components ? u1m.begin() : nullptr, d.begin(), G, p, b, e, components, adj, t,
-                 comps);
+  WildBlocks run(draw, a0.begin(), components ? a1v.begin() : nullptr, u.begin(), d.begin(), G,
+                 p, b, e, components, adj, t, comps);
   const std::size_t blocks = (e - b + block - 1) / block;
   if (threads <= 1 || blocks < 2) run(0, blocks);
   else RcppParallel::parallelFor(0, blocks, run, 1, threads);

@@ -107,6 +107,9 @@ test_that("weighted lm and cluster_lm fits equal the brute force", {
                          classes = "clusterab_few_clusters")
   expect_wild_equal(wild_boot(cu, "tr", impose_null = FALSE, threads = 1),
                     brute_wild(y ~ x + tr + z, d, "tr", all_signs(8), impose_null = FALSE))
+  ## `cluster` given again: the fit is recompressed by it
+  expect_equal(wild_boot(cu, "x", cluster = ~ g, threads = 1)$t, wild_boot(cu, "x", threads = 1)$t,
+               tolerance = 1e-12)
   ## a fit from cluster_stats()
   st <- cluster_stats(d, y ~ x + tr + z, cluster = "g")
   cs <- suppressWarnings(cluster_lm(st), classes = "clusterab_few_clusters")
@@ -295,6 +298,8 @@ test_that("bad input gives classed errors and warnings", {
   expect_error(wild_boot(fit, "x", cluster = ~ g, weights = "gauss"), class = "clusterab_error",
                regexp = "`weights` must be one of")
   expect_error(wild_boot(fit, "x"), class = "clusterab_error", regexp = "`cluster` is required")
+  expect_error(wild_boot(fit, "x", cluster = ~ g + tr), class = "clusterab_error",
+               regexp = "multiway")
   expect_error(wild_boot(fit, "x", cluster = ~ g, B = 0), class = "clusterab_error",
                regexp = "`B`")
   expect_error(wild_boot(fit, "x", cluster = ~ g, null = NA), class = "clusterab_error",
