@@ -168,7 +168,8 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
   }, chunk = chunk, progress = progress, label = "Wild cluster bootstrap")
   t_star <- unlist(lapply(parts, `[[`, "t"), use.names = FALSE)
   t0 <- (inp$estimate - null) / inp$se
-  p <- mean(abs(t_star) >= abs(t0) * (1 - 1e-10))
+  ## a replicate whose bootstrap scores all vanish has no t*: it does not count
+  p <- sum(abs(t_star) >= abs(t0) * (1 - 1e-10), na.rm = TRUE) / B
 
   ci <- NULL
   if (conf.int) {

@@ -117,6 +117,20 @@ test_that("weighted lm and cluster_lm fits equal the brute force", {
                tolerance = 1e-12)
 })
 
+test_that("rows dropped for missing values and factor covariates are handled as lm() does", {
+  d <- wild_data(9, seed = 17)
+  d$f <- factor(sample(c("a", "b", "c"), nrow(d), replace = TRUE))
+  d$x[c(2, 15)] <- NA
+  fit <- lm(y ~ x + f + tr, d)
+  complete <- d[!is.na(d$x), ]
+  a <- wild_boot(fit, "x", cluster = ~ g, threads = 1)
+  b <- wild_boot(lm(y ~ x + f + tr, complete), "x", cluster = complete$g, threads = 1)
+  expect_equal(a$t, b$t, tolerance = 1e-12)
+  expect_equal(a$p.value, b$p.value)
+  expect_equal(wild_boot(fit, "fb", cluster = d$g, conf.int = FALSE, threads = 1)$t,
+               wild_boot(fit, 3, cluster = "g", conf.int = FALSE, threads = 1)$t)
+})
+
 test_that("Webb weights: 6^G enumeration equals the brute force", {
   need("sandwich")
   d <- wild_data(4, seed = 5)
