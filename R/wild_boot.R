@@ -23,7 +23,8 @@
 #' v_g s~_g and bootstrap scores v_g s~_g - M_g (b* - b~); only c' B of them
 #' is needed (c picks the coefficient), so after precomputing
 #' a_g = c' B s~_g, u_g = B s~_g and d_g = M_g B c a replicate costs O(G p)
-#' operations: O(B G p) in all, whatever the number of rows.
+#' operations: O(B G p) in all, whatever the number of rows (computed as
+#' matrix products over blocks of replicates).
 #'
 #' **Weights.** Rademacher (+1 or -1, each with probability 1/2), Webb's six
 #' points (+-sqrt(1/2), +-1, +-sqrt(3/2), each 1/6; better with fewer than
@@ -159,12 +160,14 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
   type_code <- match(weights, c("rademacher", "webb", "mammen", "normal")) - 1L
   seed <- if (enumerate) c(0L, 0L) else draw_seed()
   work <- G * nrow(u0) * (if (components) 4 else 2)
-  ## chunks of whole blocks of 64 replicates, whatever the thread count (the
-  ## kernel's blocks, and so every t*, must not depend on it)
-  chunk <- 64 * max(1, floor(min(1e4, 1e8 / work) / 64))
+  ## The kernel works on blocks of replicates (matrix products of G x block
+  ## weights), chosen from G alone, and chunks are whole blocks: the blocks,
+  ## and so every t*, do not depend on the thread count.
+  block <- if (G <= 1024) 256L else if (G <= 16384) 64L else if (G <= 131072) 8L else 1L
+  chunk <- block * max(1, floor(min(1e4, 1e8 / work) / block))
   parts <- run_chunks(B, function(begin, end) {
     cpp_wild_boot(a0, if (components) a1, u, inp$d, inp$adj, type_code, enumerate, seed,
-                  begin, end, threads)
+                  begin, end, block, threads)
   }, chunk = chunk, progress = progress, label = "Wild cluster bootstrap")
   t_star <- unlist(lapply(parts, `[[`, "t"), use.names = FALSE)
   t0 <- (inp$estimate - null) / inp$se

@@ -374,8 +374,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_wild_boot
-Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::Nullable<Rcpp::NumericVector> a1, Rcpp::NumericMatrix u, Rcpp::NumericMatrix d, double adj, int type, bool enumerate, Rcpp::IntegerVector seed, double begin, double end, int threads);
-RcppExport SEXP _clusterab_cpp_wild_boot(SEXP a0SEXP, SEXP a1SEXP, SEXP uSEXP, SEXP dSEXP, SEXP adjSEXP, SEXP typeSEXP, SEXP enumerateSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
+Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::Nullable<Rcpp::NumericVector> a1, Rcpp::NumericMatrix u, Rcpp::NumericMatrix d, double adj, int type, bool enumerate, Rcpp::IntegerVector seed, double begin, double end, int block_size, int threads);
+RcppExport SEXP _clusterab_cpp_wild_boot(SEXP a0SEXP, SEXP a1SEXP, SEXP uSEXP, SEXP dSEXP, SEXP adjSEXP, SEXP typeSEXP, SEXP enumerateSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP block_sizeSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -389,8 +389,9 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
     Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
     Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    Rcpp::traits::input_parameter< int >::type block_size(block_sizeSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_wild_boot(a0, a1, u, d, adj, type, enumerate, seed, begin, end, threads));
+    rcpp_result_gen = Rcpp::wrap(cpp_wild_boot(a0, a1, u, d, adj, type, enumerate, seed, begin, end, block_size, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -450,7 +451,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_stats_scores", (DL_FUNC) &_clusterab_cpp_stats_scores, 4},
     {"_clusterab_cpp_adjusted_scores", (DL_FUNC) &_clusterab_cpp_adjusted_scores, 8},
     {"_clusterab_cpp_adjusted_scores_cr2w", (DL_FUNC) &_clusterab_cpp_adjusted_scores_cr2w, 9},
-    {"_clusterab_cpp_wild_boot", (DL_FUNC) &_clusterab_cpp_wild_boot, 11},
+    {"_clusterab_cpp_wild_boot", (DL_FUNC) &_clusterab_cpp_wild_boot, 12},
     {"_clusterab_cpp_wild_weights", (DL_FUNC) &_clusterab_cpp_wild_weights, 6},
     {"_clusterab_cpp_wild_pvalues", (DL_FUNC) &_clusterab_cpp_wild_pvalues, 5},
     {NULL, NULL, 0}

@@ -91,18 +91,17 @@ struct WeightDraw {
 };
 
 // Replicates are computed in blocks of `block` consecutive indices aligned
-// at multiples of `block` from `begin` (the R side starts every chunk at a
-// multiple of it), so each block's matrix products, and so every t*, are the
-// same whatever the thread count. Per block of m replicates with weights V
+// at multiples of `block` from `begin` (the R side chooses `block` from G
+// alone and starts every chunk at a multiple of it), so each block's matrix
+// products, and so every t*, are the same whatever the thread count.
+// Per block of m replicates with weights V
 // (G x m): Delta = U V (p x m), E = V * a - D' Delta (G x m), t* = a'V /
 // sqrt(adj colSums(E^2)); with components also the direction's U1, a1.
-const std::size_t block = 64;
-
 struct WildBlocks : public RcppParallel::Worker {
   const WeightDraw& draw;
   Eigen::Map<const Eigen::VectorXd> a0, a1;
   Eigen::Map<const Eigen::MatrixXd> u, d;  // u: (u0; u1) stacked with components
-  std::size_t G, p, begin, end;
+  std::size_t G, p, begin, end, block;
   bool components;
   double adj;
   RcppParallel::RVector<double> t;
@@ -110,11 +109,12 @@ struct WildBlocks : public RcppParallel::Worker {
 
   WildBlocks(const WeightDraw& draw_, const double* a0_, const double* a1_, const double* u_,
              const double* d_, std::size_t G_, std::size_t p_, std::size_t begin_,
-             std::size_t end_, bool components_, double adj_, Rcpp::NumericVector t_,
+             std::size_t end_, std::size_t block_, bool components_, double adj_,
+             Rcpp::NumericVector t_,
              Rcpp::NumericMatrix comps_)
       : draw(draw_), a0(a0_, G_), a1(components_ ? a1_ : a0_, G_),
         u(u_, components_ ? 2 * p_ : p_, G_), d(d_, p_, G_), G(G_), p(p_), begin(begin_),
-        end(end_), components(components_), adj(adj_), t(t_), comps(comps_) {}
+        end(end_), block(block_), components(components_), adj(adj_), t(t_), comps(comps_) {}
 
   void operator()(std::size_t from, std::size_t to) {
     const std::size_t P = components ? 2 * p : p;
@@ -206,7 +206,7 @@ WeightDraw make_draw(int type, bool enumerate, Rcpp::IntegerVector seed, int G) 
 Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::Nullable<Rcpp::NumericVector> a1,
                          Rcpp::NumericMatrix u, Rcpp::NumericMatrix d, double adj, int type,
                          bool enumerate, Rcpp::IntegerVector seed, double begin, double end,
-                         int threads) {
+                         int block_size, int threads) {
   const std::size_t G = a0.size(), p = d.nrow();
   const bool components = a1.isNotNull();
   Rcpp::NumericVector a1v;
@@ -219,9 +219,11 @@ Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::Nullable<Rcpp::NumericVec
   const std::size_t b = static_cast<std::size_t>(begin), e = static_cast<std::size_t>(end);
   Rcpp::NumericVector t(e - b);
   Rcpp::NumericMatrix comps(components ? 5 : 0, components ? e - b : 0);
+  if (block_size < 1) Rcpp::stop("internal error: block_size must be positive");
+  const std::size_t block = static_cast<std::size_t>(block_size);
   if (b % block != 0) Rcpp::stop("internal error: a chunk must start at a multiple of %d", static_cast<int>(block));
   WildBlocks run(draw, a0.begin(), components ? a1v.begin() : nullptr, u.begin(), d.begin(), G,
-                 p, b, e, components, adj, t, comps);
+                 p, b, e, block, components, adj, t, comps);
   const std::size_t blocks = (e - b + block - 1) / block;
   if (threads <= 1 || blocks < 2) run(0, blocks);
   else RcppParallel::parallelFor(0, blocks, run, 1, threads);
