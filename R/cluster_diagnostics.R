@@ -101,10 +101,10 @@
 #'   [randomization_test()].
 #' @examples
 #' fit <- lm(revenue ~ treated + baseline, data = geo_experiment)
-#' diag <- cluster_diagnostics(fit, cluster = ~ region)
-#' diag
-#' head(tidy(diag))
-#' plot(diag)
+#' dg <- cluster_diagnostics(fit, cluster = ~ region)
+#' dg
+#' head(tidy(dg))
+#' plot(dg)
 #' @export
 cluster_diagnostics <- function(fit, cluster = NULL, param = NULL, rho = 0, threads = NULL) {
   if (inherits(fit, "glm")) {
@@ -313,43 +313,53 @@ diagnostic_parts_stats <- function(fit, cluster, threads) {
 print.cluster_diagnostics <- function(x, digits = max(3L, getOption("digits") - 3L),
                                       max_rows = 10L, ...) {
   cl <- x$clusters
+  fmt <- function(v) format(v, digits = digits)
+  id <- function(i) format(cl$cluster[i], trim = TRUE)
   sizes <- range(cl$n)
-  cat("Cluster diagnostics\n")
-  cat(sprintf("  %d clusters%s, %s rows; cluster sizes %s to %s (coefficient of variation %s)\n",
-              x$G, if (is.null(x$cluster_label) || x$cluster_label %in% c("", "cluster")) "" else
-                sprintf(" (%s)", x$cluster_label),
+  label <- x$cluster_label
+  cat(sprintf("Cluster diagnostics: %d clusters%s, %s rows, sizes %s to %s (coefficient of variation %s)\n",
+              x$G, if (is.null(label) || label %in% c("", "cluster")) "" else sprintf(" (%s)", label),
               format(x$nobs, big.mark = ","), format(sizes[1L], big.mark = ","),
-              format(sizes[2L], big.mark = ","), format(x$cv_size, digits = digits)))
+              format(sizes[2L], big.mark = ","), fmt(x$cv_size)))
+  top <- which.max(cl$leverage)
+  cat(sprintf("  leverage tr(H_gg): average k / G = %s (k = %d), largest %s (cluster %s)\n",
+              fmt(x$k / x$G), x$k, fmt(cl$leverage[top]), id(top)))
+  suffix <- if (length(x$param) == 1L) "" else paste0(".", x$param)
   for (j in seq_along(x$param)) {
     p <- x$param[j]
-    cat(sprintf("  `%s`%s: estimate %s (CR1 SE %s); effective number of clusters G*(%s) = %s\n",
-                p, if (x$param_default) " (the first coefficient after the intercept; choose another with `param =`)" else "",
-                format(x$estimate[[p]], digits = digits), format(x$std.error[[p]], digits = digits),
-                format(x$rho), format(x$G_star[[p]], digits = digits)))
+    cat(sprintf("\n`%s`%s: estimate %s, CR1 SE %s\n", p,
+                if (x$param_default) " (the first coefficient after the intercept; choose with `param =`)" else "",
+                fmt(x$estimate[[p]]), fmt(x$std.error[[p]])))
+    cat(sprintf("  effective number of clusters G*(%s) = %s (Carter, Schnepel and Steigerwald)\n",
+                format(x$rho), fmt(x$G_star[[p]])))
+    pl <- cl[[paste0("partial_leverage", suffix[j])]]
+    est <- cl[[paste0("estimate_without", suffix[j])]]
+    top <- which.max(pl)
+    cat(sprintf("  partial leverage: largest %s (cluster %s)\n", fmt(pl[top]), id(top)))
+    if (any(!is.na(est))) {
+      lo <- which.min(est); hi <- which.max(est)
+      cat(sprintf("  leave-one-cluster-out estimates: %s (without %s) to %s (without %s)\n",
+                  fmt(est[lo]), id(lo), fmt(est[hi]), id(hi)))
+    }
   }
-  cat(sprintf("  average leverage k / G = %s (k = %d coefficients)\n",
-              format(x$k / x$G, digits = digits), x$k))
   flagged <- cl[cl$dominant, , drop = FALSE]
-  cat(sprintf("\nDominant clusters (leverage > 3 k / G = %s, partial leverage > 3 / G = %s, or leaving the cluster out moves the estimate by more than one CR1 SE): ",
-              format(x$rules[["leverage"]], digits = digits),
-              format(x$rules[["partial_leverage"]], digits = digits)))
-  if (!nrow(flagged)) {
-    cat("none.\n")
-  } else {
-    cat(sprintf("%d.\n", nrow(flagged)))
-    shown <- flagged[order(-flagged$leverage), , drop = FALSE]
-    shown <- utils::head(shown, max_rows)
+  cat(sprintf(paste0("\nDominant clusters (leverage > 3 k / G = %s, partial leverage > 3 / G = %s, ",
+                     "or an estimate that moves by more than one CR1 SE without the cluster): %s\n"),
+              fmt(x$rules[["leverage"]]), fmt(x$rules[["partial_leverage"]]),
+              if (nrow(flagged)) nrow(flagged) else "none"))
+  if (nrow(flagged)) {
+    shown <- utils::head(flagged[order(-flagged$leverage), , drop = FALSE], max_rows)
     shown$dominant <- NULL
     print(shown, digits = digits, row.names = FALSE)
     if (nrow(flagged) > max_rows) cat(sprintf("  ... and %d more (see tidy()).\n", nrow(flagged) - max_rows))
   }
-  small <- min(x$G_star) < few_clusters_limit || nrow(flagged)
-  if (small) {
+  if (nrow(flagged) || min(x$G_star) < few_clusters_limit) {
     cat(sprintf(paste0(
       "\nWith %s, CR1 t tests with G - 1 df reject too often. Prefer CR2 with Satterthwaite df ",
       "(coef_test(fit, cluster, type = \"CR2\")) or the wild cluster bootstrap (wild_boot()), ",
-      "and report the estimates without the dominant clusters.\n"),
-      if (nrow(flagged)) "dominant clusters" else sprintf("an effective number of clusters below %d", few_clusters_limit)))
+      "and report how the estimate moves without the dominant clusters.\n"),
+      if (nrow(flagged)) "dominant clusters" else
+        sprintf("an effective number of clusters below %d", few_clusters_limit)))
   }
   if (length(x$notes)) cat(paste0("Note: ", x$notes, "\n"), sep = "")
   invisible(x)
