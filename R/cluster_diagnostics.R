@@ -138,16 +138,17 @@ cluster_diagnostics <- function(fit, cluster = NULL, param = NULL, rho = 0, thre
   chosen <- choose_params(param, parts$coefficients)
   param <- chosen$param
   pos <- match(param, parts$kept)
-  Fm <- param_functionals(pos, parts)
+  fun <- param_functionals(pos, parts)
+  Fm <- fun$F
   inf <- cpp_cluster_influence(parts$packed, parts$design, parts$bread, parts$scores, Fm,
                                0L, 1e-8, threads)
   fBf <- colSums(Fm * (parts$bread %*% Fm))
   partial <- sweep(inf$quad, 2L, fBf, "/")
   estimate <- parts$coefficients[param]
-  without <- sweep(-inf$delta, 2L, estimate, "+")
+  without <- sweep(-sweep(inf$delta, 2L, fun$units, "*"), 2L, estimate, "+")
   ## CR1 standard errors of the estimates (clubSandwich's CR1: G / (G - 1))
   proj <- crossprod(parts$scores, parts$bread %*% Fm)
-  se <- sqrt(G / (G - 1) * colSums(proj^2))
+  se <- fun$units * sqrt(G / (G - 1) * colSums(proj^2))
   ## G*: with weights normalised to mean 1 (the scaled moments' total weight)
   wbar <- sum(parts$packed[1L, ]) / sum(parts$n)
   gamma <- (1 - rho) * inf$quad * wbar + if (rho > 0) rho * inf$lin^2 else 0
@@ -229,21 +230,29 @@ choose_params <- function(param, coefficients) {
 ## coefficients of the engine to the coefficients `pos` (positions among the
 ## kept ones) in the data's units: a slope is its scaled coefficient times
 ## z_scale / escale; the intercept of a centred fit absorbs the shifts,
-## beta_0 = beta~_0 - sum_j c_j beta_j.
+## beta_0 = beta~_0 - sum_j c_j beta_j. Returned as directions `F` (columns of
+## largest entry 1, so that quadratic forms in them neither overflow nor
+## underflow) and the factors `units` that take a value in those directions to
+## the data's units (`F * units` per column is the functional).
 param_functionals <- function(pos, parts) {
   p <- length(parts$kept)
   Fm <- matrix(0, p, length(pos))
+  units <- numeric(length(pos))
   slopes <- which(parts$design > 0L)
   for (j in seq_along(pos)) {
     i <- pos[j]
     if (parts$design[i] == 0L) {
       Fm[i, j] <- 1
       if (length(slopes)) Fm[slopes, j] <- -parts$shift * parts$z_scale[slopes]
+      top <- max(abs(Fm[, j]))
+      Fm[, j] <- Fm[, j] / top
+      units[j] <- top / parts$escale
     } else {
-      Fm[i, j] <- parts$z_scale[i]
+      Fm[i, j] <- 1
+      units[j] <- parts$z_scale[i] / parts$escale
     }
   }
-  Fm / parts$escale
+  list(F = Fm, units = units)
 }
 
 ## What the diagnostics need from an lm fit, in the engine's centred and

@@ -282,3 +282,32 @@ test_that("bad input gives classed errors naming the argument", {
   expect_error(cluster_diagnostics(d, cluster = ~ g), "`fit` must be an lm\\(\\) or cluster_lm\\(\\) fit",
                class = "clusterab_error")
 })
+
+test_that("extreme units: results are equivariant (power-of-two scaling inside), also with rho > 0", {
+  d <- diag_data(seed = 13)
+  params <- c("trt", "x", "(Intercept)")
+  r1 <- cluster_diagnostics(lm(y ~ trt + x, d, weights = w), cluster = ~ g, param = params, rho = 0.4)
+  d2 <- transform(d, x = x * 1e150, y = y * 1e-100, w = w * 1e200)
+  r2 <- cluster_diagnostics(lm(y ~ trt + x, d2, weights = w), cluster = ~ g, param = params, rho = 0.4)
+  expect_equal(r2$clusters$estimate_without.x, r1$clusters$estimate_without.x * 1e-250, tolerance = 1e-10)
+  expect_equal(r2$clusters$estimate_without.trt, r1$clusters$estimate_without.trt * 1e-100, tolerance = 1e-10)
+  expect_equal(r2$clusters$`estimate_without.(Intercept)`, r1$clusters$`estimate_without.(Intercept)` * 1e-100,
+               tolerance = 1e-10)
+  expect_equal(r2$std.error, r1$std.error * c(1e-100, 1e-250, 1e-100), tolerance = 1e-10)
+  cols <- grep("leverage", names(r1$clusters))
+  expect_equal(r2$clusters[, cols], r1$clusters[, cols], tolerance = 1e-10)
+  expect_equal(r2$G_star, r1$G_star, tolerance = 1e-10)
+})
+
+test_that("the thread count does not change the result; a multiway cluster_lm fit uses its first variable", {
+  d <- diag_data(seed = 14)
+  fit <- lm(y ~ trt + x, d)
+  expect_identical(cluster_diagnostics(fit, cluster = ~ g, threads = 1),
+                   cluster_diagnostics(fit, cluster = ~ g, threads = 2))
+  d$h <- d$g %% 4
+  cm <- quiet_few(cluster_lm(y ~ trt + x, d, cluster = ~ g + h))
+  res <- cluster_diagnostics(cm, param = "x")
+  expect_identical(res$G, 12L)
+  expect_equal(res$clusters$estimate_without, refit_without(y ~ trt + x, d, "x")[, 1L], tolerance = 1e-10)
+  expect_error(cluster_diagnostics(cm, cluster = ~ g + h), "one clustering variable", class = "clusterab_error")
+})
