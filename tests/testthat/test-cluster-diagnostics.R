@@ -266,7 +266,9 @@ test_that("bad input gives classed errors naming the argument", {
   fa <- lm(y ~ trt + x + x2, d)
   expect_error(cluster_diagnostics(fa, cluster = ~ g, param = "x2"), "`x2`, which is aliased",
                class = "clusterab_error")
-  expect_identical(cluster_diagnostics(fa, cluster = ~ g, param = "x")$param, "x")
+  ra <- cluster_diagnostics(fa, cluster = ~ g, param = "x")
+  expect_identical(ra$param, "x")
+  expect_equal(ra$clusters$estimate_without, refit_without(y ~ trt + x + x2, d, "x")[, 1L], tolerance = 1e-10)
   two <- d[d$g %in% 1:2, ]
   expect_error(cluster_diagnostics(lm(y ~ x, two), cluster = ~ g), "has 2 clusters.*at least 3",
                class = "clusterab_error")
@@ -310,4 +312,16 @@ test_that("the thread count does not change the result; a multiway cluster_lm fi
   expect_identical(res$G, 12L)
   expect_equal(res$clusters$estimate_without, refit_without(y ~ trt + x, d, "x")[, 1L], tolerance = 1e-10)
   expect_error(cluster_diagnostics(cm, cluster = ~ g + h), "one clustering variable", class = "clusterab_error")
+})
+
+test_that("factor covariates and interactions (model.matrix columns) give lm()'s leave-out estimates", {
+  d <- diag_data(seed = 15)
+  d$f <- factor(sample(c("a", "b", "c"), nrow(d), replace = TRUE))
+  fit <- lm(y ~ trt * x + f, d)
+  params <- c("trt:x", "fc", "trt")
+  res <- cluster_diagnostics(fit, cluster = ~ g, param = params)
+  expect_equal(unname(without_matrix(res)), refit_without(y ~ trt * x + f, d, params), tolerance = 1e-10)
+  X <- model.matrix(fit)
+  H <- X %*% solve(crossprod(X), t(X))
+  expect_equal(res$clusters$leverage, as.vector(tapply(diag(H), d$g, sum)), tolerance = 1e-10)
 })
