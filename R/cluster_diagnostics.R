@@ -408,6 +408,8 @@ plot.cluster_diagnostics <- function(x, param = x$param[1L], main = NULL, xlab =
                  main = main, xlab = xlab, ylab = ylab, ...)
   graphics::abline(h = full, lwd = 2)
   graphics::abline(h = full + c(-1, 1) * se, lty = 2)
+  graphics::mtext("solid: full-sample estimate; dashed: one CR1 SE either side; filled: dominant clusters",
+                  side = 3, line = 0.3, cex = 0.75)
   if (any(cl$dominant & !is.na(est))) {
     d <- cl$dominant & !is.na(est)
     graphics::text(lev[d], est[d], labels = format(cl$cluster[d], trim = TRUE), pos = 4, cex = 0.8)
