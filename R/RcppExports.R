@@ -77,6 +77,10 @@ cpp_ri_criterion <- function(within, sums, n, rho, nobs, reml, order) {
     .Call(`_clusterab_cpp_ri_criterion`, within, sums, n, rho, nobs, reml, order)
 }
 
+cpp_cr2_df_moments <- function(M0, M1, M2, weighted, design, B, Q, Ct, joint, threads) {
+    .Call(`_clusterab_cpp_cr2_df_moments`, M0, M1, M2, weighted, design, B, Q, Ct, joint, threads)
+}
+
 cpp_solve_stats <- function(S, design, y_index, norm2, tol) {
     .Call(`_clusterab_cpp_solve_stats`, S, design, y_index, norm2, tol)
 }

@@ -38,7 +38,8 @@ utils::globalVariables(c(":=", "variant", "n", "experiment_id", ".N", ".SD",
 #' form: the regression of the unit-level metric on the variant indicator
 #' (the control's and that variant's units only), with the cluster-robust
 #' covariance of [vcov_cluster()] of type `type` and t tests with G - 1
-#' degrees of freedom, G the number of clusters in the two arms: equal to
+#' degrees of freedom, G the number of clusters in the two arms (the
+#' Satterthwaite df for `type = "CR2"`, as [coef_test()]): equal to
 #' `coef_test(lm(y ~ treat, d), cluster = ~ household_id, type = type)` and
 #' its [coef_ci()] (test `"cluster t"`). Ratio metrics use the delta method
 #' over clusters (test `"cluster delta"`): the cluster sums of numerator and
@@ -639,7 +640,10 @@ compare_cluster <- function(y, x, treat, cl, cluster, type, level) {
   l_v <- c(1, 1, xbar)
   m_c <- sum(l_c * b)
   m_v <- sum(l_v * b)
-  out <- c(list(test = test, statistic = tab[".treat", 3L], df = attr(tab, "df"),
+  ## CR2: Satterthwaite df, one per coefficient
+  df_t <- attr(tab, "df")
+  if (length(df_t) > 1L) df_t <- unname(df_t[[".treat"]])
+  out <- c(list(test = test, statistic = tab[".treat", 3L], df = df_t,
                 p.value = tab[".treat", 4L], control_value = m_c, variant_value = m_v,
                 estimate = b[[".treat"]], conf.low = ci[1L, 1L], conf.high = ci[1L, 2L],
                 std.error = tab[".treat", 2L]),
@@ -720,9 +724,11 @@ print.experiment_results <- function(x, digits = 3L, ...) {
     if (!is.null(settings$cluster)) {
       G <- settings$clusters[[as.character(e)]]
       dfs <- unique(rows$df[rows$test %in% c("cluster t", "CUPED cluster t") & is.finite(rows$df)])
-      cat(sprintf("Cluster-robust at the %s level: %s clusters, %s, t tests with G - 1 df%s; ratio metrics by the delta method over clusters (z)\n",
+      satt <- identical(settings$type, "CR2")
+      cat(sprintf("Cluster-robust at the %s level: %s clusters, %s, t tests with %s df%s; ratio metrics by the delta method over clusters (z)\n",
                   settings$cluster, format(G, big.mark = ","), settings$type,
-                  if (length(dfs) == 1L) sprintf(" (%s)", format(dfs, big.mark = ",")) else ""))
+                  if (satt) "Satterthwaite" else "G - 1",
+                  if (length(dfs) == 1L) sprintf(" (%s)", format(signif(dfs, if (satt) 3L else 15L), big.mark = ",")) else ""))
     }
     if (length(settings$covariate) && "variance_reduction" %in% names(rows)) {
       cov <- settings$covariate

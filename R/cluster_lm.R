@@ -156,7 +156,13 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   if (!cr1p_undefined(type, term$G, k)) check_finite_fit(beta, V, z[kept + 1L], z[q])
   coefs <- stats::setNames(rep(NA_real_, length(design)), coef_names)
   coefs[!sol$aliased] <- beta
-  list(coefficients = coefs, vcov = V, type = type, cadjust = cadjust, nobs = n,
+  ## what the Satterthwaite df of CR2 need besides the statistics (the moments
+  ## are read from `stats` when needed: R/satterthwaite.R)
+  cr2 <- if (type == "CR2" && !length(more_terms)) {
+    list(design = kept, bread = bread, intercept = stats$intercept && kept[1L] == 0L,
+         shift = shift[kept[kept > 0L] + 1L], z_scale = z_scale)
+  }
+  list(coefficients = coefs, vcov = V, type = type, cadjust = cadjust, nobs = n, cr2 = cr2,
        rank = k, df.residual = n - k, G = stats::setNames(length(stats$n), stats$cluster_name),
        sigma = sqrt(max(rss, 0) / (n - k)) / (sc$z[q] * sqrt(sc$w)),
        r.squared = 1 - max(rss, 0) / tss,
@@ -317,6 +323,7 @@ vcov_cluster_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadju
     V <- x$vcov
     G <- cluster_lm_G(x)
     notes <- list()
+    fit <- x
   } else {
     fit <- if (is.null(cluster) && length(x$G) == 1L &&
                (!x$weighted || !(type %in% c("HC2", "HC3", "CR2")) || length(x$stats$moments) == 3L)) {
@@ -330,7 +337,24 @@ vcov_cluster_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadju
     fit$G <- G
     notes <- cluster_lm_notes(fit)
   }
-  list(vcov = if (fix) fix_psd(V) else V, type = type, G = G, notes = notes)
+  list(vcov = if (fix) fix_psd(V) else V, type = type, G = G, notes = notes,
+       cr2 = cluster_lm_cr2_basis(fit, type))
+}
+
+## The CR2 basis (R/satterthwaite.R) of a cluster_lm fit from its statistics;
+## NULL for other types. A fit made before the basis was stored gets it
+## recomputed.
+cluster_lm_cr2_basis <- function(fit, type) {
+  if (type != "CR2" || length(fit$G) > 1L) return(NULL)
+  b <- fit$cr2
+  if (is.null(b)) {
+    sub <- if (!identical(fit$formula, fit$stats$formula)) fit$formula
+    b <- fit_from_stats(fit$stats, "CR2", TRUE, 1L, sub)$cr2
+  }
+  if (is.null(b)) return(NULL)
+  moments <- stats_scaled(fit$stats)$moments
+  cr2_basis(if (fit$weighted) moments[["0"]], moments[["1"]], if (fit$weighted) moments[["2"]],
+            b$design, b$bread, b$intercept, b$shift, b$z_scale)
 }
 
 ## The numbers of clusters of a fit, named by the clustering variables; ids
@@ -550,7 +574,8 @@ formula.cluster_lm <- function(x, ...) x$formula
 #' @param object A [cluster_lm()] fit.
 #' @param parm Coefficients (names or positions); all by default.
 #' @param level Confidence level.
-#' @param df Degrees of freedom, as in [coef_test()]: by default G - 1.
+#' @param df Degrees of freedom, as in [coef_test()]: by default G - 1, and
+#'   for type "CR2" the Satterthwaite df of each coefficient.
 #' @param ... Ignored.
 #' @return A matrix with the lower and upper limits.
 #' @export
@@ -564,8 +589,10 @@ print.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3L), ...)
   cat("Coefficients:\n")
   print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
   G <- cluster_lm_G(x)
-  cat(sprintf("\n%s cluster-robust standard errors, clustered by %s; summary() tests with %s df (G - 1)\n",
-              x$type, cluster_count_text(G), format(min(G) - 1L, big.mark = ",")))
+  df <- if (identical(x$type, "CR2") && length(G) == 1L) "Satterthwaite df" else
+    sprintf("%s df (G - 1)", format(min(G) - 1L, big.mark = ","))
+  cat(sprintf("\n%s cluster-robust standard errors, clustered by %s; summary() tests with %s\n",
+              x$type, cluster_count_text(G), df))
   print_notes(note_text(cluster_lm_notes(x)))
   invisible(x)
 }
@@ -582,8 +609,10 @@ cluster_count_text <- function(G) {
 #' @param object A [cluster_lm()] fit.
 #' @param df Degrees of freedom for the t tests, as in [coef_test()]: `NULL`
 #'   (the default) is G - 1, the number of clusters less one (the smallest
-#'   number for multiway clustering), as Stata and fixest; `"residual"` the
-#'   residual degrees of freedom, as `lmtest::coeftest()`; or a number.
+#'   number for multiway clustering), as Stata and fixest, and for type "CR2"
+#'   the Satterthwaite df of each coefficient (clubSandwich's test);
+#'   `"cluster"` is G - 1 always; `"residual"` the residual degrees of
+#'   freedom, as `lmtest::coeftest()`; or a number.
 #' @param x A `summary.cluster_lm` object.
 #' @param digits Number of significant digits to print.
 #' @param ... Ignored.
@@ -595,7 +624,8 @@ cluster_count_text <- function(G) {
 #' @examples
 #' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
 #'                   cluster = ~ region, type = "CR2")
-#' summary(fit)                    # t tests with G - 1 df
+#' summary(fit)                    # CR2: t tests with Satterthwaite df
+#' summary(fit, df = "cluster")    # G - 1 df
 #' summary(fit, df = "residual")   # lmtest's residual df
 #' @export
 summary.cluster_lm <- function(object, df = NULL, ...) {
@@ -639,10 +669,12 @@ generics::glance
 #' @param x A [cluster_lm()] fit.
 #' @param conf.int Add confidence limits?
 #' @param conf.level Their level.
-#' @param df Degrees of freedom, as in [coef_test()]: by default G - 1.
+#' @param df Degrees of freedom, as in [coef_test()]: by default G - 1, and
+#'   for type "CR2" the Satterthwaite df of each coefficient.
 #' @param ... Ignored.
 #' @return A data frame with broom's columns `term`, `estimate`,
-#'   `std.error`, `statistic`, `p.value` (and `conf.low`, `conf.high`).
+#'   `std.error`, `statistic`, `df` (the t tests' degrees of freedom),
+#'   `p.value` (and `conf.low`, `conf.high`).
 #'   `as.data.frame()` gives the same.
 #' @method tidy cluster_lm
 #' @export

@@ -13,11 +13,24 @@
 #' `vcov = vcov_cluster` with a `cluster`, or a [cluster_lm()] fit) the
 #' tests use a t distribution with G - 1 degrees of freedom, G being the
 #' number of clusters (the smallest number for multiway clustering), as Stata
-#' and fixest do, for every type, also for `glm` fits. This differs from
-#' `lmtest::coeftest()`, which uses the residual degrees of freedom (z tests
-#' for `glm`): `df = "residual"` gives lmtest's choice. For "CR2" the
-#' Satterthwaite degrees of freedom (clubSandwich) will replace G - 1 in a
-#' later version. Without clustering (each observation its own cluster), and
+#' and fixest do, for every type except "CR2", also for `glm` fits. This
+#' differs from `lmtest::coeftest()`, which uses the residual degrees of
+#' freedom (z tests for `glm`): `df = "residual"` gives lmtest's choice.
+#'
+#' For "CR2" on `lm` and [cluster_lm()] fits the default is the
+#' Satterthwaite degrees of freedom of each coefficient (Bell and McCaffrey
+#' 2002; Pustejovsky and Tipton 2018), equal to
+#' `clubSandwich::coef_test(fit, vcov = "CR2", test = "Satterthwaite")`:
+#' the df of the chi-squared distribution whose first two moments match
+#' those of the CR2 variance under a working model of independent errors
+#' with constant variance. They can be far below G - 1 when a coefficient
+#' rests on few clusters (a treatment given to few clusters, very unequal
+#' cluster sizes), which is what keeps the test honest there. They are
+#' computed from per-cluster cross-products in O(G k^3) operations. For a
+#' `glm` the "CR2" default stays G - 1 (`df = "Satterthwaite"` is an error
+#' there). `df = "cluster"` gives G - 1 for "CR2" too.
+#'
+#' Without clustering (each observation its own cluster), and
 #' when `vcov` is a matrix or a function from another package, the default is
 #' lmtest's rule. The printout says which was used.
 #'
@@ -42,22 +55,27 @@
 #'   column name (`"g"`), a one-sided formula (`~ g`) or a vector with one id
 #'   per observation.
 #' @param df Degrees of freedom: `NULL` (the default) is G - 1 for a
-#'   clustered covariance and lmtest's rule otherwise (see "Degrees of
-#'   freedom"); `"cluster"` is G - 1 always; `"residual"` is lmtest's rule
-#'   (the residual degrees of freedom for linear models, a z test for `glm`);
-#'   a number is used as given (`Inf` for z tests).
+#'   clustered covariance (Satterthwaite for "CR2") and lmtest's rule
+#'   otherwise (see "Degrees of freedom"); `"Satterthwaite"` (type "CR2"
+#'   only, `lm` and [cluster_lm()] fits); `"cluster"` is G - 1 always;
+#'   `"residual"` is lmtest's rule (the residual degrees of freedom for
+#'   linear models, a z test for `glm`); a number is used as given (`Inf`
+#'   for z tests).
 #' @param ... Further arguments passed to `vcov` when it is a function, or to
 #'   [vcov_cluster()] (`cadjust`, `multi0`, `fix`, `threads`).
 #' @return `coef_test()`: a matrix of class `c("coef_test", "coeftest")`
 #'   with columns "Estimate", "Std. Error", "t value" and "Pr(>|t|)" (or z)
-#'   and attributes `method`, `df`, `nobs` and `logLik` as lmtest's, plus
+#'   and attributes `method`, `df` (one number, or with Satterthwaite df a
+#'   vector named by the coefficients), `nobs` and `logLik` as lmtest's, plus
 #'   `type` (the covariance type; `NA` for a `vcov` given), `clusters` (the
 #'   numbers of clusters, named by the clustering variables), `df_rule`
-#'   ("G - 1", "residual" or "given") and `notes`. `tidy()` and
-#'   `as.data.frame()` turn it into a data frame with broom's columns.
+#'   ("G - 1", "Satterthwaite", "residual" or "given") and `notes`. `tidy()`
+#'   and `as.data.frame()` turn it into a data frame with broom's columns
+#'   and a `df` column.
 #' @examples
 #' fit <- lm(revenue ~ treated + baseline, data = geo_experiment)
-#' coef_test(fit, cluster = ~ region, type = "CR2")
+#' coef_test(fit, cluster = ~ region, type = "CR2")   # Satterthwaite df
+#' coef_test(fit, cluster = ~ region, type = "CR2", df = "cluster")   # G - 1
 #' coef_test(fit, cluster = "region", type = "CR2", df = "residual")
 #' coef_ci(fit, cluster = ~ region, type = "CR2")
 #' tidy(coef_test(fit, cluster = ~ region, type = "CR2"), conf.int = TRUE)
@@ -75,11 +93,11 @@ coef_test <- function(x, vcov = NULL, cluster = NULL, type = NULL, df = NULL, ..
   } else if (length(se) != length(est)) {
     est <- est[!is.na(est)]
   }
-  dfs <- coef_df(x, df, info, cluster)
+  dfs <- coef_df(x, df, info, cluster, names(se), threads = list(...)$threads)
   df <- dfs$df
   warn_zero_se(se, perfect_lm_fit(x))
   tval <- as.vector(est) / se
-  if (is.finite(df) && df > 0) {
+  if (any(is.finite(df) & df > 0)) {
     pval <- 2 * pt(abs(tval), df = df, lower.tail = FALSE)
     cnames <- c("Estimate", "Std. Error", "t value", "Pr(>|t|)")
     mthd <- "t"
@@ -174,8 +192,14 @@ coef_limits <- function(tab, level) {
   a <- (1 - level) / 2
   a <- c(a, 1 - a)
   df <- attr(tab, "df")
-  fac <- if (!is.null(df) && is.finite(df) && df > 0) qt(a, df = df) else qnorm(a)
-  ci <- cbind(est + fac[1L] * se, est + fac[2L] * se)
+  if (is.null(df)) df <- Inf
+  df <- rep_len(unname(df), length(est))
+  t_ok <- is.finite(df) & df > 0
+  lower <- ifelse(t_ok, qt(a[1L], df = pmax(df, 1e-300)), qnorm(a[1L]))
+  upper <- ifelse(t_ok, qt(a[2L], df = pmax(df, 1e-300)), qnorm(a[2L]))
+  lower[is.nan(df)] <- NaN
+  upper[is.nan(df)] <- NaN
+  ci <- cbind(est + lower * se, est + upper * se)
   rownames(ci) <- rownames(tab)
   colnames(ci) <- paste(format(100 * a, trim = TRUE, scientific = FALSE, digits = 3L), "%")
   ci
@@ -190,7 +214,8 @@ coef_vcov <- function(x, vcov, cluster, type, label = NULL, ...) {
       if (is.null(cluster) && (is.null(type) || identical(type, x$type)) && !...length()) {
         ## the fit's own covariance: its notes were given by cluster_lm()
         return(list(vcov = x$vcov, type = x$type, G = cluster_lm_G(x),
-                    notes = cluster_lm_notes(x), signal = FALSE))
+                    notes = cluster_lm_notes(x), signal = FALSE,
+                    cr2 = cluster_lm_cr2_basis(x, x$type)))
       }
       res <- vcov_cluster_cluster_lm_result(x, cluster = cluster, type = type, ..., label = label)
     } else if (inherits(x, "lm")) {
@@ -249,16 +274,33 @@ check_vcov_matrix <- function(V, est) {
   V
 }
 
-## The degrees of freedom and the rule that gave them (see ?coef_test).
-coef_df <- function(x, df, info, cluster) {
+## The degrees of freedom and the rule that gave them (see ?coef_test):
+## one number, or for Satterthwaite one per coefficient (named by `terms`).
+coef_df <- function(x, df, info, cluster, terms = NULL, threads = NULL) {
   residual <- function() {
     if (inherits(x, "glm")) return(Inf)
     r <- tryCatch(df.residual(x), error = function(e) NULL)
     if (is.null(r)) 0 else r
   }
+  satterthwaite <- function() {
+    C <- identity_contrasts(info$cr2$names)
+    out <- cr2_satterthwaite(info$cr2, C, resolve_threads(threads))
+    if (!is.null(terms)) out <- out[terms]
+    list(df = out, rule = "Satterthwaite")
+  }
   if (is.null(df)) {
+    if (!is.null(info$cr2) && length(info$G)) return(satterthwaite())
     if (length(info$G)) return(list(df = min(info$G) - 1, rule = "G - 1"))
     return(list(df = residual(), rule = "residual"))
+  }
+  if (identical(df, "Satterthwaite")) {
+    if (inherits(x, "glm")) check_cr2_fit(x, "x")
+    if (!identical(info$type, "CR2") || !length(info$G)) {
+      abort(sprintf('df = "Satterthwaite" is defined for the CR2 covariance only (type = "CR2" with a `cluster`, computed here with vcov = NULL), but %s; use type = "CR2", or df = "cluster" (G - 1) or df = "residual" with the other types ("HC0" to "HC3", "CR0", "CR1", "CR1p", "CR1S", "CR3").',
+                    if (is.na(info$type)) "`vcov` was given" else if (!length(info$G)) "there is no `cluster`" else sprintf('type = "%s"', info$type)))
+    }
+    if (is.null(info$cr2)) check_cr2_fit(x, "x")
+    return(satterthwaite())
   }
   if (identical(df, "residual")) return(list(df = residual(), rule = "residual"))
   if (identical(df, "cluster")) {
@@ -274,7 +316,7 @@ coef_df <- function(x, df, info, cluster) {
     return(list(df = G - 1, rule = "G - 1"))
   }
   if (!is.numeric(df) || length(df) != 1L || is.na(df) || df <= 0) {
-    abort('`df` must be NULL, "cluster", "residual" or a single positive number.')
+    abort('`df` must be NULL, "Satterthwaite", "cluster", "residual" or a single positive number.')
   }
   list(df = df, rule = "given")
 }
@@ -296,10 +338,22 @@ n_clusters <- function(x, cluster) {
 }
 
 ## "Standard errors: CR2, 40 clusters (region); t tests with 39 df (G - 1)"
+## or "...; t tests with Satterthwaite df (6.1 to 21.4)"
 coef_test_footer <- function(x) {
   if (is.null(attr(x, "df_rule"))) return(NULL)
+  df <- attr(x, "df")
   sprintf("Standard errors: %s; %s", vcov_text(attr(x, "type"), attr(x, "clusters")),
-          df_text(attr(x, "df"), attr(x, "df_rule")))
+          if (identical(attr(x, "df_rule"), "Satterthwaite")) satterthwaite_text(df) else df_text(df, attr(x, "df_rule")))
+}
+
+satterthwaite_text <- function(df) {
+  ok <- df[is.finite(df)]
+  range <- if (!length(ok)) "" else if (length(unique(signif(ok, 3L))) == 1L) {
+    sprintf(" (%s)", format(signif(ok[1L], 3L)))
+  } else {
+    sprintf(" (%s to %s)", format(signif(min(ok), 3L)), format(signif(max(ok), 3L)))
+  }
+  paste0("t tests with Satterthwaite df", range, ", per coefficient")
 }
 
 #' @export
@@ -324,8 +378,9 @@ print.coef_test <- function(x, ...) {
 #' @param row.names,optional Ignored (for the `as.data.frame()` generic).
 #' @param ... Ignored.
 #' @return A data frame with broom's columns `term`, `estimate`,
-#'   `std.error`, `statistic`, `p.value` (and `conf.low`, `conf.high`), as
-#'   broom's `tidy.coeftest()`. `as.data.frame()` gives the same, so
+#'   `std.error`, `statistic`, `df` (the degrees of freedom of each test:
+#'   per coefficient with Satterthwaite df, `Inf` for z tests), `p.value`
+#'   (and `conf.low`, `conf.high`), as broom's `tidy.coeftest()` plus `df`. `as.data.frame()` gives the same, so
 #'   `knitr::kable()` works on a [coef_test()] result.
 #' @method tidy coef_test
 #' @export
@@ -348,9 +403,11 @@ as.data.frame.coef_test <- function(x, row.names = NULL, optional = FALSE, ...) 
 }
 
 tidy_coef_test <- function(tab, ci = NULL) {
+  df <- attr(tab, "df")
+  df <- if (is.null(df)) rep(NA_real_, nrow(tab)) else rep_len(unname(df), nrow(tab))
   out <- data.frame(term = rownames(tab), estimate = unname(tab[, 1L]),
                     std.error = unname(tab[, 2L]), statistic = unname(tab[, 3L]),
-                    p.value = unname(tab[, 4L]), stringsAsFactors = FALSE)
+                    df = df, p.value = unname(tab[, 4L]), stringsAsFactors = FALSE)
   if (!is.null(ci)) {
     out$conf.low <- unname(ci[, 1L])
     out$conf.high <- unname(ci[, 2L])

@@ -170,9 +170,15 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
   check_cluster_terms(terms, type)
   meat <- NULL
   single <- NULL
+  cr2 <- NULL
   for (i in seq_along(terms)) {
     term <- terms[[i]]
     parts <- scores_from_rows(rows, term, type, threads)
+    if (type == "CR2" && !inherits(x, "glm")) {
+      ## what the Satterthwaite df and HTZ tests need (R/satterthwaite.R)
+      cr2 <- cr2_basis(parts$P0, parts$P1, parts$P2, rows$design, rows$bread,
+                       rows$intercept, rows$shift, rows$z_scale)
+    }
     if (clustered && i <= length(cluster)) {
       single <- rbind(single, rows_single_cluster(rows, term, parts, cluster[[i]],
                                                   names(cluster)[i], threads))
@@ -194,7 +200,8 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
   G <- if (clustered) {
     stats::setNames(vapply(terms[seq_along(cluster)], `[[`, integer(1L), "G"), names(cluster))
   } else integer(0)
-  list(vcov = V, type = type, G = G, notes = if (clustered) few_cluster_notes(G, type, single) else list())
+  list(vcov = V, type = type, G = G, notes = if (clustered) few_cluster_notes(G, type, single) else list(),
+       cr2 = cr2)
 }
 
 ## Coefficients of an lm/glm fit that rest on a single cluster of `term`. The

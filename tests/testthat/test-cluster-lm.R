@@ -125,7 +125,7 @@ test_that("methods: confint, coef_test, tidy, summary, print and lmtest", { quie
   expect_equal(unclass(lmtest::coeftest(fit))[, ], unclass(lmtest::coeftest(ref, vcov. = V))[, ],
                tolerance = 1e-10)
   td <- tidy(fit, conf.int = TRUE)
-  expect_named(td, c("term", "estimate", "std.error", "statistic", "p.value", "conf.low", "conf.high"))
+  expect_named(td, c("term", "estimate", "std.error", "statistic", "df", "p.value", "conf.low", "conf.high"))
   expect_equal(td$std.error, unname(sqrt(diag(V))), tolerance = 1e-10)
   expect_output(print(fit), "HC1 cluster-robust standard errors, clustered by g \\(20 clusters\\)")
   s <- summary(fit)

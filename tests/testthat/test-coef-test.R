@@ -21,7 +21,8 @@ test_that("coef_test equals lmtest::coeftest with the same covariance and df", {
   for (type in c("CR1", "CR2", "CR3")) {
     need("clubSandwich")
     V <- as.matrix(clubSandwich::vcovCR(fit, cluster = d$g, type = type))
-    expect_equal(unclass(quiet_few(coef_test(fit, cluster = ~ g, type = type)))[, ],
+    ## G - 1 on request (the default for CR2 is Satterthwaite: test-satterthwaite.R)
+    expect_equal(unclass(quiet_few(coef_test(fit, cluster = ~ g, type = type, df = "cluster")))[, ],
                  unclass(lmtest::coeftest(fit, vcov. = V, df = 19))[, ], tolerance = 1e-8)
   }
   ## a covariance matrix or a foreign function as `vcov`: lmtest's rule
@@ -141,10 +142,11 @@ test_that("tidy() and as.data.frame() of a coef_test: broom's columns and interv
   fit <- lm(y ~ treat + x1, data = d)
   ct <- quiet_few(coef_test(fit, cluster = ~ g))
   td <- tidy(ct)
-  expect_named(td, c("term", "estimate", "std.error", "statistic", "p.value"))
+  expect_named(td, c("term", "estimate", "std.error", "statistic", "df", "p.value"))
+  expect_identical(td$df, rep(19, 3))
   expect_identical(td$term, c("(Intercept)", "treat", "x1"))
   ci <- tidy(ct, conf.int = TRUE, conf.level = 0.9)
-  expect_named(ci, c("term", "estimate", "std.error", "statistic", "p.value", "conf.low", "conf.high"))
+  expect_named(ci, c("term", "estimate", "std.error", "statistic", "df", "p.value", "conf.low", "conf.high"))
   ref <- quiet_few(coef_ci(fit, cluster = ~ g, level = 0.9))
   expect_equal(ci$conf.low, unname(ref[, 1]), tolerance = 1e-12)
   expect_equal(ci$conf.high, unname(ref[, 2]), tolerance = 1e-12)
@@ -163,8 +165,10 @@ test_that("tidy() and as.data.frame() of a coef_test: broom's columns and interv
 test_that("the printout says the covariance type, the clusters and the df", {
   d <- sim_clustered(G = 20, seed = 47)
   fit <- lm(y ~ treat + x1, data = d)
-  expect_output(print(coef_test(fit, cluster = ~ g, type = "CR2")),
+  expect_output(print(coef_test(fit, cluster = ~ g, type = "CR2", df = "cluster")),
                 "Standard errors: CR2, 20 clusters \\(g\\); t tests with 19 df \\(G - 1\\)")
+  expect_output(print(coef_test(fit, cluster = ~ g, type = "CR2")),
+                "Standard errors: CR2, 20 clusters \\(g\\); t tests with Satterthwaite df \\([0-9.]+ to [0-9.]+\\), per coefficient")
   expect_output(print(coef_test(fit, cluster = d$g, type = "CR2", df = "residual")),
                 sprintf("Standard errors: CR2, 20 clusters \\(d\\$g\\); t tests with %d df \\(residual\\)",
                         df.residual(fit)))
