@@ -97,3 +97,15 @@ cpp_adjusted_scores_cr2w <- function(r0, r1, P0, P1, P2, design, B, Q, threads) 
     .Call(`_clusterab_cpp_adjusted_scores_cr2w`, r0, r1, P0, P1, P2, design, B, Q, threads)
 }
 
+cpp_wild_boot <- function(a0, a1, u, d, adj, type, enumerate, seed, begin, end, block_size, threads) {
+    .Call(`_clusterab_cpp_wild_boot`, a0, a1, u, d, adj, type, enumerate, seed, begin, end, block_size, threads)
+}
+
+cpp_wild_weights <- function(G, type, enumerate, seed, begin, end) {
+    .Call(`_clusterab_cpp_wild_weights`, G, type, enumerate, seed, begin, end)
+}
+
+cpp_wild_pvalues <- function(comps, h, t0, adj, threads) {
+    .Call(`_clusterab_cpp_wild_pvalues`, comps, h, t0, adj, threads)
+}
+

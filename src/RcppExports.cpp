@@ -393,6 +393,59 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_wild_boot
+Rcpp::List cpp_wild_boot(Rcpp::NumericVector a0, Rcpp::Nullable<Rcpp::NumericVector> a1, Rcpp::NumericMatrix u, Rcpp::NumericMatrix d, double adj, int type, bool enumerate, Rcpp::IntegerVector seed, double begin, double end, int block_size, int threads);
+RcppExport SEXP _clusterab_cpp_wild_boot(SEXP a0SEXP, SEXP a1SEXP, SEXP uSEXP, SEXP dSEXP, SEXP adjSEXP, SEXP typeSEXP, SEXP enumerateSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP block_sizeSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type a0(a0SEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type a1(a1SEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type u(uSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type d(dSEXP);
+    Rcpp::traits::input_parameter< double >::type adj(adjSEXP);
+    Rcpp::traits::input_parameter< int >::type type(typeSEXP);
+    Rcpp::traits::input_parameter< bool >::type enumerate(enumerateSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    Rcpp::traits::input_parameter< int >::type block_size(block_sizeSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_wild_boot(a0, a1, u, d, adj, type, enumerate, seed, begin, end, block_size, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_wild_weights
+Rcpp::NumericMatrix cpp_wild_weights(int G, int type, bool enumerate, Rcpp::IntegerVector seed, double begin, double end);
+RcppExport SEXP _clusterab_cpp_wild_weights(SEXP GSEXP, SEXP typeSEXP, SEXP enumerateSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type G(GSEXP);
+    Rcpp::traits::input_parameter< int >::type type(typeSEXP);
+    Rcpp::traits::input_parameter< bool >::type enumerate(enumerateSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_wild_weights(G, type, enumerate, seed, begin, end));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_wild_pvalues
+Rcpp::NumericVector cpp_wild_pvalues(Rcpp::NumericMatrix comps, Rcpp::NumericVector h, Rcpp::NumericVector t0, double adj, int threads);
+RcppExport SEXP _clusterab_cpp_wild_pvalues(SEXP compsSEXP, SEXP hSEXP, SEXP t0SEXP, SEXP adjSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type comps(compsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type h(hSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type t0(t0SEXP);
+    Rcpp::traits::input_parameter< double >::type adj(adjSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_wild_pvalues(comps, h, t0, adj, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_cluster_codes", (DL_FUNC) &_clusterab_cpp_cluster_codes, 1},
@@ -419,6 +472,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_stats_scores", (DL_FUNC) &_clusterab_cpp_stats_scores, 4},
     {"_clusterab_cpp_adjusted_scores", (DL_FUNC) &_clusterab_cpp_adjusted_scores, 8},
     {"_clusterab_cpp_adjusted_scores_cr2w", (DL_FUNC) &_clusterab_cpp_adjusted_scores_cr2w, 9},
+    {"_clusterab_cpp_wild_boot", (DL_FUNC) &_clusterab_cpp_wild_boot, 12},
+    {"_clusterab_cpp_wild_weights", (DL_FUNC) &_clusterab_cpp_wild_weights, 6},
+    {"_clusterab_cpp_wild_pvalues", (DL_FUNC) &_clusterab_cpp_wild_pvalues, 5},
     {NULL, NULL, 0}
 };
 
