@@ -5,6 +5,10 @@ cpp_cluster_codes <- function(x) {
     .Call(`_clusterab_cpp_cluster_codes`, x)
 }
 
+cpp_cluster_influence <- function(packed, design, B, scores, functionals, one, tol, threads) {
+    .Call(`_clusterab_cpp_cluster_influence`, packed, design, B, scores, functionals, one, tol, threads)
+}
+
 cpp_column_summary <- function(cols, threads, w = NULL) {
     .Call(`_clusterab_cpp_column_summary`, cols, threads, w)
 }

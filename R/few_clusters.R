@@ -115,8 +115,10 @@ few_cluster_notes <- function(G, type, single = NULL) {
       class = "clusterab_few_clusters",
       message = sprintf(paste0(
         "only %d clusters (%s): with fewer than %d clusters, %s standard errors are too small ",
-        "and their t tests reject too often. Prefer type = \"CR2\", randomisation inference ",
-        "(randomization_test()) or the cluster-level test (cluster_ttest())."),
+        "and their t tests reject too often. Prefer type = \"CR2\" with Satterthwaite df, ",
+        "the wild cluster bootstrap (wild_boot()), randomisation inference ",
+        "(randomization_test()) or the cluster-level test (cluster_ttest()); ",
+        "cluster_diagnostics() shows whether a few clusters dominate."),
         G[[j]], label_text(names(G)[j]), few_clusters_limit, type))
   }
   notes

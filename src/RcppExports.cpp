@@ -22,6 +22,24 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_cluster_influence
+Rcpp::List cpp_cluster_influence(Rcpp::NumericMatrix packed, Rcpp::IntegerVector design, Rcpp::NumericMatrix B, Rcpp::NumericMatrix scores, Rcpp::NumericMatrix functionals, int one, double tol, int threads);
+RcppExport SEXP _clusterab_cpp_cluster_influence(SEXP packedSEXP, SEXP designSEXP, SEXP BSEXP, SEXP scoresSEXP, SEXP functionalsSEXP, SEXP oneSEXP, SEXP tolSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type packed(packedSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type design(designSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type B(BSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type scores(scoresSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type functionals(functionalsSEXP);
+    Rcpp::traits::input_parameter< int >::type one(oneSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_cluster_influence(packed, design, B, scores, functionals, one, tol, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_column_summary
 Rcpp::List cpp_column_summary(Rcpp::List cols, int threads, Rcpp::Nullable<Rcpp::NumericVector> w);
 RcppExport SEXP _clusterab_cpp_column_summary(SEXP colsSEXP, SEXP threadsSEXP, SEXP wSEXP) {
@@ -449,6 +467,7 @@ END_RCPP
 
 static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_cluster_codes", (DL_FUNC) &_clusterab_cpp_cluster_codes, 1},
+    {"_clusterab_cpp_cluster_influence", (DL_FUNC) &_clusterab_cpp_cluster_influence, 8},
     {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 3},
     {"_clusterab_cpp_cluster_moments", (DL_FUNC) &_clusterab_cpp_cluster_moments, 10},
     {"_clusterab_cpp_cluster_scores", (DL_FUNC) &_clusterab_cpp_cluster_scores, 8},
