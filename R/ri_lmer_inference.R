@@ -39,7 +39,7 @@ satterthwaite_parts <- function(fit) {
 }
 
 ## Satterthwaite df of one contrast L (original coordinates).
-lmer_satterthwaite_df <- function(L, fit, sp) {
+satterthwaite_df <- function(L, fit, sp) {
   v <- drop(L %*% fit$vcov %*% L)
   grad <- vapply(sp$jacobian, function(J) drop(L %*% J %*% L), 0)
   2 * v^2 / drop(grad %*% sp$vcov_varpar %*% grad)
@@ -96,7 +96,7 @@ fixed_effects_table <- function(fit, ddf) {
   }
   if (ddf == "Satterthwaite") {
     sp <- satterthwaite_parts(fit)
-    df <- vapply(seq_len(p), function(j) lmer_satterthwaite_df(diag(p)[j, ], fit, sp), 0)
+    df <- vapply(seq_len(p), function(j) satterthwaite_df(diag(p)[j, ], fit, sp), 0)
   } else if (ddf == "Kenward-Roger") {
     kr <- kenward_roger_parts(fit)
     To <- fit$parts$to_original
@@ -284,7 +284,7 @@ term_ftest <- function(L, fit, ddf, sp, kr) {
   eig <- eigen(VL, symmetric = TRUE)
   pos <- eig$values > max(sqrt(.Machine$double.eps) * eig$values[1L], 0)
   PtL <- crossprod(eig$vectors, L)[pos, , drop = FALSE]
-  nu <- vapply(seq_len(nrow(PtL)), function(m) lmer_satterthwaite_df(PtL[m, ], fit, sp), 0)
+  nu <- vapply(seq_len(nrow(PtL)), function(m) satterthwaite_df(PtL[m, ], fit, sp), 0)
   F <- sum(drop(PtL %*% beta)^2 / eig$values[pos]) / sum(pos)
   out(F, sum(pos), combine_satterthwaite_df(nu))
 }
