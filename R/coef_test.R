@@ -379,7 +379,7 @@ print.coef_test <- function(x, ...) {
 #' @param ... Ignored.
 #' @return A data frame with broom's columns `term`, `estimate`,
 #'   `std.error`, `statistic`, `df` (the degrees of freedom of each test:
-#'   per coefficient with Satterthwaite df, `Inf` for z tests), `p.value`
+#'   per coefficient with Satterthwaite df, `NA` for z tests), `p.value`
 #'   (and `conf.low`, `conf.high`), as broom's `tidy.coeftest()` plus `df`. `as.data.frame()` gives the same, so
 #'   `knitr::kable()` works on a [coef_test()] result.
 #' @method tidy coef_test
@@ -403,8 +403,10 @@ as.data.frame.coef_test <- function(x, row.names = NULL, optional = FALSE, ...) 
 }
 
 tidy_coef_test <- function(tab, ci = NULL) {
+  ## NA for z tests (no t distribution) and for undefined df
   df <- attr(tab, "df")
   df <- if (is.null(df)) rep(NA_real_, nrow(tab)) else rep_len(unname(df), nrow(tab))
+  df[!is.finite(df)] <- NA_real_
   out <- data.frame(term = rownames(tab), estimate = unname(tab[, 1L]),
                     std.error = unname(tab[, 2L]), statistic = unname(tab[, 3L]),
                     df = df, p.value = unname(tab[, 4L]), stringsAsFactors = FALSE)

@@ -21,11 +21,22 @@ cr2_basis <- function(M0, M1, M2, design, bread, intercept, shift, z_scale) {
        names = rownames(bread))
 }
 
-## The moments of the contrasts in the rows of C (q x k, k the reported
-## coefficients): omega = E[C V C'] up to scale, denom (per contrast) and,
-## with `joint`, the HTZ total.
-cr2_contrast_moments <- function(basis, C, joint = FALSE, threads = 1L) {
-  Ct <- t(C %*% basis$to_scaled)
+## Contrasts of the reported coefficients (rows of C) in the coordinates of
+## the basis, each row scaled to largest entry 1: the df do not depend on a
+## contrast's scale, and a contrast of a column in units of 1e155 would
+## otherwise have moments that underflow.
+scaled_contrasts <- function(basis, C) {
+  Cs <- C %*% basis$to_scaled
+  size <- apply(abs(Cs), 1L, max)
+  size[!(size > 0) | !is.finite(size)] <- 1
+  Cs / size
+}
+
+## The moments of the contrasts in the rows of Cs (q x k, in the basis'
+## coordinates: scaled_contrasts()): omega = E[C V C'] up to scale, denom
+## (per contrast) and, with `joint`, the HTZ total.
+cr2_contrast_moments <- function(basis, Cs, joint = FALSE, threads = 1L) {
+  Ct <- t(Cs)
   storage.mode(Ct) <- "double"
   B <- basis$bread
   if (basis$weighted) {
@@ -48,7 +59,7 @@ cr2_satterthwaite <- function(basis, C, threads = 1L) {
   blocks <- split(seq_len(nrow(C)), ceiling(seq_len(nrow(C)) / per_block))
   E <- denom <- numeric(nrow(C))
   for (b in blocks) {
-    mom <- cr2_contrast_moments(basis, C[b, , drop = FALSE], FALSE, threads)
+    mom <- cr2_contrast_moments(basis, scaled_contrasts(basis, C[b, , drop = FALSE]), FALSE, threads)
     E[b] <- diag(mom$omega)
     denom[b] <- mom$denom
   }
@@ -61,19 +72,20 @@ cr2_satterthwaite <- function(basis, C, threads = 1L) {
 ## The HTZ denominator df nu (clubSandwich's Wald_testing(): nu = q (q + 1) /
 ## sum(total_variance_mat) for the contrasts transformed by omega^-1/2).
 cr2_htz_nu <- function(basis, C, threads = 1L) {
-  omega <- cr2_contrast_moments(basis, C, FALSE, threads)$omega
-  if (!all(is.finite(omega))) return(NaN)
-  eig <- eigen(omega, symmetric = TRUE)
-  keep <- eig$values > 1e-12 * max(eig$values)
-  inv_root <- eig$vectors[, keep, drop = FALSE] %*%
-    (t(eig$vectors[, keep, drop = FALSE]) / sqrt(eig$values[keep]))
   q <- nrow(C)
   m <- length(basis$design) * (if (basis$weighted) 2L else 1L)
   if ((m * q)^2 > 2^25) {
     abort(sprintf('the HTZ test of %d constraints on a model with %d coefficients needs a %d x %d working matrix; test fewer constraints, or use test = "chi-sq" or "naive-F".',
                   q, length(basis$design), m * q, m * q))
   }
-  total <- cr2_contrast_moments(basis, inv_root %*% C, TRUE, threads)$total
+  Cs <- scaled_contrasts(basis, C)
+  omega <- cr2_contrast_moments(basis, Cs, TRUE, threads)$omega
+  if (!all(is.finite(omega))) return(NaN)
+  eig <- eigen(omega, symmetric = TRUE)
+  keep <- eig$values > 1e-12 * max(eig$values)
+  inv_root <- eig$vectors[, keep, drop = FALSE] %*%
+    (t(eig$vectors[, keep, drop = FALSE]) / sqrt(eig$values[keep]))
+  total <- cr2_contrast_moments(basis, inv_root %*% Cs, TRUE, threads)$total
   q * (q + 1) / total
 }
 
@@ -142,9 +154,10 @@ check_cr2_fit <- function(fit, what = "fit") {
 ## cluster_lm fit: `contrasts` a q x p matrix (one row per contrast, one
 ## column per coefficient, aliased ones included or not); NULL for each
 ## coefficient. Returns q df, as clubSandwich::coef_test(test =
-## "Satterthwaite") (and linear_contrast()) give. Internal; used by
-## coef_test(), coef_ci(), wald_test() and others.
-satterthwaite_df <- function(fit, cluster = NULL, contrasts = NULL, threads = NULL) {
+## "Satterthwaite") (and linear_contrast()) give. Internal, for other
+## functions of the package. (Not called satterthwaite_df(): that name is
+## taken by the mixed model's df in R/ri_lmer_inference.R.)
+cr2_satterthwaite_df <- function(fit, cluster = NULL, contrasts = NULL, threads = NULL) {
   res <- fit_cr2_basis(fit, cluster, threads)
   basis <- res$cr2
   C <- contrast_matrix(contrasts, names(coef(fit)), basis$names)

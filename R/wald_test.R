@@ -104,12 +104,15 @@ wald_test <- function(fit, constraints, cluster = NULL, type = "CR2",
   }
   diff <- drop(C %*% est) - rhs
   CVC <- C %*% V %*% t(C)
-  R <- tryCatch(chol(CVC), error = function(e) NULL)
-  if (is.null(R) || min(diag(R))^2 <= 1e-12 * max(diag(CVC))) {
+  ## decided on the correlation matrix, so that constraints in different
+  ## units (a coefficient of a column in units of 1e155) do not matter
+  sd <- sqrt(diag(CVC))
+  R <- if (all(is.finite(sd) & sd > 0)) tryCatch(chol(CVC / outer(sd, sd)), error = function(e) NULL)
+  if (is.null(R) || min(diag(R))^2 <= 1e-12) {
     abort(sprintf("the cluster-robust covariance of the %d constraints is singular (rank < %d): with %d clusters at most %d independent constraints can be tested; test fewer coefficients.",
                   q, q, G, G - 1L))
   }
-  Q <- sum(backsolve(R, diff, transpose = TRUE)^2)
+  Q <- sum(backsolve(R, diff / sd, transpose = TRUE)^2)
   rows <- lapply(test, function(t) {
     switch(t,
       HTZ = {

@@ -44,7 +44,7 @@ double trace_kxky(const Eigen::MatrixXd& K, const Eigen::MatrixXd& X,
 
 // For the q contrasts in the columns of Ct (p x q, in the coordinates of the
 // bread B): omega = sum_g P_gg (q x q, the expected CR2 covariance of the
-// contrasts under the working model), and for each contrast j the Satterthwaite
+// contrasts under the working model; only its diagonal without `joint`), and for each contrast j the Satterthwaite
 // denominator sum_{g,h} (P_gh)_jj^2. With `joint`, also the HTZ sum
 // sum_{g,h} [tr(P_gh P_gh) + tr(P_gh)^2] (clubSandwich's total_variance_mat
 // summed, for contrasts already transformed by omega^-1/2).
@@ -123,8 +123,13 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
           }
           // y_g = L' z_g = V diag(lambda f) V' d; P_gg = sum_kept lambda v v'
           Wg = V * (lf.asDiagonal() * Vd);
-          Pg = Vd.transpose() * keep.asDiagonal() * Vd;
-          Dg = -(Wg.transpose() * Wg);
+          if (joint) {
+            Pg = Vd.transpose() * keep.asDiagonal() * Vd;
+            Dg = -(Wg.transpose() * Wg);
+          } else {  // the df of single contrasts need only the diagonals
+            Pg.diagonal() = (keep.asDiagonal() * Vd.cwiseAbs2()).colwise().sum().transpose();
+            Dg.diagonal() = -Wg.cwiseAbs2().colwise().sum().transpose();
+          }
         } else {
           const Eigen::MatrixXd A0 = unpack_block(p0 + g * Kp, idx);
           const Eigen::MatrixXd A1 = unpack_block(p1 + g * Kp, idx);
@@ -166,8 +171,14 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
           }
           // z_g = LG Ve diag(f) b; P_gg = sum_kept b b'; z_g'K z_g = sum lambda f^2 b b'
           Wg = dinv.asDiagonal() * (LGs * (ne.eigenvectors() * (f.asDiagonal() * bvec)));
-          Pg = bvec.transpose() * fkeep.asDiagonal() * bvec;
-          Dg = bvec.transpose() * lf2.asDiagonal() * bvec;
+          if (joint) {
+            Pg = bvec.transpose() * fkeep.asDiagonal() * bvec;
+            Dg = bvec.transpose() * lf2.asDiagonal() * bvec;
+          } else {
+            const Eigen::MatrixXd b2 = bvec.cwiseAbs2();
+            Pg.diagonal() = (fkeep.asDiagonal() * b2).colwise().sum().transpose();
+            Dg.diagonal() = (lf2.asDiagonal() * b2).colwise().sum().transpose();
+          }
         }
       }
     };
@@ -181,7 +192,8 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
       if (bad[c]) { finite = false; continue; }
       Eigen::Map<Eigen::MatrixXd> Pg(Pbuf.col(c).data(), q, q);
       Eigen::Map<Eigen::MatrixXd> Dg(Dbuf.col(c).data(), q, q);
-      omega += Pg;
+      if (joint) omega += Pg;
+      else omega.diagonal() += Pg.diagonal();
       diag_p2 += Pg.diagonal().cwiseAbs2();
       diag_d2 += Dg.diagonal().cwiseAbs2();
       if (joint) {

@@ -58,7 +58,7 @@ test_that("coef_test(type = 'CR2') gives clubSandwich's Satterthwaite df and p b
       ## tidy() has the per-coefficient df
       expect_identical(tidy(ours)$df, unname(attr(ours, "df")))
       ## the internal function others call
-      expect_equal(clusterab:::satterthwaite_df(fit, ~ g), attr(ours, "df"), tolerance = 1e-12)
+      expect_equal(clusterab:::cr2_satterthwaite_df(fit, ~ g), attr(ours, "df"), tolerance = 1e-12)
     }
   }
 })
@@ -160,20 +160,20 @@ test_that("satterthwaite_df() of several contrasts equals clubSandwich::linear_c
   for (weighted in c(FALSE, TRUE)) {
     fit <- if (weighted) lm(y ~ trt + x1 + x2, data = d, weights = w) else lm(y ~ trt + x1 + x2, data = d)
     ref <- list(df = cs_contrast_df(fit, d$g, C))
-    ours <- clusterab:::satterthwaite_df(fit, ~ g, C)
+    ours <- clusterab:::cr2_satterthwaite_df(fit, ~ g, C)
     expect_lte(max(abs(unname(ours) / ref$df - 1)), 1e-8)
     cl <- quiet_few(cluster_lm(y ~ trt + x1 + x2, data = d, cluster = ~ g, type = "CR2",
                                weights = if (weighted) ~ w))
-    expect_lte(max(abs(unname(clusterab:::satterthwaite_df(cl, NULL, C)) / ref$df - 1)), 1e-8)
+    expect_lte(max(abs(unname(clusterab:::cr2_satterthwaite_df(cl, NULL, C)) / ref$df - 1)), 1e-8)
   }
   ## contrasts over all coefficients, the aliased one with weight zero
   d$x3 <- d$x1 + d$x2
   fit <- lm(y ~ trt + x1 + x2 + x3, data = d)
   ref <- clubSandwich::linear_contrast(fit, vcov = "CR2", cluster = d$g, contrasts = C)
-  expect_lte(max(abs(unname(clusterab:::satterthwaite_df(fit, ~ g, cbind(C, 0))) / ref$df - 1)), 1e-8)
-  expect_error(clusterab:::satterthwaite_df(fit, ~ g, cbind(C, 1)), "`x3`.*aliased",
+  expect_lte(max(abs(unname(clusterab:::cr2_satterthwaite_df(fit, ~ g, cbind(C, 0))) / ref$df - 1)), 1e-8)
+  expect_error(clusterab:::cr2_satterthwaite_df(fit, ~ g, cbind(C, 1)), "`x3`.*aliased",
                class = "clusterab_error")
-  expect_error(clusterab:::satterthwaite_df(fit, ~ g, C[, 1:3]), "3 columns", class = "clusterab_error")
+  expect_error(clusterab:::cr2_satterthwaite_df(fit, ~ g, C[, 1:3]), "3 columns", class = "clusterab_error")
 })
 
 test_that("Satterthwaite df do not depend on the units or on the thread count", {
@@ -186,6 +186,13 @@ test_that("Satterthwaite df do not depend on the units or on the thread count", 
   d2$y <- d2$y * 1e5
   df2 <- attr(quiet_few(coef_test(lm(y ~ trt + x1 + x2, data = d2, weights = w), cluster = ~ g, type = "CR2")), "df")
   expect_equal(df2, df1, tolerance = 1e-9)
+  ## a column in units of 1e155 (its squares overflow; the statistics are scaled)
+  d3 <- d
+  d3$x1 <- d3$x1 * 1e155
+  big <- quiet_few(cluster_lm(y ~ trt + x1 + x2, data = d3, cluster = ~ g, weights = ~ w, type = "CR2"))
+  expect_equal(attr(coef_test(big), "df"), df1, tolerance = 1e-9)
+  expect_equal(unname(wald_test(big, c("trt", "x1"))$parameter),
+               unname(quiet_few(wald_test(fit, c("trt", "x1"), cluster = ~ g))$parameter), tolerance = 1e-9)
   df3 <- attr(quiet_few(coef_test(fit, cluster = ~ g, type = "CR2", threads = 1L)), "df")
   df4 <- attr(quiet_few(coef_test(fit, cluster = ~ g, type = "CR2", threads = 2L)), "df")
   expect_identical(df3, df4)
@@ -212,7 +219,7 @@ test_that("df = 'Satterthwaite': bad input", {
   expect_error(coef_test(gfit, cluster = ~ g, type = "CR2", df = "Satterthwaite"),
                "glm.*linear models only", class = "clusterab_error")
   expect_identical(attr(quiet_few(coef_test(gfit, cluster = ~ g, type = "CR2")), "df_rule"), "G - 1")
-  expect_error(clusterab:::satterthwaite_df(gfit, ~ g), "glm", class = "clusterab_error")
+  expect_error(clusterab:::cr2_satterthwaite_df(gfit, ~ g), "glm", class = "clusterab_error")
 })
 
 test_that("cluster fixed effects: the singular directions of I - H_gg are dropped, as clubSandwich", {
