@@ -163,7 +163,7 @@ wild_boot <- function(fit, param, cluster = NULL, B = 9999,
   ## The kernel works on blocks of replicates (matrix products of G x block
   ## weights), chosen from G alone, and chunks are whole blocks: the blocks,
   ## and so every t*, do not depend on the thread count.
-  block <- if (G <= 1024) 256L else if (G <= 16384) 64L else if (G <= 131072) 8L else 1L
+  block <- if (G <= 128) 256L else if (G <= 4096) 64L else if (G <= 65536) 16L else 1L
   chunk <- block * max(1, floor(min(1e4, 1e8 / work) / block))
   parts <- run_chunks(B, function(begin, end) {
     cpp_wild_boot(a0, if (components) a1, u, inp$d, inp$adj, type_code, enumerate, seed,

@@ -205,6 +205,15 @@ test_that("set.seed() reproduces the result whatever the thread count", {
     expect_identical(a$p.value, b$p.value)
     expect_identical(a$conf.int, b$conf.int)
   }
+  ## more clusters: smaller blocks of replicates, and several chunks
+  d2 <- wild_data(300, seed = 18)
+  f2 <- lm(y ~ x + tr + z, d2)
+  set.seed(44)
+  a2 <- wild_boot(f2, "x", cluster = ~ g, B = 2999, weights = "webb", threads = 1)
+  set.seed(44)
+  b2 <- wild_boot(f2, "x", cluster = ~ g, B = 2999, weights = "webb", threads = 2)
+  expect_identical(a2$t, b2$t)
+  expect_identical(a2$conf.int, b2$conf.int)
   set.seed(43)
   c1 <- wild_boot(fit, "tr", cluster = ~ g, B = 999, threads = 1)
   expect_false(identical(c1$t, a$t))
