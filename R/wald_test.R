@@ -94,9 +94,9 @@ wald_test <- function(fit, constraints, cluster = NULL, type = "CR2",
   }
   V <- info$vcov
   kept <- rownames(V)
-  all <- names(coef(fit))
+  all_names <- names(coef(fit))
   est <- coef(fit)[kept]
-  C <- wald_constraints(constraints, all, kept)
+  C <- wald_constraints(constraints, all_names, kept)
   q <- nrow(C)
   if (is.null(rhs)) rhs <- rep(0, q)
   if (!is.numeric(rhs) || length(rhs) != q || anyNA(rhs)) {
@@ -214,7 +214,7 @@ wald_footer <- function(type, G, test) {
 
 #' @export
 print.wald_test <- function(x, digits = getOption("digits"), ...) {
-  NextMethod()
+  NextMethod(digits = digits)
   cat(wald_footer(x$type, x$G, x$test), "\n\n", sep = "")
   invisible(x)
 }
