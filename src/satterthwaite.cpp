@@ -12,8 +12,10 @@
 // and z_g = U_g' l_g. Then sums over pairs of clusters are traces of p x p
 // (2p x 2p) sums: sum_{g,h} (z_g' K z_h)^2 = tr(K S K S), S = sum_g z_g z_g'.
 // The per-cluster eigen-decompositions are those of cpp_adjusted_scores()
-// and cpp_adjusted_scores_cr2w() in vcov_cluster.cpp.
+// and cpp_adjusted_scores_cr2w() in vcov_cluster.cpp (the weighted one is
+// cr2_weighted_basis() in cr2_basis.h).
 #include "cluster_stats.h"
+#include "cr2_basis.h"
 #include <cmath>
 #include <algorithm>
 #include <limits>
@@ -131,33 +133,14 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
             Dg.diagonal() = -Wg.cwiseAbs2().colwise().sum().transpose();
           }
         } else {
-          const Eigen::MatrixXd A0 = unpack_block(p0 + g * Kp, idx);
-          const Eigen::MatrixXd A1 = unpack_block(p1 + g * Kp, idx);
-          const Eigen::MatrixXd A2 = unpack_block(p2 + g * Kp, idx);
-          Eigen::MatrixXd gram(2 * p, 2 * p);
-          gram << A0, A1, A1, A2;
-          if (!gram.allFinite()) { bad[c] = 1; continue; }
-          Eigen::VectorXd dscale(2 * p);
-          for (std::size_t a = 0; a < 2 * p; ++a)
-            dscale(a) = gram(a, a) > 0 ? 1.0 / std::sqrt(gram(a, a)) : 1.0;
-          const Eigen::MatrixXd gs = dscale.asDiagonal() * gram * dscale.asDiagonal();
-          Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ge(gs);
-          const double dmax = ge.eigenvalues().maxCoeff();
-          std::vector<int> keep;
-          for (std::size_t a = 0; a < 2 * p; ++a)
-            if (ge.eigenvalues()(a) > 1e-12 * dmax && ge.eigenvalues()(a) > 0) keep.push_back(a);
-          const std::size_t k = keep.size();
+          const Cr2WeightedBasis basis =
+              cr2_weighted_basis(p0 + g * Kp, p1 + g * Kp, p2 + g * Kp, idx, Kmat);
+          if (!basis.finite) { bad[c] = 1; continue; }
+          const std::size_t k = basis.k;
           if (k == 0) { Wg.setZero(); Pg.setZero(); Dg.setZero(); continue; }
-          Eigen::MatrixXd E(2 * p, k);
-          Eigen::VectorXd root(k);
-          for (std::size_t a = 0; a < k; ++a) {
-            E.col(a) = ge.eigenvectors().col(keep[a]);
-            root(a) = std::sqrt(ge.eigenvalues()(keep[a]));
-          }
-          const Eigen::MatrixXd LGs = E * root.asDiagonal();
-          const Eigen::VectorXd dinv = dscale.cwiseInverse();
-          const Eigen::MatrixXd Ks = dinv.asDiagonal() * Kmat * dinv.asDiagonal();
-          Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ne(LGs.transpose() * Ks * LGs);
+          const Eigen::MatrixXd& LGs = basis.LGs;
+          const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>& ne = basis.ne;
+          const Eigen::VectorXd dinv = basis.dscale.cwiseInverse();
           // U_g = Q_u LG', LG = D^-1 LGs; W_g X_g B c = Q_u LG' [0; B c]
           const Eigen::MatrixXd bvec = ne.eigenvectors().transpose() *
                                        (LGs.transpose() * (dinv.asDiagonal() * JBC));  // k x q

@@ -2,6 +2,7 @@
 // small-sample adjusted cluster scores of CR2/CR3 (HC2/HC3), all in p x p
 // algebra on per-cluster statistics. See vignettes/methods.Rmd for the algebra.
 #include "cluster_stats.h"
+#include "cr2_basis.h"
 #include <cmath>
 #include <limits>
 
@@ -196,46 +197,25 @@ Rcpp::NumericMatrix cpp_adjusted_scores_cr2w(Rcpp::NumericMatrix r0, Rcpp::Numer
   double* op = out.begin();
   auto body = [&](std::size_t begin, std::size_t end) {
     for (std::size_t g = begin; g < end; ++g) {
-      const Eigen::MatrixXd A0 = unpack_block(P0p + g * K, idx);
-      const Eigen::MatrixXd A1 = unpack_block(P1p + g * K, idx);
-      const Eigen::MatrixXd A2 = unpack_block(P2p + g * K, idx);
-      Eigen::MatrixXd gram(2 * p, 2 * p);
-      gram << A0, A1, A1, A2;
+      // the rank of U_g and the eigen-decompositions: cr2_basis.h
+      const Cr2WeightedBasis basis =
+          cr2_weighted_basis(P0p + g * K, P1p + g * K, P2p + g * K, idx, Kmat);
       Eigen::Map<Eigen::VectorXd> og(op + g * p, p);
-      if (!gram.allFinite()) {
+      if (!basis.finite) {
         og.setConstant(std::numeric_limits<double>::quiet_NaN());
         continue;
       }
-      // The blocks X'X, X'WX and X'W^2X scale differently with the weights
-      // (and each column with its units), so the rank of U_g = [X_g, W_g X_g]
-      // is decided on its Gram matrix scaled to unit diagonal: U~ = U D, with
-      // D = diag(gram)^-1/2, which makes the relative cut-off scale-free.
-      Eigen::VectorXd dscale(2 * p);
-      for (std::size_t a = 0; a < 2 * p; ++a)
-        dscale(a) = gram(a, a) > 0 ? 1.0 / std::sqrt(gram(a, a)) : 1.0;
-      const Eigen::MatrixXd gs = dscale.asDiagonal() * gram * dscale.asDiagonal();
-      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ge(gs);
-      const double dmax = ge.eigenvalues().maxCoeff();
-      std::vector<int> keep;
-      for (std::size_t a = 0; a < 2 * p; ++a)
-        if (ge.eigenvalues()(a) > 1e-12 * dmax && ge.eigenvalues()(a) > 0) keep.push_back(a);
-      const std::size_t k = keep.size();
+      const std::size_t k = basis.k;
       Eigen::Map<const Eigen::VectorXd> r1g(r1p + g * p, p);
       if (k == 0) {  // no rows with nonzero design: nothing to adjust
         og = r1g;
         continue;
       }
-      Eigen::MatrixXd E(2 * p, k);
-      Eigen::VectorXd root(k);
-      for (std::size_t a = 0; a < k; ++a) {
-        E.col(a) = ge.eigenvectors().col(keep[a]);
-        root(a) = std::sqrt(ge.eigenvalues()(keep[a]));
-      }
-      // U~ = Q_u LG~', so U = Q_u LG' with LG = D^-1 LG~ and K acts as D^-1 K D^-1.
-      const Eigen::MatrixXd LGs = E * root.asDiagonal();
-      const Eigen::MatrixXd Ks = dscale.cwiseInverse().asDiagonal() * Kmat *
-                                 dscale.cwiseInverse().asDiagonal();
-      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ne(LGs.transpose() * Ks * LGs);
+      const Eigen::VectorXd& dscale = basis.dscale;
+      const Eigen::MatrixXd& E = basis.E;
+      const Eigen::VectorXd& root = basis.root;
+      const Eigen::MatrixXd& LGs = basis.LGs;
+      const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>& ne = basis.ne;
       Eigen::VectorXd re(2 * p);
       re << Eigen::Map<const Eigen::VectorXd>(r0p + g * p, p), r1g;
       // Q_u' e = root^-1 E' D U' e
