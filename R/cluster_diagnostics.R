@@ -76,7 +76,7 @@
 #'   [cluster_lm()] fit).
 #' @param param Names of coefficients (one or more). `NULL` is the first
 #'   coefficient that is not the intercept (the printout says so).
-#' @param rho Within-cluster correlation assumed by `G_star`, in [0, 1];
+#' @param rho Within-cluster correlation assumed by `G_star`, between 0 and 1;
 #'   default 0 (Carter, Schnepel and Steigerwald's G*(0)).
 #' @param threads Number of threads; default `getOption("clusterab.threads")`,
 #'   else all cores. Results do not depend on it.
