@@ -52,22 +52,7 @@ cat(sprintf("%s, %d cores, clusterab threads = %d%s\n\n", R.version.string,
 source(file.path("bench", "bench_helpers.R"))
 cat(loadavg(), "at start\n\n")
 
-## One simulated data set: data.frame of doubles x1..x10, y, integer g.
-make_data <- function(n, G, p = 10L) {
-  g <- sample.int(G, n, replace = TRUE)
-  u <- rnorm(G)[g]
-  d <- vector("list", p + 2L)
-  names(d) <- c(paste0("x", seq_len(p)), "y", "g")
-  eta <- 1 + u
-  for (j in seq_len(p)) {
-    x <- j + if (j %% 2L == 0L) 0.5 * rnorm(G)[g] + rnorm(n) else rnorm(n, sd = j)
-    d[[j]] <- x
-    eta <- eta + 0.1 * j * x
-  }
-  d$y <- eta + rnorm(n, sd = 2)
-  d$g <- g
-  as.data.frame(d)
-}
+## make_regression_data(n, G, p): the simulated data set, in bench_helpers.R (shared with bench_vcov_cluster.R).
 fml <- y ~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10
 rel <- function(a, b) max(abs(a - b) / pmax(abs(b), .Machine$double.xmin))
 
@@ -84,7 +69,7 @@ quiet <- function(expr) suppressWarnings(suppressMessages(expr))
 set.seed(20260101)
 n1 <- 1e5 / shrink_n; G1 <- 1000L
 cat(sprintf("== 1. coef_test(type = \"CR2\"), Satterthwaite df, vs clubSandwich::coef_test(test = \"Satterthwaite\"); n = %g, G = %d, k = 10\n", n1, G1))
-d <- make_data(n1, G1)
+d <- make_regression_data(n1, G1)
 fit <- lm(fml, data = d)
 ours <- bench(quiet(coef_test(fit, cluster = ~ g, type = "CR2")), reps = 7)
 t_ref <- system.time(ref <- clubSandwich::coef_test(fit, vcov = "CR2", cluster = d$g,
@@ -119,7 +104,7 @@ target(sprintf("wild_boot WCR, G = %d, N = %g, B = %d in < 2 s (%.3f s)", G1, n1
 
 set.seed(20260102)
 G2 <- 50L; B2b <- if (quick) 9999L else 99999L
-d50 <- make_data(n1, G2)
+d50 <- make_regression_data(n1, G2)
 fit50 <- lm(fml, data = d50)
 w50 <- bench(quiet(wild_boot(fit50, "x1", cluster = ~ g, B = B2b, conf.int = FALSE)), reps = 5, budget = 5)
 cat(sprintf("  b. n = %g, G = %d, B = %d: %.3f s (p = %.4f)\n", n1, G2, B2b, w50$time, w50$value$p.value))
@@ -137,7 +122,7 @@ grid$wild_boot <- NA_real_
 grid$coef_test_CR2 <- NA_real_
 for (G in unique(grid$G)) {
   set.seed(G)
-  dg <- make_data(n1, G)
+  dg <- make_regression_data(n1, G)
   fg <- lm(fml, data = dg)
   ct <- bench(quiet(coef_test(fg, cluster = ~ g, type = "CR2")), reps = 3)$time
   for (B in unique(grid$B)) {

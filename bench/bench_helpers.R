@@ -27,3 +27,21 @@ bench <- function(expr, reps = 5L, budget = 1) {
   }
   list(time = stats::median(times), value = value, k = k, runs = length(times))
 }
+
+## One simulated data set: data.frame of doubles x1..x10, y, integer g.
+make_regression_data <- function(n, G, p = 10L) {
+  g <- sample.int(G, n, replace = TRUE)                 # integer cluster ids
+  u <- rnorm(G, sd = 1)[g]                              # cluster random effect
+  d <- vector("list", p + 2L)
+  names(d) <- c(paste0("x", seq_len(p)), "y", "g")
+  eta <- 1 + u
+  for (j in seq_len(p)) {
+    ## some covariates partly cluster-level, with varied means and scales
+    x <- j + if (j %% 2L == 0L) 0.5 * rnorm(G)[g] + rnorm(n) else rnorm(n, sd = j)
+    d[[j]] <- x
+    eta <- eta + 0.1 * j * x
+  }
+  d$y <- eta + rnorm(n, sd = 2)
+  d$g <- g
+  as.data.frame(d)
+}

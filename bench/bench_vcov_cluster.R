@@ -67,23 +67,7 @@ rel_diff <- function(ours, ref) {
   max(abs(ours - ref) / outer(se, se))
 }
 
-## One simulated data set: data.frame of doubles x1..x10, y, integer g.
-make_data <- function(n, G, p = 10L) {
-  g <- sample.int(G, n, replace = TRUE)                 # integer cluster ids
-  u <- rnorm(G, sd = 1)[g]                              # cluster random effect
-  d <- vector("list", p + 2L)
-  names(d) <- c(paste0("x", seq_len(p)), "y", "g")
-  eta <- 1 + u
-  for (j in seq_len(p)) {
-    ## some covariates partly cluster-level, with varied means and scales
-    x <- j + if (j %% 2L == 0L) 0.5 * rnorm(G)[g] + rnorm(n) else rnorm(n, sd = j)
-    d[[j]] <- x
-    eta <- eta + 0.1 * j * x
-  }
-  d$y <- eta + rnorm(n, sd = 2)
-  d$g <- g
-  as.data.frame(d)
-}
+## make_regression_data(n, G, p): the simulated data set, in bench_helpers.R (shared with bench_few_clusters.R).
 
 fml <- y ~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10
 
@@ -107,7 +91,7 @@ free <- function() invisible(gc(verbose = FALSE, full = TRUE))
 set.seed(20240601)
 n1 <- 1e6 / shrink_n; G1 <- 1000 / shrink_G
 cat(sprintf("== 1. vcov_cluster(fit, ~ g) vs sandwich::vcovCL(fit, ~ g), HC1; n = %g, G = %d\n", n1, G1))
-d <- make_data(n1, G1)
+d <- make_regression_data(n1, G1)
 fit <- lm(fml, data = d)
 ours <- bench(clusterab::vcov_cluster(fit, cluster = ~ g), reps = 5)
 ref <- bench(sandwich::vcovCL(fit, cluster = ~ g), reps = 3, budget = 5)
@@ -120,7 +104,7 @@ rm(d, fit, ours, ref); free()
 set.seed(20240602)
 n2 <- 1e5 / shrink_n; G2 <- 500 / shrink_G
 cat(sprintf("== 2a. vcov_cluster(fit, ~ g, type = \"CR2\") vs clubSandwich::vcovCR(CR2); n = %g, G = %d\n", n2, G2))
-d <- make_data(n2, G2)
+d <- make_regression_data(n2, G2)
 fit <- lm(fml, data = d)
 ours <- bench(clusterab::vcov_cluster(fit, cluster = ~ g, type = "CR2"), reps = 5)
 ref <- bench(clubSandwich::vcovCR(fit, cluster = d$g, type = "CR2"), reps = 3)
@@ -141,7 +125,7 @@ rm(d, ours, ref); free()
 set.seed(20240603)
 n3 <- 1e7 / shrink_n; G3 <- 1e4 / shrink_G
 cat(sprintf("== 3. cluster_lm(..., cluster = ~ g) (fit + HC1) vs lm() + sandwich::vcovCL(); n = %g, G = %d\n", n3, G3))
-d <- make_data(n3, G3)
+d <- make_regression_data(n3, G3)
 free()
 ours <- bench(clusterab::cluster_lm(fml, data = d, cluster = ~ g), reps = 3, budget = 5)
 ref <- bench({
