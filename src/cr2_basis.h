@@ -1,7 +1,8 @@
-// The per-cluster eigen-decompositions behind the weighted CR2 (target
-// variance I), shared by cpp_adjusted_scores_cr2w() in vcov_cluster.cpp and
-// the weighted branch of cpp_cr2_df_moments() in satterthwaite.cpp. Pure C++:
-// it runs inside RcppParallel workers.
+// The per-cluster algebra shared by the CR2/CR3 adjustment (vcov_cluster.cpp)
+// and the Satterthwaite df (satterthwaite.cpp): the Cholesky factor of the
+// bread, the zero-eigenvalue cut-off and the eigen-decompositions behind the
+// weighted CR2 (target variance I). Pure C++: it runs inside RcppParallel
+// workers.
 #ifndef CLUSTERAB_CR2_BASIS_H
 #define CLUSTERAB_CR2_BASIS_H
 
@@ -11,6 +12,20 @@
 #include <vector>
 
 namespace clusterab {
+
+// Eigenvalues of I - H_gg closer to zero than this are treated as zero and
+// their directions dropped (a pseudo-inverse), as clubSandwich does.
+const double kZeroEigen = 1e-12;
+
+// B = L L' for the bread B (p x p). When B is not numerically positive
+// definite, the symmetric square root instead (also B = L L').
+inline Eigen::MatrixXd lower_cholesky(const Eigen::MatrixXd& B) {
+  Eigen::LLT<Eigen::MatrixXd> llt(B);
+  if (llt.info() == Eigen::Success) return llt.matrixL();
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(B);
+  Eigen::VectorXd d = eig.eigenvalues().cwiseMax(0.0).cwiseSqrt();
+  return eig.eigenvectors() * d.asDiagonal() * eig.eigenvectors().transpose();
+}
 
 // With U_g = [X_g, W_g X_g] and D = diag(gram)^-1/2, U~ = U D = Q_u LGs' for
 // an orthonormal Q_u (n_g x k) and LGs = E diag(root) (2p x k). Then

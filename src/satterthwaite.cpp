@@ -24,16 +24,6 @@ using namespace clusterab;
 
 namespace {
 
-const double kZeroEigen = 1e-12;  // as in vcov_cluster.cpp
-
-Eigen::MatrixXd chol_lower(const Eigen::MatrixXd& B) {
-  Eigen::LLT<Eigen::MatrixXd> llt(B);
-  if (llt.info() == Eigen::Success) return llt.matrixL();
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(B);
-  Eigen::VectorXd d = eig.eigenvalues().cwiseMax(0.0).cwiseSqrt();
-  return eig.eigenvectors() * d.asDiagonal() * eig.eigenvectors().transpose();
-}
-
 // tr(K A K A') style sums: tr(K X K Y) for m x m X, Y.
 double trace_kxky(const Eigen::MatrixXd& K, const Eigen::MatrixXd& X,
                   const Eigen::MatrixXd& Y, bool identity_k) {
@@ -78,7 +68,7 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
     JBC = Eigen::MatrixXd::Zero(2 * p, q);
     JBC.bottomRows(p) = Bm * Cm;
   } else {
-    L = chol_lower(Bm);
+    L = lower_cholesky(Bm);
     D = L.transpose() * Cm;
     Kmat = -Eigen::MatrixXd::Identity(p, p);
   }

@@ -10,10 +10,6 @@ using namespace clusterab;
 
 namespace {
 
-// Eigenvalues of I - H_gg closer to zero than this are treated as zero and
-// their directions dropped (a pseudo-inverse), as clubSandwich does.
-const double kZeroEigen = 1e-12;
-
 // Factor g(lambda) with f(1 - lambda) = 1 + lambda g(lambda), where f is x^-1/2
 // (power = -0.5, Bell-McCaffrey) or x^-1 (power = -1, jackknife); written so that
 // small leverages lose no precision.
@@ -24,15 +20,6 @@ double leverage_factor(double lambda, double power) {
   if (power == -1.0) return 1.0 / rest;
   const double root = std::sqrt(rest);
   return 1.0 / (root * (1.0 + root));
-}
-
-Eigen::MatrixXd lower_cholesky(const Eigen::MatrixXd& B) {
-  Eigen::LLT<Eigen::MatrixXd> llt(B);
-  if (llt.info() == Eigen::Success) return llt.matrixL();
-  // Not numerically positive definite: use the symmetric square root.
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(B);
-  Eigen::VectorXd d = eig.eigenvalues().cwiseMax(0.0).cwiseSqrt();
-  return eig.eigenvectors() * d.asDiagonal() * eig.eigenvectors().transpose();
 }
 
 std::vector<int> as_index(const Rcpp::IntegerVector& design) {
