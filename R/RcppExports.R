@@ -81,8 +81,8 @@ cpp_ri_criterion <- function(within, sums, n, rho, nobs, reml, order) {
     .Call(`_clusterab_cpp_ri_criterion`, within, sums, n, rho, nobs, reml, order)
 }
 
-cpp_cr2_df_moments <- function(M0, M1, M2, weighted, design, B, Q, Ct, joint, threads) {
-    .Call(`_clusterab_cpp_cr2_df_moments`, M0, M1, M2, weighted, design, B, Q, Ct, joint, threads)
+cpp_cr2_df_moments <- function(M0, M1, M2, weighted, design, B, Q, Ct, joint, threads, R0, R1) {
+    .Call(`_clusterab_cpp_cr2_df_moments`, M0, M1, M2, weighted, design, B, Q, Ct, joint, threads, R0, R1)
 }
 
 cpp_solve_stats <- function(S, design, y_index, norm2, tol) {

@@ -81,7 +81,8 @@
 #' tidy(coef_test(fit, cluster = ~ region, type = "CR2"), conf.int = TRUE)
 #' @export
 coef_test <- function(x, vcov = NULL, cluster = NULL, type = NULL, df = NULL, ...) {
-  info <- coef_vcov(x, vcov, cluster, type, label = cluster_label(substitute(cluster)), ...)
+  info <- coef_vcov(x, vcov, cluster, type, label = cluster_label(substitute(cluster)),
+                    satterthwaite = is.null(df) || identical(df, "Satterthwaite"), ...)
   if (isTRUE(info$signal)) signal_notes(info$notes)
   est <- coef(x)
   V <- info$vcov
@@ -113,8 +114,7 @@ coef_test <- function(x, vcov = NULL, cluster = NULL, type = NULL, df = NULL, ..
   attr(rval, "df") <- df
   n <- tryCatch(nobs(x), error = function(e) NULL)
   attr(rval, "nobs") <- n
-  ll <- tryCatch(stats::logLik(x), error = function(e) NULL)
-  attr(rval, "logLik") <- ll
+  attr(rval, "logLik") <- fit_logLik(x)
   attr(rval, "type") <- info$type
   attr(rval, "clusters") <- info$G
   attr(rval, "df_rule") <- dfs$rule
@@ -167,7 +167,9 @@ warn_zero_se <- function(se, perfect = FALSE) {
 }
 
 ## summary.lm()'s test for an "essentially perfect fit": a residual variance
-## below 1e-30 times the fitted values' mean square.
+## below 1e-30 times the fitted values' mean square, mean(f)^2 + var(f).
+## That is at most sum(f^2) / (n - 1), so one sum of squares rules out the
+## common case; summary.lm()'s own expression decides the rest.
 perfect_lm_fit <- function(x) {
   if (!inherits(x, "lm") || inherits(x, "glm") || inherits(x, "mlm")) return(FALSE)
   r <- x$residuals
@@ -180,9 +182,25 @@ perfect_lm_fit <- function(x) {
     f <- sqrt(w[keep]) * f[keep]
   }
   rdf <- x$df.residual
-  if (is.null(rdf) || rdf <= 0) return(FALSE)
-  resvar <- sum(r^2) / rdf
-  is.finite(resvar) && resvar < (mean(f)^2 + stats::var(c(f))) * 1e-30
+  if (is.null(rdf) || rdf <= 0 || length(f) < 2L) return(FALSE)
+  resvar <- sum(r * r) / rdf
+  if (!is.finite(resvar)) return(FALSE)
+  bound <- sum(f * f) / (length(f) - 1L)
+  if (is.finite(bound) && resvar >= 2e-30 * bound) return(FALSE)
+  f <- as.vector(f)
+  isTRUE(resvar < (mean(f)^2 + stats::var(f)) * 1e-30)
+}
+
+## logLik() of the fit for the "logLik" attribute (as lmtest's coeftest()
+## keeps it). For an unweighted lm the value of stats:::logLik.lm() without
+## its vectors of ones (the same number: the weights are all 1).
+fit_logLik <- function(x) {
+  if (identical(class(x), "lm") && is.null(x$weights) && !is.null(x$residuals) && !is.null(x$rank)) {
+    N <- length(x$residuals)
+    val <- 0.5 * (0 - N * (log(2 * pi) + 1 - log(N) + log(sum(x$residuals^2))))
+    return(structure(val, nall = N, nobs = N, df = x$rank + 1, class = "logLik"))
+  }
+  tryCatch(stats::logLik(x), error = function(e) NULL)
 }
 
 ## Confidence limits from a coef_test() table, with its df.
@@ -208,7 +226,8 @@ coef_limits <- function(tab, level) {
 ## The covariance of a coef_test() call and what the printout says about it:
 ## `vcov`, `type` (NA when given by the user), `G` (numbers of clusters,
 ## empty when not clustered here), `notes` and whether to signal them now.
-coef_vcov <- function(x, vcov, cluster, type, label = NULL, ...) {
+## `satterthwaite`: the df will be wanted (an lm's CR2 basis then holds them).
+coef_vcov <- function(x, vcov, cluster, type, label = NULL, satterthwaite = FALSE, ...) {
   if (is.null(vcov) || identical(vcov, vcov_cluster)) {
     if (inherits(x, "cluster_lm")) {
       if (is.null(cluster) && (is.null(type) || identical(type, x$type)) && !...length()) {
@@ -219,7 +238,8 @@ coef_vcov <- function(x, vcov, cluster, type, label = NULL, ...) {
       }
       res <- vcov_cluster_cluster_lm_result(x, cluster = cluster, type = type, ..., label = label)
     } else if (inherits(x, "lm")) {
-      res <- vcov_cluster_lm_result(x, cluster = cluster, type = type, ..., label = label)
+      res <- vcov_cluster_lm_result(x, cluster = cluster, type = type, ..., label = label,
+                                    satterthwaite = satterthwaite)
     } else {
       res <- list(vcov = vcov_cluster(x, cluster = cluster, type = type, ...),  # the default's error
                   type = NA_character_, G = integer(0), notes = list())
@@ -283,8 +303,11 @@ coef_df <- function(x, df, info, cluster, terms = NULL, threads = NULL) {
     if (is.null(r)) 0 else r
   }
   satterthwaite <- function() {
-    C <- identity_contrasts(info$cr2$names)
-    out <- cr2_satterthwaite(info$cr2, C, resolve_threads(threads))
+    out <- info$cr2$coef_df   # computed with the covariance (vcov_cluster_lm_result())
+    if (is.null(out)) {
+      C <- identity_contrasts(info$cr2$names)
+      out <- cr2_satterthwaite(info$cr2, C, resolve_threads(threads))
+    }
     if (!is.null(terms)) out <- out[terms]
     list(df = out, rule = "Satterthwaite")
   }

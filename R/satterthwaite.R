@@ -34,39 +34,68 @@ scaled_contrasts <- function(basis, C) {
 
 ## The moments of the contrasts in the rows of Cs (q x k, in the basis'
 ## coordinates: scaled_contrasts()): omega = E[C V C'] up to scale, denom
-## (per contrast) and, with `joint`, the HTZ total.
-cr2_contrast_moments <- function(basis, Cs, joint = FALSE, threads = 1L) {
+## (per contrast) and, with `joint`, the HTZ total. With `parts` (the scores
+## r0, r1 of scores_from_rows()) also `scores`, their CR2 adjustment (as
+## adjusted_scores()), from the same eigen-decomposition of each cluster.
+cr2_contrast_moments <- function(basis, Cs, joint = FALSE, threads = 1L, parts = NULL) {
   Ct <- t(Cs)
   storage.mode(Ct) <- "double"
   B <- basis$bread
+  none <- matrix(0, length(basis$design), 0L)
+  r1 <- if (is.null(parts)) none else parts$r1
+  r0 <- if (is.null(parts) || !basis$weighted) none else parts$r0
   if (basis$weighted) {
     Q <- B %*% unpack_sum(basis$M2, basis$design) %*% B
     cpp_cr2_df_moments(basis$M0, basis$M1, basis$M2, TRUE, basis$design, B, Q, Ct,
-                       joint, threads)
+                       joint, threads, r0, r1)
   } else {
     cpp_cr2_df_moments(basis$M1, basis$M1, basis$M1, FALSE, basis$design, B,
-                       matrix(0, 1L, 1L), Ct, joint, threads)
+                       matrix(0, 1L, 1L), Ct, joint, threads, r0, r1)
   }
 }
 
-## Satterthwaite df of each contrast (rows of C). The C++ side keeps one
-## m x m sum per contrast (m = k, or 2k with weights): with hundreds of
-## coefficients (cluster fixed effects) the contrasts go in blocks that keep
-## those sums under about 16M doubles.
-cr2_satterthwaite <- function(basis, C, threads = 1L) {
+## How many contrasts go in one call: the C++ side keeps one m x m sum per
+## contrast (m = k, or 2k with weights); with hundreds of coefficients
+## (cluster fixed effects) the contrasts go in blocks that keep those sums
+## under about 16M doubles.
+contrasts_per_block <- function(basis) {
   m <- length(basis$design) * (if (basis$weighted) 2L else 1L)
-  per_block <- max(1L, floor(2^24 / m^2))
-  blocks <- split(seq_len(nrow(C)), ceiling(seq_len(nrow(C)) / per_block))
+  max(1L, floor(2^24 / m^2))
+}
+
+## Satterthwaite df from the moments: 2 mean^2 / variance (NaN when the
+## expected variance is not positive or the ratio is not finite).
+satterthwaite_from_moments <- function(E, denom, terms) {
+  out <- E^2 / denom
+  out[!is.finite(out) | E <= 0] <- NaN
+  names(out) <- terms
+  out
+}
+
+## Satterthwaite df of each contrast (rows of C), in blocks of contrasts.
+cr2_satterthwaite <- function(basis, C, threads = 1L) {
+  blocks <- split(seq_len(nrow(C)), ceiling(seq_len(nrow(C)) / contrasts_per_block(basis)))
   E <- denom <- numeric(nrow(C))
   for (b in blocks) {
     mom <- cr2_contrast_moments(basis, scaled_contrasts(basis, C[b, , drop = FALSE]), FALSE, threads)
     E[b] <- diag(mom$omega)
     denom[b] <- mom$denom
   }
-  out <- E^2 / denom
-  out[!is.finite(out) | E <= 0] <- NaN
-  names(out) <- rownames(C)
-  out
+  satterthwaite_from_moments(E, denom, rownames(C))
+}
+
+## The CR2-adjusted scores of an lm fit's clusters (equal to
+## adjusted_scores()) and, from the same eigen-decomposition of each cluster,
+## the Satterthwaite df of every coefficient (equal to cr2_satterthwaite()
+## with identity contrasts): the df then cost little more than the
+## covariance. `parts` as scores_from_rows() gives them for type "CR2". NULL
+## when the coefficients do not fit in one block of contrasts.
+cr2_scores_with_df <- function(basis, parts, threads = 1L) {
+  C <- identity_contrasts(basis$names)
+  if (nrow(C) > contrasts_per_block(basis)) return(NULL)
+  mom <- cr2_contrast_moments(basis, scaled_contrasts(basis, C), FALSE, threads, parts)
+  list(scores = mom$scores,
+       df = satterthwaite_from_moments(diag(mom$omega), mom$denom, rownames(C)))
 }
 
 ## The HTZ denominator df nu (clubSandwich's Wald_testing(): nu = q (q + 1) /

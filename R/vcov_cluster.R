@@ -151,9 +151,12 @@ vcov_cluster.lm <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
 
 ## vcov_cluster() of an lm/glm fit with what the printouts need: the type,
 ## the numbers of clusters of the clustering variables (named; empty without
-## clustering) and the few-cluster notes (not yet signalled).
+## clustering) and the few-cluster notes (not yet signalled). With
+## `satterthwaite` (and "CR2" for an lm), the CR2 basis also holds `coef_df`,
+## the Satterthwaite df of the coefficients, computed with the adjustment.
 vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRUE,
-                                   multi0 = FALSE, fix = FALSE, threads = NULL, label = NULL, ...) {
+                                   multi0 = FALSE, fix = FALSE, threads = NULL, label = NULL,
+                                   satterthwaite = FALSE, ...) {
   if (inherits(x, "mlm")) {
     abort("`x` is a multivariate (mlm) fit, with a matrix outcome; vcov_cluster() needs one outcome: fit one lm() per outcome.",
          call. = FALSE)
@@ -161,7 +164,7 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
   type <- check_vcov_type(type, if (class(x)[1L] == "lm") "HC1" else "HC0")
   check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)
-  rows <- fit_rows(x, type, threads)
+  rows <- fit_rows(x, type, threads, defer_bread = TRUE)
   check_weight_span(rows$w, type)
   clustered <- !is.null(cluster) || !is.null(attr(x, "cluster"))
   cluster <- fit_cluster(x, cluster, rows)
@@ -174,16 +177,21 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
   for (i in seq_along(terms)) {
     term <- terms[[i]]
     parts <- scores_from_rows(rows, term, type, threads)
+    if (is.null(rows$bread)) rows$bread <- bread_from_moments(rows, parts)
+    fused <- NULL
     if (type == "CR2" && !inherits(x, "glm")) {
       ## what the Satterthwaite df and HTZ tests need (R/satterthwaite.R)
       cr2 <- cr2_basis(parts$P0, parts$P1, parts$P2, rows$design, rows$bread,
                        rows$intercept, rows$shift, rows$z_scale)
+      ## the scores and the df from one eigen-decomposition per cluster
+      if (satterthwaite) fused <- cr2_scores_with_df(cr2, parts, threads)
+      cr2$coef_df <- fused$df
     }
     if (clustered && i <= length(cluster)) {
       single <- rbind(single, rows_single_cluster(rows, term, parts, cluster[[i]],
                                                   names(cluster)[i], threads))
     }
-    scores <- adjusted_scores(parts, type, rows, threads)
+    scores <- if (is.null(fused)) adjusted_scores(parts, type, rows, threads) else fused$scores
     piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) *
       bread_meat_bread(rows$bread, scores)
     meat <- if (is.null(meat)) piece else meat + piece
@@ -446,7 +454,11 @@ fix_psd <- function(V) {
 ## with a large mean and a small spread loses no precision (a QR of the
 ## uncentred design, as sandwich uses, loses up to cond(X) * eps); the result
 ## is mapped back by uncentre_vcov(). Without an intercept the fit's QR is used.
-fit_rows <- function(x, type, threads) {
+## With `defer_bread`, where the type's per-cluster moments P1 = X_g'W_g X_g
+## sum to the bread's cross-product (an intercept, and not a glm's CR
+## types), the bread is left NULL for the caller to take from them
+## (bread_from_moments()): one pass over the rows less.
+fit_rows <- function(x, type, threads, defer_bread = FALSE) {
   coefs <- coef(x)
   aliased <- is.na(coefs)
   X <- fit_design(x, names(coefs))
@@ -513,14 +525,13 @@ fit_rows <- function(x, type, threads) {
   crossprod_inverse <- function(weights) {
     m <- cpp_cluster_moments(columns, NULL, weights, integer(n), 1L, shift, 1L, threads,
                              if (any(x_scale != 1)) x_scale, wscale)
-    A <- unpack_sum(m$moments[[1L]], design)
-    R <- chol(A)
-    warn_ill_conditioned(diag(R)^2 / diag(A), names_kept)
-    B <- chol2inv(R)
-    dimnames(B) <- list(names_kept, names_kept)
-    B
+    crossprod_bread(unpack_sum(m$moments[[1L]], design), names_kept)
   }
-  bread <- if (intercept) {
+  defer <- defer_bread && intercept && is.null(w_bread) &&
+    "P1" %in% score_needs(type, !is.null(w))
+  bread <- if (defer) {
+    NULL
+  } else if (intercept) {
     crossprod_inverse(wb)
   } else {
     ## the fit's QR, in data units, taken to the scaled units
@@ -538,7 +549,23 @@ fit_rows <- function(x, type, threads) {
   list(columns = columns, intercept = intercept, design = design, w = w, e = e,
        shift = shift, n = n, k = k, bread = bread, leverage_bread = leverage_bread,
        keep = keep, n_fit = length(x$residuals), scale = x_scale, z_scale = z_scale,
-       escale = escale, wscale = wscale)
+       escale = escale, wscale = wscale, names = names_kept)
+}
+
+## (X'WX)^-1 from the cross-product A (centred, scaled), named, with the
+## warning for a nearly collinear design.
+crossprod_bread <- function(A, names) {
+  R <- chol(A)
+  warn_ill_conditioned(diag(R)^2 / diag(A), names)
+  B <- chol2inv(R)
+  dimnames(B) <- list(names, names)
+  B
+}
+
+## The bread that fit_rows(defer_bread = TRUE) left to the caller: the sum of
+## the clusters' P1 = X_g'W_g X_g is X'WX, in the same scaled units.
+bread_from_moments <- function(rows, parts) {
+  crossprod_bread(unpack_sum(parts$P1, rows$design), rows$names)
 }
 
 ## From scaled to data units: with the design columns scaled by `z_scale` and

@@ -326,8 +326,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_cr2_df_moments
-Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1, Rcpp::NumericMatrix M2, bool weighted, Rcpp::IntegerVector design, Rcpp::NumericMatrix B, Rcpp::NumericMatrix Q, Rcpp::NumericMatrix Ct, bool joint, int threads);
-RcppExport SEXP _clusterab_cpp_cr2_df_moments(SEXP M0SEXP, SEXP M1SEXP, SEXP M2SEXP, SEXP weightedSEXP, SEXP designSEXP, SEXP BSEXP, SEXP QSEXP, SEXP CtSEXP, SEXP jointSEXP, SEXP threadsSEXP) {
+Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1, Rcpp::NumericMatrix M2, bool weighted, Rcpp::IntegerVector design, Rcpp::NumericMatrix B, Rcpp::NumericMatrix Q, Rcpp::NumericMatrix Ct, bool joint, int threads, Rcpp::NumericMatrix R0, Rcpp::NumericMatrix R1);
+RcppExport SEXP _clusterab_cpp_cr2_df_moments(SEXP M0SEXP, SEXP M1SEXP, SEXP M2SEXP, SEXP weightedSEXP, SEXP designSEXP, SEXP BSEXP, SEXP QSEXP, SEXP CtSEXP, SEXP jointSEXP, SEXP threadsSEXP, SEXP R0SEXP, SEXP R1SEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -341,7 +341,9 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type Ct(CtSEXP);
     Rcpp::traits::input_parameter< bool >::type joint(jointSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_cr2_df_moments(M0, M1, M2, weighted, design, B, Q, Ct, joint, threads));
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type R0(R0SEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type R1(R1SEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_cr2_df_moments(M0, M1, M2, weighted, design, B, Q, Ct, joint, threads, R0, R1));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -486,7 +488,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_check_interrupt", (DL_FUNC) &_clusterab_cpp_check_interrupt, 0},
     {"_clusterab_cpp_ri_prepare", (DL_FUNC) &_clusterab_cpp_ri_prepare, 2},
     {"_clusterab_cpp_ri_criterion", (DL_FUNC) &_clusterab_cpp_ri_criterion, 7},
-    {"_clusterab_cpp_cr2_df_moments", (DL_FUNC) &_clusterab_cpp_cr2_df_moments, 10},
+    {"_clusterab_cpp_cr2_df_moments", (DL_FUNC) &_clusterab_cpp_cr2_df_moments, 12},
     {"_clusterab_cpp_solve_stats", (DL_FUNC) &_clusterab_cpp_solve_stats, 5},
     {"_clusterab_cpp_stats_scores", (DL_FUNC) &_clusterab_cpp_stats_scores, 4},
     {"_clusterab_cpp_adjusted_scores", (DL_FUNC) &_clusterab_cpp_adjusted_scores, 8},

@@ -27,6 +27,35 @@ inline Eigen::MatrixXd lower_cholesky(const Eigen::MatrixXd& B) {
   return eig.eigenvectors() * d.asDiagonal() * eig.eigenvectors().transpose();
 }
 
+// Factor g(lambda) with f(1 - lambda) = 1 + lambda g(lambda), where f is x^-1/2
+// (power = -0.5, Bell-McCaffrey) or x^-1 (power = -1, jackknife); written so that
+// small leverages lose no precision.
+inline double leverage_factor(double lambda, double power) {
+  if (lambda < 0) lambda = 0;
+  const double rest = 1.0 - lambda;
+  if (rest <= kZeroEigen) return -1.0 / lambda;  // f(0) := 0
+  if (power == -1.0) return 1.0 / rest;
+  const double root = std::sqrt(rest);
+  return 1.0 / (root * (1.0 + root));
+}
+
+// The adjusted score s*_g = r_g + P_g C_g u_g of one cluster, where
+// (I - Z_g B Z_g')^power = I + Z_g C_g Z_g', from `eig`, the
+// eigen-decomposition of L' M_g L (B = L L', M_g = Z_g' Z_g): C_g =
+// L V diag(g(lambda)) V' L'. r_g, u_g point at p values.
+inline Eigen::VectorXd leverage_adjusted_score(
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>& eig, const Eigen::MatrixXd& L,
+    const Eigen::MatrixXd& Pg, const double* rg, const double* ug, double power) {
+  const std::size_t p = L.rows();
+  const Eigen::VectorXd& lambda = eig.eigenvalues();
+  const Eigen::MatrixXd& V = eig.eigenvectors();
+  Eigen::Map<const Eigen::VectorXd> u(ug, p);
+  Eigen::VectorXd v = V.transpose() * (L.transpose() * u);
+  for (std::size_t a = 0; a < p; ++a) v(a) *= leverage_factor(lambda(a), power);
+  const Eigen::VectorXd Cu = L * (V * v);
+  return Eigen::Map<const Eigen::VectorXd>(rg, p) + Pg * Cu;
+}
+
 // With U_g = [X_g, W_g X_g] and D = diag(gram)^-1/2, U~ = U D = Q_u LGs' for
 // an orthonormal Q_u (n_g x k) and LGs = E diag(root) (2p x k). Then
 // U_g K U_g' = Q_u LGs' Ks LGs Q_u' with Ks = D^-1 K D^-1, whose
@@ -86,6 +115,29 @@ inline Cr2WeightedBasis cr2_weighted_basis(const double* P0g, const double* P1g,
   const Eigen::MatrixXd Ks = dinv.asDiagonal() * Kmat * dinv.asDiagonal();
   out.ne.compute(out.LGs.transpose() * Ks * out.LGs);
   return out;
+}
+
+// clubSandwich's weighted CR2 score X_g' W_g G_g^-1/2 e_g of one cluster from
+// its basis (finite, k > 0) and r0 = X_g' e_g, r1 = X_g' W_g e_g (p values each).
+inline Eigen::VectorXd cr2_weighted_score(const Cr2WeightedBasis& basis,
+                                          const double* r0g, const double* r1g) {
+  const std::size_t p = basis.dscale.size() / 2, k = basis.k;
+  const Eigen::VectorXd& dscale = basis.dscale;
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>& ne = basis.ne;
+  Eigen::Map<const Eigen::VectorXd> r1(r1g, p);
+  Eigen::VectorXd re(2 * p);
+  re << Eigen::Map<const Eigen::VectorXd>(r0g, p), r1;
+  // Q_u' e = root^-1 E' D U' e
+  Eigen::VectorXd v = ne.eigenvectors().transpose() *
+                      ((basis.E.transpose() * (dscale.asDiagonal() * re)).array() /
+                       basis.root.array()).matrix();
+  for (std::size_t a = 0; a < k; ++a) {
+    const double ev = 1.0 + ne.eigenvalues()(a);
+    v(a) *= ev <= kZeroEigen ? -1.0 : 1.0 / std::sqrt(ev) - 1.0;
+  }
+  // X_g' W_g Q_u = [0 I] U' Q_u = [0 I] D^-1 LG~
+  const Eigen::VectorXd t = basis.LGs * (ne.eigenvectors() * v);
+  return r1 + (t.tail(p).array() / dscale.tail(p).array()).matrix();
 }
 
 }  // namespace clusterab

@@ -11,9 +11,11 @@
 //   weighted   U_g = [X_g, W_g X_g], K = [[Q, -B], [-B, 0]], Q = B X'W^2X B,
 // and z_g = U_g' l_g. Then sums over pairs of clusters are traces of p x p
 // (2p x 2p) sums: sum_{g,h} (z_g' K z_h)^2 = tr(K S K S), S = sum_g z_g z_g'.
-// The per-cluster eigen-decompositions are those of cpp_adjusted_scores()
-// and cpp_adjusted_scores_cr2w() in vcov_cluster.cpp (the weighted one is
-// cr2_weighted_basis() in cr2_basis.h).
+// The per-cluster eigen-decompositions are those of the CR2 adjustment
+// (cpp_adjusted_scores() and cpp_adjusted_scores_cr2w() in vcov_cluster.cpp;
+// the shared pieces are in cr2_basis.h): given the scores, this function
+// returns the adjusted scores too, so that a CR2 covariance with its df
+// decomposes each cluster once.
 #include "cluster_stats.h"
 #include "cr2_basis.h"
 #include <cmath>
@@ -42,16 +44,28 @@ double trace_kxky(const Eigen::MatrixXd& K, const Eigen::MatrixXd& X,
 // summed, for contrasts already transformed by omega^-1/2).
 // Unweighted: M1 = X_g'X_g packed. Weighted: M0 = X_g'X_g, M1 = X_g'W X_g,
 // M2 = X_g'W^2 X_g and Q = B (sum M2) B.
+// R0 = X_g'e_g and R1 = X_g'W_g e_g (p x G; unweighted R1 only, R0 unused):
+// the scores whose CR2-adjusted versions are returned as `scores` (p x G, the
+// same as the adjustment's); with 0 columns none are.
 // [[Rcpp::export]]
 Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
                               Rcpp::NumericMatrix M2, bool weighted,
                               Rcpp::IntegerVector design, Rcpp::NumericMatrix B,
                               Rcpp::NumericMatrix Q, Rcpp::NumericMatrix Ct,
-                              bool joint, int threads) {
+                              bool joint, int threads,
+                              Rcpp::NumericMatrix R0, Rcpp::NumericMatrix R1) {
   const std::size_t p = design.size(), G = M1.ncol(), Kp = M1.nrow();
   const std::size_t q = Ct.ncol();
   if (static_cast<std::size_t>(Ct.nrow()) != p || static_cast<std::size_t>(B.nrow()) != p)
     Rcpp::stop("internal error: dimensions of the Satterthwaite inputs disagree");
+  const bool with_scores = R1.ncol() > 0;
+  if (with_scores && (static_cast<std::size_t>(R1.ncol()) != G || static_cast<std::size_t>(R1.nrow()) != p ||
+                      (weighted && (R0.ncol() != R1.ncol() || R0.nrow() != R1.nrow()))))
+    Rcpp::stop("internal error: dimensions of the scores disagree");
+  Rcpp::NumericMatrix scores(p, with_scores ? G : 0);
+  double* sp = scores.begin();
+  const double* r0p = R0.begin();
+  const double* r1p = R1.begin();
   const std::size_t m = weighted ? 2 * p : p;
   const std::vector<int> idx(design.begin(), design.end());
   Eigen::Map<Eigen::MatrixXd> Bm(B.begin(), p, p);
@@ -102,6 +116,10 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
           const Eigen::MatrixXd Mg = unpack_block(p1 + g * Kp, idx);
           if (!Mg.allFinite()) { bad[c] = 1; continue; }
           Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(L.transpose() * Mg * L);
+          if (with_scores) {
+            Eigen::Map<Eigen::VectorXd>(sp + g * p, p) =
+                leverage_adjusted_score(eig, L, Mg, r1p + g * p, r1p + g * p, -0.5);
+          }
           const Eigen::VectorXd& lambda = eig.eigenvalues();
           const Eigen::MatrixXd& V = eig.eigenvectors();
           Eigen::MatrixXd Vd = V.transpose() * D;  // p x q
@@ -127,6 +145,11 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
               cr2_weighted_basis(p0 + g * Kp, p1 + g * Kp, p2 + g * Kp, idx, Kmat);
           if (!basis.finite) { bad[c] = 1; continue; }
           const std::size_t k = basis.k;
+          if (with_scores) {  // as cpp_adjusted_scores_cr2w()
+            Eigen::Map<Eigen::VectorXd> sg(sp + g * p, p);
+            if (k == 0) sg = Eigen::Map<const Eigen::VectorXd>(r1p + g * p, p);
+            else sg = cr2_weighted_score(basis, r0p + g * p, r1p + g * p);
+          }
           if (k == 0) { Wg.setZero(); Pg.setZero(); Dg.setZero(); continue; }
           const Eigen::MatrixXd& LGs = basis.LGs;
           const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>& ne = basis.ne;
@@ -162,7 +185,14 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
       RcppParallel::parallelFor(start, stop, worker, 16, threads);
     }
     for (std::size_t c = 0; c < nc; ++c) {
-      if (bad[c]) { finite = false; continue; }
+      if (bad[c]) {
+        finite = false;
+        if (with_scores) {  // as the adjustment: NaN scores for that cluster
+          for (std::size_t a = 0; a < p; ++a)
+            sp[(start + c) * p + a] = std::numeric_limits<double>::quiet_NaN();
+        }
+        continue;
+      }
       Eigen::Map<Eigen::MatrixXd> Pg(Pbuf.col(c).data(), q, q);
       Eigen::Map<Eigen::MatrixXd> Dg(Dbuf.col(c).data(), q, q);
       if (joint) omega += Pg;
@@ -206,5 +236,6 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
   }
   return Rcpp::List::create(Rcpp::Named("omega") = Rcpp::wrap(omega),
                             Rcpp::Named("denom") = denom,
-                            Rcpp::Named("total") = total);
+                            Rcpp::Named("total") = total,
+                            Rcpp::Named("scores") = scores);
 }

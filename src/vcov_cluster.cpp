@@ -10,18 +10,6 @@ using namespace clusterab;
 
 namespace {
 
-// Factor g(lambda) with f(1 - lambda) = 1 + lambda g(lambda), where f is x^-1/2
-// (power = -0.5, Bell-McCaffrey) or x^-1 (power = -1, jackknife); written so that
-// small leverages lose no precision.
-double leverage_factor(double lambda, double power) {
-  if (lambda < 0) lambda = 0;
-  const double rest = 1.0 - lambda;
-  if (rest <= kZeroEigen) return -1.0 / lambda;  // f(0) := 0
-  if (power == -1.0) return 1.0 / rest;
-  const double root = std::sqrt(rest);
-  return 1.0 / (root * (1.0 + root));
-}
-
 std::vector<int> as_index(const Rcpp::IntegerVector& design) {
   return std::vector<int>(design.begin(), design.end());
 }
@@ -142,16 +130,11 @@ Rcpp::NumericMatrix cpp_adjusted_scores(Rcpp::NumericMatrix r, Rcpp::NumericMatr
         og.setConstant(std::numeric_limits<double>::quiet_NaN());
         continue;
       }
+      // the factor and the score: leverage_adjusted_score() in cr2_basis.h
       Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(L.transpose() * Mg * L);
-      const Eigen::VectorXd& lambda = eig.eigenvalues();
-      const Eigen::MatrixXd& V = eig.eigenvectors();
-      Eigen::Map<const Eigen::VectorXd> ug(up + g * p, p);
-      Eigen::VectorXd v = V.transpose() * (L.transpose() * ug);
-      for (std::size_t a = 0; a < p; ++a) v(a) *= leverage_factor(lambda(a), power);
-      const Eigen::VectorXd Cu = L * (V * v);
-      Eigen::Map<const Eigen::VectorXd> rg(rp + g * p, p);
-      if (same) og = rg + Mg * Cu;
-      else og = rg + unpack_block(Pp + g * K, idx) * Cu;
+      if (same) og = leverage_adjusted_score(eig, L, Mg, rp + g * p, up + g * p, power);
+      else og = leverage_adjusted_score(eig, L, unpack_block(Pp + g * K, idx), rp + g * p,
+                                        up + g * p, power);
     }
   };
   parallel_chunks(body, G, threads, 1024);
@@ -192,29 +175,11 @@ Rcpp::NumericMatrix cpp_adjusted_scores_cr2w(Rcpp::NumericMatrix r0, Rcpp::Numer
         og.setConstant(std::numeric_limits<double>::quiet_NaN());
         continue;
       }
-      const std::size_t k = basis.k;
-      Eigen::Map<const Eigen::VectorXd> r1g(r1p + g * p, p);
-      if (k == 0) {  // no rows with nonzero design: nothing to adjust
-        og = r1g;
+      if (basis.k == 0) {  // no rows with nonzero design: nothing to adjust
+        og = Eigen::Map<const Eigen::VectorXd>(r1p + g * p, p);
         continue;
       }
-      const Eigen::VectorXd& dscale = basis.dscale;
-      const Eigen::MatrixXd& E = basis.E;
-      const Eigen::VectorXd& root = basis.root;
-      const Eigen::MatrixXd& LGs = basis.LGs;
-      const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>& ne = basis.ne;
-      Eigen::VectorXd re(2 * p);
-      re << Eigen::Map<const Eigen::VectorXd>(r0p + g * p, p), r1g;
-      // Q_u' e = root^-1 E' D U' e
-      Eigen::VectorXd v = ne.eigenvectors().transpose() *
-                          ((E.transpose() * (dscale.asDiagonal() * re)).array() / root.array()).matrix();
-      for (std::size_t a = 0; a < k; ++a) {
-        const double ev = 1.0 + ne.eigenvalues()(a);
-        v(a) *= ev <= kZeroEigen ? -1.0 : 1.0 / std::sqrt(ev) - 1.0;
-      }
-      // X_g' W_g Q_u = [0 I] U' Q_u = [0 I] D^-1 LG~
-      const Eigen::VectorXd t = LGs * (ne.eigenvectors() * v);
-      og = r1g + (t.tail(p).array() / dscale.tail(p).array()).matrix();
+      og = cr2_weighted_score(basis, r0p + g * p, r1p + g * p);
     }
   };
   parallel_chunks(body, G, threads, 256);
