@@ -47,7 +47,6 @@ suppressPackageStartupMessages({
   library(clusterab)
   library(data.table)
 })
-has_analyze <- exists("analyze_experiment", envir = asNamespace("clusterab"), inherits = FALSE)
 
 cat(sprintf("clusterab %s (%s), data.table %s (%d threads)\n", packageVersion("clusterab"),
             dirname(dirname(system.file(package = "clusterab"))), packageVersion("data.table"),
@@ -209,15 +208,10 @@ units <- cm$value
 cat(sprintf("compute_metrics():    %6.2f s  (%d units; %d excluded for two variants, %d exposed twice)\n",
             cm$time, nrow(units), attr(units, "excluded")$units_multiple_variants,
             attr(units, "excluded")$exposures_repeated))
-if (has_analyze) {
-  an <- once(clusterab::analyze_experiment(logs$exposures, logs$events, metrics))
-  ours_time <- an$time
-  ours_p <- result_p(an$value)
-  cat(sprintf("analyze_experiment(): %6.2f s  (per-unit metrics and tests)\n", an$time))
-} else {
-  ours_time <- NA_real_
-  cat("analyze_experiment(): not in this build of clusterab (merge the analyze branch); timing compute_metrics() only\n")
-}
+an <- once(clusterab::analyze_experiment(logs$exposures, logs$events, metrics))
+ours_time <- an$time
+ours_p <- result_p(an$value)
+cat(sprintf("analyze_experiment(): %6.2f s  (per-unit metrics and tests)\n", an$time))
 free()
 dt <- once({
   u <- dt_notebook(logs$exposures, logs$events)
@@ -228,11 +222,9 @@ cat(sprintf("(a) data.table notebook: %6.2f s\n", dt_time))
 diff_dt <- max_diff(units, dt$value$units)
 ours_tests <- notebook_tests(units)
 cat(sprintf("    agree: max |per-unit difference| ours vs (a) = %.3g", diff_dt))
-if (has_analyze) {
-  cat(sprintf("; max |p-value difference| analyze_experiment vs (a) = %.3g", max(abs(ours_p - dt$value$tests$p.value))))
-}
+cat(sprintf("; max |p-value difference| analyze_experiment vs (a) = %.3g", max(abs(ours_p - dt$value$tests$p.value))))
 cat("\n")
-print(cbind(dt$value$tests, p.value.ours = if (has_analyze) ours_p else NA), row.names = FALSE)
+print(cbind(dt$value$tests, p.value.ours = ours_p), row.names = FALSE)
 rm(dt, u); free()
 
 ## ---- n / 10: ours against the base-R notebook -----------------------------------------
@@ -241,24 +233,21 @@ n_small <- n_users / 10
 cat(sprintf("\n== base-R notebook at n / 10: %g exposed users, %g events\n", n_small, n_events / 10))
 small <- sim_logs(n_small, n_events / 10, seed = 20260302)
 cm_small <- once(compute_metrics(small$exposures, small$events, metrics))
-an_small <- if (has_analyze) once(clusterab::analyze_experiment(small$exposures, small$events, metrics))
+an_small <- once(clusterab::analyze_experiment(small$exposures, small$events, metrics))
 base <- once({
   u <- base_notebook(small$exposures, small$events)
   list(units = u, tests = notebook_tests(u))
 })
-ours_small <- if (has_analyze) an_small$time else cm_small$time
-cat(sprintf("%s: %6.2f s; (b) base-R notebook: %6.2f s\n",
-            if (has_analyze) "analyze_experiment()" else "compute_metrics()", ours_small, base$time))
+ours_small <- an_small$time
+cat(sprintf("analyze_experiment(): %6.2f s; (b) base-R notebook: %6.2f s\n", ours_small, base$time))
 cat(sprintf("    agree: max |per-unit difference| ours vs (b) = %.3g", max_diff(cm_small$value, base$value$units)))
-if (has_analyze) {
-  cat(sprintf("; max |p-value difference| = %.3g", max(abs(result_p(an_small$value) - base$value$tests$p.value))))
-}
+cat(sprintf("; max |p-value difference| = %.3g", max(abs(result_p(an_small$value) - base$value$tests$p.value))))
 cat("\n\n")
 
 ## ---- summary ---------------------------------------------------------------------------
 
-what <- if (has_analyze) "analyze_experiment()" else "compute_metrics()"
-ours_full <- if (has_analyze) ours_time else cm$time
+what <- "analyze_experiment()"
+ours_full <- ours_time
 tab <- data.frame(
   comparison = c(sprintf("%s vs (a) data.table notebook", what), sprintf("%s vs (b) base-R notebook (n / 10)", what)),
   n_users = c(n_users, n_small), n_events = c(n_events, n_events / 10),
@@ -267,11 +256,6 @@ tab <- data.frame(
 tab$ratio <- tab$reference_s / tab$ours_s
 print(tab, row.names = FALSE, digits = 3)
 cat("\n", loadavg(), " at end\n", sep = "")
-if (has_analyze) {
-  cat(sprintf("target: analyze_experiment < 10 s: %s (%.2f s at %g users, %g events%s)\n",
-              if (ours_time < 10) "met" else "NOT met", ours_time, n_users, n_events,
-              if (quick) "; quick mode, not the target size" else ""))
-} else {
-  cat(sprintf("target: analyze_experiment < 10 s: not measured (no analyze_experiment() in this build; compute_metrics() took %.2f s)\n",
-              cm$time))
-}
+cat(sprintf("target: analyze_experiment < 10 s: %s (%.2f s at %g users, %g events%s)\n",
+            if (ours_time < 10) "met" else "NOT met", ours_time, n_users, n_events,
+            if (quick) "; quick mode, not the target size" else ""))

@@ -1,22 +1,8 @@
 ## Satterthwaite degrees of freedom of CR2 against clubSandwich.
 
-## The data sets of the issue: balanced; very unequal sizes with one cluster
-## of 500 rows; a cluster-level treatment; weights varying within clusters.
-satt_data <- function(kind, seed = 1) {
-  set.seed(seed)
-  size <- switch(kind,
-    balanced = rep(10L, 12L),
-    unequal = c(500L, sample(2:15, 19L, replace = TRUE)),
-    sample(3:25, 16L, replace = TRUE))
-  G <- length(size)
-  g <- rep(seq_len(G), size)
-  n <- length(g)
-  trt <- rep(c(0, 1), length.out = G)[sample(G)][g]
-  x1 <- rnorm(n) + rnorm(G)[g]
-  x2 <- runif(n)
-  data.frame(g = g, trt = trt, x1 = x1, x2 = x2, w = runif(n, 0.5, 3),
-             y = 1 + 0.3 * trt + x1 - x2 + rnorm(G)[g] + rnorm(n) * (1 + trt))
-}
+## The data sets of the issue (regression_data(), helper-regression-data.R):
+## balanced; very unequal sizes with one cluster of 500 rows; a cluster-level
+## treatment; weights varying within clusters.
 
 ## clubSandwich's df and p for every coefficient of `fit`.
 cs_satterthwaite <- function(fit, cluster) {
@@ -45,8 +31,8 @@ expect_satterthwaite_equal <- function(ours, ref, tolerance = 1e-8) {
 
 test_that("coef_test(type = 'CR2') gives clubSandwich's Satterthwaite df and p by default", {
   need("clubSandwich")
-  for (kind in c("balanced", "unequal", "cluster_trt")) {
-    d <- satt_data(kind, seed = 11)
+  for (kind in c("balanced", "unequal", "varied")) {
+    d <- regression_data(kind, seed = 11)
     for (weighted in c(FALSE, TRUE)) {
       fit <- if (weighted) lm(y ~ trt + x1 + x2, data = d, weights = w) else lm(y ~ trt + x1 + x2, data = d)
       ref <- cs_satterthwaite(fit, d$g)
@@ -65,7 +51,7 @@ test_that("coef_test(type = 'CR2') gives clubSandwich's Satterthwaite df and p b
 
 test_that("the unequal design: the big cluster drives the df far below G - 1", {
   need("clubSandwich")
-  d <- satt_data("unequal", seed = 12)
+  d <- regression_data("unequal", seed = 12)
   expect_identical(max(table(d$g)), 500L)
   fit <- lm(y ~ trt + x1, data = d)
   ours <- quiet_few(coef_test(fit, cluster = ~ g, type = "CR2"))
@@ -75,7 +61,7 @@ test_that("the unequal design: the big cluster drives the df far below G - 1", {
 
 test_that("Satterthwaite df with an aliased column and with factors", {
   need("clubSandwich")
-  d <- satt_data("cluster_trt", seed = 13)
+  d <- regression_data("varied", seed = 13)
   d$x3 <- 2 * d$x1 - d$trt          # aliased
   d$f <- factor(sample(c("a", "b", "c"), nrow(d), replace = TRUE))
   for (weighted in c(FALSE, TRUE)) {
@@ -89,7 +75,7 @@ test_that("Satterthwaite df with an aliased column and with factors", {
 
 test_that("Satterthwaite df without an intercept and on an ill-conditioned design", {
   need("clubSandwich")
-  d <- satt_data("balanced", seed = 14)
+  d <- regression_data("balanced", seed = 14)
   fit <- lm(y ~ 0 + trt + x1 + x2, data = d)
   expect_satterthwaite_equal(quiet_few(coef_test(fit, cluster = ~ g, type = "CR2")),
                              cs_satterthwaite(fit, d$g))
@@ -110,7 +96,7 @@ test_that("Satterthwaite df without an intercept and on an ill-conditioned desig
 
 test_that("cluster_lm() fits: summary, confint, tidy and coef_test use Satterthwaite df for CR2", {
   need("clubSandwich")
-  d <- satt_data("unequal", seed = 16)
+  d <- regression_data("unequal", seed = 16)
   for (weighted in c(FALSE, TRUE)) {
     ref_fit <- if (weighted) lm(y ~ trt + x1 + x2, data = d, weights = w) else lm(y ~ trt + x1 + x2, data = d)
     ref <- cs_satterthwaite(ref_fit, d$g)
@@ -143,7 +129,7 @@ test_that("cluster_lm() fits: summary, confint, tidy and coef_test use Satterthw
 
 test_that("coef_ci() uses each coefficient's Satterthwaite df", {
   need("clubSandwich")
-  d <- satt_data("cluster_trt", seed = 17)
+  d <- regression_data("varied", seed = 17)
   fit <- lm(y ~ trt + x1, data = d)
   ref <- clubSandwich::conf_int(fit, vcov = "CR2", cluster = d$g, level = 0.9)
   ci <- quiet_few(coef_ci(fit, cluster = ~ g, type = "CR2", level = 0.9))
@@ -155,7 +141,7 @@ test_that("coef_ci() uses each coefficient's Satterthwaite df", {
 
 test_that("satterthwaite_df() of several contrasts equals clubSandwich::linear_contrast()", {
   need("clubSandwich")
-  d <- satt_data("unequal", seed = 18)
+  d <- regression_data("unequal", seed = 18)
   C <- rbind(c(0, 1, 0, 0), c(0, 1, -1, 0), c(1, 0.5, 0.5, 2), c(0, 0, 1, 1))
   for (weighted in c(FALSE, TRUE)) {
     fit <- if (weighted) lm(y ~ trt + x1 + x2, data = d, weights = w) else lm(y ~ trt + x1 + x2, data = d)
@@ -177,7 +163,7 @@ test_that("satterthwaite_df() of several contrasts equals clubSandwich::linear_c
 })
 
 test_that("Satterthwaite df do not depend on the units or on the thread count", {
-  d <- satt_data("unequal", seed = 19)
+  d <- regression_data("unequal", seed = 19)
   fit <- lm(y ~ trt + x1 + x2, data = d, weights = w)
   df1 <- attr(quiet_few(coef_test(fit, cluster = ~ g, type = "CR2")), "df")
   d2 <- d
@@ -199,7 +185,7 @@ test_that("Satterthwaite df do not depend on the units or on the thread count", 
 })
 
 test_that("df = 'Satterthwaite': bad input", {
-  d <- satt_data("balanced", seed = 20)
+  d <- regression_data("balanced", seed = 20)
   fit <- lm(y ~ trt + x1, data = d)
   expect_error(quiet_few(coef_test(fit, cluster = ~ g, type = "HC1", df = "Satterthwaite")),
                'df = "Satterthwaite" is defined for the CR2 covariance only.*type = "HC1"',

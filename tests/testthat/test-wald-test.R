@@ -1,17 +1,9 @@
 ## wald_test(): HTZ, chi-sq and naive-F against clubSandwich::Wald_test().
 
+## 18 clusters of 3 to 25 rows, or (big) one of 500 rows and 17 of 2 to 15;
+## a factor `f` (regression_data(), helper-regression-data.R).
 wald_data <- function(seed, big = FALSE) {
-  set.seed(seed)
-  size <- if (big) c(500L, sample(2:15, 17L, replace = TRUE)) else sample(3:25, 18L, replace = TRUE)
-  G <- length(size)
-  g <- rep(seq_len(G), size)
-  n <- length(g)
-  trt <- rep(c(0, 1), length.out = G)[sample(G)][g]
-  x1 <- rnorm(n) + rnorm(G)[g]
-  x2 <- runif(n)
-  data.frame(g = g, trt = trt, x1 = x1, x2 = x2, w = runif(n, 0.5, 3),
-             f = factor(sample(c("a", "b", "c"), n, replace = TRUE)),
-             y = 1 + 0.3 * trt + 0.2 * x1 - x2 + rnorm(G)[g] + rnorm(n) * (1 + trt))
+  regression_data(if (big) "unequal" else "varied", seed, G = 18L, x1_effect = 0.2, factor = TRUE)
 }
 
 ## clubSandwich's table for a constraint matrix, rows in our order of tests.
