@@ -433,9 +433,14 @@ nobs.cluster_lm <- function(object, ...) object$nobs
 #' design `X` of `newdata` (coded as in the fit: the same factor levels,
 #' contrasts and `poly()` or `scale()` parameters), its standard error
 #' `sqrt(diag(X V X'))`, and the confidence interval uses the t distribution
-#' with G - 1 degrees of freedom, G the number of clusters (the smallest
-#' number for multiway clustering), as Stata and fixest do and as
-#' [coef_test()] does by default for clustered covariances. Prediction
+#' with the degrees of freedom [coef_test()] uses by default: G - 1, G the
+#' number of clusters (the smallest number for multiway clustering), as Stata
+#' and fixest do; for a fit with `type = "CR2"` the Satterthwaite degrees of
+#' freedom of each prediction, the linear combination `x0' b` of its row
+#' `x0` (equal to `clubSandwich::linear_contrast()` of that row), which are
+#' far below G - 1 where the prediction rests on few clusters. They cost
+#' O(G k^2) operations for each distinct row of `newdata` (rows that give the
+#' same design row share them). Prediction
 #' intervals (for a new row rather than its mean) are not offered: they need
 #' a model of the row-level variance that a cluster-robust fit does not make.
 #'
@@ -453,21 +458,30 @@ nobs.cluster_lm <- function(object, ...) object$nobs
 #'   limits of the confidence interval of the mean).
 #' @param level Confidence level.
 #' @param se.fit Also return the standard errors, as [predict.lm()] does?
+#' @param df Degrees of freedom of the intervals: `NULL` (the default) is
+#'   Satterthwaite's for a "CR2" fit and G - 1 otherwise;
+#'   `"Satterthwaite"` ("CR2" fits only); `"cluster"` is G - 1; or a
+#'   positive number. Satterthwaite df need at least 3 clusters.
 #' @param ... Ignored.
 #' @return As [predict.lm()]: a named vector, or with `interval =
 #'   "confidence"` a matrix with columns `fit`, `lwr` and `upr`; with
-#'   `se.fit = TRUE` a list with `fit`, `se.fit`, `df` and `residual.scale`.
+#'   `se.fit = TRUE` a list with `fit`, `se.fit`, `df` (one number, or with
+#'   Satterthwaite df one per row of `newdata`) and `residual.scale`.
 #' @examples
 #' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
 #'                   cluster = ~ region)
 #' new <- data.frame(treated = c(0, 1), baseline = median(geo_experiment$baseline))
 #' predict(fit, new, interval = "confidence")
+#' fit2 <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
+#'                    cluster = ~ region, type = "CR2")
+#' predict(fit2, new, se.fit = TRUE)$df   # Satterthwaite, per row
 #' @export
 predict.cluster_lm <- function(object, newdata, interval = c("none", "confidence"),
-                               level = 0.95, se.fit = FALSE, ...) {
+                               level = 0.95, se.fit = FALSE, df = NULL, ...) {
   interval <- arg_match(interval)
   check_flag(se.fit, "se.fit")
   check_conf_level(level, "level")
+  check_prediction_df(df, object$type)
   if (missing(newdata) || is.null(newdata)) {
     abort("predict() of a cluster_lm fit needs `newdata`: cluster_lm() keeps no rows (it fits from per-cluster statistics); for the fitted values of the data use predict(fit, newdata = data).",
           class = "clusterab_no_rows", call. = FALSE)
@@ -493,9 +507,10 @@ predict.cluster_lm <- function(object, newdata, interval = c("none", "confidence
   if (interval == "none" && !se.fit) return(fit)
   se <- sqrt(rowSums((X %*% V) * X))
   names(se) <- names(fit)
-  df <- min(object$G) - 1
+  df <- prediction_df(object, X, df)
   if (interval == "confidence") {
     half <- stats::qt((1 + level) / 2, df) * se
+    half[!is.na(se) & se == 0] <- 0   # a row that determines nothing: no df either
     fit <- cbind(fit = fit, lwr = fit - half, upr = fit + half)
   }
   if (!se.fit) return(fit)

@@ -303,6 +303,7 @@ coef_df <- function(x, df, info, cluster, terms = NULL, threads = NULL) {
     if (is.null(r)) 0 else r
   }
   satterthwaite <- function() {
+    check_satterthwaite_clusters(min(info$G), is.null(df))
     out <- info$cr2$coef_df   # computed with the covariance (vcov_cluster_lm_result())
     if (is.null(out)) {
       C <- identity_contrasts(info$cr2$names)
@@ -342,6 +343,17 @@ coef_df <- function(x, df, info, cluster, terms = NULL, threads = NULL) {
     abort('`df` must be NULL, "Satterthwaite", "cluster", "residual" or a single positive number.')
   }
   list(df = df, rule = "given")
+}
+
+## Satterthwaite df with fewer than 3 clusters: with 2 the CR2 variance of
+## every coefficient rests on one difference of two cluster scores, and its
+## Satterthwaite df are about 1 whatever the data (clubSandwich gives 1.0 to
+## 1.02): degenerate, not information. Refused whether chosen by default or
+## asked for; df = "cluster" gives the same G - 1 = 1 openly.
+check_satterthwaite_clusters <- function(G, by_default) {
+  if (G >= 3L) return(invisible())
+  abort(sprintf('`cluster` has %d clusters: Satterthwaite degrees of freedom%s are undefined or degenerate with fewer than 3 clusters (with 2 they are about 1 whatever the data). Give `df` yourself (df = "cluster" for G - 1 = %d, or a number), or use more clusters; with so few clusters prefer randomization_test() or cluster_ttest().',
+                G, if (by_default) ' (the default for type = "CR2")' else "", G - 1L))
 }
 
 ## The number of clusters (smallest over the variables) of `cluster` for fit x.

@@ -192,3 +192,42 @@ cr2_satterthwaite_df <- function(fit, cluster = NULL, contrasts = NULL, threads 
   C <- contrast_matrix(contrasts, names(coef(fit)), basis$names)
   cr2_satterthwaite(basis, C, resolve_threads(threads))
 }
+
+## The degrees of freedom of predict.cluster_lm() for the rows of X (columns
+## the kept coefficients): G - 1, or for a CR2 fit the Satterthwaite df of
+## each row's linear combination x0' b (one contrast per distinct row; NA for
+## rows with missing values). `df` as predict.cluster_lm()'s argument.
+prediction_df <- function(object, X, df = NULL) {
+  G <- min(object$G)
+  cr2 <- identical(object$type, "CR2")
+  check_prediction_df(df, object$type)
+  if (!is.null(df) && !identical(df, "Satterthwaite")) {
+    return(if (identical(df, "cluster")) G - 1 else df)
+  }
+  if (!cr2) return(G - 1)
+  check_satterthwaite_clusters(G, is.null(df))
+  basis <- cluster_lm_cr2_basis(object, "CR2")
+  out <- rep(NA_real_, nrow(X))
+  names(out) <- rownames(X)
+  ok <- which(rowSums(!is.finite(X)) == 0L)
+  if (!length(ok) || is.null(basis)) return(out)
+  ## distinct rows, compared exactly (hexadecimal doubles)
+  key <- do.call(paste, lapply(seq_len(ncol(X)), function(j) sprintf("%a", X[ok, j])))
+  first <- !duplicated(key)
+  C <- X[ok[first], basis$names, drop = FALSE]
+  rownames(C) <- NULL
+  out[ok] <- cr2_satterthwaite(basis, C, resolve_threads(NULL))[match(key, key[first])]
+  out
+}
+
+## predict.cluster_lm()'s `df` for a fit of covariance type `type`.
+check_prediction_df <- function(df, type) {
+  if (identical(df, "Satterthwaite") && !identical(type, "CR2")) {
+    abort(sprintf('df = "Satterthwaite" is defined for the CR2 covariance only, but this fit has type = "%s"; refit with type = "CR2", or use df = "cluster" (G - 1).',
+                  type))
+  }
+  if (is.null(df) || identical(df, "Satterthwaite") || identical(df, "cluster")) return(invisible())
+  if (!is.numeric(df) || length(df) != 1L || is.na(df) || df <= 0) {
+    abort('`df` must be NULL, "Satterthwaite", "cluster" or a single positive number.')
+  }
+}

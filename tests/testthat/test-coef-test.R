@@ -238,10 +238,11 @@ test_that("a coefficient resting on a single cluster is named in a warning", {
   d$z <- ifelse(d$g == 7, rnorm(nrow(d)), 0)
   expect_warning(quiet_few_but_single(vcov_cluster(lm(y ~ treat + z, data = d), cluster = ~ g)),
                  "`z` cannot be estimated without cluster 7", class = "clusterab_single_cluster")
-  ## one cluster per arm: both coefficients, and the SEs are degenerate
+  ## one cluster per arm: both coefficients, and the SEs are degenerate (with
+  ## two clusters the Satterthwaite df are refused: G - 1 here)
   two <- d[d$g %in% c(4, 9), ]
   warns <- character(0)
-  withCallingHandlers(coef_test(lm(y ~ one, data = two), cluster = ~ g, type = "CR2"),
+  withCallingHandlers(coef_test(lm(y ~ one, data = two), cluster = ~ g, type = "CR2", df = "cluster"),
                       clusterab_single_cluster = function(w) {
                         warns <<- c(warns, conditionMessage(w))
                         invokeRestart("muffleWarning")

@@ -224,3 +224,88 @@ test_that("cluster fixed effects: the singular directions of I - H_gg are droppe
     expect_satterthwaite_equal(ours, cs_satterthwaite(fit, d$g))
   }
 })
+
+test_that("the df computed with the CR2 adjustment (one decomposition per cluster) equal the separate computation", {
+  d <- regression_data("unequal", seed = 22)
+  for (weighted in c(FALSE, TRUE)) {
+    fit <- if (weighted) lm(y ~ trt + x1 + x2, data = d, weights = w) else lm(y ~ trt + x1 + x2, data = d)
+    tab <- quiet_few(coef_test(fit, cluster = ~ g, type = "CR2"))
+    expect_identical(attr(tab, "df"), clusterab:::cr2_satterthwaite_df(fit, ~ g))
+    expect_identical(unname(tab[, 2]), unname(sqrt(diag(quiet_few(vcov_cluster(fit, cluster = ~ g, type = "CR2"))))))
+    ## the log-likelihood kept for lmtest is logLik()'s
+    expect_identical(attr(tab, "logLik"), logLik(fit))
+  }
+})
+
+test_that("Satterthwaite df with fewer than 3 clusters: an error naming `cluster`, by default or asked for", {
+  need("clubSandwich")
+  d <- regression_data("balanced", seed = 23, G = 2L)
+  fit <- lm(y ~ trt + x1, data = d)
+  ## clubSandwich gives df of about 1 whatever the data: degenerate
+  ref <- cs_satterthwaite(fit, d$g)
+  expect_true(all(abs(ref$df - 1) < 0.1))
+  for (df in list(NULL, "Satterthwaite")) {
+    expect_error(quiet_few(coef_test(fit, cluster = ~ g, type = "CR2", df = df)),
+                 "`cluster` has 2 clusters.*Satterthwaite.*fewer than 3.*df = \"cluster\"",
+                 class = "clusterab_error")
+    expect_error(quiet_few(coef_ci(fit, cluster = ~ g, type = "CR2", df = df)), "`cluster` has 2 clusters",
+                 class = "clusterab_error")
+  }
+  expect_error(quiet_few(coef_test(fit, cluster = ~ g, type = "CR2")), "the default for type = \"CR2\"",
+               class = "clusterab_error")
+  expect_error(quiet_few(wald_test(fit, c("trt", "x1"), cluster = ~ g)), "`cluster` has 2 clusters",
+               class = "clusterab_error")
+  ## the ways out the message names
+  expect_identical(attr(quiet_few(coef_test(fit, cluster = ~ g, type = "CR2", df = "cluster")), "df"), 1)
+  expect_identical(attr(quiet_few(coef_test(fit, cluster = ~ g, type = "CR2", df = 1)), "df"), 1)
+  ## a cluster_lm fit
+  cl <- quiet_few(suppressWarnings(cluster_lm(y ~ trt + x1, data = d, cluster = ~ g, type = "CR2"),
+                                   classes = "clusterab_single_cluster"))
+  expect_error(coef_test(cl), "`cluster` has 2 clusters", class = "clusterab_error")
+  expect_error(predict(cl, d[1:2, ], interval = "confidence"), "`cluster` has 2 clusters",
+               class = "clusterab_error")
+  expect_identical(predict(cl, d[1:2, ], se.fit = TRUE, df = "cluster")$df, 1)
+  ## 3 clusters: computed, as clubSandwich
+  d3 <- regression_data("balanced", seed = 24, G = 3L)
+  fit3 <- lm(y ~ trt + x1, data = d3)
+  expect_satterthwaite_equal(quiet_few(coef_test(fit3, cluster = ~ g, type = "CR2")),
+                             cs_satterthwaite(fit3, d3$g))
+})
+
+test_that("predict() of a CR2 cluster_lm fit: Satterthwaite df of each row's x0' b, as clubSandwich", {
+  need("clubSandwich")
+  d <- regression_data("unequal", seed = 25)
+  new <- data.frame(trt = c(0, 1, 1, 0, 1), x1 = c(0, 0, 2, -1, 0), x2 = c(0.5, 0.5, 0.1, 0.9, 0.5))
+  X0 <- cbind(1, as.matrix(new))
+  for (weighted in c(FALSE, TRUE)) {
+    ref_fit <- if (weighted) lm(y ~ trt + x1 + x2, data = d, weights = w) else lm(y ~ trt + x1 + x2, data = d)
+    fit <- quiet_few(cluster_lm(y ~ trt + x1 + x2, data = d, cluster = ~ g, type = "CR2",
+                                weights = if (weighted) ~ w))
+    ref_df <- cs_contrast_df(ref_fit, d$g, X0)
+    p <- predict(fit, new, interval = "confidence", level = 0.9, se.fit = TRUE)
+    expect_lte(max(abs(unname(p$df) / ref_df - 1)), 1e-8)
+    expect_identical(names(p$df), rownames(p$fit))
+    expect_identical(unname(p$df[2]), unname(p$df[5]))       # the same row, the same df
+    expect_true(all(p$df < min(fit$G) - 1))                  # far below G - 1 = 19
+    half <- unname(qt(0.95, ref_df) * p$se.fit)
+    expect_equal(unname(p$fit[, "upr"] - p$fit[, "fit"]), half, tolerance = 1e-10)
+    expect_equal(unname(p$fit[, "fit"] - p$fit[, "lwr"]), half, tolerance = 1e-10)
+    if (!weighted) {
+      lc <- clubSandwich::linear_contrast(ref_fit, vcov = "CR2", cluster = d$g, contrasts = X0, level = 0.9)
+      expect_equal(unname(p$fit[, "lwr"]), lc$CI_L, tolerance = 1e-8)
+      expect_equal(unname(p$fit[, "upr"]), lc$CI_U, tolerance = 1e-8)
+    }
+    ## G - 1 on request, and for other types
+    expect_identical(predict(fit, new, se.fit = TRUE, df = "cluster")$df, 19)
+    hc <- quiet_few(cluster_lm(y ~ trt + x1 + x2, data = d, cluster = ~ g, weights = if (weighted) ~ w))
+    expect_identical(predict(hc, new, se.fit = TRUE)$df, 19)
+  }
+  ## a missing value in newdata: NA for that row only
+  new$x1[3] <- NA
+  p <- predict(fit, new, se.fit = TRUE)
+  expect_true(is.na(p$df[3]) && all(is.finite(p$df[-3])))
+  ## bad df
+  expect_error(predict(hc, new, df = "Satterthwaite"), 'CR2 covariance only', class = "clusterab_error")
+  expect_error(predict(fit, new, df = "nope"), "`df` must be", class = "clusterab_error")
+  expect_error(predict(fit, new, df = -1), "`df` must be", class = "clusterab_error")
+})
