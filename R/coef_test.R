@@ -26,9 +26,13 @@
 #' with constant variance. They can be far below G - 1 when a coefficient
 #' rests on few clusters (a treatment given to few clusters, very unequal
 #' cluster sizes), which is what keeps the test honest there. They are
-#' computed from per-cluster cross-products in O(G k^3) operations. For a
+#' computed from per-cluster cross-products in O(G k^3) operations, from
+#' the same eigen-decomposition of each cluster as the CR2 adjustment. For a
 #' `glm` the "CR2" default stays G - 1 (`df = "Satterthwaite"` is an error
-#' there). `df = "cluster"` gives G - 1 for "CR2" too.
+#' there). `df = "cluster"` gives G - 1 for "CR2" too. With fewer than 3
+#' clusters Satterthwaite df are degenerate (with 2 they are about 1 whatever
+#' the data): they are then an error, whether by default or asked for, that
+#' suggests `df = "cluster"` or a number.
 #'
 #' Without clustering (each observation its own cluster), and
 #' when `vcov` is a matrix or a function from another package, the default is
