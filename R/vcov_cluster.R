@@ -186,12 +186,13 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
       ## the scores and the df from one eigen-decomposition per cluster
       if (satterthwaite) fused <- cr2_scores_with_df(cr2, parts, threads)
       cr2$coef_df <- fused$df
+      parts$adjusted <- fused$scores
     }
     if (clustered && i <= length(cluster)) {
       single <- rbind(single, rows_single_cluster(rows, term, parts, cluster[[i]],
                                                   names(cluster)[i], threads))
     }
-    scores <- if (is.null(fused)) adjusted_scores(parts, type, rows, threads) else fused$scores
+    scores <- adjusted_scores(parts, type, rows, threads)
     piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) *
       bread_meat_bread(rows$bread, scores)
     meat <- if (is.null(meat)) piece else meat + piece
@@ -320,8 +321,9 @@ scores_from_stats <- function(stats, design, beta, type, threads) {
 
 ## The adjusted scores s*_g (p x G) of one term for `type`. `fit` supplies the
 ## design and the bread used for the leverages (fit$leverage_bread, else
-## fit$bread).
+## fit$bread). parts$adjusted: already computed (with the Satterthwaite df).
 adjusted_scores <- function(parts, type, fit, threads) {
+  if (!is.null(parts$adjusted)) return(parts$adjusted)
   if (is.null(parts$P1)) return(parts$r1)
   B <- if (is.null(fit$leverage_bread)) fit$bread else fit$leverage_bread
   design <- fit$design

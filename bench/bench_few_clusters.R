@@ -82,6 +82,11 @@ ratio1 <- t_ref / ours$time
 cat(sprintf("  ours %.4f s (median of %d, batches of %d), clubSandwich %.2f s (once), ratio %.0f\n",
             ours$time, ours$runs, ours$k, t_ref, ratio1))
 cat(sprintf("  max rel diff: df %.2e, p %.2e, SE %.2e\n", diff_df, diff_p, diff_se))
+## CPU time (all threads) per call: on a busy machine it says more than the
+## elapsed time, which then includes waiting for a core.
+cpu <- system.time(for (i in 1:10) quiet(coef_test(fit, cluster = ~ g, type = "CR2")))
+cat(sprintf("  ours CPU time (user + sys, all threads) per call: %.4f s; %s\n",
+            (cpu[["user.self"]] + cpu[["sys.self"]]) / 10, loadavg()))
 ## Where the time goes: the CR2 covariance alone (compress + adjustment), without the df.
 vc <- bench(clusterab::vcov_cluster(fit, cluster = ~ g, type = "CR2"), reps = 7)
 cat(sprintf("  of which vcov_cluster(type = \"CR2\") alone: %.4f s\n", vc$time))
