@@ -33,8 +33,9 @@ scaled_contrasts <- function(basis, C) {
 }
 
 ## The moments of the contrasts in the rows of Cs (q x k, in the basis'
-## coordinates: scaled_contrasts()): omega = E[C V C'] up to scale, denom
-## (per contrast) and, with `joint`, the HTZ total. With `parts` (the scores
+## coordinates: scaled_contrasts()): omega_diag, the diagonal of omega =
+## E[C V C'] up to scale, denom (per contrast) and, with `joint`, omega and
+## the HTZ total (memory O(q) per cluster without `joint`, O(q^2) with it). With `parts` (the scores
 ## r0, r1 of scores_from_rows()) also `scores`, their CR2 adjustment (as
 ## adjusted_scores()), from the same eigen-decomposition of each cluster.
 cr2_contrast_moments <- function(basis, Cs, joint = FALSE, threads = 1L, parts = NULL) {
@@ -78,7 +79,7 @@ cr2_satterthwaite <- function(basis, C, threads = 1L) {
   E <- denom <- numeric(nrow(C))
   for (b in blocks) {
     mom <- cr2_contrast_moments(basis, scaled_contrasts(basis, C[b, , drop = FALSE]), FALSE, threads)
-    E[b] <- diag(mom$omega)
+    E[b] <- mom$omega_diag
     denom[b] <- mom$denom
   }
   satterthwaite_from_moments(E, denom, rownames(C))
@@ -95,7 +96,7 @@ cr2_scores_with_df <- function(basis, parts, threads = 1L) {
   if (nrow(C) > contrasts_per_block(basis)) return(NULL)
   mom <- cr2_contrast_moments(basis, scaled_contrasts(basis, C), FALSE, threads, parts)
   list(scores = mom$scores,
-       df = satterthwaite_from_moments(diag(mom$omega), mom$denom, rownames(C)))
+       df = satterthwaite_from_moments(mom$omega_diag, mom$denom, rownames(C)))
 }
 
 ## The HTZ denominator df nu (clubSandwich's Wald_testing(): nu = q (q + 1) /

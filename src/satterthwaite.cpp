@@ -38,7 +38,8 @@ double trace_kxky(const Eigen::MatrixXd& K, const Eigen::MatrixXd& X,
 
 // For the q contrasts in the columns of Ct (p x q, in the coordinates of the
 // bread B): omega = sum_g P_gg (q x q, the expected CR2 covariance of the
-// contrasts under the working model; only its diagonal without `joint`), and for each contrast j the Satterthwaite
+// contrasts under the working model; with `joint` only, else 0 x 0) and its
+// diagonal omega_diag, and for each contrast j the Satterthwaite
 // denominator sum_{g,h} (P_gh)_jj^2. With `joint`, also the HTZ sum
 // sum_{g,h} [tr(P_gh P_gh) + tr(P_gh)^2] (clubSandwich's total_variance_mat
 // summed, for contrasts already transformed by omega^-1/2).
@@ -90,7 +91,9 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
   const double* p1 = M1.begin();
   const double* p2 = M2.begin();
 
-  Eigen::MatrixXd omega = Eigen::MatrixXd::Zero(q, q);
+  // without `joint` only diagonals are kept: q values per cluster, not q x q
+  Eigen::MatrixXd omega = joint ? Eigen::MatrixXd::Zero(q, q) : Eigen::MatrixXd(0, 0);
+  Eigen::VectorXd omega_diag = Eigen::VectorXd::Zero(q);
   Eigen::VectorXd diag_d2 = Eigen::VectorXd::Zero(q), diag_p2 = Eigen::VectorXd::Zero(q);
   std::vector<Eigen::MatrixXd> Sjj(q, Eigen::MatrixXd::Zero(m, m));
   Eigen::MatrixXd Sall;
@@ -101,7 +104,8 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
   // clusters per pass: the buffer of z_g holds at most about 4M doubles
   const std::size_t chunk = std::max<std::size_t>(1, std::min<std::size_t>(2048, (std::size_t(1) << 22) / (m * q + 1)));
   Eigen::MatrixXd Wbuf(m * q, chunk);          // z_g, contrast j in rows j*m..
-  Eigen::MatrixXd Pbuf(q * q, chunk), Dbuf(q * q, chunk);
+  const std::size_t qq = joint ? q * q : q;
+  Eigen::MatrixXd Pbuf(qq, chunk), Dbuf(qq, chunk);  // P_gg, z_g'K z_g (or their diagonals)
   std::vector<char> bad(chunk);
   for (std::size_t start = 0; start < G; start += chunk) {
     const std::size_t stop = std::min(G, start + chunk), nc = stop - start;
@@ -110,8 +114,8 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
         const std::size_t c = g - start;
         bad[c] = 0;
         Eigen::Map<Eigen::MatrixXd> Wg(Wbuf.col(c).data(), m, q);
-        Eigen::Map<Eigen::MatrixXd> Pg(Pbuf.col(c).data(), q, q);
-        Eigen::Map<Eigen::MatrixXd> Dg(Dbuf.col(c).data(), q, q);
+        double* pc = Pbuf.col(c).data();
+        double* dc = Dbuf.col(c).data();
         if (!weighted) {
           const Eigen::MatrixXd Mg = unpack_block(p1 + g * Kp, idx);
           if (!Mg.allFinite()) { bad[c] = 1; continue; }
@@ -134,11 +138,11 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
           // y_g = L' z_g = V diag(lambda f) V' d; P_gg = sum_kept lambda v v'
           Wg = V * (lf.asDiagonal() * Vd);
           if (joint) {
-            Pg = Vd.transpose() * keep.asDiagonal() * Vd;
-            Dg = -(Wg.transpose() * Wg);
+            Eigen::Map<Eigen::MatrixXd>(pc, q, q) = Vd.transpose() * keep.asDiagonal() * Vd;
+            Eigen::Map<Eigen::MatrixXd>(dc, q, q) = -(Wg.transpose() * Wg);
           } else {  // the df of single contrasts need only the diagonals
-            Pg.diagonal() = (keep.asDiagonal() * Vd.cwiseAbs2()).colwise().sum().transpose();
-            Dg.diagonal() = -Wg.cwiseAbs2().colwise().sum().transpose();
+            Eigen::Map<Eigen::VectorXd>(pc, q) = (keep.asDiagonal() * Vd.cwiseAbs2()).colwise().sum().transpose();
+            Eigen::Map<Eigen::VectorXd>(dc, q) = -Wg.cwiseAbs2().colwise().sum().transpose();
           }
         } else {
           const Cr2WeightedBasis basis =
@@ -150,7 +154,7 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
             if (k == 0) sg = Eigen::Map<const Eigen::VectorXd>(r1p + g * p, p);
             else sg = cr2_weighted_score(basis, r0p + g * p, r1p + g * p);
           }
-          if (k == 0) { Wg.setZero(); Pg.setZero(); Dg.setZero(); continue; }
+          if (k == 0) { Wg.setZero(); Pbuf.col(c).setZero(); Dbuf.col(c).setZero(); continue; }
           const Eigen::MatrixXd& LGs = basis.LGs;
           const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>& ne = basis.ne;
           const Eigen::VectorXd dinv = basis.dscale.cwiseInverse();
@@ -168,12 +172,12 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
           // z_g = LG Ve diag(f) b; P_gg = sum_kept b b'; z_g'K z_g = sum lambda f^2 b b'
           Wg = dinv.asDiagonal() * (LGs * (ne.eigenvectors() * (f.asDiagonal() * bvec)));
           if (joint) {
-            Pg = bvec.transpose() * fkeep.asDiagonal() * bvec;
-            Dg = bvec.transpose() * lf2.asDiagonal() * bvec;
+            Eigen::Map<Eigen::MatrixXd>(pc, q, q) = bvec.transpose() * fkeep.asDiagonal() * bvec;
+            Eigen::Map<Eigen::MatrixXd>(dc, q, q) = bvec.transpose() * lf2.asDiagonal() * bvec;
           } else {
             const Eigen::MatrixXd b2 = bvec.cwiseAbs2();
-            Pg.diagonal() = (fkeep.asDiagonal() * b2).colwise().sum().transpose();
-            Dg.diagonal() = (lf2.asDiagonal() * b2).colwise().sum().transpose();
+            Eigen::Map<Eigen::VectorXd>(pc, q) = (fkeep.asDiagonal() * b2).colwise().sum().transpose();
+            Eigen::Map<Eigen::VectorXd>(dc, q) = (lf2.asDiagonal() * b2).colwise().sum().transpose();
           }
         }
       }
@@ -193,15 +197,21 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
         }
         continue;
       }
-      Eigen::Map<Eigen::MatrixXd> Pg(Pbuf.col(c).data(), q, q);
-      Eigen::Map<Eigen::MatrixXd> Dg(Dbuf.col(c).data(), q, q);
-      if (joint) omega += Pg;
-      else omega.diagonal() += Pg.diagonal();
-      diag_p2 += Pg.diagonal().cwiseAbs2();
-      diag_d2 += Dg.diagonal().cwiseAbs2();
       if (joint) {
+        Eigen::Map<Eigen::MatrixXd> Pg(Pbuf.col(c).data(), q, q);
+        Eigen::Map<Eigen::MatrixXd> Dg(Dbuf.col(c).data(), q, q);
+        omega += Pg;
+        omega_diag += Pg.diagonal();
+        diag_p2 += Pg.diagonal().cwiseAbs2();
+        diag_d2 += Dg.diagonal().cwiseAbs2();
         joint_corr += (Pg.array() * Pg.transpose().array()).sum() + Pg.trace() * Pg.trace()
                       - (Dg.array() * Dg.transpose().array()).sum() - Dg.trace() * Dg.trace();
+      } else {
+        Eigen::Map<Eigen::VectorXd> pd(Pbuf.col(c).data(), q);
+        Eigen::Map<Eigen::VectorXd> dd(Dbuf.col(c).data(), q);
+        omega_diag += pd;
+        diag_p2 += pd.cwiseAbs2();
+        diag_d2 += dd.cwiseAbs2();
       }
     }
     for (std::size_t c = 0; c < nc; ++c) if (bad[c]) Wbuf.col(c).setZero();
@@ -231,10 +241,12 @@ Rcpp::List cpp_cr2_df_moments(Rcpp::NumericMatrix M0, Rcpp::NumericMatrix M1,
   }
   if (!finite) {
     omega.setConstant(std::numeric_limits<double>::quiet_NaN());
+    omega_diag.setConstant(std::numeric_limits<double>::quiet_NaN());
     for (std::size_t j = 0; j < q; ++j) denom[j] = NA_REAL;
     total = NA_REAL;
   }
   return Rcpp::List::create(Rcpp::Named("omega") = Rcpp::wrap(omega),
+                            Rcpp::Named("omega_diag") = Rcpp::wrap(omega_diag),
                             Rcpp::Named("denom") = denom,
                             Rcpp::Named("total") = total,
                             Rcpp::Named("scores") = scores);

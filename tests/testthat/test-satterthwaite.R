@@ -309,3 +309,16 @@ test_that("predict() of a CR2 cluster_lm fit: Satterthwaite df of each row's x0'
   expect_error(predict(fit, new, df = "nope"), "`df` must be", class = "clusterab_error")
   expect_error(predict(fit, new, df = -1), "`df` must be", class = "clusterab_error")
 })
+
+test_that("predict() of a CR2 fit on many rows: memory linear in the rows, the same df as row by row", {
+  d <- regression_data("varied", seed = 26)
+  fit <- quiet_few(cluster_lm(y ~ trt + x1 + x2, data = d, cluster = ~ g, type = "CR2"))
+  set.seed(27)
+  new <- data.frame(trt = rbinom(3000, 1, 0.5), x1 = rnorm(3000), x2 = runif(3000))
+  ## one contrast per row: 3000 contrasts in one pass (q x q per cluster would be 9e6 doubles)
+  df <- predict(fit, new, se.fit = TRUE)$df
+  expect_length(df, 3000L)
+  expect_true(all(is.finite(df) & df > 0))
+  expect_equal(unname(df[c(1, 1234, 3000)]),
+               unname(predict(fit, new[c(1, 1234, 3000), ], se.fit = TRUE)$df), tolerance = 1e-12)
+})
