@@ -41,6 +41,18 @@ cpp_did_jackknife_rows <- function(cols, y, moments, design, shift, tol, threads
     .Call(`_clusterab_cpp_did_jackknife_rows`, cols, y, moments, design, shift, tol, threads)
 }
 
+cpp_demean <- function(columns, codes, nlevels, w, tol, maxit, threads) {
+    .Call(`_clusterab_cpp_demean`, columns, codes, nlevels, w, tol, maxit, threads)
+}
+
+cpp_fixef_coefs <- function(d, codes, nlevels, w, tol, maxit) {
+    .Call(`_clusterab_cpp_fixef_coefs`, d, codes, nlevels, w, tol, maxit)
+}
+
+cpp_fixef_components <- function(c1, c2, L1, L2) {
+    .Call(`_clusterab_cpp_fixef_components`, c1, c2, L1, L2)
+}
+
 cpp_rand_statistic <- function(design, z) {
     .Call(`_clusterab_cpp_rand_statistic`, design, z)
 }

@@ -46,8 +46,12 @@
 #' confint(fit)
 #' @export
 cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
-                       cadjust = TRUE, threads = NULL, contrasts = NULL) {
+                       cadjust = TRUE, threads = NULL, contrasts = NULL,
+                       ssc = c("nested", "full", "none"), fixef.tol = 1e-10,
+                       fixef.iter = 10000L) {
   type <- check_vcov_type(type, "HC1")
+  ssc <- arg_match(ssc)  # fe
+  fixef_control <- check_fixef_control(fixef.tol, fixef.iter)  # fe
   check_flag(cadjust, "cadjust")
   threads <- resolve_threads(threads)
   call <- match.call()
@@ -68,18 +72,28 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
          call. = FALSE)
   }
   mc <- model_columns(formula, data, weights = weights, cluster = cluster,
-                      contrasts = contrasts)
-  new_cluster_lm(fit_cluster_lm(mc, type, cadjust, multi0 = FALSE, threads, formula), call)
+                      contrasts = contrasts, allow_fixef = TRUE)
+  new_cluster_lm(fit_cluster_lm(mc, type, cadjust, multi0 = FALSE, threads, formula,
+                                ssc = ssc, fixef_control = fixef_control), call)
 }
 
 ## cluster_lm() on prepared columns: compress by the first clustering
 ## variable, then fit from the statistics (further multiway terms from rows).
-fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula) {
+fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula,
+                           ssc = "nested", fixef_control = check_fixef_control(1e-10, 10000L)) {
+  ## fe: absorbed fixed effects are demeaned away first (R/fixed_effects.R)
+  if (!is.null(mc$fixef)) mc <- absorb_fixed_effects(mc, threads, fixef_control)
   terms <- cluster_terms(mc$cluster, multi0)
   check_cluster_terms(terms, type)
   check_weight_span(mc$w, type)
+  fe <- NULL  # fe
+  if (!is.null(mc$fixef_info)) {
+    fe <- fixef_k(mc$fixef_info, lapply(terms[seq_len(ncol(mc$cluster))], `[[`, "codes"), ssc)
+    check_fixef_type(type, fe$nested, mc$fixef_info$names)
+  }
   stats <- compress_columns(mc, terms[[1L]], all_powers = type %in% c("HC2", "HC3", "CR2"),
                             threads = threads, formula = formula)
+  if (!is.null(fe)) stats$fixef <- fe  # fe: absorbed parameters counted in k
   fit <- fit_from_stats(stats, type, cadjust, threads, NULL, more_terms = terms[-1L], mc = mc)
   fit$G <- stats::setNames(vapply(seq_along(mc$cluster), function(j) terms[[j]]$G, integer(1L)),
                            names(mc$cluster))
@@ -87,6 +101,7 @@ fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula) {
   fit$terms <- mc$terms
   fit$contrasts <- mc$contrasts
   fit$xlevels <- mc$xlevels
+  if (!is.null(fe)) fit <- add_fixef_info(fit, mc$fixef_info, fe, ssc)  # fe
   fit
 }
 
@@ -111,6 +126,10 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   n <- stats$nobs
   k <- length(kept)
   if (k == 0L) stop_nothing_estimable("formula")
+  ## fe: absorbed fixed effects count in k by the `ssc` rule (R/fixed_effects.R)
+  k_fe <- if (!is.null(stats$fixef)) stats$fixef$k else 0L
+  if (!is.null(stats$fixef)) check_fixef_type(type, stats$fixef$nested, names(stats$fixef$nested))
+  k <- k + k_fe
   if (n - k <= 0) {
     abort(sprintf("the model has no residual degrees of freedom: `formula` has %d estimable coefficient(s) but %d observation(s) are left; cluster-robust covariance needs more observations than coefficients (check `formula` and `data`).",
                   k, n), call. = FALSE)
@@ -163,8 +182,9 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
          shift = shift[kept[kept > 0L] + 1L], z_scale = z_scale)
   }
   list(coefficients = coefs, vcov = V, type = type, cadjust = cadjust, nobs = n, cr2 = cr2,
-       rank = k, df.residual = n - k, G = stats::setNames(length(stats$n), stats$cluster_name),
-       sigma = sqrt(max(rss, 0) / (n - k)) / (sc$z[q] * sqrt(sc$w)),
+       rank = k - k_fe, df.residual = n - k, G = stats::setNames(length(stats$n), stats$cluster_name),
+       sigma = sqrt(max(rss, 0) / (n - k - k_fe + (if (is.null(stats$fixef)) 0L else stats$fixef$k_full))) /
+         (sc$z[q] * sqrt(sc$w)),  # fe: sigma counts every absorbed level, as lm() with the dummies
        r.squared = 1 - max(rss, 0) / tss,
        intercept = stats$intercept, weighted = stats$weighted, aliased = sol$aliased,
        stats = stats, yname = z[q], formula = if (is.null(sub)) stats$formula else sub)
@@ -406,8 +426,11 @@ refit_cluster_lm <- function(x, cluster, type, cadjust, multi0, threads) {
   if (is.null(cluster)) cluster <- eval(call$cluster, env)
   weights <- eval(call$weights, env)
   mc <- model_columns(x$formula, data, weights = weights, cluster = cluster,
-                      contrasts = x$contrasts)
-  fit_cluster_lm(mc, type, cadjust, multi0, threads, x$formula)
+                      contrasts = x$contrasts, allow_fixef = TRUE)  # fe
+  fit_cluster_lm(mc, type, cadjust, multi0, threads, x$formula,
+                 ssc = if (is.null(x$fixef_info)) "nested" else x$fixef_info$ssc,  # fe
+                 fixef_control = if (is.null(x$fixef_info)) check_fixef_control(1e-10, 10000L) else
+                   check_fixef_control(x$fixef_info$tol, x$fixef_info$iter))
 }
 
 #' @export
@@ -588,6 +611,7 @@ print.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3L), ...)
   cat("\nCall:\n", paste(deparse(x$call), sep = "\n", collapse = "\n"), "\n\n", sep = "")
   cat("Coefficients:\n")
   print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
+  if (!is.null(x$fixef_info)) cat("\n", fixef_text(x$fixef_info), sep = "")  # fe
   G <- cluster_lm_G(x)
   df <- if (identical(x$type, "CR2") && length(G) == 1L) "Satterthwaite df" else
     sprintf("%s df (G - 1)", format(min(G) - 1L, big.mark = ","))

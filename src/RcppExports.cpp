@@ -178,6 +178,53 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_demean
+Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector nlevels, Rcpp::Nullable<Rcpp::NumericVector> w, double tol, int maxit, int threads);
+RcppExport SEXP _clusterab_cpp_demean(SEXP columnsSEXP, SEXP codesSEXP, SEXP nlevelsSEXP, SEXP wSEXP, SEXP tolSEXP, SEXP maxitSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type columns(columnsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlevels(nlevelsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_demean(columns, codes, nlevels, w, tol, maxit, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_fixef_coefs
+Rcpp::List cpp_fixef_coefs(Rcpp::NumericVector d, Rcpp::List codes, Rcpp::IntegerVector nlevels, Rcpp::Nullable<Rcpp::NumericVector> w, double tol, int maxit);
+RcppExport SEXP _clusterab_cpp_fixef_coefs(SEXP dSEXP, SEXP codesSEXP, SEXP nlevelsSEXP, SEXP wSEXP, SEXP tolSEXP, SEXP maxitSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type d(dSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlevels(nlevelsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_fixef_coefs(d, codes, nlevels, w, tol, maxit));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_fixef_components
+int cpp_fixef_components(Rcpp::IntegerVector c1, Rcpp::IntegerVector c2, int L1, int L2);
+RcppExport SEXP _clusterab_cpp_fixef_components(SEXP c1SEXP, SEXP c2SEXP, SEXP L1SEXP, SEXP L2SEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type c1(c1SEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type c2(c2SEXP);
+    Rcpp::traits::input_parameter< int >::type L1(L1SEXP);
+    Rcpp::traits::input_parameter< int >::type L2(L2SEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_fixef_components(c1, c2, L1, L2));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_rand_statistic
 Rcpp::NumericVector cpp_rand_statistic(Rcpp::List design, Rcpp::IntegerVector z);
 RcppExport SEXP _clusterab_cpp_rand_statistic(SEXP designSEXP, SEXP zSEXP) {
@@ -476,6 +523,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_did_boot_rows", (DL_FUNC) &_clusterab_cpp_did_boot_rows, 9},
     {"_clusterab_cpp_did_jackknife_clusters", (DL_FUNC) &_clusterab_cpp_did_jackknife_clusters, 6},
     {"_clusterab_cpp_did_jackknife_rows", (DL_FUNC) &_clusterab_cpp_did_jackknife_rows, 7},
+    {"_clusterab_cpp_demean", (DL_FUNC) &_clusterab_cpp_demean, 7},
+    {"_clusterab_cpp_fixef_coefs", (DL_FUNC) &_clusterab_cpp_fixef_coefs, 6},
+    {"_clusterab_cpp_fixef_components", (DL_FUNC) &_clusterab_cpp_fixef_components, 4},
     {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},
     {"_clusterab_cpp_rand_enumerate", (DL_FUNC) &_clusterab_cpp_rand_enumerate, 11},
     {"_clusterab_cpp_rand_monte_carlo", (DL_FUNC) &_clusterab_cpp_rand_monte_carlo, 5},
