@@ -14,6 +14,52 @@
 #' cluster id is an error. Aliased (collinear) columns get `NA` coefficients,
 #' decided as [lm()] decides them.
 #'
+#' @section Absorbed fixed effects:
+#' With fixest's syntax, `y ~ x1 + x2 | unit + period`, the effects after
+#' `|` are absorbed, not expanded into dummy columns: the outcome and the
+#' covariates are demeaned within them (weighted, with weights) in C++, and
+#' the model is fitted to the demeaned columns without an intercept. The
+#' slopes, and their covariance under a given count of parameters, equal
+#' those of [lm()] with the dummies. One effect is removed exactly; two or
+#' more by alternating projections (Gauss-Seidel sweeps over the effects,
+#' accelerated as fixest does, Irons and Tuck), until no coefficient of the
+#' effects changes by more than `fixef.tol` times the root mean square of
+#' the column (a relative criterion); without convergence in `fixef.iter`
+#' sweeps a warning of class `clusterab_fixef_not_converged` gives the
+#' change reached. Columns are demeaned independently, so the result does not
+#' depend on `threads`. The effects may be variables of any id type
+#' (numbers, strings, factors, dates) or combinations `a^b`; a row with a
+#' missing value in one is dropped, as by [na.omit()]. Rows alone in their
+#' level of some effect (singletons) are dropped, repeatedly, as fixest
+#' does by default; their number is in `fit$fixef_info$singletons` and in
+#' the printout. A covariate the effects absorb (constant within them) gets
+#' an `NA` coefficient and a message (class `clusterab_fixef_collinear`), as
+#' fixest removes it. [fixef()] gives the estimated effects.
+#'
+#' `ssc` decides how many parameters the absorbed effects add to k, which
+#' enters HC1's (n - 1) / (n - k), CR1S, CR1p and `df.residual`:
+#' `"nested"` (default; fixest's default, Stata's `xtreg, fe`): effects
+#' nested in a clustering variable (every level within one cluster) are not
+#' counted, the others count their levels less one, plus one for the
+#' intercept; when no effect is nested, as `"full"`. `"full"` (Stata's
+#' `areg`, fixest's `ssc(K.fixef = "full")`): every level, less the
+#' redundant ones (for two effects, one per connected group of levels,
+#' exactly as the rank of the dummies in [lm()]; one more per further
+#' effect). `"none"`: none. With `"full"`, HC1 and CR1 equal
+#' `sandwich::vcovCL()` on the regression with the dummies.
+#'
+#' "CR2" and "CR3" with absorbed effects need every effect nested in the
+#' clusters: then the adjustment computed from the demeaned columns equals
+#' clubSandwich's on the regression with the dummies (Pustejovsky and Tipton
+#' 2018, who show the absorbed effects drop out; clubSandwich's own `plm`
+#' method does the same). An effect not nested in the clusters enters
+#' clubSandwich's adjustment through its dummies; add it as a factor covariate
+#' (`y ~ x + factor(period) | unit`) to get that. With weights, the CR2 of
+#' the demeaned columns is clubSandwich's CR2 of the weighted within
+#' regression (`lm(y_dm ~ 0 + x_dm, weights = w)`), which differs slightly
+#' from its CR2 of the weighted regression with the dummies. "HC2" and "HC3"
+#' are not available with absorbed effects (their leverages include them).
+#'
 #' @param formula A model formula such as `y ~ treated + x`, or a
 #'   [cluster_stats()] object (then `data` and `cluster` are not needed).
 #' @param data A data frame or data.table; or a [cluster_stats()] object, in
@@ -32,6 +78,15 @@
 #'   formula, each with a contrast function, its name or a matrix (such as
 #'   `list(f = "contr.sum")`). A factor's own [contrasts()] attribute and
 #'   `options("contrasts")` are honoured as by [lm()].
+#' @param ssc With absorbed fixed effects (`y ~ x | unit`), how many of
+#'   their parameters count in k: `"nested"` (default, fixest's default),
+#'   `"full"` (Stata's `areg`) or `"none"`; see "Absorbed fixed effects".
+#'   Without `|` it changes nothing.
+#' @param fixef.tol Relative tolerance of the demeaning with two or more
+#'   fixed effects (as fixest's `fixef.tol`, but relative to each column's
+#'   spread); the default 1e-10 gives coefficients equal to [lm()]'s with
+#'   the dummies to about 1e-8 or better.
+#' @param fixef.iter Maximum number of sweeps of the demeaning.
 #' @return An object of class `cluster_lm` with methods for `print`,
 #'   `summary`, `coef`, `vcov`, `confint`, `nobs`, `df.residual`, `tidy` and
 #'   `predict` (see [predict.cluster_lm()]), and usable with [coef_test()]
@@ -44,6 +99,10 @@
 #' fit
 #' summary(fit)
 #' confint(fit)
+#' ## absorbed fixed effects (fixest's syntax)
+#' fit_fe <- cluster_lm(revenue ~ baseline | region, data = geo_experiment,
+#'                      cluster = ~ region)
+#' fit_fe
 #' @export
 cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
                        cadjust = TRUE, threads = NULL, contrasts = NULL,
