@@ -53,6 +53,10 @@ cpp_fixef_components <- function(c1, c2, L1, L2) {
     .Call(`_clusterab_cpp_fixef_components`, c1, c2, L1, L2)
 }
 
+cpp_nested_in <- function(fe, cl, L) {
+    .Call(`_clusterab_cpp_nested_in`, fe, cl, L)
+}
+
 cpp_rand_statistic <- function(design, z) {
     .Call(`_clusterab_cpp_rand_statistic`, design, z)
 }

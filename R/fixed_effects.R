@@ -155,10 +155,8 @@ absorb_fixed_effects <- function(mc, threads, control) {
   ## absorbed columns: what is left is below lm()'s tolerance (1e-7) of the
   ## column's spread (its root mean square about its mean)
   w <- mc$w
-  spread <- vapply(c(mc$columns, list(y)), function(x) {
-    if (is.null(w)) sqrt(mean((x - mean(x))^2)) else sqrt(sum(w * (x - sum(w * x) / sum(w))^2) / sum(w))
-  }, 0)
-  left <- vapply(cols, function(x) if (is.null(w)) sqrt(mean(x^2)) else sqrt(sum(w * x^2) / sum(w)), 0)
+  spread <- res$spread
+  left <- res$left
   absorbed <- left <= 1e-7 * spread
   absorbed_x <- absorbed[-m]
   if (any(absorbed_x)) {
@@ -207,8 +205,8 @@ fixef_k <- function(info, cluster_codes_list, ssc) {
     redundant[2L] <- cpp_fixef_components(codes[[1L]], codes[[2L]], L[[1L]], L[[2L]])
     if (Q >= 3L) redundant[3:Q] <- 1L
   }
-  nested <- vapply(codes, function(fe) {
-    any(vapply(cluster_codes_list, function(cl) nested_in(fe, cl), NA))
+  nested <- vapply(seq_len(Q), function(j) {
+    any(vapply(cluster_codes_list, function(cl) cpp_nested_in(codes[[j]], cl, L[[j]]), NA))
   }, NA)
   full <- sum(L) - sum(redundant)
   k <- switch(ssc,
@@ -217,13 +215,6 @@ fixef_k <- function(info, cluster_codes_list, ssc) {
     nested = if (any(nested)) 1L + sum(L[!nested] - 1L) else full)
   list(k = as.integer(k), k_full = as.integer(full), nested = stats::setNames(nested, info$names),
        redundant = stats::setNames(redundant, info$names))
-}
-
-## Is every level of `fe` (0-based codes) within one cluster of `cl`?
-nested_in <- function(fe, cl) {
-  first <- integer(max(fe) + 1L)
-  first[fe + 1L] <- cl
-  all(first[fe + 1L] == cl)
 }
 
 ## cluster_lm()'s hook: demean, and record what the statistics need (k) and

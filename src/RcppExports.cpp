@@ -225,6 +225,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_nested_in
+bool cpp_nested_in(Rcpp::IntegerVector fe, Rcpp::IntegerVector cl, int L);
+RcppExport SEXP _clusterab_cpp_nested_in(SEXP feSEXP, SEXP clSEXP, SEXP LSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type fe(feSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type cl(clSEXP);
+    Rcpp::traits::input_parameter< int >::type L(LSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_nested_in(fe, cl, L));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_rand_statistic
 Rcpp::NumericVector cpp_rand_statistic(Rcpp::List design, Rcpp::IntegerVector z);
 RcppExport SEXP _clusterab_cpp_rand_statistic(SEXP designSEXP, SEXP zSEXP) {
@@ -526,6 +539,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_demean", (DL_FUNC) &_clusterab_cpp_demean, 7},
     {"_clusterab_cpp_fixef_coefs", (DL_FUNC) &_clusterab_cpp_fixef_coefs, 6},
     {"_clusterab_cpp_fixef_components", (DL_FUNC) &_clusterab_cpp_fixef_components, 4},
+    {"_clusterab_cpp_nested_in", (DL_FUNC) &_clusterab_cpp_nested_in, 3},
     {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},
     {"_clusterab_cpp_rand_enumerate", (DL_FUNC) &_clusterab_cpp_rand_enumerate, 11},
     {"_clusterab_cpp_rand_monte_carlo", (DL_FUNC) &_clusterab_cpp_rand_monte_carlo, 5},

@@ -60,6 +60,8 @@ Effects make_effects(const Rcpp::List& codes, const Rcpp::IntegerVector& nlevels
 struct ColumnState {
   std::vector<double> r, Sr, beta, alpha1;
   double scale = 0;
+  double spread = 0;    // weighted root mean square of x about its mean
+  double left = 0;      // weighted root mean square of the demeaned column
   int iterations = 0;
   bool done = false;
   double reached = 0;   // last relative change
@@ -75,6 +77,17 @@ void sweep(const Effects& fe, const ColumnState& s, const std::vector<double>& b
   // effect 1: its sums of w r are zero (r is centred within it)
   std::fill(alpha1.begin(), alpha1.end(), 0.0);
   const int* c1 = fe.code[0];
+  if (Q == 2) {  // the common case, without the loops over other effects
+    const int* c2 = fe.code[1];
+    if (w) for (std::size_t i = 0; i < n; ++i) alpha1[c1[i]] -= w[i] * beta[c2[i]];
+    else for (std::size_t i = 0; i < n; ++i) alpha1[c1[i]] -= beta[c2[i]];
+    for (int l = 0; l < fe.L[0]; ++l) alpha1[l] /= fe.W[0][l];
+    out.assign(s.Sr.begin(), s.Sr.end());
+    if (w) for (std::size_t i = 0; i < n; ++i) out[c2[i]] -= w[i] * alpha1[c1[i]];
+    else for (std::size_t i = 0; i < n; ++i) out[c2[i]] -= alpha1[c1[i]];
+    for (int l = 0; l < fe.L[1]; ++l) out[l] /= fe.W[1][l];
+    return;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     double other = 0;
     for (int k = 1; k < Q; ++k) other += beta[fe.offset[k] + fe.code[k][i]];
@@ -149,6 +162,21 @@ void centre_first(const Effects& fe, const double* x, std::vector<double>& r) {
 void start_column(const Effects& fe, const double* x, ColumnState& s) {
   centre_first(fe, x, s.r);
   const std::size_t n = fe.n;
+  {
+    double sw = 0, swx = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double wi = fe.w ? fe.w[i] : 1.0;
+      sw += wi;
+      swx += wi * x[i];
+    }
+    const double mean = swx / sw;
+    double ss = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double dx = x[i] - mean;
+      ss += (fe.w ? fe.w[i] : 1.0) * dx * dx;
+    }
+    s.spread = std::sqrt(ss / sw);
+  }
   const int Q = static_cast<int>(fe.code.size());
   double ss = 0;
   for (std::size_t i = 0; i < n; ++i) ss += s.r[i] * s.r[i];
@@ -163,12 +191,24 @@ void start_column(const Effects& fe, const double* x, ColumnState& s) {
   s.alpha1.assign(fe.L[0], 0.0);
 }
 
+void record_left(const Effects& fe, ColumnState& s, const double* out) {
+  double sw = 0, ss = 0;
+  for (std::size_t i = 0; i < fe.n; ++i) {
+    const double wi = fe.w ? fe.w[i] : 1.0;
+    sw += wi;
+    ss += wi * out[i] * out[i];
+  }
+  s.left = std::sqrt(ss / sw);
+}
+
 // r minus the effects of the current coefficients, into out.
 void finish_column(const Effects& fe, ColumnState& s, double* out) {
   const std::size_t n = fe.n;
   const int Q = static_cast<int>(fe.code.size());
   if (Q == 1 || !(s.scale > 0)) {
     std::copy(s.r.begin(), s.r.end(), out);
+    record_left(fe, s, out);
+    std::vector<double>().swap(s.r);
     return;
   }
   std::vector<double> next(fe.coef_size);
@@ -178,6 +218,38 @@ void finish_column(const Effects& fe, ColumnState& s, double* out) {
     for (int k = 1; k < Q; ++k) e -= s.beta[fe.offset[k] + fe.code[k][i]];
     out[i] = e;
   }
+  record_left(fe, s, out);
+  std::vector<double>().swap(s.r);
+}
+
+// One effect: x minus its weighted group means, straight into out (two
+// passes), with the spread of x (about a data value, then its mean) and of
+// the result.
+void demean_one(const Effects& fe, const double* x, ColumnState& s, double* out) {
+  const std::size_t n = fe.n;
+  const int* c = fe.code[0];
+  const double* w = fe.w;
+  std::vector<double> m(fe.L[0], 0.0);
+  const double x0 = n ? x[0] : 0.0;
+  double sw = 0, s1 = 0, s2 = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double wi = w ? w[i] : 1.0, dx = x[i] - x0;
+    m[c[i]] += wi * x[i];
+    sw += wi;
+    s1 += wi * dx;
+    s2 += wi * dx * dx;
+  }
+  const double mean_dx = s1 / sw;
+  s.spread = std::sqrt(std::max(s2 / sw - mean_dx * mean_dx, 0.0));
+  for (int l = 0; l < fe.L[0]; ++l) m[l] /= fe.W[0][l];
+  double ss = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double e = x[i] - m[c[i]];
+    out[i] = e;
+    ss += (w ? w[i] : 1.0) * e * e;
+  }
+  s.left = std::sqrt(ss / sw);
+  s.done = true;
 }
 
 struct DemeanWorker : public RcppParallel::Worker {
@@ -196,7 +268,9 @@ struct DemeanWorker : public RcppParallel::Worker {
   void operator()(std::size_t begin, std::size_t end) {
     for (std::size_t t = begin; t < end; ++t) {
       const int c = todo[t];
-      if (phase == 0) start_column(fe, x[c], states[c]);
+      if (fe.code.size() == 1) {
+        if (phase == 0) demean_one(fe, x[c], states[c], out[c]);
+      } else if (phase == 0) start_column(fe, x[c], states[c]);
       else if (phase == 1) iterate(fe, states[c], steps, maxit, tol);
       else finish_column(fe, states[c], out[c]);
     }
@@ -261,8 +335,10 @@ Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector 
   Rcpp::IntegerVector iterations(m);
   Rcpp::LogicalVector converged(m);
   Rcpp::NumericVector reached(m);
-  Rcpp::NumericVector scale(m);
+  Rcpp::NumericVector scale(m), spread(m), left(m);
   for (int c = 0; c < m; ++c) {
+    spread[c] = states[c].spread;
+    left[c] = states[c].left;
     iterations[c] = states[c].iterations;
     converged[c] = states[c].done;
     reached[c] = states[c].reached;
@@ -272,7 +348,9 @@ Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector 
                             Rcpp::Named("iterations") = iterations,
                             Rcpp::Named("converged") = converged,
                             Rcpp::Named("reached") = reached,
-                            Rcpp::Named("scale") = scale);
+                            Rcpp::Named("scale") = scale,
+                            Rcpp::Named("spread") = spread,
+                            Rcpp::Named("left") = left);
 }
 
 // The fixed effects alpha_j (one vector per effect) whose sum over effects
@@ -348,4 +426,18 @@ int cpp_fixef_components(Rcpp::IntegerVector c1, Rcpp::IntegerVector c2, int L1,
     }
   }
   return components;
+}
+
+// Is every level of the fixed effect `fe` (0-based codes, L levels) within
+// one cluster of `cl` (0-based codes)?
+// [[Rcpp::export]]
+bool cpp_nested_in(Rcpp::IntegerVector fe, Rcpp::IntegerVector cl, int L) {
+  std::vector<int> first(L, -1);
+  const std::size_t n = fe.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    int& f = first[fe[i]];
+    if (f < 0) f = cl[i];
+    else if (f != cl[i]) return false;
+  }
+  return true;
 }
