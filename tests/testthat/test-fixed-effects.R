@@ -261,3 +261,38 @@ test_that("bad input: demeaning that does not converge warns with the change rea
                             fixef.iter = 1),
                  class = "clusterab_fixef_not_converged", regexp = "relative change reached is")
 })
+
+test_that("did_boot(fixed_effects = ) is the two-way fixed-effects DiD of fixest", {
+  set.seed(15)
+  units <- 80
+  d <- data.frame(unit = rep(seq_len(units), each = 4), post = rep(c(0, 0, 1, 1), units))
+  d$region <- (d$unit - 1) %/% 4
+  d$treated <- as.integer(d$region %% 2 == 0)
+  d$x <- stats::rnorm(nrow(d))
+  d <- d[-c(5, 6, 7), ]   # unit 2 keeps one row: a singleton
+  d$y <- stats::rnorm(units)[d$unit] + 0.5 * d$treated * d$post + 0.3 * d$post + d$x +
+    stats::rnorm(nrow(d))
+  fit <- did_boot(d, "y", "treated", "post", cluster = "region", R = 99, fixed_effects = "unit",
+                  covariates = "x", ci = "perc")
+  expect_equal(fit$singletons, 1L)
+  expect_equal(fit$nobs, nrow(d) - 1L)
+  expect_output(print(fit), "unit effects of `unit` absorbed")
+  set.seed(3)
+  f2 <- did_boot(d, "y", "treated", "post", cluster = "region", R = 99, fixed_effects = "unit",
+                 covariates = "x", ci = "perc", threads = 1)
+  set.seed(3)
+  expect_identical(f2$t, did_boot(d, "y", "treated", "post", cluster = "region", R = 99,
+                                  fixed_effects = "unit", covariates = "x", ci = "perc",
+                                  threads = 2)$t)
+  expect_error(did_boot(d, "y", "treated", "post", R = 99, fixed_effects = "unit"),
+               class = "clusterab_error", regexp = "cluster bootstrap")
+  d$unit2 <- d$unit %% 7   # units spread over clusters
+  expect_error(did_boot(d, "y", "treated", "post", cluster = "region", R = 99, fixed_effects = "unit2"),
+               class = "clusterab_error", regexp = "more than one cluster")
+  expect_error(did_boot(d, "y", "treated", "post", cluster = "region", R = 99, fixed_effects = "nosuch"),
+               class = "clusterab_error", regexp = "nosuch")
+  skip_if_not_installed("fixest")
+  fx <- fixest::feols(y ~ post + treated:post + x | unit, d, cluster = ~ region, notes = FALSE)
+  expect_equal(unname(fit$estimate), unname(coef(fx)[["post:treated"]]), tolerance = 1e-10)
+  expect_equal(fit$std.error, unname(fixest::se(fx)[["post:treated"]]), tolerance = 1e-10)
+})
