@@ -41,8 +41,8 @@ cpp_did_jackknife_rows <- function(cols, y, moments, design, shift, tol, threads
     .Call(`_clusterab_cpp_did_jackknife_rows`, cols, y, moments, design, shift, tol, threads)
 }
 
-cpp_demean <- function(columns, codes, nlevels, w, tol, maxit, threads) {
-    .Call(`_clusterab_cpp_demean`, columns, codes, nlevels, w, tol, maxit, threads)
+cpp_demean <- function(columns, codes, nlevels, w, tol, maxit, threads, rows = NULL) {
+    .Call(`_clusterab_cpp_demean`, columns, codes, nlevels, w, tol, maxit, threads, rows)
 }
 
 cpp_fixef_coefs <- function(d, codes, nlevels, w, tol, maxit) {
@@ -55,6 +55,10 @@ cpp_fixef_components <- function(c1, c2, L1, L2) {
 
 cpp_nested_in <- function(fe, cl, L) {
     .Call(`_clusterab_cpp_nested_in`, fe, cl, L)
+}
+
+cpp_fixef_prepare <- function(codes, nlevels) {
+    .Call(`_clusterab_cpp_fixef_prepare`, codes, nlevels)
 }
 
 cpp_rand_statistic <- function(design, z) {

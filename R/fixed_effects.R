@@ -80,38 +80,22 @@ fixef_variables <- function(fe_terms, data, env, n) {
 ## perfectly and tell nothing about the slopes). `keep` is NULL when none
 ## was dropped, else the rows kept.
 fixef_codes <- function(fixef) {
-  codes <- lapply(names(fixef), function(v) {
-    cl <- cluster_codes(fixef[[v]], sprintf("fixed effect `%s`", v))
-    list(codes = cl$codes, G = cl$G)
-  })
-  n <- length(codes[[1L]]$codes)
-  keep <- NULL
-  repeat {
-    single <- Reduce(`|`, lapply(codes, function(cd) {
-      tabulate(cd$codes + 1L, cd$G)[cd$codes + 1L] == 1L
-    }))
-    if (!any(single)) break
-    rows <- which(!single)
-    if (!length(rows)) {
-      abort("every row is alone in its level of some fixed effect (a singleton); nothing is left to estimate the slopes from: check the fixed effects after `|`.",
-            call. = FALSE)
-    }
-    keep <- if (is.null(keep)) rows else keep[rows]
-    codes <- lapply(codes, function(cd) {
-      sub <- cd$codes[rows]
-      present <- tabulate(sub + 1L, cd$G) > 0L
-      list(codes = (cumsum(present) - 1L)[sub + 1L], G = sum(present))
-    })
+  codes <- lapply(names(fixef), function(v) cluster_codes(fixef[[v]], sprintf("fixed effect `%s`", v)))
+  res <- cpp_fixef_prepare(lapply(codes, `[[`, "codes"), vapply(codes, `[[`, integer(1L), "G"))
+  if (!is.null(res$keep) && !length(res$keep)) {
+    abort("every row is alone in its level of some fixed effect (a singleton); nothing is left to estimate the slopes from: check the fixed effects after `|`.",
+          call. = FALSE)
   }
-  list(codes = lapply(codes, function(cd) as.integer(cd$codes)),
-       levels = vapply(codes, `[[`, integer(1L), "G"), keep = keep,
-       singletons = if (is.null(keep)) 0L else n - length(keep))
+  res
 }
 
-## Rows `keep` of everything in `mc` that has one value per row.
-subset_model_columns <- function(mc, keep) {
-  mc$y <- mc$y[keep]
-  mc$columns <- lapply(mc$columns, `[`, keep)
+## Rows `keep` of everything in `mc` that has one value per row (but the
+## outcome and the columns without `columns`: the demeaning reads their rows).
+subset_model_columns <- function(mc, keep, columns = TRUE) {
+  if (columns) {
+    mc$y <- mc$y[keep]
+    mc$columns <- lapply(mc$columns, `[`, keep)
+  }
   if (!is.null(mc$w)) mc$w <- mc$w[keep]
   if (!is.null(mc$offset)) mc$offset <- mc$offset[keep]
   if (!is.null(mc$cluster)) mc$cluster <- as_frame(lapply(mc$cluster, `[`, keep))
@@ -138,10 +122,9 @@ check_fixef_control <- function(tol, iter) {
 ## it (NA coefficient), with a message, as fixest reports such a variable.
 absorb_fixed_effects <- function(mc, threads, control) {
   fc <- fixef_codes(mc$fixef)
-  if (!is.null(fc$keep)) mc <- subset_model_columns(mc, fc$keep)
-  y <- mc$y
-  res <- cpp_demean(c(mc$columns, list(y)), fc$codes, fc$levels, mc$w,
-                    control$tol, control$iter, threads)
+  if (!is.null(fc$keep)) mc <- subset_model_columns(mc, fc$keep, columns = FALSE)
+  res <- cpp_demean(c(mc$columns, list(mc$y)), fc$codes, fc$levels, mc$w,
+                    control$tol, control$iter, threads, fc$keep)
   cols <- res$columns
   m <- length(cols)
   names(cols) <- c(names(mc$columns), mc$yname)
@@ -160,14 +143,14 @@ absorb_fixed_effects <- function(mc, threads, control) {
   absorbed <- left <= 1e-7 * spread
   absorbed_x <- absorbed[-m]
   if (any(absorbed_x)) {
-    for (j in which(absorbed_x)) cols[[j]] <- numeric(length(y))
+    for (j in which(absorbed_x)) cols[[j]] <- numeric(length(cols[[m]]))
     inform(sprintf("%s %s collinear with the fixed effects (constant within them) and %s removed (NA coefficient), as fixest does.",
                    paste0("`", names(mc$columns)[absorbed_x], "`", collapse = ", "),
                    if (sum(absorbed_x) > 1L) "are" else "is",
                    if (sum(absorbed_x) > 1L) "are" else "is"),
            class = "clusterab_fixef_collinear")
   }
-  wsum <- if (is.null(w)) length(y) else sum(w)
+  wsum <- if (is.null(w)) length(cols[[m]]) else sum(w)
   tss_total <- spread[m]^2 * wsum
   tss_within <- left[m]^2 * wsum
   mc$columns <- cols[-m]

@@ -179,8 +179,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_demean
-Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector nlevels, Rcpp::Nullable<Rcpp::NumericVector> w, double tol, int maxit, int threads);
-RcppExport SEXP _clusterab_cpp_demean(SEXP columnsSEXP, SEXP codesSEXP, SEXP nlevelsSEXP, SEXP wSEXP, SEXP tolSEXP, SEXP maxitSEXP, SEXP threadsSEXP) {
+Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector nlevels, Rcpp::Nullable<Rcpp::NumericVector> w, double tol, int maxit, int threads, Rcpp::Nullable<Rcpp::IntegerVector> rows);
+RcppExport SEXP _clusterab_cpp_demean(SEXP columnsSEXP, SEXP codesSEXP, SEXP nlevelsSEXP, SEXP wSEXP, SEXP tolSEXP, SEXP maxitSEXP, SEXP threadsSEXP, SEXP rowsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -191,7 +191,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
     Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_demean(columns, codes, nlevels, w, tol, maxit, threads));
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::IntegerVector> >::type rows(rowsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_demean(columns, codes, nlevels, w, tol, maxit, threads, rows));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -235,6 +236,18 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type cl(clSEXP);
     Rcpp::traits::input_parameter< int >::type L(LSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_nested_in(fe, cl, L));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_fixef_prepare
+Rcpp::List cpp_fixef_prepare(Rcpp::List codes, Rcpp::IntegerVector nlevels);
+RcppExport SEXP _clusterab_cpp_fixef_prepare(SEXP codesSEXP, SEXP nlevelsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlevels(nlevelsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_fixef_prepare(codes, nlevels));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -536,10 +549,11 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_did_boot_rows", (DL_FUNC) &_clusterab_cpp_did_boot_rows, 9},
     {"_clusterab_cpp_did_jackknife_clusters", (DL_FUNC) &_clusterab_cpp_did_jackknife_clusters, 6},
     {"_clusterab_cpp_did_jackknife_rows", (DL_FUNC) &_clusterab_cpp_did_jackknife_rows, 7},
-    {"_clusterab_cpp_demean", (DL_FUNC) &_clusterab_cpp_demean, 7},
+    {"_clusterab_cpp_demean", (DL_FUNC) &_clusterab_cpp_demean, 8},
     {"_clusterab_cpp_fixef_coefs", (DL_FUNC) &_clusterab_cpp_fixef_coefs, 6},
     {"_clusterab_cpp_fixef_components", (DL_FUNC) &_clusterab_cpp_fixef_components, 4},
     {"_clusterab_cpp_nested_in", (DL_FUNC) &_clusterab_cpp_nested_in, 3},
+    {"_clusterab_cpp_fixef_prepare", (DL_FUNC) &_clusterab_cpp_fixef_prepare, 2},
     {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},
     {"_clusterab_cpp_rand_enumerate", (DL_FUNC) &_clusterab_cpp_rand_enumerate, 11},
     {"_clusterab_cpp_rand_monte_carlo", (DL_FUNC) &_clusterab_cpp_rand_monte_carlo, 5},

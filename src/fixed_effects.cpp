@@ -260,17 +260,25 @@ struct DemeanWorker : public RcppParallel::Worker {
   int phase, steps, maxit;
   double tol;
   std::vector<double*>& out;
+  const int* rows;  // 1-based rows of x to use (singletons dropped), or null
   DemeanWorker(const Effects& fe, std::vector<ColumnState>& states,
                const std::vector<const double*>& x, const std::vector<int>& todo, int phase,
-               int steps, int maxit, double tol, std::vector<double*>& out)
+               int steps, int maxit, double tol, std::vector<double*>& out, const int* rows)
     : fe(fe), states(states), x(x), todo(todo), phase(phase), steps(steps), maxit(maxit),
-      tol(tol), out(out) {}
+      tol(tol), out(out), rows(rows) {}
   void operator()(std::size_t begin, std::size_t end) {
+    std::vector<double> gathered;
     for (std::size_t t = begin; t < end; ++t) {
       const int c = todo[t];
+      const double* xc = x[c];
+      if (phase == 0 && rows) {
+        gathered.resize(fe.n);
+        for (std::size_t i = 0; i < fe.n; ++i) gathered[i] = xc[rows[i] - 1];
+        xc = gathered.data();
+      }
       if (fe.code.size() == 1) {
-        if (phase == 0) demean_one(fe, x[c], states[c], out[c]);
-      } else if (phase == 0) start_column(fe, x[c], states[c]);
+        if (phase == 0) demean_one(fe, xc, states[c], out[c]);
+      } else if (phase == 0) start_column(fe, xc, states[c]);
       else if (phase == 1) iterate(fe, states[c], steps, maxit, tol);
       else finish_column(fe, states[c], out[c]);
     }
@@ -287,18 +295,27 @@ struct DemeanWorker : public RcppParallel::Worker {
 // [[Rcpp::export]]
 Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector nlevels,
                       Rcpp::Nullable<Rcpp::NumericVector> w, double tol, int maxit,
-                      int threads) {
+                      int threads, Rcpp::Nullable<Rcpp::IntegerVector> rows = R_NilValue) {
   const int m = columns.size();
-  std::size_t n = 0;
+  std::size_t n = 0, n_in = 0;
+  Rcpp::IntegerVector rv;
+  const int* rp = nullptr;
+  if (rows.isNotNull()) {
+    rv = Rcpp::IntegerVector(rows.get());
+    rp = rv.begin();
+  }
   std::vector<const double*> x(m);
   Rcpp::List result(m);
   std::vector<double*> out(m);
   for (int c = 0; c < m; ++c) {
     Rcpp::NumericVector col = columns[c];
-    if (c == 0) n = col.size();
-    if (static_cast<std::size_t>(col.size()) != n) Rcpp::stop("internal error: columns of different lengths");
+    if (c == 0) {
+      n_in = col.size();
+      n = rp ? static_cast<std::size_t>(rv.size()) : n_in;
+    }
+    if (static_cast<std::size_t>(col.size()) != n_in) Rcpp::stop("internal error: columns of different lengths");
     x[c] = col.begin();
-    Rcpp::NumericVector o(n);
+    Rcpp::NumericVector o(Rcpp::no_init(n));
     out[c] = o.begin();
     result[c] = o;
   }
@@ -308,13 +325,15 @@ Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector 
     wv = Rcpp::NumericVector(w.get());
     wp = wv.begin();
   }
+  if (rp) for (std::size_t i = 0; i < n; ++i)
+    if (rp[i] < 1 || static_cast<std::size_t>(rp[i]) > n_in) Rcpp::stop("internal error: row out of range");
   Effects fe = make_effects(codes, nlevels, wp, n);
   std::vector<ColumnState> states(m);
   std::vector<int> all(m);
   for (int c = 0; c < m; ++c) all[c] = c;
   if (threads < 1) threads = 1;
   {
-    DemeanWorker start(fe, states, x, all, 0, 0, maxit, tol, out);
+    DemeanWorker start(fe, states, x, all, 0, 0, maxit, tol, out, rp);
     RcppParallel::parallelFor(0, m, start, 1, threads);
   }
   Rcpp::checkUserInterrupt();
@@ -324,12 +343,12 @@ Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector 
     std::vector<int> todo;
     for (int c = 0; c < m; ++c) if (!states[c].done && states[c].iterations < maxit) todo.push_back(c);
     if (todo.empty()) break;
-    DemeanWorker it(fe, states, x, todo, 1, steps, maxit, tol, out);
+    DemeanWorker it(fe, states, x, todo, 1, steps, maxit, tol, out, nullptr);
     RcppParallel::parallelFor(0, todo.size(), it, 1, threads);
     Rcpp::checkUserInterrupt();
   }
   {
-    DemeanWorker finish(fe, states, x, all, 2, 0, maxit, tol, out);
+    DemeanWorker finish(fe, states, x, all, 2, 0, maxit, tol, out, nullptr);
     RcppParallel::parallelFor(0, m, finish, 1, threads);
   }
   Rcpp::IntegerVector iterations(m);
@@ -440,4 +459,68 @@ bool cpp_nested_in(Rcpp::IntegerVector fe, Rcpp::IntegerVector cl, int L) {
     else if (f != cl[i]) return false;
   }
   return true;
+}
+
+// Drops, repeatedly, the rows alone in their level of some fixed effect
+// (singletons) and recodes the levels that are left to 0..L-1 in order of
+// first appearance. `codes` are 0-based codes with `nlevels` levels. Returns
+// the new codes and levels and the rows kept (1-based; NULL when none was
+// dropped).
+// [[Rcpp::export]]
+Rcpp::List cpp_fixef_prepare(Rcpp::List codes, Rcpp::IntegerVector nlevels) {
+  const int Q = codes.size();
+  std::vector<const int*> c(Q);
+  std::size_t n = 0;
+  for (int j = 0; j < Q; ++j) {
+    Rcpp::IntegerVector cj = codes[j];
+    c[j] = cj.begin();
+    n = cj.size();
+  }
+  std::vector<int> rows;  // kept rows, 0-based; empty means all
+  bool dropped = false;
+  std::vector<std::vector<int>> count(Q);
+  while (true) {
+    const std::size_t m = dropped ? rows.size() : n;
+    for (int j = 0; j < Q; ++j) {
+      count[j].assign(nlevels[j], 0);
+      for (std::size_t t = 0; t < m; ++t) ++count[j][c[j][dropped ? rows[t] : t]];
+    }
+    std::vector<int> next;
+    next.reserve(m);
+    for (std::size_t t = 0; t < m; ++t) {
+      const int i = dropped ? rows[t] : static_cast<int>(t);
+      bool single = false;
+      for (int j = 0; j < Q && !single; ++j) single = count[j][c[j][i]] == 1;
+      if (!single) next.push_back(i);
+    }
+    if (next.size() == m) break;
+    rows.swap(next);
+    dropped = true;
+    if (rows.empty()) break;
+  }
+  const std::size_t m = dropped ? rows.size() : n;
+  Rcpp::List out_codes(Q);
+  Rcpp::IntegerVector levels(Q);
+  for (int j = 0; j < Q; ++j) {
+    std::vector<int> map(nlevels[j], -1);
+    Rcpp::IntegerVector cj(m);
+    int next = 0;
+    for (std::size_t t = 0; t < m; ++t) {
+      int& slot = map[c[j][dropped ? rows[t] : t]];
+      if (slot < 0) slot = next++;
+      cj[t] = slot;
+    }
+    out_codes[j] = cj;
+    levels[j] = next;
+  }
+  SEXP keep = R_NilValue;
+  Rcpp::IntegerVector kv;
+  if (dropped) {
+    kv = Rcpp::IntegerVector(rows.size());
+    for (std::size_t t = 0; t < rows.size(); ++t) kv[t] = rows[t] + 1;
+    keep = kv;
+  }
+  return Rcpp::List::create(Rcpp::Named("codes") = out_codes, Rcpp::Named("levels") = levels,
+                            Rcpp::Named("keep") = keep,
+                            Rcpp::Named("singletons") = static_cast<int>(n - m));
 }
