@@ -148,77 +148,78 @@ void iterate(const Effects& fe, ColumnState& s, int steps, int maxit, double tol
   }
 }
 
-// Centres x within effect 1 into r (weighted means).
-void centre_first(const Effects& fe, const double* x, std::vector<double>& r) {
-  const std::size_t n = fe.n;
-  const int* c = fe.code[0];
-  std::vector<double> m(fe.L[0], 0.0);
-  for (std::size_t i = 0; i < n; ++i) m[c[i]] += (fe.w ? fe.w[i] : 1.0) * x[i];
-  for (int l = 0; l < fe.L[0]; ++l) m[l] /= fe.W[0][l];
-  r.resize(n);
-  for (std::size_t i = 0; i < n; ++i) r[i] = x[i] - m[c[i]];
-}
-
+// Two passes: the group sums of the first effect with the (shifted) sums for
+// the spread of x; then r = x centred within the first effect, with its root
+// mean square (the scale of the stopping rule) and its sums by level of the
+// other effects.
 void start_column(const Effects& fe, const double* x, ColumnState& s) {
-  centre_first(fe, x, s.r);
   const std::size_t n = fe.n;
-  {
-    double sw = 0, swx = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const double wi = fe.w ? fe.w[i] : 1.0;
-      sw += wi;
-      swx += wi * x[i];
-    }
-    const double mean = swx / sw;
-    double ss = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const double dx = x[i] - mean;
-      ss += (fe.w ? fe.w[i] : 1.0) * dx * dx;
-    }
-    s.spread = std::sqrt(ss / sw);
-  }
   const int Q = static_cast<int>(fe.code.size());
+  const int* c1 = fe.code[0];
+  const double* w = fe.w;
+  std::vector<double> m(fe.L[0], 0.0);
+  const double x0 = n ? x[0] : 0.0;
+  double sw = 0, s1 = 0, s2 = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double wi = w ? w[i] : 1.0, dx = x[i] - x0;
+    m[c1[i]] += wi * x[i];
+    sw += wi;
+    s1 += wi * dx;
+    s2 += wi * dx * dx;
+  }
+  const double mean_dx = s1 / sw;
+  s.spread = std::sqrt(std::max(s2 / sw - mean_dx * mean_dx, 0.0));
+  for (int l = 0; l < fe.L[0]; ++l) m[l] /= fe.W[0][l];
+  s.r.resize(n);
+  s.Sr.assign(fe.coef_size, 0.0);
   double ss = 0;
-  for (std::size_t i = 0; i < n; ++i) ss += s.r[i] * s.r[i];
+  for (std::size_t i = 0; i < n; ++i) {
+    const double r = x[i] - m[c1[i]];
+    s.r[i] = r;
+    ss += r * r;
+    const double wr = (w ? w[i] : 1.0) * r;
+    for (int j = 1; j < Q; ++j) s.Sr[fe.offset[j] + fe.code[j][i]] += wr;
+  }
   s.scale = std::sqrt(ss / static_cast<double>(n));
   if (Q == 1 || !(s.scale > 0)) { s.done = true; return; }
-  s.Sr.assign(fe.coef_size, 0.0);
-  for (int j = 1; j < Q; ++j) {
-    const std::size_t off = fe.offset[j];
-    for (std::size_t i = 0; i < n; ++i) s.Sr[off + fe.code[j][i]] += (fe.w ? fe.w[i] : 1.0) * s.r[i];
-  }
   s.beta.assign(fe.coef_size, 0.0);
   s.alpha1.assign(fe.L[0], 0.0);
 }
 
-void record_left(const Effects& fe, ColumnState& s, const double* out) {
-  double sw = 0, ss = 0;
-  for (std::size_t i = 0; i < fe.n; ++i) {
-    const double wi = fe.w ? fe.w[i] : 1.0;
-    sw += wi;
-    ss += wi * out[i] * out[i];
+// alpha_1 for the current beta: (- sum of w * (other effects)) / W_1.
+void first_effect(const Effects& fe, ColumnState& s) {
+  const std::size_t n = fe.n;
+  const int Q = static_cast<int>(fe.code.size());
+  std::fill(s.alpha1.begin(), s.alpha1.end(), 0.0);
+  const int* c1 = fe.code[0];
+  for (std::size_t i = 0; i < n; ++i) {
+    double other = 0;
+    for (int k = 1; k < Q; ++k) other += s.beta[fe.offset[k] + fe.code[k][i]];
+    s.alpha1[c1[i]] -= (fe.w ? fe.w[i] : 1.0) * other;
   }
-  s.left = std::sqrt(ss / sw);
+  for (int l = 0; l < fe.L[0]; ++l) s.alpha1[l] /= fe.W[0][l];
 }
 
-// r minus the effects of the current coefficients, into out.
+// r minus the effects of the current coefficients, into out, with the root
+// mean square of the result.
 void finish_column(const Effects& fe, ColumnState& s, double* out) {
   const std::size_t n = fe.n;
   const int Q = static_cast<int>(fe.code.size());
-  if (Q == 1 || !(s.scale > 0)) {
-    std::copy(s.r.begin(), s.r.end(), out);
-    record_left(fe, s, out);
-    std::vector<double>().swap(s.r);
-    return;
-  }
-  std::vector<double> next(fe.coef_size);
-  sweep(fe, s, s.beta, s.alpha1, next);  // alpha1 for the final beta (next is discarded)
+  const bool none = Q == 1 || !(s.scale > 0);
+  if (!none) first_effect(fe, s);
+  double sw = 0, ss = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    double e = s.r[i] - s.alpha1[fe.code[0][i]];
-    for (int k = 1; k < Q; ++k) e -= s.beta[fe.offset[k] + fe.code[k][i]];
+    double e = s.r[i];
+    if (!none) {
+      e -= s.alpha1[fe.code[0][i]];
+      for (int k = 1; k < Q; ++k) e -= s.beta[fe.offset[k] + fe.code[k][i]];
+    }
     out[i] = e;
+    const double wi = fe.w ? fe.w[i] : 1.0;
+    sw += wi;
+    ss += wi * e * e;
   }
-  record_left(fe, s, out);
+  s.left = std::sqrt(ss / sw);
   std::vector<double>().swap(s.r);
 }
 
@@ -476,32 +477,46 @@ Rcpp::List cpp_fixef_prepare(Rcpp::List codes, Rcpp::IntegerVector nlevels) {
     c[j] = cj.begin();
     n = cj.size();
   }
-  std::vector<int> rows;  // kept rows, 0-based; empty means all
-  bool dropped = false;
+  // counts per level; a row is dropped when one of its levels has count 1,
+  // and dropping it lowers the counts of its other levels (which may then
+  // become singletons: repeat until none is left)
   std::vector<std::vector<int>> count(Q);
-  while (true) {
-    const std::size_t m = dropped ? rows.size() : n;
-    for (int j = 0; j < Q; ++j) {
-      count[j].assign(nlevels[j], 0);
-      for (std::size_t t = 0; t < m; ++t) ++count[j][c[j][dropped ? rows[t] : t]];
-    }
-    std::vector<int> next;
-    next.reserve(m);
-    for (std::size_t t = 0; t < m; ++t) {
-      const int i = dropped ? rows[t] : static_cast<int>(t);
+  for (int j = 0; j < Q; ++j) {
+    count[j].assign(nlevels[j], 0);
+    const int* cj = c[j];
+    for (std::size_t i = 0; i < n; ++i) ++count[j][cj[i]];
+  }
+  std::vector<unsigned char> gone(n, 0);
+  std::size_t removed = 0;
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (gone[i]) continue;
       bool single = false;
       for (int j = 0; j < Q && !single; ++j) single = count[j][c[j][i]] == 1;
-      if (!single) next.push_back(i);
+      if (!single) continue;
+      gone[i] = 1;
+      ++removed;
+      for (int j = 0; j < Q; ++j) --count[j][c[j][i]];
+      changed = Q > 1;  // with one effect no new singleton can appear
     }
-    if (next.size() == m) break;
-    rows.swap(next);
-    dropped = true;
-    if (rows.empty()) break;
+  }
+  const bool dropped = removed > 0;
+  std::vector<int> rows;
+  if (dropped) {
+    rows.reserve(n - removed);
+    for (std::size_t i = 0; i < n; ++i) if (!gone[i]) rows.push_back(static_cast<int>(i));
   }
   const std::size_t m = dropped ? rows.size() : n;
   Rcpp::List out_codes(Q);
   Rcpp::IntegerVector levels(Q);
   for (int j = 0; j < Q; ++j) {
+    if (!dropped) {
+      out_codes[j] = codes[j];
+      levels[j] = nlevels[j];
+      continue;
+    }
     std::vector<int> map(nlevels[j], -1);
     Rcpp::IntegerVector cj(m);
     int next = 0;
