@@ -550,6 +550,10 @@ predict.cluster_lm <- function(object, newdata, interval = c("none", "confidence
   interval <- arg_match(interval)
   check_flag(se.fit, "se.fit")
   check_conf_level(level, "level")
+  if (!is.null(object$fixef_info)) {  # fe: the absorbed effects are not in the coefficients
+    abort("predict() is not available for a cluster_lm fit with absorbed fixed effects (`|` in the formula): the effects are not coefficients of the fit; get them with fixef(), or fit the effects as factors (`y ~ x + factor(unit)`) to predict.",
+          call. = FALSE)
+  }
   if (missing(newdata) || is.null(newdata)) {
     abort("predict() of a cluster_lm fit needs `newdata`: cluster_lm() keeps no rows (it fits from per-cluster statistics); for the fitted values of the data use predict(fit, newdata = data).",
           class = "clusterab_no_rows", call. = FALSE)
@@ -716,9 +720,10 @@ summary.cluster_lm <- function(object, df = NULL, ...) {
                  type = object$type, G = cluster_lm_G(object), nobs = object$nobs,
                  sigma = object$sigma, df.residual = object$df.residual,
                  r.squared = object$r.squared,
-                 adj.r.squared = 1 - (1 - object$r.squared) *
-                   (object$nobs - object$intercept) / object$df.residual,
-                 aliased = object$aliased),
+                 adj.r.squared = if (!is.null(object$adj.r.squared)) object$adj.r.squared else  # fe
+                   1 - (1 - object$r.squared) * (object$nobs - object$intercept) / object$df.residual,
+                 aliased = object$aliased,
+                 fixef_info = object$fixef_info, within.r.squared = object$within.r.squared),  # fe
             class = "summary.cluster_lm")
 }
 
@@ -731,11 +736,14 @@ print.summary.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3
   }
   ## the table says the covariance type, the clusters, the df and the notes
   print(x$coefficients, digits = digits)
+  if (!is.null(x$fixef_info)) cat(fixef_text(x$fixef_info))  # fe
   cat(sprintf("Residual standard error: %s on %s degrees of freedom (%s observations)\n",
               format(signif(x$sigma, digits)), format(x$df.residual, big.mark = ","),
               format(x$nobs, big.mark = ",")))
-  cat(sprintf("Multiple R-squared: %s,\tAdjusted R-squared: %s\n\n",
-              formatC(x$r.squared, digits = digits), formatC(x$adj.r.squared, digits = digits)))
+  cat(sprintf("Multiple R-squared: %s,\tAdjusted R-squared: %s%s\n\n",
+              formatC(x$r.squared, digits = digits), formatC(x$adj.r.squared, digits = digits),
+              if (is.null(x$within.r.squared)) "" else  # fe
+                sprintf(",\tWithin R-squared: %s", formatC(x$within.r.squared, digits = digits))))
   invisible(x)
 }
 
@@ -790,7 +798,8 @@ as.data.frame.cluster_lm <- function(x, row.names = NULL, optional = FALSE, ...)
 #' @export
 glance.cluster_lm <- function(x, ...) {
   data.frame(r.squared = x$r.squared,
-             adj.r.squared = 1 - (1 - x$r.squared) * (x$nobs - x$intercept) / x$df.residual,
+             adj.r.squared = if (!is.null(x$adj.r.squared)) x$adj.r.squared else  # fe
+               1 - (1 - x$r.squared) * (x$nobs - x$intercept) / x$df.residual,
              sigma = x$sigma, nobs = x$nobs, df.residual = x$df.residual,
              nclusters = min(x$G), vcov.type = x$type, stringsAsFactors = FALSE)
 }

@@ -25,7 +25,7 @@ split_fixef_formula <- function(formula, allow_fixef = TRUE) {
     abort("`formula` has more than one `|` part; give the fixed effects once, as `y ~ x | unit + period` (instrumental variables are not supported).",
           call. = FALSE)
   }
-  fe_terms <- attr(terms(stats::reformulate(deparse1(fe_part))), "term.labels")
+  fe_terms <- unique(fixef_term_labels(fe_part))
   if (!length(fe_terms)) {
     abort("`formula`: the part after `|` names no fixed effect; write `y ~ x | unit` or drop the `|`.",
           call. = FALSE)
@@ -37,6 +37,20 @@ split_fixef_formula <- function(formula, allow_fixef = TRUE) {
   main <- formula
   main[[3L]] <- rhs[[2L]]
   list(formula = main, fixef = fe_terms)
+}
+
+## The terms of `fe1 + fe2 + a^b` (not through terms(), which reads `^` as
+## a power), as strings.
+fixef_term_labels <- function(e) {
+  if (is.call(e) && identical(e[[1L]], as.name("+")) && length(e) == 3L) {
+    return(c(fixef_term_labels(e[[2L]]), fixef_term_labels(e[[3L]])))
+  }
+  if (is.call(e) && identical(e[[1L]], as.name("("))) return(fixef_term_labels(e[[2L]]))
+  if (is.numeric(e) || (is.call(e) && identical(e[[1L]], as.name("-")))) {
+    abort(sprintf("`formula`: `%s` after `|` is not a fixed effect; the part after `|` names variables, as `y ~ x | unit + period`.",
+                  deparse1(e)), call. = FALSE)
+  }
+  deparse1(e)
 }
 
 ## The fixed-effect variables, one per term, from `data` (then `env`); a
@@ -305,6 +319,7 @@ add_fixef_info <- function(fit, info, fe, ssc) {
   within <- fit$r.squared
   fit$within.r.squared <- within
   fit$r.squared <- 1 - (1 - within) * info$tss_within / info$tss_total
+  fit$adj.r.squared <- 1 - (1 - fit$r.squared) * (fit$nobs - 1) / (fit$nobs - fit$rank - fe$k_full)
   info$codes <- NULL
   info$tss_total <- info$tss_within <- NULL
   fit$fixef_info <- c(info, list(nested = fe$nested, redundant = fe$redundant,

@@ -296,3 +296,25 @@ test_that("did_boot(fixed_effects = ) is the two-way fixed-effects DiD of fixest
   expect_equal(unname(fit$estimate), unname(coef(fx)[["post:treated"]]), tolerance = 1e-10)
   expect_equal(fit$std.error, unname(fixest::se(fx)[["post:treated"]]), tolerance = 1e-10)
 })
+
+test_that("effects of any id type and combinations a^b; R-squared as fixest; predict refuses", {
+  d <- fe_panel(seed = 16)
+  d$unit_f <- factor(d$unit_id)
+  d$day <- as.Date("2024-01-01") + d$period
+  f1 <- quiet_fit(y ~ x1 + x2 | unit_f + day, d, cluster = ~ g)
+  f2 <- quiet_fit(y ~ x1 + x2 | unit + period, d, cluster = ~ g)
+  expect_equal(coef(f1), coef(f2), tolerance = 1e-12)
+  d$region <- d$unit %% 4
+  f3 <- quiet_fit(y ~ x1 + x2 | region^period, d, cluster = ~ g)
+  l3 <- lm(y ~ factor(paste(region, period)) + x1 + x2, d)
+  expect_equal(coef(f3), coef(l3)[c("x1", "x2")], tolerance = 1e-10)
+  expect_equal(f3$fixef_info$levels[["region^period"]], length(unique(paste(d$region, d$period))))
+  expect_error(predict(f2, newdata = d), class = "clusterab_error", regexp = "fixef")
+  expect_output(print(summary(f2)), "Within R-squared")
+  skip_if_not_installed("fixest")
+  fx <- fixest::feols(y ~ x1 + x2 | unit + period, d, cluster = ~ g, fixef.tol = 1e-10, notes = FALSE)
+  expect_equal(unname(f2$r.squared), unname(fixest::r2(fx, "r2")), tolerance = 1e-8)
+  expect_equal(unname(f2$within.r.squared), unname(fixest::r2(fx, "wr2")), tolerance = 1e-8)
+  expect_equal(unname(f2$adj.r.squared), unname(fixest::r2(fx, "ar2")), tolerance = 1e-8)
+  expect_equal(glance(f2)$adj.r.squared, unname(fixest::r2(fx, "ar2")), tolerance = 1e-8)
+})
