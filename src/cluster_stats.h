@@ -31,10 +31,12 @@ inline Eigen::MatrixXd unpack_block(const double* packed,
 
 // Calls visit(i, g, t) for every row i of cluster g; t is the partition, so a
 // visitor may keep scratch space per partition.
-// Rows are visited in chunks; between chunks the main thread checks for a
-// user interrupt. Within a chunk, partition t owns the clusters with codes in
-// [G t / T, G (t + 1) / T) and visits their rows in row order, so every
-// cluster's sums are accumulated in the same order whatever the thread count.
+// Rows are visited in sub-chunks small enough to stay in cache, so that the
+// threads, which all scan the same sub-chunk, read it from memory once; between
+// chunks the main thread checks for a user interrupt. Within a sub-chunk,
+// partition t owns the clusters with codes in [G t / T, G (t + 1) / T) and
+// visits their rows in row order, so every cluster's sums are accumulated in
+// the same order whatever the thread count.
 template <class RowVisitor>
 struct ClusterPartitionWorker : public RcppParallel::Worker {
   RowVisitor& visit;
@@ -52,9 +54,14 @@ struct ClusterPartitionWorker : public RcppParallel::Worker {
       const int lo = static_cast<int>((static_cast<long long>(G) * t) / partitions);
       const int hi = static_cast<int>((static_cast<long long>(G) * (t + 1)) / partitions);
       if (lo == hi) continue;
+      if (partitions == 1) {
+        for (std::size_t i = row_begin; i < row_end; ++i) visit(i, codes[i], t);
+        continue;
+      }
+      const unsigned span = static_cast<unsigned>(hi - lo);
       for (std::size_t i = row_begin; i < row_end; ++i) {
         const int g = codes[i];
-        if (g >= lo && g < hi) visit(i, g, t);
+        if (static_cast<unsigned>(g - lo) < span) visit(i, g, t);
       }
     }
   }
@@ -63,16 +70,87 @@ struct ClusterPartitionWorker : public RcppParallel::Worker {
 template <class RowVisitor>
 void for_rows_by_cluster(RowVisitor& visit, const int* codes, std::size_t n,
                          int G, int threads) {
-  const std::size_t chunk = 1u << 20;
-  const int partitions = threads < 1 ? 1 : threads;
+  const std::size_t chunk = 1u << 20, sub = 1u << 14;
+  int partitions = threads < 1 ? 1 : threads;
+  if (partitions > G) partitions = G < 1 ? 1 : G;
   ClusterPartitionWorker<RowVisitor> worker(visit, codes, G, partitions);
   for (std::size_t start = 0; start < n; start += chunk) {
-    worker.row_begin = start;
-    worker.row_end = start + chunk < n ? start + chunk : n;
+    const std::size_t stop = start + chunk < n ? start + chunk : n;
     if (partitions == 1) {
+      worker.row_begin = start;
+      worker.row_end = stop;
       worker(0, 1);
     } else {
-      RcppParallel::parallelFor(0, partitions, worker, 1, partitions);
+      for (std::size_t s = start; s < stop; s += sub) {
+        worker.row_begin = s;
+        worker.row_end = s + sub < stop ? s + sub : stop;
+        RcppParallel::parallelFor(0, partitions, worker, 1, partitions);
+      }
+    }
+    Rcpp::checkUserInterrupt();
+  }
+}
+
+// Sums per cluster (G x width doubles at `out`, zeroed by the caller) that
+// visit(i, g, acc) adds row i's contribution to at acc + g * width. With few
+// clusters (G * width at most a block's rows) the rows are split into blocks
+// of a fixed size, each block summed into its own buffer in parallel and the
+// buffers added to `out` in block order; otherwise threads own ranges of
+// cluster codes (for_rows_by_cluster()). Either way, which depends on G and
+// width only, every sum is formed in the same order for any thread count.
+template <class Visitor>
+struct ClusterBlockWorker : public RcppParallel::Worker {
+  Visitor& visit;
+  const int* codes;
+  std::size_t n, block, first, width;
+  int G;
+  std::vector<std::vector<double> >& buffers;
+
+  ClusterBlockWorker(Visitor& visit_, const int* codes_, std::size_t n_,
+                     std::size_t block_, std::size_t width_, int G_,
+                     std::vector<std::vector<double> >& buffers_)
+      : visit(visit_), codes(codes_), n(n_), block(block_), first(0),
+        width(width_), G(G_), buffers(buffers_) {}
+
+  void operator()(std::size_t begin, std::size_t end) {
+    for (std::size_t b = begin; b < end; ++b) {
+      std::vector<double>& acc = buffers[b - first];
+      std::fill(acc.begin(), acc.end(), 0.0);
+      const std::size_t lo = b * block, hi = lo + block < n ? lo + block : n;
+      double* a = acc.data();
+      for (std::size_t i = lo; i < hi; ++i) visit(i, codes[i], a);
+    }
+  }
+};
+
+template <class Visitor>
+struct PartitionAdapter {
+  Visitor& visit;
+  double* out;
+  void operator()(std::size_t i, int g, std::size_t) { visit(i, g, out); }
+};
+
+template <class Visitor>
+void for_rows_cluster_sums(Visitor& visit, const int* codes, std::size_t n, int G,
+                           std::size_t width, double* out, int threads) {
+  const std::size_t block = 1u << 14, round = 16;
+  if (static_cast<std::size_t>(G) * width > block / 2) {
+    PartitionAdapter<Visitor> adapter{visit, out};
+    for_rows_by_cluster(adapter, codes, n, G, threads);
+    return;
+  }
+  const std::size_t size = static_cast<std::size_t>(G) * width;
+  const std::size_t blocks = (n + block - 1) / block;
+  std::vector<std::vector<double> > buffers(round, std::vector<double>(size));
+  ClusterBlockWorker<Visitor> worker(visit, codes, n, block, width, G, buffers);
+  for (std::size_t first = 0; first < blocks; first += round) {
+    const std::size_t last = first + round < blocks ? first + round : blocks;
+    worker.first = first;
+    if (threads <= 1) worker(first, last);
+    else RcppParallel::parallelFor(first, last, worker, 1, threads);
+    for (std::size_t b = first; b < last; ++b) {
+      const double* a = buffers[b - first].data();
+      for (std::size_t k = 0; k < size; ++k) out[k] += a[k];
     }
     Rcpp::checkUserInterrupt();
   }
