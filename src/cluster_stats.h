@@ -91,66 +91,92 @@ void for_rows_by_cluster(RowVisitor& visit, const int* codes, std::size_t n,
   }
 }
 
-// Sums per cluster (G x width doubles at `out`, zeroed by the caller) that
-// visit(i, g, acc) adds row i's contribution to at acc + g * width. With few
-// clusters (G * width at most a block's rows) the rows are split into blocks
-// of a fixed size, each block summed into its own buffer in parallel and the
-// buffers added to `out` in block order; otherwise threads own ranges of
-// cluster codes (for_rows_by_cluster()). Either way, which depends on G and
-// width only, every sum is formed in the same order for any thread count.
+// Sums per cluster (G x width doubles at `out`, zeroed by the caller) to
+// which visit.rows(idx, m, acc) adds the contributions of the m rows idx[0..m)
+// (increasing) at acc + g * width. With few clusters (G * width at most half a
+// block's rows) the rows are split into blocks of a fixed size, each block
+// summed into its own buffer in parallel and the buffers added to `out` in
+// block order; otherwise each thread owns a range of cluster codes and, in
+// cache-sized sub-chunks that all threads scan together, collects its rows
+// and adds them, in row order. Either way (which depends on G and width
+// only) every sum is formed in the same order for any thread count.
 template <class Visitor>
-struct ClusterBlockWorker : public RcppParallel::Worker {
+struct ClusterSumWorker : public RcppParallel::Worker {
   Visitor& visit;
   const int* codes;
   std::size_t n, block, first, width;
-  int G;
+  int G, partitions;
+  bool blocked;
   std::vector<std::vector<double> >& buffers;
+  double* out;
+  std::size_t row_begin, row_end;
 
-  ClusterBlockWorker(Visitor& visit_, const int* codes_, std::size_t n_,
-                     std::size_t block_, std::size_t width_, int G_,
-                     std::vector<std::vector<double> >& buffers_)
+  ClusterSumWorker(Visitor& visit_, const int* codes_, std::size_t n_,
+                   std::size_t block_, std::size_t width_, int G_, int partitions_,
+                   bool blocked_, std::vector<std::vector<double> >& buffers_,
+                   double* out_)
       : visit(visit_), codes(codes_), n(n_), block(block_), first(0),
-        width(width_), G(G_), buffers(buffers_) {}
+        width(width_), G(G_), partitions(partitions_), blocked(blocked_),
+        buffers(buffers_), out(out_), row_begin(0), row_end(0) {}
 
   void operator()(std::size_t begin, std::size_t end) {
+    std::vector<std::size_t> idx;
     for (std::size_t b = begin; b < end; ++b) {
-      std::vector<double>& acc = buffers[b - first];
-      std::fill(acc.begin(), acc.end(), 0.0);
-      const std::size_t lo = b * block, hi = lo + block < n ? lo + block : n;
-      double* a = acc.data();
-      for (std::size_t i = lo; i < hi; ++i) visit(i, codes[i], a);
+      if (blocked) {
+        std::vector<double>& acc = buffers[b - first];
+        std::fill(acc.begin(), acc.end(), 0.0);
+        const std::size_t lo = b * block, hi = lo + block < n ? lo + block : n;
+        idx.resize(hi - lo);
+        for (std::size_t i = lo; i < hi; ++i) idx[i - lo] = i;
+        visit.rows(idx.data(), idx.size(), acc.data());
+      } else {
+        const int lo = static_cast<int>((static_cast<long long>(G) * b) / partitions);
+        const int hi = static_cast<int>((static_cast<long long>(G) * (b + 1)) / partitions);
+        if (lo == hi) continue;
+        const unsigned span = static_cast<unsigned>(hi - lo);
+        idx.clear();
+        for (std::size_t i = row_begin; i < row_end; ++i)
+          if (static_cast<unsigned>(codes[i] - lo) < span) idx.push_back(i);
+        visit.rows(idx.data(), idx.size(), out);
+      }
     }
   }
-};
-
-template <class Visitor>
-struct PartitionAdapter {
-  Visitor& visit;
-  double* out;
-  void operator()(std::size_t i, int g, std::size_t) { visit(i, g, out); }
 };
 
 template <class Visitor>
 void for_rows_cluster_sums(Visitor& visit, const int* codes, std::size_t n, int G,
                            std::size_t width, double* out, int threads) {
   const std::size_t block = 1u << 14, round = 16;
-  if (static_cast<std::size_t>(G) * width > block / 2) {
-    PartitionAdapter<Visitor> adapter{visit, out};
-    for_rows_by_cluster(adapter, codes, n, G, threads);
+  const bool blocked = static_cast<std::size_t>(G) * width <= block / 2;
+  int partitions = threads < 1 ? 1 : threads;
+  if (partitions > G) partitions = G < 1 ? 1 : G;
+  const std::size_t size = blocked ? static_cast<std::size_t>(G) * width : 0;
+  std::vector<std::vector<double> > buffers(blocked ? round : 0, std::vector<double>(size));
+  ClusterSumWorker<Visitor> worker(visit, codes, n, block, width, G, partitions,
+                                   blocked, buffers, out);
+  if (blocked) {
+    const std::size_t blocks = (n + block - 1) / block;
+    for (std::size_t first = 0; first < blocks; first += round) {
+      const std::size_t last = first + round < blocks ? first + round : blocks;
+      worker.first = first;
+      if (threads <= 1) worker(first, last);
+      else RcppParallel::parallelFor(first, last, worker, 1, threads);
+      for (std::size_t b = first; b < last; ++b) {
+        const double* a = buffers[b - first].data();
+        for (std::size_t k = 0; k < size; ++k) out[k] += a[k];
+      }
+      Rcpp::checkUserInterrupt();
+    }
     return;
   }
-  const std::size_t size = static_cast<std::size_t>(G) * width;
-  const std::size_t blocks = (n + block - 1) / block;
-  std::vector<std::vector<double> > buffers(round, std::vector<double>(size));
-  ClusterBlockWorker<Visitor> worker(visit, codes, n, block, width, G, buffers);
-  for (std::size_t first = 0; first < blocks; first += round) {
-    const std::size_t last = first + round < blocks ? first + round : blocks;
-    worker.first = first;
-    if (threads <= 1) worker(first, last);
-    else RcppParallel::parallelFor(first, last, worker, 1, threads);
-    for (std::size_t b = first; b < last; ++b) {
-      const double* a = buffers[b - first].data();
-      for (std::size_t k = 0; k < size; ++k) out[k] += a[k];
+  const std::size_t chunk = 1u << 20, sub = 1u << 13;
+  for (std::size_t start = 0; start < n; start += chunk) {
+    const std::size_t stop = start + chunk < n ? start + chunk : n;
+    for (std::size_t s = start; s < stop; s += sub) {
+      worker.row_begin = s;
+      worker.row_end = s + sub < stop ? s + sub : stop;
+      if (partitions == 1) worker(0, 1);
+      else RcppParallel::parallelFor(0, partitions, worker, 1, partitions);
     }
     Rcpp::checkUserInterrupt();
   }
