@@ -118,18 +118,21 @@ fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula, plan = N
 ## the others need only the global cross-products and the per-cluster scores
 ## X_g' W e_g ("scores"), a second pass over the rows. The moments plan
 ## reads the rows once but does q (q + 1) / 2 multiply-adds per row into
-## per-cluster arrays; the scores plan does the global products as blocked
-## matrix products and then about 2 (q - 1) per row. Measured on 1e6 rows
-## (bench/bench_vs_fixest.R), the scores plan is faster except for small q
-## with few clusters, where the moments' per-cluster arrays stay in cache.
+## per-cluster arrays (G q (q + 1) / 2 doubles); the scores plan does the
+## global products as vectorised dot products on row blocks and then about
+## 2 q per row. Measured on 1e6 rows with q = 12 and G = 20 to 5e5 (one
+## thread), the scores plan takes 0.3 to 0.7 times as long, and as long
+## for q = 4, G = 100. On small data (up to 5e4 rows, with M_g of at most 1e6
+## doubles) either plan takes milliseconds and the moments plan is chosen: the
+## fit then holds M_g, which the other types, wild_boot() and
+## cluster_diagnostics() reuse instead of reading the data again.
 ## The option clusterab.compress_plan ("moments" or "scores") forces a plan
 ## (internal: the tests use it to show that the plan does not change results).
 compress_plan <- function(type, n, G, q) {
   if (type %in% c("HC2", "HC3", "CR2", "CR3")) return("moments")
   forced <- getOption("clusterab.compress_plan")
   if (!is.null(forced)) return(match.arg(forced, c("moments", "scores")))
-  K <- q * (q + 1) / 2
-  if (q <= 4L && G * K <= 4096) "moments" else "scores"
+  if (n <= 5e4 && G * q * (q + 1) / 2 <= 1e6) "moments" else "scores"
 }
 
 ## The per-cluster statistics of a cluster_lm fit (all weight powers when the
