@@ -32,10 +32,11 @@ Rcpp::NumericVector floor_column_sums(Rcpp::List columns, int threads) {
   const std::size_t m = columns.size();
   std::vector<const double*> cols(m);
   std::size_t n = 0;
-  for (std::size_t j = 0; j < m; ++j) {
-    Rcpp::NumericVector v = columns[j];
-    cols[j] = v.begin();
-    n = v.size();
+    for (std::size_t j = 0; j < m; ++j) {
+    SEXP v = columns[j];
+    if (TYPEOF(v) != REALSXP) Rcpp::stop("floor_column_sums() takes double columns");
+    cols[j] = REAL(v);
+    n = XLENGTH(v);
   }
   const std::size_t blocks = 64;
   std::vector<double> part(blocks * m, 0.0);
