@@ -118,6 +118,12 @@ subset_model_columns <- function(mc, keep, columns = TRUE) {
   mc
 }
 
+## The demeaning options of a fit (the defaults for a fit without effects).
+fixef_control_of <- function(fit) {
+  info <- fit$fixef_info
+  if (is.null(info)) check_fixef_control(1e-10, 10000L) else check_fixef_control(info$tol, info$iter)
+}
+
 ## The fixed-effect options of cluster_lm(): tolerance and sweeps.
 check_fixef_control <- function(tol, iter) {
   if (!is.numeric(tol) || length(tol) != 1L || is.na(tol) || tol <= 0 || tol >= 1) {
@@ -134,7 +140,7 @@ check_fixef_control <- function(tol, iter) {
 ## intercept, and `fixef_info`. A covariate that the fixed effects absorb
 ## (constant within them) is set to zero, so that the least squares alias
 ## it (NA coefficient), with a message, as fixest reports such a variable.
-absorb_fixed_effects <- function(mc, threads, control) {
+absorb_fixed_effects <- function(mc, threads, control, quiet = FALSE) {
   fc <- fixef_codes(mc$fixef)
   if (!is.null(fc$keep)) mc <- subset_model_columns(mc, fc$keep, columns = FALSE)
   res <- cpp_demean(c(mc$columns, list(mc$y)), fc$codes, fc$levels, mc$w,
@@ -142,7 +148,7 @@ absorb_fixed_effects <- function(mc, threads, control) {
   cols <- res$columns
   m <- length(cols)
   names(cols) <- c(names(mc$columns), mc$yname)
-  if (!all(res$converged)) {
+  if (!quiet && !all(res$converged)) {
     bad <- !res$converged
     warn(sprintf("the demeaning within the fixed effects did not converge in `fixef.iter` = %d sweeps for %s: the relative change reached is %s, above `fixef.tol` = %s. Coefficients may be inaccurate; raise `fixef.iter`.",
                  control$iter, paste0("`", names(cols)[bad], "`", collapse = ", "),
@@ -158,7 +164,7 @@ absorb_fixed_effects <- function(mc, threads, control) {
   absorbed_x <- absorbed[-m]
   if (any(absorbed_x)) {
     for (j in which(absorbed_x)) cols[[j]] <- numeric(length(cols[[m]]))
-    inform(sprintf("%s %s collinear with the fixed effects (constant within them) and %s removed (NA coefficient), as fixest does.",
+    if (!quiet) inform(sprintf("%s %s collinear with the fixed effects (constant within them) and %s removed (NA coefficient), as fixest does.",
                    paste0("`", names(mc$columns)[absorbed_x], "`", collapse = ", "),
                    if (sum(absorbed_x) > 1L) "are" else "is",
                    if (sum(absorbed_x) > 1L) "are" else "is"),
@@ -320,6 +326,7 @@ add_fixef_info <- function(fit, info, fe, ssc) {
   fit$within.r.squared <- within
   fit$r.squared <- 1 - (1 - within) * info$tss_within / info$tss_total
   fit$adj.r.squared <- 1 - (1 - fit$r.squared) * (fit$nobs - 1) / (fit$nobs - fit$rank - fe$k_full)
+  fit$fixef_k <- fe  # what a recomputation of the statistics attaches (fit_moments())
   info$codes <- NULL
   info$tss_total <- info$tss_within <- NULL
   fit$fixef_info <- c(info, list(nested = fe$nested, redundant = fe$redundant,

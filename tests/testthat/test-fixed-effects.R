@@ -318,3 +318,27 @@ test_that("effects of any id type and combinations a^b; R-squared as fixest; pre
   expect_equal(unname(f2$adj.r.squared), unname(fixest::r2(fx, "ar2")), tolerance = 1e-8)
   expect_equal(glance(f2)$adj.r.squared, unname(fixest::r2(fx, "ar2")), tolerance = 1e-8)
 })
+
+test_that("absorbed effects give the same fit under both compress plans", {
+  d <- fe_panel(seed = 17)
+  withr_plan <- function(plan, expr) {
+    old <- options(clusterab.compress_plan = plan)
+    on.exit(options(old))
+    expr
+  }
+  fm <- withr_plan("moments", suppressWarnings(cluster_lm(y ~ x1 + x2 | unit + period, d, cluster = ~ g)))
+  fs <- withr_plan("scores", suppressWarnings(cluster_lm(y ~ x1 + x2 | unit + period, d, cluster = ~ g)))
+  expect_equal(coef(fs), coef(fm), tolerance = 1e-12)
+  expect_equal(fs$vcov, fm$vcov, tolerance = 1e-12)
+  expect_equal(df.residual(fs), df.residual(fm))
+  ## consumers of M_g recompute the statistics from the call's data, absorbed
+  f_cr1s <- suppressWarnings(cluster_lm(y ~ x1 + x2 | unit + period, d, cluster = ~ g, type = "CR1S"))
+  expect_equal(withr_plan("scores", suppressWarnings(vcov_cluster(fs, type = "CR1S"))), f_cr1s$vcov,
+               tolerance = 1e-12)
+  f1m <- withr_plan("moments", suppressWarnings(cluster_lm(y ~ x1 + x2 | unit, d, cluster = ~ g)))
+  f1s <- withr_plan("scores", suppressWarnings(cluster_lm(y ~ x1 + x2 | unit, d, cluster = ~ g)))
+  f_cr2 <- suppressWarnings(cluster_lm(y ~ x1 + x2 | unit, d, cluster = ~ g, type = "CR2"))
+  expect_equal(suppressWarnings(vcov_cluster(f1s, type = "CR2")), f_cr2$vcov, tolerance = 1e-12)
+  expect_equal(suppressWarnings(vcov_cluster(f1m, type = "CR2")), f_cr2$vcov, tolerance = 1e-12)
+  expect_equal(attr(suppressWarnings(coef_test(f1s, type = "CR2")), "df"), attr(coef_test(f_cr2), "df"), tolerance = 1e-10)
+})
