@@ -109,12 +109,12 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
                        ssc = c("nested", "full", "none"), fixef.tol = 1e-10,
                        fixef.iter = 10000L) {
   type <- check_vcov_type(type, "HC1")
-  ssc <- arg_match(ssc)  # fe
-  fixef_control <- check_fixef_control(fixef.tol, fixef.iter)  # fe
   check_flag(cadjust, "cadjust")
   threads <- resolve_threads(threads)
   call <- match.call()
   formula <- force_formula(formula)
+  ssc <- arg_match(ssc)  # fe
+  fixef_control <- check_fixef_control(fixef.tol, fixef.iter)  # fe
   if (inherits(formula, "cluster_stats") || (!missing(data) && inherits(data, "cluster_stats"))) {
     stats <- if (inherits(formula, "cluster_stats")) formula else data
     sub <- if (inherits(formula, "formula")) formula else NULL
@@ -634,12 +634,12 @@ nobs.cluster_lm <- function(object, ...) object$nobs
 predict.cluster_lm <- function(object, newdata, interval = c("none", "confidence"),
                                level = 0.95, se.fit = FALSE, ...) {
   interval <- arg_match(interval)
-  check_flag(se.fit, "se.fit")
-  check_conf_level(level, "level")
   if (!is.null(object$fixef_info)) {  # fe: the absorbed effects are not in the coefficients
     abort("predict() is not available for a cluster_lm fit with absorbed fixed effects (`|` in the formula): the effects are not coefficients of the fit; get them with fixef(), or fit the effects as factors (`y ~ x + factor(unit)`) to predict.",
           call. = FALSE)
   }
+  check_flag(se.fit, "se.fit")
+  check_conf_level(level, "level")
   if (missing(newdata) || is.null(newdata)) {
     abort("predict() of a cluster_lm fit needs `newdata`: cluster_lm() keeps no rows (it fits from per-cluster statistics); for the fitted values of the data use predict(fit, newdata = data).",
           class = "clusterab_no_rows", call. = FALSE)
