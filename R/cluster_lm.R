@@ -92,7 +92,13 @@
 #'   `predict` (see [predict.cluster_lm()]), and usable with [coef_test()]
 #'   and `lmtest::coeftest()`. It keeps no rows: `fitted()`, `residuals()`
 #'   and `model.frame()` are errors. It keeps `terms`, `contrasts` and
-#'   `xlevels` as [lm()] does, for predictions on new data.
+#'   `xlevels` as [lm()] does, for predictions on new data. With absorbed
+#'   fixed effects it also holds `fixef_info` (the effects' `names`, numbers
+#'   of `levels`, `nested` in the clusters or not, `redundant` levels, `k`
+#'   counted by `ssc` and `k_full`, `singletons` dropped, demeaning
+#'   `iterations`, `converged`, `tol`, and covariates `absorbed`),
+#'   `within.r.squared` and `adj.r.squared` (as fixest), and [fixef()] gives
+#'   the effects; `predict()` is not available for it.
 #' @examples
 #' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
 #'                   cluster = ~ region)
