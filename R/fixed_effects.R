@@ -293,7 +293,7 @@ fixef.cluster_lm <- function(object, ...) {
     first <- match(seq_len(fc$levels[j]) - 1L, fc$codes[[j]])
     lab <- labels[[j]][first]
     o <- order(lab)
-    stats::setNames(est[[j]][o], as.character(lab[o]))
+    stats::setNames(est[[j]][o], gsub("\r", "_", as.character(lab[o]), fixed = TRUE))  # a^b: "a_b", as fixest
   })
   structure(stats::setNames(out, info$names), class = c("cluster_lm_fixef", "list"))
 }

@@ -342,3 +342,17 @@ test_that("absorbed effects give the same fit under both compress plans", {
   expect_equal(suppressWarnings(vcov_cluster(f1m, type = "CR2")), f_cr2$vcov, tolerance = 1e-12)
   expect_equal(attr(suppressWarnings(coef_test(f1s, type = "CR2")), "df"), attr(coef_test(f_cr2), "df"), tolerance = 1e-10)
 })
+
+test_that("fixef() with weights and with a combination a^b", {
+  d <- fe_panel(seed = 18)
+  fit <- suppressWarnings(cluster_lm(y ~ x1 + x2 | unit, d, cluster = ~ g, weights = ~ w))
+  l <- lm(y ~ 0 + factor(unit) + x1 + x2, d, weights = w)
+  expect_equal(unname(fixef(fit)$unit), unname(coef(l)[seq_len(60)]), tolerance = 1e-10)
+  d$region <- d$unit %% 4
+  fit2 <- suppressWarnings(cluster_lm(y ~ x1 + x2 | region^period, d, cluster = ~ g))
+  fe <- fixef(fit2)[["region^period"]]
+  expect_true(all(grepl("^[0-9]+_[0-9]+$", names(fe))))
+  skip_if_not_installed("fixest")
+  fx <- fixest::feols(y ~ x1 + x2 | unit, d, weights = ~ w, notes = FALSE)
+  expect_equal(fixef(fit)$unit, fixest::fixef(fx)$unit, tolerance = 1e-10, ignore_attr = TRUE)
+})
