@@ -356,3 +356,17 @@ test_that("fixef() with weights and with a combination a^b", {
   fx <- fixest::feols(y ~ x1 + x2 | unit, d, weights = ~ w, notes = FALSE)
   expect_equal(fixef(fit)$unit, fixest::fixef(fx)$unit, tolerance = 1e-10, ignore_attr = TRUE)
 })
+
+test_that("three fixed effects equal lm() with the dummies (connected design)", {
+  skip_if_not_installed("sandwich")
+  d <- fe_panel(seed = 19)
+  d <- d[stats::ave(d$unit, d$unit, FUN = length) > 1, ]   # no singletons, so lm() sees the same rows
+  d$shift <- sample(letters[1:5], nrow(d), TRUE)
+  fit <- suppressWarnings(cluster_lm(y ~ x1 + x2 | unit + period + shift, d, cluster = ~ g, ssc = "full"))
+  expect_equal(fit$fixef_info$singletons, 0L)
+  l <- lm(y ~ factor(unit) + factor(period) + factor(shift) + x1 + x2, d)
+  expect_equal(coef(fit), coef(l)[c("x1", "x2")], tolerance = 1e-8)
+  expect_equal(fit$fixef_info$k + 2L, l$rank)
+  expect_equal(fit$vcov, sandwich::vcovCL(l, cluster = ~ g, type = "HC1")[c("x1", "x2"), c("x1", "x2")],
+               tolerance = 1e-8)
+})
