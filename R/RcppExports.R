@@ -21,6 +21,14 @@ cpp_cluster_scores <- function(cols, intercept, r, codes, G, shift, threads, sca
     .Call(`_clusterab_cpp_cluster_scores`, cols, intercept, r, codes, G, shift, threads, scale)
 }
 
+cpp_residual_scores <- function(cols, intercept, y, w, codes, G, shift, scale, yshift, yscale, wscale, beta, threads) {
+    .Call(`_clusterab_cpp_residual_scores`, cols, intercept, y, w, codes, G, shift, scale, yshift, yscale, wscale, beta, threads)
+}
+
+cpp_global_moments <- function(cols, y, w, codes, shift, threads, scale = NULL, wscale = 1.0) {
+    .Call(`_clusterab_cpp_global_moments`, cols, y, w, codes, shift, threads, scale, wscale)
+}
+
 cpp_did_boot_clusters <- function(moments, design, shift, y_index, tol, seed, begin, end, threads) {
     .Call(`_clusterab_cpp_did_boot_clusters`, moments, design, shift, y_index, tol, seed, begin, end, threads)
 }
@@ -39,6 +47,26 @@ cpp_did_jackknife_clusters <- function(moments, design, shift, y_index, tol, thr
 
 cpp_did_jackknife_rows <- function(cols, y, moments, design, shift, tol, threads) {
     .Call(`_clusterab_cpp_did_jackknife_rows`, cols, y, moments, design, shift, tol, threads)
+}
+
+cpp_demean <- function(columns, codes, nlevels, w, tol, maxit, threads, rows = NULL) {
+    .Call(`_clusterab_cpp_demean`, columns, codes, nlevels, w, tol, maxit, threads, rows)
+}
+
+cpp_fixef_coefs <- function(d, codes, nlevels, w, tol, maxit) {
+    .Call(`_clusterab_cpp_fixef_coefs`, d, codes, nlevels, w, tol, maxit)
+}
+
+cpp_fixef_components <- function(c1, c2, L1, L2) {
+    .Call(`_clusterab_cpp_fixef_components`, c1, c2, L1, L2)
+}
+
+cpp_nested_in <- function(fe, cl, L) {
+    .Call(`_clusterab_cpp_nested_in`, fe, cl, L)
+}
+
+cpp_fixef_prepare <- function(codes, nlevels) {
+    .Call(`_clusterab_cpp_fixef_prepare`, codes, nlevels)
 }
 
 cpp_rand_statistic <- function(design, z) {

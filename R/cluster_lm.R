@@ -14,6 +14,52 @@
 #' cluster id is an error. Aliased (collinear) columns get `NA` coefficients,
 #' decided as [lm()] decides them.
 #'
+#' @section Absorbed fixed effects:
+#' With fixest's syntax, `y ~ x1 + x2 | unit + period`, the effects after
+#' `|` are absorbed, not expanded into dummy columns: the outcome and the
+#' covariates are demeaned within them (weighted, with weights) in C++, and
+#' the model is fitted to the demeaned columns without an intercept. The
+#' slopes, and their covariance under a given count of parameters, equal
+#' those of [lm()] with the dummies. One effect is removed exactly; two or
+#' more by alternating projections (Gauss-Seidel sweeps over the effects,
+#' accelerated as fixest does, Irons and Tuck), until no coefficient of the
+#' effects changes by more than `fixef.tol` times the root mean square of
+#' the column (a relative criterion); without convergence in `fixef.iter`
+#' sweeps a warning of class `clusterab_fixef_not_converged` gives the
+#' change reached. Columns are demeaned independently, so the result does not
+#' depend on `threads`. The effects may be variables of any id type
+#' (numbers, strings, factors, dates) or combinations `a^b`; a row with a
+#' missing value in one is dropped, as by [na.omit()]. Rows alone in their
+#' level of some effect (singletons) are dropped, repeatedly, as fixest
+#' does by default; their number is in `fit$fixef_info$singletons` and in
+#' the printout. A covariate the effects absorb (constant within them) gets
+#' an `NA` coefficient and a message (class `clusterab_fixef_collinear`), as
+#' fixest removes it. [fixef()] gives the estimated effects.
+#'
+#' `ssc` decides how many parameters the absorbed effects add to k, which
+#' enters HC1's (n - 1) / (n - k), CR1S, CR1p and `df.residual`:
+#' `"nested"` (default; fixest's default, Stata's `xtreg, fe`): effects
+#' nested in a clustering variable (every level within one cluster) are not
+#' counted, the others count their levels less one, plus one for the
+#' intercept; when no effect is nested, as `"full"`. `"full"` (Stata's
+#' `areg`, fixest's `ssc(K.fixef = "full")`): every level, less the
+#' redundant ones (for two effects, one per connected group of levels,
+#' exactly as the rank of the dummies in [lm()]; one more per further
+#' effect). `"none"`: none. With `"full"`, HC1 and CR1 equal
+#' `sandwich::vcovCL()` on the regression with the dummies.
+#'
+#' "CR2" and "CR3" with absorbed effects need every effect nested in the
+#' clusters: then the adjustment computed from the demeaned columns equals
+#' clubSandwich's on the regression with the dummies (Pustejovsky and Tipton
+#' 2018, who show the absorbed effects drop out; clubSandwich's own `plm`
+#' method does the same). An effect not nested in the clusters enters
+#' clubSandwich's adjustment through its dummies; add it as a factor covariate
+#' (`y ~ x + factor(period) | unit`) to get that. With weights, the CR2 of
+#' the demeaned columns is clubSandwich's CR2 of the weighted within
+#' regression (`lm(y_dm ~ 0 + x_dm, weights = w)`), which differs slightly
+#' from its CR2 of the weighted regression with the dummies. "HC2" and "HC3"
+#' are not available with absorbed effects (their leverages include them).
+#'
 #' @param formula A model formula such as `y ~ treated + x`, or a
 #'   [cluster_stats()] object (then `data` and `cluster` are not needed).
 #' @param data A data frame or data.table; or a [cluster_stats()] object, in
@@ -32,26 +78,49 @@
 #'   formula, each with a contrast function, its name or a matrix (such as
 #'   `list(f = "contr.sum")`). A factor's own [contrasts()] attribute and
 #'   `options("contrasts")` are honoured as by [lm()].
+#' @param ssc With absorbed fixed effects (`y ~ x | unit`), how many of
+#'   their parameters count in k: `"nested"` (default, fixest's default),
+#'   `"full"` (Stata's `areg`) or `"none"`; see "Absorbed fixed effects".
+#'   Without `|` it changes nothing.
+#' @param fixef.tol Relative tolerance of the demeaning with two or more
+#'   fixed effects (as fixest's `fixef.tol`, but relative to each column's
+#'   spread); the default 1e-10 gives coefficients equal to [lm()]'s with
+#'   the dummies to about 1e-8 or better.
+#' @param fixef.iter Maximum number of sweeps of the demeaning.
 #' @return An object of class `cluster_lm` with methods for `print`,
 #'   `summary`, `coef`, `vcov`, `confint`, `nobs`, `df.residual`, `tidy` and
 #'   `predict` (see [predict.cluster_lm()]), and usable with [coef_test()]
 #'   and `lmtest::coeftest()`. It keeps no rows: `fitted()`, `residuals()`
 #'   and `model.frame()` are errors. It keeps `terms`, `contrasts` and
-#'   `xlevels` as [lm()] does, for predictions on new data.
+#'   `xlevels` as [lm()] does, for predictions on new data. With absorbed
+#'   fixed effects it also holds `fixef_info` (the effects' `names`, numbers
+#'   of `levels`, `nested` in the clusters or not, `redundant` levels, `k`
+#'   counted by `ssc` and `k_full`, `singletons` dropped, demeaning
+#'   `iterations`, `converged`, `tol`, and covariates `absorbed`),
+#'   `within.r.squared` and `adj.r.squared` (as fixest), and [fixef()] gives
+#'   the effects; `predict()` is not available for it.
 #' @examples
 #' fit <- cluster_lm(revenue ~ treated + baseline, data = geo_experiment,
 #'                   cluster = ~ region)
 #' fit
 #' summary(fit)
 #' confint(fit)
+#' ## absorbed fixed effects (fixest's syntax)
+#' fit_fe <- cluster_lm(revenue ~ baseline | region, data = geo_experiment,
+#'                      cluster = ~ region)
+#' fit_fe
 #' @export
 cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
-                       cadjust = TRUE, threads = NULL, contrasts = NULL) {
+                       cadjust = TRUE, threads = NULL, contrasts = NULL,
+                       ssc = c("nested", "full", "none"), fixef.tol = 1e-10,
+                       fixef.iter = 10000L) {
   type <- check_vcov_type(type, "HC1")
   check_flag(cadjust, "cadjust")
   threads <- resolve_threads(threads)
   call <- match.call()
   formula <- force_formula(formula)
+  ssc <- arg_match(ssc)  # fe
+  fixef_control <- check_fixef_control(fixef.tol, fixef.iter)  # fe
   if (inherits(formula, "cluster_stats") || (!missing(data) && inherits(data, "cluster_stats"))) {
     stats <- if (inherits(formula, "cluster_stats")) formula else data
     sub <- if (inherits(formula, "formula")) formula else NULL
@@ -68,26 +137,106 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
          call. = FALSE)
   }
   mc <- model_columns(formula, data, weights = weights, cluster = cluster,
-                      contrasts = contrasts)
-  new_cluster_lm(fit_cluster_lm(mc, type, cadjust, multi0 = FALSE, threads, formula), call)
+                      contrasts = contrasts, allow_fixef = TRUE)
+  new_cluster_lm(fit_cluster_lm(mc, type, cadjust, multi0 = FALSE, threads, formula,
+                                ssc = ssc, fixef_control = fixef_control), call)
 }
 
 ## cluster_lm() on prepared columns: compress by the first clustering
 ## variable, then fit from the statistics (further multiway terms from rows).
-fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula) {
+## The plan (compress_plan()) decides whether the per-cluster cross-products
+## M_g are accumulated ("moments") or only the global ones, with the
+## per-cluster scores from a second pass over the rows ("scores"); a scores
+## fit keeps no per-cluster statistics (`stats` is NULL; fit_moments()
+## recomputes them for the consumers that need them) but the global ones
+## (`global_stats`).
+fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula, plan = NULL,
+                           ssc = "nested", fixef_control = check_fixef_control(1e-10, 10000L)) {
+  ## fe: absorbed fixed effects are demeaned away first (R/fixed_effects.R)
+  if (!is.null(mc[["fixef"]])) mc <- absorb_fixed_effects(mc, threads, fixef_control)
   terms <- cluster_terms(mc$cluster, multi0)
   check_cluster_terms(terms, type)
   check_weight_span(mc$w, type)
-  stats <- compress_columns(mc, terms[[1L]], all_powers = type %in% c("HC2", "HC3", "CR2"),
-                            threads = threads, formula = formula)
-  fit <- fit_from_stats(stats, type, cadjust, threads, NULL, more_terms = terms[-1L], mc = mc)
+  fe <- NULL  # fe
+  if (!is.null(mc$fixef_info)) {
+    fe <- fixef_k(mc$fixef_info, lapply(terms[seq_len(ncol(mc$cluster))], `[[`, "codes"), ssc)
+    check_fixef_type(type, fe$nested, mc$fixef_info$names)
+  }
+  all_powers <- type %in% c("HC2", "HC3", "CR2")
+  if (is.null(plan)) plan <- compress_plan(type, length(mc$y), terms[[1L]]$G, length(mc$columns) + 2L)
+  stats <- compress_columns(mc, terms[[1L]], all_powers = all_powers,
+                            threads = threads, formula = formula, plan = plan)
+  if (!is.null(fe)) stats$fixef <- fe  # fe: absorbed parameters counted in k
+  scores <- if (plan == "scores") {
+    function(design, beta) compress_scores(mc, terms[[1L]], stats, design, beta, threads)
+  }
+  fit <- fit_from_stats(stats, type, cadjust, threads, NULL, more_terms = terms[-1L], mc = mc,
+                        scores = scores)
+  if (plan == "scores") {
+    fit$global_stats <- fit$stats
+    fit$stats <- NULL
+    ## the few-cluster notes need M_g only when the split screen cannot rule
+    ## out a coefficient resting on one cluster (then they are computed here,
+    ## from the rows at hand)
+    if (!single_cluster_screen(stats, fit)) {
+      fit$stats <- compress_columns(mc, terms[[1L]], all_powers = TRUE, threads = threads,
+                                    formula = formula)
+      if (!is.null(fe)) fit$stats$fixef <- fe  # fe
+    }
+  }
   fit$G <- stats::setNames(vapply(seq_along(mc$cluster), function(j) terms[[j]]$G, integer(1L)),
                            names(mc$cluster))
   ## what predict() needs to code new data as lm() would
   fit$terms <- mc$terms
   fit$contrasts <- mc$contrasts
   fit$xlevels <- mc$xlevels
+  if (!is.null(fe)) fit <- add_fixef_info(fit, mc$fixef_info, fe, ssc)  # fe
   fit
+}
+
+## Which statistics the compress step accumulates. Types with leverages
+## (HC2, HC3, CR2, CR3) need the per-cluster cross-products M_g ("moments");
+## the others need only the global cross-products and the per-cluster scores
+## X_g' W e_g ("scores"), a second pass over the rows. The moments plan
+## reads the rows once but does q (q + 1) / 2 multiply-adds per row into
+## per-cluster arrays (G q (q + 1) / 2 doubles); the scores plan does the
+## global products as vectorised dot products on row blocks and then about
+## 2 q per row. Measured on 1e6 rows with q = 12 and G = 20 to 5e5 (one
+## thread), the scores plan takes 0.3 to 0.7 times as long, and as long
+## for q = 4, G = 100. On small data (up to 5e4 rows, with M_g of at most 1e6
+## doubles) either plan takes milliseconds and the moments plan is chosen: the
+## fit then holds M_g, which the other types, wild_boot() and
+## cluster_diagnostics() reuse instead of reading the data again.
+## The option clusterab.compress_plan ("moments" or "scores") forces a plan
+## (internal: the tests use it to show that the plan does not change results).
+compress_plan <- function(type, n, G, q) {
+  if (type %in% c("HC2", "HC3", "CR2", "CR3")) return("moments")
+  forced <- getOption("clusterab.compress_plan")
+  if (!is.null(forced)) return(match.arg(forced, c("moments", "scores")))
+  if (n <= 5e4 && G * q * (q + 1) / 2 <= 1e6) "moments" else "scores"
+}
+
+## The per-cluster statistics of a cluster_lm fit (all weight powers when the
+## fit is weighted and `all_powers`): the fit's own when it holds them, else
+## recomputed from the data of the call (a scores-plan fit holds none). Every
+## consumer that needs M_g (the CR2 basis, other covariance types,
+## wild_boot(), cluster_diagnostics(), the few-cluster notes) reads them here.
+fit_moments <- function(fit, all_powers = FALSE, threads = NULL) {
+  st <- fit$stats
+  if (!is.null(st) && (!all_powers || !isTRUE(st$weighted) || length(st$moments) == 3L)) {
+    return(st)
+  }
+  if (is.null(fit$call)) {
+    abort("internal error: fit_moments() needs the fit's call to recompute its statistics.",
+          call. = FALSE)
+  }
+  mc <- call_model_columns(fit, NULL)
+  threads <- resolve_threads(threads)
+  if (!is.null(mc[["fixef"]])) mc <- absorb_fixed_effects(mc, threads, fixef_control_of(fit), quiet = TRUE)  # fe
+  st <- compress_columns(mc, cluster_codes(mc$cluster[[1L]]), all_powers = TRUE,
+                         threads = threads, formula = fit$formula)
+  st$fixef <- fit$fixef_k  # fe: the absorbed parameters counted in k
+  st
 }
 
 ## Least squares and the cluster-robust covariance from per-cluster
@@ -96,8 +245,10 @@ fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula) {
 ## end. `sub` is an optional formula naming a subset of the columns;
 ## `more_terms` are further clustering terms (multiway), whose scores come
 ## from the rows in `mc`.
+## `scores` (the scores plan): a function(design, beta) giving the first
+## term's per-cluster scores from the rows, in place of the moments.
 fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
-                           more_terms = list(), mc = NULL) {
+                           more_terms = list(), mc = NULL, scores = NULL) {
   z <- stats$z_names
   q <- length(z)
   sd <- stats_design(stats, sub, units = FALSE)
@@ -111,6 +262,10 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   n <- stats$nobs
   k <- length(kept)
   if (k == 0L) stop_nothing_estimable("formula")
+  ## fe: absorbed fixed effects count in k by the `ssc` rule (R/fixed_effects.R)
+  k_fe <- if (!is.null(stats$fixef)) stats$fixef$k else 0L
+  if (!is.null(stats$fixef)) check_fixef_type(type, stats$fixef$nested, names(stats$fixef$nested))
+  k <- k + k_fe
   if (n - k <= 0) {
     abort(sprintf("the model has no residual degrees of freedom: `formula` has %d estimable coefficient(s) but %d observation(s) are left; cluster-robust covariance needs more observations than coefficients (check `formula` and `data`).",
                   k, n), call. = FALSE)
@@ -120,9 +275,10 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   bread <- sol$bread
   dimnames(bread) <- list(coef_names[!sol$aliased], coef_names[!sol$aliased])
   fit <- list(design = kept, bread = bread)
-  term <- list(G = length(stats$n), sign = 1L, multi0 = FALSE)
+  term <- list(G = stats_G(stats), sign = 1L, multi0 = FALSE)
   check_cluster_terms(list(term), type)
-  parts <- scores_from_stats(stats, kept, beta, type, threads)
+  parts <- if (is.null(scores)) scores_from_stats(stats, kept, beta, type, threads) else
+    list(r1 = scores(kept, beta))
   meat <- term_adjustment(term, type, cadjust, n, k) *
     bread_meat_bread(bread, adjusted_scores(parts, type, fit, threads))
   z_scale <- sc$z[kept + 1L]
@@ -163,8 +319,9 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
          shift = shift[kept[kept > 0L] + 1L], z_scale = z_scale)
   }
   list(coefficients = coefs, vcov = V, type = type, cadjust = cadjust, nobs = n, cr2 = cr2,
-       rank = k, df.residual = n - k, G = stats::setNames(length(stats$n), stats$cluster_name),
-       sigma = sqrt(max(rss, 0) / (n - k)) / (sc$z[q] * sqrt(sc$w)),
+       rank = k - k_fe, df.residual = n - k, G = stats::setNames(stats_G(stats), stats$cluster_name),
+       sigma = sqrt(max(rss, 0) / (n - k - k_fe + (if (is.null(stats$fixef)) 0L else stats$fixef$k_full))) /
+         (sc$z[q] * sqrt(sc$w)),  # fe: sigma counts every absorbed level, as lm() with the dummies
        r.squared = 1 - max(rss, 0) / tss,
        intercept = stats$intercept, weighted = stats$weighted, aliased = sol$aliased,
        stats = stats, yname = z[q], formula = if (is.null(sub)) stats$formula else sub)
@@ -325,9 +482,12 @@ vcov_cluster_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadju
     notes <- list()
     fit <- x
   } else {
-    fit <- if (is.null(cluster) && length(x$G) == 1L &&
-               (!x$weighted || !(type %in% c("HC2", "HC3", "CR2")) || length(x$stats$moments) == 3L)) {
-      fit_from_stats(x$stats, type, cadjust, threads)
+    ## from the fit's per-cluster statistics when it holds them (or the type
+    ## needs them anyway); else from the rows with the plan of the new type
+    leverage <- type %in% c("HC2", "HC3", "CR2", "CR3")
+    fit <- if (is.null(cluster) && length(x$G) == 1L && (leverage || !is.null(x$stats))) {
+      fit_from_stats(fit_moments(x, all_powers = type %in% c("HC2", "HC3", "CR2"), threads),
+                     type, cadjust, threads)
     } else {
       refit_cluster_lm(x, cluster, type, cadjust, multi0, threads)
     }
@@ -347,12 +507,13 @@ vcov_cluster_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadju
 cluster_lm_cr2_basis <- function(fit, type) {
   if (type != "CR2" || length(fit$G) > 1L) return(NULL)
   b <- fit$cr2
+  stats <- fit_moments(fit, all_powers = TRUE)
   if (is.null(b)) {
-    sub <- if (!identical(fit$formula, fit$stats$formula)) fit$formula
-    b <- fit_from_stats(fit$stats, "CR2", TRUE, 1L, sub)$cr2
+    sub <- if (!identical(fit$formula, stats$formula)) fit$formula
+    b <- fit_from_stats(stats, "CR2", TRUE, 1L, sub)$cr2
   }
   if (is.null(b)) return(NULL)
-  moments <- stats_scaled(fit$stats)$moments
+  moments <- stats_scaled(stats)$moments
   cr2_basis(if (fit$weighted) moments[["0"]], moments[["1"]], if (fit$weighted) moments[["2"]],
             b$design, b$bread, b$intercept, b$shift, b$z_scale)
 }
@@ -370,11 +531,13 @@ cluster_lm_G <- function(x) {
 
 ## The few-cluster notes of a cluster_lm fit (or a refit): too few clusters
 ## for its type, and coefficients resting on a single cluster of the first
-## clustering variable (whose per-cluster statistics the fit holds).
+## clustering variable (whose per-cluster statistics the fit holds; a
+## scores-plan fit holds them only when its split screen could not rule such
+## coefficients out: single_cluster_screen()).
 cluster_lm_notes <- function(fit) {
   stats <- fit$stats
   single <- NULL
-  if (!is.null(stats) && !is.null(stats$moments[["1"]])) {
+  if (!is.null(stats) && !is.null(stats$moments[["1"]]) && is.null(stats$plan)) {
     kept <- names(fit$coefficients)[!fit$aliased]
     z <- stats$z_names
     x_names <- z[-c(1L, length(z))]
@@ -390,10 +553,22 @@ cluster_lm_notes <- function(fit) {
   few_cluster_notes(cluster_lm_G(fit), fit$type, single)
 }
 
-## Fits again from the data of the original call, with new covariance options.
-refit_cluster_lm <- function(x, cluster, type, cadjust, multi0, threads) {
+## Fits again from the data of the original call, with new covariance options
+## (and optionally a forced compress plan).
+refit_cluster_lm <- function(x, cluster, type, cadjust, multi0, threads, plan = NULL) {
+  mc <- call_model_columns(x, cluster)
+  fit_cluster_lm(mc, type, cadjust, multi0, threads, x$formula, plan = plan,
+                 ssc = if (is.null(x$fixef_info)) "nested" else x$fixef_info$ssc,  # fe
+                 fixef_control = fixef_control_of(x))
+}
+
+## The model columns of the original call of a cluster_lm fit (with another
+## `cluster` when given): the data are evaluated again in the formula's
+## environment.
+call_model_columns <- function(x, cluster) {
   call <- x$call
-  if (is.null(call$data) || inherits(x$stats$formula, "cluster_stats")) {
+  from_stats <- !is.null(x$stats) && inherits(x$stats$formula, "cluster_stats")
+  if (is.null(call$data) || from_stats) {
     abort("this cluster_lm fit was made from cluster_stats(); a different `cluster` needs the data: call cluster_lm() on the data.",
          call. = FALSE)
   }
@@ -405,9 +580,8 @@ refit_cluster_lm <- function(x, cluster, type, cadjust, multi0, threads) {
   }
   if (is.null(cluster)) cluster <- eval(call$cluster, env)
   weights <- eval(call$weights, env)
-  mc <- model_columns(x$formula, data, weights = weights, cluster = cluster,
-                      contrasts = x$contrasts)
-  fit_cluster_lm(mc, type, cadjust, multi0, threads, x$formula)
+  model_columns(x$formula, data, weights = weights, cluster = cluster,
+                contrasts = x$contrasts, allow_fixef = TRUE)  # fe
 }
 
 #' @export
@@ -479,6 +653,10 @@ nobs.cluster_lm <- function(object, ...) object$nobs
 predict.cluster_lm <- function(object, newdata, interval = c("none", "confidence"),
                                level = 0.95, se.fit = FALSE, df = NULL, ...) {
   interval <- arg_match(interval)
+  if (!is.null(object$fixef_info)) {  # fe: the absorbed effects are not in the coefficients
+    abort("predict() is not available for a cluster_lm fit with absorbed fixed effects (`|` in the formula): the effects are not coefficients of the fit; get them with fixef(), or fit the effects as factors (`y ~ x + factor(unit)`) to predict.",
+          call. = FALSE)
+  }
   check_flag(se.fit, "se.fit")
   check_conf_level(level, "level")
   check_prediction_df(df, object$type)
@@ -603,6 +781,7 @@ print.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3L), ...)
   cat("\nCall:\n", paste(deparse(x$call), sep = "\n", collapse = "\n"), "\n\n", sep = "")
   cat("Coefficients:\n")
   print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
+  if (!is.null(x$fixef_info)) cat("\n", fixef_text(x$fixef_info), sep = "")  # fe
   G <- cluster_lm_G(x)
   df <- if (identical(x$type, "CR2") && length(G) == 1L) "Satterthwaite df" else
     sprintf("%s df (G - 1)", format(min(G) - 1L, big.mark = ","))
@@ -648,9 +827,10 @@ summary.cluster_lm <- function(object, df = NULL, ...) {
                  type = object$type, G = cluster_lm_G(object), nobs = object$nobs,
                  sigma = object$sigma, df.residual = object$df.residual,
                  r.squared = object$r.squared,
-                 adj.r.squared = 1 - (1 - object$r.squared) *
-                   (object$nobs - object$intercept) / object$df.residual,
-                 aliased = object$aliased),
+                 adj.r.squared = if (!is.null(object$adj.r.squared)) object$adj.r.squared else  # fe
+                   1 - (1 - object$r.squared) * (object$nobs - object$intercept) / object$df.residual,
+                 aliased = object$aliased,
+                 fixef_info = object$fixef_info, within.r.squared = object$within.r.squared),  # fe
             class = "summary.cluster_lm")
 }
 
@@ -663,11 +843,14 @@ print.summary.cluster_lm <- function(x, digits = max(3L, getOption("digits") - 3
   }
   ## the table says the covariance type, the clusters, the df and the notes
   print(x$coefficients, digits = digits)
+  if (!is.null(x$fixef_info)) cat(fixef_text(x$fixef_info))  # fe
   cat(sprintf("Residual standard error: %s on %s degrees of freedom (%s observations)\n",
               format(signif(x$sigma, digits)), format(x$df.residual, big.mark = ","),
               format(x$nobs, big.mark = ",")))
-  cat(sprintf("Multiple R-squared: %s,\tAdjusted R-squared: %s\n\n",
-              formatC(x$r.squared, digits = digits), formatC(x$adj.r.squared, digits = digits)))
+  cat(sprintf("Multiple R-squared: %s,\tAdjusted R-squared: %s%s\n\n",
+              formatC(x$r.squared, digits = digits), formatC(x$adj.r.squared, digits = digits),
+              if (is.null(x$within.r.squared)) "" else  # fe
+                sprintf(",\tWithin R-squared: %s", formatC(x$within.r.squared, digits = digits))))
   invisible(x)
 }
 
@@ -722,7 +905,8 @@ as.data.frame.cluster_lm <- function(x, row.names = NULL, optional = FALSE, ...)
 #' @export
 glance.cluster_lm <- function(x, ...) {
   data.frame(r.squared = x$r.squared,
-             adj.r.squared = 1 - (1 - x$r.squared) * (x$nobs - x$intercept) / x$df.residual,
+             adj.r.squared = if (!is.null(x$adj.r.squared)) x$adj.r.squared else  # fe
+               1 - (1 - x$r.squared) * (x$nobs - x$intercept) / x$df.residual,
              sigma = x$sigma, nobs = x$nobs, df.residual = x$df.residual,
              nclusters = min(x$G), vcov.type = x$type, stringsAsFactors = FALSE)
 }

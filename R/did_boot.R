@@ -62,6 +62,22 @@
 #' group (the group is assigned by cluster, as in a DiD where units or regions
 #' are treated), and each group needs at least two clusters.
 #'
+#' **Two-way fixed effects.** With `fixed_effects = "unit"` (a column of
+#' unit ids: users, stores, regions observed in both periods), the unit
+#' effects are absorbed and the estimate is the two-way fixed-effects DiD,
+#' the coefficient of `group:period` in `outcome ~ period + group:period +
+#' covariates | unit` (with two periods the period column is the period
+#' effect): `fixest::feols(y ~ post + treated:post | unit, cluster = ~
+#' cluster)`, whose clustered covariance (fixest's default small-sample rule:
+#' units nested in the clusters are not counted) the regression interval
+#' uses. Units must be nested in the clusters (every unit within one
+#' cluster) and only the cluster bootstrap is offered: the columns are
+#' demeaned within units once, and since resampling clusters keeps every
+#' unit's rows together the demeaning of each replicate is the same, so the
+#' replicates still sum per-cluster cross-products without touching the
+#' rows. Units with one row (singletons) carry no information on the DiD and
+#' are dropped, as fixest drops them (counted in `$singletons`).
+#'
 #' **Replicates and memory.** `R` must be at least 2 (a bootstrap standard
 #' error needs two replicates; intervals need about 1000). The replicates
 #' are kept in `$t`: a run that would need more than
@@ -92,6 +108,10 @@
 #'   their own coefficients are reported in the data's units). An outcome
 #'   the model fits exactly (a constant one) has a standard error of 0 and
 #'   is an error.
+#' @param fixed_effects Optional name of a column of unit ids whose effects
+#'   are absorbed: the two-way fixed-effects DiD (unit and period effects);
+#'   needs `cluster`, in which the units are nested. See "Two-way fixed
+#'   effects".
 #' @param threads Number of threads; default `getOption("clusterab.threads")`,
 #'   else all cores. Results do not depend on it.
 #' @param progress Show a progress bar on long runs? Default
@@ -134,7 +154,7 @@
 did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
                      resample = c("cluster", "iid"), ci = c("perc", "bca", "norm"),
                      conf.level = 0.95, covariates = NULL, threads = NULL, progress = NULL,
-                     control = NULL, pre = NULL, ...) {
+                     control = NULL, pre = NULL, fixed_effects = NULL, ...) {
   renamed_arguments(list(...), c(level = "conf.level", type = "resample"))
   if (!is.data.frame(data)) abort("`data` must be a data frame or data.table.", call. = FALSE)
   if (nrow(data) == 0L) abort("`data` has no rows.", call. = FALSE)
@@ -168,6 +188,7 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   per <- did_levels(data_column(data, period, "period"), "period", period, c("pre", "post"),
                     pre, "pre", "pre period")
   cov_cols <- did_covariates(data, covariates, c(outcome, group, period))
+  units <- did_units(data, fixed_effects, cluster, type)  # fe: two-way FE DiD
   ## huge or tiny numeric covariates: divided by powers of two (exact) before
   ## the cross-products are formed; the DiD and its t statistic do not change,
   ## and their own coefficients are scaled back below
@@ -194,15 +215,35 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   p01 <- as.double(per$second)
   frame <- as_frame(c(list(.y = as.double(y), .g = g01, .p = p01), cov_cols,
                       list(.gp = g01 * p01)))
-  rhs <- c(".g", ".p", if (length(cov_cols)) paste0("`", names(cov_cols), "`"), ".gp")
+  rhs <- c(if (is.null(units)) ".g", ".p", if (length(cov_cols)) paste0("`", names(cov_cols), "`"), ".gp")
   fml <- stats::as.formula(paste(".y ~", paste(rhs, collapse = " + ")), env = baseenv())
   mc <- model_columns(fml, frame)
   k <- length(mc$columns)
-  names(mc$columns)[c(1L, 2L, k)] <- c(group, period, did_name)
+  if (is.null(units)) names(mc$columns)[c(1L, 2L, k)] <- c(group, period, did_name)
+  else names(mc$columns)[c(1L, k)] <- c(period, did_name)
   mc$yname <- outcome
+  singletons <- 0L
+  if (!is.null(units)) {
+    ## fe: absorb the unit effects (within-unit demeaning, exact under
+    ## cluster resampling); singletons dropped as fixest drops them
+    absorbed <- did_absorb_units(mc, units, cl_values, threads)
+    mc <- absorbed$mc
+    singletons <- absorbed$singletons
+    if (singletons > 0L) {
+      keep <- absorbed$keep
+      cl_values <- cl_values[keep]
+      cl <- cluster_codes(cl_values)
+      y <- y[keep]
+      cell <- cell[keep]
+      check_cells(cell, grp$levels, per$levels)
+      grp$second <- grp$second[keep]
+      check_cluster_groups(cl, cl_values, grp)
+    }
+  }
   codes <- if (is.null(cl)) list(codes = integer(length(mc$y)), G = 1L, first = 1L) else cl
   if (!is.null(cl)) mc$cluster <- as_frame(stats::setNames(list(cl_values), cluster))
   stats <- compress_columns(mc, codes, all_powers = FALSE, threads = threads, formula = fml)
+  if (!is.null(units)) stats$fixef <- absorbed$k  # fe: k as fixest's default (nested units)
 
   reg <- if (is.null(cl)) classical_fit(stats) else fit_from_stats(stats, "HC1", TRUE, threads)
   if (is.na(reg$coefficients[[did_name]])) {
@@ -224,7 +265,7 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   }
 
   ## The bootstrap kernels see z = (1, columns, y), centred by `shift`.
-  kernel <- list(design = c(0L, seq_len(k)), shift = c(0, unname(stats$shift)),
+  kernel <- list(design = c(if (is.null(units)) 0L, seq_len(k)), shift = c(0, unname(stats$shift)),
                  y_index = k + 1L, tol = 1e-7)
   seed <- draw_seed()
   moments <- stats$moments[["1"]]
@@ -294,7 +335,8 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
     levels = list(group = grp$levels, period = per$levels),
     names = list(outcome = outcome, group = group, period = period, cluster = cluster,
                  covariates = covariates),
-    nobs = length(mc$y), n_clusters = n_cl), class = "did_boot")
+    nobs = length(mc$y), n_clusters = n_cl,
+    fixed_effects = if (!is.null(units)) fixed_effects, singletons = singletons), class = "did_boot")
   if (y_scale != 1) {
     for (el in c("estimate", "std.error", "conf.int", "t", "t0", "L", "boot_se", "bias")) {
       if (!is.null(out[[el]])) out[[el]] <- out[[el]] * y_scale
@@ -304,6 +346,49 @@ did_boot <- function(data, outcome, group, period, cluster = NULL, R = 2000,
   }
   out$boot_ci <- boot_intervals(out, ci, level)
   out
+}
+
+## fe: the unit ids of a two-way fixed-effects DiD (NULL without
+## `fixed_effects`), checked: a column name, no missing values, the cluster
+## bootstrap (the demeaning is exact only when whole units are resampled).
+did_units <- function(data, fixed_effects, cluster, type) {
+  if (is.null(fixed_effects)) return(NULL)
+  if (!is.character(fixed_effects) || length(fixed_effects) != 1L || is.na(fixed_effects)) {
+    abort("`fixed_effects` must be the name of one column of unit ids, such as \"unit\".", call. = FALSE)
+  }
+  if (is.null(cluster) || type != "cluster") {
+    abort("`fixed_effects` (the two-way fixed-effects DiD) needs the cluster bootstrap: give `cluster` (the units are nested in it) and resample = \"cluster\".",
+          call. = FALSE)
+  }
+  u <- data_column(data, fixed_effects, "fixed_effects")
+  check_no_missing(u, "fixed_effects")
+  u
+}
+
+## fe: demeans the columns of `mc` within units (one exact pass), after
+## dropping units with one row; checks that units are nested in the
+## clusters. Returns the new `mc`, the rows kept, the singletons and k.
+did_absorb_units <- function(mc, units, cl_values, threads) {
+  fc <- fixef_codes(list(unit = units))
+  keep <- fc$keep
+  if (!is.null(keep)) {
+    mc <- subset_model_columns(mc, keep)
+    cl_values <- cl_values[keep]
+  }
+  cl <- cluster_codes(cl_values)
+  if (!cpp_nested_in(fc$codes[[1L]], cl$codes, fc$levels[[1L]])) {
+    abort("`fixed_effects`: some units lie in more than one cluster; the two-way fixed-effects DiD needs every unit within one cluster (cluster by the unit, or by a coarser id that contains it).",
+          call. = FALSE)
+  }
+  res <- cpp_demean(c(mc$columns, list(mc$y)), fc$codes, fc$levels, NULL, 1e-10, 1L, threads)
+  m <- length(res$columns)
+  cols <- res$columns
+  for (j in seq_len(m - 1L)) if (res$left[j] <= 1e-7 * res$spread[j]) cols[[j]] <- numeric(length(mc$y))
+  mc$columns <- stats::setNames(cols[-m], names(mc$columns))
+  mc$y <- cols[[m]]
+  mc$intercept <- FALSE
+  list(mc = mc, keep = if (is.null(keep)) seq_along(units) else keep, singletons = fc$singletons,
+       k = list(k = 1L, k_full = fc$levels[[1L]], nested = c(unit = TRUE), redundant = c(unit = 0L)))
 }
 
 ## The two values of a group or period column, and which rows hold the
@@ -488,6 +573,11 @@ print.did_boot <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
               x$names$period, lv$period[["post"]], lv$period[["pre"]]))
   if (length(x$names$covariates)) {
     cat(sprintf("adjusted for %s\n", paste0("`", x$names$covariates, "`", collapse = ", ")))
+  }
+  if (!is.null(x$fixed_effects)) {  # fe
+    cat(sprintf("two-way fixed effects: unit effects of `%s` absorbed, with the period effect%s\n",
+                x$fixed_effects,
+                if (isTRUE(x$singletons > 0L)) sprintf("; %d singleton row(s) dropped", x$singletons) else ""))
   }
   cat(sprintf("%s rows%s\n\n", format(x$nobs, big.mark = ","),
               if (is.na(x$n_clusters)) "" else sprintf(" in %s clusters (`%s`)",

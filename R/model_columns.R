@@ -175,11 +175,14 @@ force_formula <- function(formula) {
 ## scale() terms are evaluated with the fit's parameters), `contrasts` and
 ## `xlevels` (as lm()$contrasts and lm()$xlevels).
 model_columns <- function(formula, data, weights = NULL, cluster = NULL,
-                          env = environment(formula), contrasts = NULL) {
+                          env = environment(formula), contrasts = NULL, allow_fixef = FALSE) {
   formula <- force_formula(formula)
   if (!inherits(formula, "formula") || length(formula) != 3L) {
     abort("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
   }
+  ## fe: `y ~ x | fe1 + fe2` (absorbed fixed effects, R/fixed_effects.R)
+  parts <- split_fixef_formula(formula, allow_fixef)
+  formula <- parts$formula
   if (!is.data.frame(data)) {
     abort("`data` must be a data frame or data.table.", call. = FALSE)
   }
@@ -218,6 +221,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
     weights <- as.vector(weights)
   }
   cluster <- column_argument(cluster, data, env, "cluster", n0)
+  fixef <- if (length(parts$fixef)) fixef_variables(parts$fixef, data, env, n0)  # fe
   for (v in seq_along(variables)) {
     if (NROW(variables[[v]]) != n0) {
       abort(sprintf("variable `%s` has %d values but `data` has %d rows.",
@@ -226,7 +230,8 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   }
   ## Rows to drop: NA in any variable, weight or offset (na.omit), zero weight.
   with_na <- c(variables[vapply(variables, anyNA, logical(1L))],
-               if (anyNA(weights)) list(weights))
+               if (anyNA(weights)) list(weights),
+               fixef[vapply(fixef, anyNA, logical(1L))])  # fe: NA in a fixed effect
   drop <- if (length(with_na)) !do.call(stats::complete.cases, unname(with_na))
   if (!is.null(weights)) {
     bad <- !is.na(weights) & weights < 0
@@ -246,6 +251,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
     if (!is.null(weights)) weights <- weights[keep]
     if (!is.null(offset)) offset <- offset[keep]
     if (!is.null(cluster)) cluster <- as_frame(lapply(cluster, `[`, keep))
+    if (!is.null(fixef)) fixef <- lapply(fixef, `[`, keep)  # fe
   }
   variables <- drop_unused_levels(variables)
   design <- design_columns(stats::delete.response(tt), variables[-1L], contrasts)
@@ -257,7 +263,8 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
        assign = design$assign, offset = offset,
        w = weights, cluster = cluster, terms = tt, n = length(y),
        contrasts = design$contrasts, xlevels = xlevels,
-       dropped = if (is.null(keep)) integer(0) else which(drop))
+       dropped = if (is.null(keep)) integer(0) else which(drop),
+       fixef = fixef)  # fe: the fixed-effect variables (NULL without `|`)
 }
 
 ## Every row dropped: name the variables (and weights) responsible, those

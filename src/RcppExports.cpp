@@ -91,6 +91,47 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_residual_scores
+Rcpp::NumericMatrix cpp_residual_scores(Rcpp::List cols, bool intercept, Rcpp::NumericVector y, Rcpp::Nullable<Rcpp::NumericVector> w, Rcpp::IntegerVector codes, int G, Rcpp::NumericVector shift, Rcpp::NumericVector scale, double yshift, double yscale, double wscale, Rcpp::NumericVector beta, int threads);
+RcppExport SEXP _clusterab_cpp_residual_scores(SEXP colsSEXP, SEXP interceptSEXP, SEXP ySEXP, SEXP wSEXP, SEXP codesSEXP, SEXP GSEXP, SEXP shiftSEXP, SEXP scaleSEXP, SEXP yshiftSEXP, SEXP yscaleSEXP, SEXP wscaleSEXP, SEXP betaSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< bool >::type intercept(interceptSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< int >::type G(GSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type scale(scaleSEXP);
+    Rcpp::traits::input_parameter< double >::type yshift(yshiftSEXP);
+    Rcpp::traits::input_parameter< double >::type yscale(yscaleSEXP);
+    Rcpp::traits::input_parameter< double >::type wscale(wscaleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_residual_scores(cols, intercept, y, w, codes, G, shift, scale, yshift, yscale, wscale, beta, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_global_moments
+Rcpp::List cpp_global_moments(Rcpp::List cols, Rcpp::NumericVector y, Rcpp::Nullable<Rcpp::NumericVector> w, Rcpp::IntegerVector codes, Rcpp::NumericVector shift, int threads, Rcpp::Nullable<Rcpp::NumericVector> scale, double wscale);
+RcppExport SEXP _clusterab_cpp_global_moments(SEXP colsSEXP, SEXP ySEXP, SEXP wSEXP, SEXP codesSEXP, SEXP shiftSEXP, SEXP threadsSEXP, SEXP scaleSEXP, SEXP wscaleSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type scale(scaleSEXP);
+    Rcpp::traits::input_parameter< double >::type wscale(wscaleSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_global_moments(cols, y, w, codes, shift, threads, scale, wscale));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_did_boot_clusters
 Rcpp::NumericVector cpp_did_boot_clusters(Rcpp::NumericMatrix moments, Rcpp::IntegerVector design, Rcpp::NumericVector shift, int y_index, double tol, Rcpp::IntegerVector seed, double begin, double end, int threads);
 RcppExport SEXP _clusterab_cpp_did_boot_clusters(SEXP momentsSEXP, SEXP designSEXP, SEXP shiftSEXP, SEXP y_indexSEXP, SEXP tolSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
@@ -175,6 +216,79 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_did_jackknife_rows(cols, y, moments, design, shift, tol, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_demean
+Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector nlevels, Rcpp::Nullable<Rcpp::NumericVector> w, double tol, int maxit, int threads, Rcpp::Nullable<Rcpp::IntegerVector> rows);
+RcppExport SEXP _clusterab_cpp_demean(SEXP columnsSEXP, SEXP codesSEXP, SEXP nlevelsSEXP, SEXP wSEXP, SEXP tolSEXP, SEXP maxitSEXP, SEXP threadsSEXP, SEXP rowsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type columns(columnsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlevels(nlevelsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::IntegerVector> >::type rows(rowsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_demean(columns, codes, nlevels, w, tol, maxit, threads, rows));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_fixef_coefs
+Rcpp::List cpp_fixef_coefs(Rcpp::NumericVector d, Rcpp::List codes, Rcpp::IntegerVector nlevels, Rcpp::Nullable<Rcpp::NumericVector> w, double tol, int maxit);
+RcppExport SEXP _clusterab_cpp_fixef_coefs(SEXP dSEXP, SEXP codesSEXP, SEXP nlevelsSEXP, SEXP wSEXP, SEXP tolSEXP, SEXP maxitSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type d(dSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlevels(nlevelsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_fixef_coefs(d, codes, nlevels, w, tol, maxit));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_fixef_components
+int cpp_fixef_components(Rcpp::IntegerVector c1, Rcpp::IntegerVector c2, int L1, int L2);
+RcppExport SEXP _clusterab_cpp_fixef_components(SEXP c1SEXP, SEXP c2SEXP, SEXP L1SEXP, SEXP L2SEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type c1(c1SEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type c2(c2SEXP);
+    Rcpp::traits::input_parameter< int >::type L1(L1SEXP);
+    Rcpp::traits::input_parameter< int >::type L2(L2SEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_fixef_components(c1, c2, L1, L2));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_nested_in
+bool cpp_nested_in(Rcpp::IntegerVector fe, Rcpp::IntegerVector cl, int L);
+RcppExport SEXP _clusterab_cpp_nested_in(SEXP feSEXP, SEXP clSEXP, SEXP LSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type fe(feSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type cl(clSEXP);
+    Rcpp::traits::input_parameter< int >::type L(LSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_nested_in(fe, cl, L));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_fixef_prepare
+Rcpp::List cpp_fixef_prepare(Rcpp::List codes, Rcpp::IntegerVector nlevels);
+RcppExport SEXP _clusterab_cpp_fixef_prepare(SEXP codesSEXP, SEXP nlevelsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlevels(nlevelsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_fixef_prepare(codes, nlevels));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -473,11 +587,18 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 3},
     {"_clusterab_cpp_cluster_moments", (DL_FUNC) &_clusterab_cpp_cluster_moments, 10},
     {"_clusterab_cpp_cluster_scores", (DL_FUNC) &_clusterab_cpp_cluster_scores, 8},
+    {"_clusterab_cpp_residual_scores", (DL_FUNC) &_clusterab_cpp_residual_scores, 13},
+    {"_clusterab_cpp_global_moments", (DL_FUNC) &_clusterab_cpp_global_moments, 8},
     {"_clusterab_cpp_did_boot_clusters", (DL_FUNC) &_clusterab_cpp_did_boot_clusters, 9},
     {"_clusterab_cpp_did_boot_cells", (DL_FUNC) &_clusterab_cpp_did_boot_cells, 6},
     {"_clusterab_cpp_did_boot_rows", (DL_FUNC) &_clusterab_cpp_did_boot_rows, 9},
     {"_clusterab_cpp_did_jackknife_clusters", (DL_FUNC) &_clusterab_cpp_did_jackknife_clusters, 6},
     {"_clusterab_cpp_did_jackknife_rows", (DL_FUNC) &_clusterab_cpp_did_jackknife_rows, 7},
+    {"_clusterab_cpp_demean", (DL_FUNC) &_clusterab_cpp_demean, 8},
+    {"_clusterab_cpp_fixef_coefs", (DL_FUNC) &_clusterab_cpp_fixef_coefs, 6},
+    {"_clusterab_cpp_fixef_components", (DL_FUNC) &_clusterab_cpp_fixef_components, 4},
+    {"_clusterab_cpp_nested_in", (DL_FUNC) &_clusterab_cpp_nested_in, 3},
+    {"_clusterab_cpp_fixef_prepare", (DL_FUNC) &_clusterab_cpp_fixef_prepare, 2},
     {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},
     {"_clusterab_cpp_rand_enumerate", (DL_FUNC) &_clusterab_cpp_rand_enumerate, 11},
     {"_clusterab_cpp_rand_monte_carlo", (DL_FUNC) &_clusterab_cpp_rand_monte_carlo, 5},
