@@ -11,6 +11,21 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// cpp_intersection_codes
+Rcpp::List cpp_intersection_codes(Rcpp::IntegerVector a, int Ga, Rcpp::IntegerVector b, int Gb, double dense_limit);
+RcppExport SEXP _clusterab_cpp_intersection_codes(SEXP aSEXP, SEXP GaSEXP, SEXP bSEXP, SEXP GbSEXP, SEXP dense_limitSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type a(aSEXP);
+    Rcpp::traits::input_parameter< int >::type Ga(GaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type b(bSEXP);
+    Rcpp::traits::input_parameter< int >::type Gb(GbSEXP);
+    Rcpp::traits::input_parameter< double >::type dense_limit(dense_limitSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_intersection_codes(a, Ga, b, Gb, dense_limit));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_cluster_codes
 Rcpp::List cpp_cluster_codes(SEXP x);
 RcppExport SEXP _clusterab_cpp_cluster_codes(SEXP xSEXP) {
@@ -466,6 +481,7 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_clusterab_cpp_intersection_codes", (DL_FUNC) &_clusterab_cpp_intersection_codes, 5},
     {"_clusterab_cpp_cluster_codes", (DL_FUNC) &_clusterab_cpp_cluster_codes, 1},
     {"_clusterab_cpp_cluster_influence", (DL_FUNC) &_clusterab_cpp_cluster_influence, 8},
     {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 3},
