@@ -45,6 +45,10 @@ cpp_did_jackknife_rows <- function(cols, y, moments, design, shift, tol, threads
     .Call(`_clusterab_cpp_did_jackknife_rows`, cols, y, moments, design, shift, tol, threads)
 }
 
+cpp_multiway_meat <- function(cols, intercept, y, y_shift, beta, shift, scale, w, wscale, escale, codes, G, factor, bread, threads) {
+    .Call(`_clusterab_cpp_multiway_meat`, cols, intercept, y, y_shift, beta, shift, scale, w, wscale, escale, codes, G, factor, bread, threads)
+}
+
 cpp_rand_statistic <- function(design, z) {
     .Call(`_clusterab_cpp_rand_statistic`, design, z)
 }

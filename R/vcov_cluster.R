@@ -159,7 +159,7 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
          call. = FALSE)
   }
   type <- check_vcov_type(type, if (class(x)[1L] == "lm") "HC1" else "HC0")
-  check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
+  check_cadjust(cadjust); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)
   rows <- fit_rows(x, type, threads)
   check_weight_span(rows$w, type)
@@ -168,6 +168,7 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
   if (!is.null(label) && identical(names(cluster), "cluster")) names(cluster) <- label
   terms <- cluster_terms(cluster, multi0)
   check_cluster_terms(terms, type)
+  G_min <- min_clusters(terms)
   meat <- NULL
   single <- NULL
   cr2 <- NULL
@@ -184,7 +185,7 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
                                                   names(cluster)[i], threads))
     }
     scores <- adjusted_scores(parts, type, rows, threads)
-    piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) *
+    piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k, G_min) *
       bread_meat_bread(rows$bread, scores)
     meat <- if (is.null(meat)) piece else meat + piece
   }
@@ -340,8 +341,12 @@ unpack_sum <- function(packed, design) {
   full[design + 1L, design + 1L, drop = FALSE]
 }
 
-## Small-sample factor of one clustering term.
-term_adjustment <- function(term, type, cadjust, n, k) {
+## Small-sample factor of one clustering term. The cluster factor follows
+## `cadjust`: TRUE, the term's own G / (G - 1) (sandwich); "min", the
+## smallest number of clusters of the clustering, G_min / (G_min - 1), for
+## every term (fixest's G.df = "min"); FALSE, none. The multi0 term (one
+## cluster per observation) never gets one, as in sandwich.
+term_adjustment <- function(term, type, cadjust, n, k, G_min = term$G) {
   G <- term$G
   switch(type,
     CR0 = , CR2 = , CR3 = 1,
@@ -354,10 +359,35 @@ term_adjustment <- function(term, type, cadjust, n, k) {
     {
       adj <- if (term$multi0) {
         if (type == "HC1") (n - k) / (n - 1) else 1
-      } else if (cadjust) G / (G - 1) else 1
+      } else if (identical(cadjust, "min")) {
+        G_min / (G_min - 1)
+      } else if (isTRUE(cadjust)) G / (G - 1) else 1
       if (type %in% c("HC2", "HC3")) adj <- adj * (G - 1) / G
       adj
     })
+}
+
+## The smallest number of clusters among the terms of a clustering (the
+## intersections have at least as many as each of their variables; the
+## multi0 term, one cluster per observation, is no clustering variable).
+min_clusters <- function(terms) {
+  min(vapply(terms, function(t) if (isTRUE(t$multi0)) NA_integer_ else t$G, integer(1L)),
+      na.rm = TRUE)
+}
+
+## `cadjust`: TRUE, FALSE or "min".
+check_cadjust <- function(cadjust) {
+  if (identical(cadjust, "min") ||
+      (is.logical(cadjust) && length(cadjust) == 1L && !is.na(cadjust))) {
+    return(invisible(cadjust))
+  }
+  shown <- if (is.character(cadjust) && length(cadjust) == 1L && !is.na(cadjust)) {
+    sprintf('"%s"', cadjust)
+  } else if (is.null(cadjust)) "NULL" else if (length(cadjust) != 1L) {
+    sprintf("of length %d", length(cadjust))
+  } else format(cadjust)
+  abort(sprintf('`cadjust` must be TRUE (each clustering term\'s own G / (G - 1), as sandwich), FALSE (no cluster adjustment) or "min" (every term uses min(G) / (min(G) - 1), the smallest number of clusters, as fixest), not %s.',
+                shown), class = "clusterab_bad_cadjust", call. = FALSE)
 }
 
 ## CR1p's factor G / (G - k) is undefined (infinite or negative) with no more

@@ -193,6 +193,31 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_multiway_meat
+Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::NumericVector y, double y_shift, Rcpp::NumericVector beta, Rcpp::NumericVector shift, Rcpp::NumericVector scale, Rcpp::Nullable<Rcpp::NumericVector> w, double wscale, double escale, Rcpp::List codes, Rcpp::IntegerVector G, Rcpp::NumericVector factor, Rcpp::NumericMatrix bread, int threads);
+RcppExport SEXP _clusterab_cpp_multiway_meat(SEXP colsSEXP, SEXP interceptSEXP, SEXP ySEXP, SEXP y_shiftSEXP, SEXP betaSEXP, SEXP shiftSEXP, SEXP scaleSEXP, SEXP wSEXP, SEXP wscaleSEXP, SEXP escaleSEXP, SEXP codesSEXP, SEXP GSEXP, SEXP factorSEXP, SEXP breadSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< bool >::type intercept(interceptSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< double >::type y_shift(y_shiftSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type scale(scaleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< double >::type wscale(wscaleSEXP);
+    Rcpp::traits::input_parameter< double >::type escale(escaleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type G(GSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type factor(factorSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type bread(breadSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_multiway_meat(cols, intercept, y, y_shift, beta, shift, scale, w, wscale, escale, codes, G, factor, bread, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_rand_statistic
 Rcpp::NumericVector cpp_rand_statistic(Rcpp::List design, Rcpp::IntegerVector z);
 RcppExport SEXP _clusterab_cpp_rand_statistic(SEXP designSEXP, SEXP zSEXP) {
@@ -492,6 +517,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_did_boot_rows", (DL_FUNC) &_clusterab_cpp_did_boot_rows, 9},
     {"_clusterab_cpp_did_jackknife_clusters", (DL_FUNC) &_clusterab_cpp_did_jackknife_clusters, 6},
     {"_clusterab_cpp_did_jackknife_rows", (DL_FUNC) &_clusterab_cpp_did_jackknife_rows, 7},
+    {"_clusterab_cpp_multiway_meat", (DL_FUNC) &_clusterab_cpp_multiway_meat, 15},
     {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},
     {"_clusterab_cpp_rand_enumerate", (DL_FUNC) &_clusterab_cpp_rand_enumerate, 11},
     {"_clusterab_cpp_rand_monte_carlo", (DL_FUNC) &_clusterab_cpp_rand_monte_carlo, 5},
