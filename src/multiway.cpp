@@ -11,7 +11,7 @@ namespace {
 
 // Clusters per block of the meat: fixed, so that the order of the sums, and
 // hence the result, does not depend on the number of threads.
-const std::size_t kMeatBlock = 4096;
+const std::size_t kMeatBlock = 4096;  // also rows per block of one-row clusters
 const std::size_t kRowBlock = 1 << 16;
 
 struct ResidualWorker : public RcppParallel::Worker {
@@ -51,56 +51,63 @@ struct ResidualWorker : public RcppParallel::Worker {
   }
 };
 
-// Scores of each term (one term per task) and the term's meat, block by block.
-struct TermWorker : public RcppParallel::Worker {
+// Runs body(item) for items [0, n) in parallel; each item independent.
+template <class Body>
+struct ItemWorker : public RcppParallel::Worker {
+  Body& body;
+  explicit ItemWorker(Body& body_) : body(body_) {}
+  void operator()(std::size_t begin, std::size_t end) {
+    for (std::size_t item = begin; item < end; ++item) body(item);
+  }
+};
+
+template <class Body>
+void parallel_items(Body& body, std::size_t n, int threads) {
+  ItemWorker<Body> worker(body);
+  if (threads <= 1) worker(0, n);
+  else RcppParallel::parallelFor(0, n, worker, 1, threads);
+  Rcpp::checkUserInterrupt();
+}
+
+// The rows' quantities shared by all terms: z_i = ([1,] scale_j (x_ij -
+// shift_j)) times r_i, written into column `at` of Z.
+struct RowScores {
   const std::vector<const double*>& x;
   const double* r;
   const std::vector<double>& shift;
   const std::vector<double>& scale;
   bool intercept;
-  std::size_t n, p;
-  const std::vector<const int*>& codes;
-  const std::vector<int>& G;
-  const Eigen::MatrixXd& bread;
-  std::vector<Eigen::MatrixXd>& meat;
+  std::size_t p;
 
-  TermWorker(const std::vector<const double*>& x_, const double* r_,
-             const std::vector<double>& shift_, const std::vector<double>& scale_,
-             bool intercept_, std::size_t n_, std::size_t p_,
-             const std::vector<const int*>& codes_, const std::vector<int>& G_,
-             const Eigen::MatrixXd& bread_, std::vector<Eigen::MatrixXd>& meat_)
-      : x(x_), r(r_), shift(shift_), scale(scale_), intercept(intercept_), n(n_), p(p_),
-        codes(codes_), G(G_), bread(bread_), meat(meat_) {}
-
-  void operator()(std::size_t begin, std::size_t end) {
-    for (std::size_t t = begin; t < end; ++t) term(t);
-  }
-
-  void term(std::size_t t) {
-    const int* code = codes[t];
-    const std::size_t g_count = static_cast<std::size_t>(G[t]);
-    Eigen::MatrixXd S = Eigen::MatrixXd::Zero(p, g_count);
-    double* s0 = S.data();
-    const std::size_t m = x.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      double* s = s0 + static_cast<std::size_t>(code[i]) * p;
-      const double ri = r[i];
-      std::size_t k = 0;
-      if (intercept) s[k++] += ri;
-      for (std::size_t j = 0; j < m; ++j) s[k++] += (x[j][i] - shift[j]) * scale[j] * ri;
-    }
-    // B S first, then its outer products: the scores of clusters with tiny
-    // weights would underflow when squared, B s_g does not (bread_meat_bread()).
-    Eigen::MatrixXd M = Eigen::MatrixXd::Zero(p, p);
-    Eigen::MatrixXd U(p, kMeatBlock);
-    for (std::size_t lo = 0; lo < g_count; lo += kMeatBlock) {
-      const std::size_t width = lo + kMeatBlock < g_count ? kMeatBlock : g_count - lo;
-      U.leftCols(width).noalias() = bread * S.middleCols(lo, width);
-      M.selfadjointView<Eigen::Lower>().rankUpdate(U.leftCols(width));
-    }
-    meat[t] = M.selfadjointView<Eigen::Lower>();
+  // Adds z_i r_i to s (the same operations as cpp_cluster_scores()).
+  void add(std::size_t i, double* s) const {
+    const double ri = r[i];
+    std::size_t k = 0;
+    if (intercept) s[k++] += ri;
+    for (std::size_t j = 0; j < x.size(); ++j) s[k++] += (x[j][i] - shift[j]) * scale[j] * ri;
   }
 };
+
+// One clustering term: clusters of one row (most of an intersection of two
+// many-valued variables) are never stored: their scores are formed block by
+// block from the rows; the others get a compact score matrix.
+struct Term {
+  const int* code;
+  std::size_t G;
+  std::vector<int> slot;   // compact column of a cluster of several rows, or -1
+  std::size_t several = 0; // clusters of several rows
+  Eigen::MatrixXd S;       // their scores, p x several
+};
+
+// M += (B S)(B S)' for the columns of S, in blocks of kMeatBlock columns (B S
+// first: the scores of clusters with tiny weights would underflow when
+// squared, B s_g does not; see bread_meat_bread()).
+void add_meat(const Eigen::MatrixXd& B, const double* S, std::size_t p, std::size_t cols,
+              Eigen::MatrixXd& M) {
+  Eigen::Map<const Eigen::MatrixXd> Sm(S, p, cols);
+  Eigen::MatrixXd U = B * Sm;
+  M.selfadjointView<Eigen::Lower>().rankUpdate(U);
+}
 
 }  // namespace
 
@@ -165,12 +172,70 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
   Rcpp::checkUserInterrupt();
 
   Eigen::MatrixXd B = Rcpp::as<Eigen::MatrixXd>(bread);
-  std::vector<Eigen::MatrixXd> meat(terms);
-  TermWorker worker(x, r.data(), sh, sc, intercept, n, p, code_ptr, g_count, B, meat);
-  if (nthreads == 1) worker(0, terms);
-  else RcppParallel::parallelFor(0, terms, worker, 1, nthreads);
-  Rcpp::checkUserInterrupt();
+  const RowScores rows{x, r.data(), sh, sc, intercept, p};
 
+  // Cluster sizes, and compact columns for the clusters of several rows.
+  std::vector<Term> term(terms);
+  auto count = [&](std::size_t t) {
+    Term& tm = term[t];
+    tm.code = code_ptr[t];
+    tm.G = static_cast<std::size_t>(g_count[t]);
+    tm.slot.assign(tm.G, 0);
+    for (std::size_t i = 0; i < n; ++i) ++tm.slot[static_cast<std::size_t>(tm.code[i])];
+    int next = 0;
+    for (std::size_t g = 0; g < tm.G; ++g) tm.slot[g] = tm.slot[g] > 1 ? next++ : -1;
+    tm.several = static_cast<std::size_t>(next);
+  };
+  parallel_items(count, terms, nthreads);
+
+  // Work items, in a fixed order: per term, the blocks of rows (their
+  // one-row clusters) and the clusters of several rows (whose scores are
+  // summed first, one term per task). Each item adds to its own partial meat.
+  const std::size_t row_items = (n + kMeatBlock - 1) / kMeatBlock;
+  std::vector<Eigen::MatrixXd> single(terms * row_items, Eigen::MatrixXd::Zero(p, p));
+  auto singles = [&](std::size_t item) {
+    const Term& tm = term[item / row_items];
+    const std::size_t lo = (item % row_items) * kMeatBlock;
+    const std::size_t hi = lo + kMeatBlock < n ? lo + kMeatBlock : n;
+    Eigen::MatrixXd Z = Eigen::MatrixXd::Zero(p, hi - lo);
+    std::size_t cols = 0;
+    for (std::size_t i = lo; i < hi; ++i) {
+      if (tm.slot[static_cast<std::size_t>(tm.code[i])] < 0) rows.add(i, Z.data() + p * cols++);
+    }
+    if (cols) add_meat(B, Z.data(), p, cols, single[item]);
+  };
+  auto several = [&](std::size_t t) {
+    Term& tm = term[t];
+    tm.S = Eigen::MatrixXd::Zero(p, tm.several);
+    if (!tm.several) return;
+    double* s0 = tm.S.data();
+    for (std::size_t i = 0; i < n; ++i) {
+      const int c = tm.slot[static_cast<std::size_t>(tm.code[i])];
+      if (c >= 0) rows.add(i, s0 + static_cast<std::size_t>(c) * p);
+    }
+  };
+  parallel_items(several, terms, nthreads);
+  parallel_items(singles, terms * row_items, nthreads);
+  std::vector<std::size_t> first_block(terms + 1, 0);
+  for (std::size_t t = 0; t < terms; ++t)
+    first_block[t + 1] = first_block[t] + (term[t].several + kMeatBlock - 1) / kMeatBlock;
+  std::vector<Eigen::MatrixXd> multi(first_block[terms], Eigen::MatrixXd::Zero(p, p));
+  auto multis = [&](std::size_t item) {
+    std::size_t t = 0;
+    while (first_block[t + 1] <= item) ++t;
+    const Term& tm = term[t];
+    const std::size_t lo = (item - first_block[t]) * kMeatBlock;
+    const std::size_t cols = lo + kMeatBlock < tm.several ? kMeatBlock : tm.several - lo;
+    add_meat(B, tm.S.data() + lo * p, p, cols, multi[item]);
+  };
+  parallel_items(multis, first_block[terms], nthreads);
+
+  std::vector<Eigen::MatrixXd> meat(terms, Eigen::MatrixXd::Zero(p, p));
+  for (std::size_t t = 0; t < terms; ++t) {
+    for (std::size_t b = 0; b < row_items; ++b) meat[t] += single[t * row_items + b];
+    for (std::size_t b = first_block[t]; b < first_block[t + 1]; ++b) meat[t] += multi[b];
+    meat[t] = Eigen::MatrixXd(meat[t].selfadjointView<Eigen::Lower>());
+  }
   Eigen::MatrixXd total = Eigen::MatrixXd::Zero(p, p);
   for (std::size_t t = 0; t < terms; ++t) total += factor[t] * meat[t];
   return Rcpp::wrap(total);
