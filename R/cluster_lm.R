@@ -25,7 +25,9 @@
 #'   formula or a numeric vector. Rows with zero weight are dropped.
 #' @param type Covariance type, as in [vcov_cluster()]; default "HC1"
 #'   (Stata's and sandwich's default for linear models).
-#' @param cadjust Multiply by G / (G - 1) ("HC" types).
+#' @param cadjust The cluster adjustment G / (G - 1) of the "HC" types:
+#'   `TRUE`, `FALSE` or, for multiway clustering, `"min"` (every term uses the
+#'   smallest number of clusters, as fixest); see [vcov_cluster()].
 #' @param threads Number of threads; default `getOption("clusterab.threads")`,
 #'   else all cores. Results do not depend on it.
 #' @param contrasts As for [lm()]: `NULL` or a list naming factors of the

@@ -10,7 +10,8 @@
 #'
 #' @section Small-sample adjustments:
 #' With G clusters, n observations and k estimated coefficients:
-#' * "HC0": no adjustment beyond `cadjust`, which multiplies by G / (G - 1).
+#' * "HC0": no adjustment beyond `cadjust`, which multiplies by G / (G - 1)
+#'   (in multiway clustering, see `cadjust` for the choice of G).
 #' * "HC1": as HC0, times (n - 1) / (n - k), applied once at the end.
 #' * "HC2": the Bell-McCaffrey correction: each cluster's score is computed
 #'   from residuals premultiplied by (I - H_gg)^(-1/2), and the result is
@@ -108,8 +109,17 @@
 #'   "CR1p", "CR1S", "CR2", "CR3" (clubSandwich). `NULL` is "HC1" for linear
 #'   models and "HC0" for `glm`, as in sandwich, and the fit's own type for a
 #'   [cluster_lm()] fit.
-#' @param cadjust Multiply by G / (G - 1) for each clustering term ("HC"
-#'   types only).
+#' @param cadjust The cluster adjustment of the "HC" types (the "CR" types
+#'   have their own): `TRUE` (the default) multiplies by G / (G - 1); `FALSE`
+#'   does not adjust. In multiway clustering the covariance is a sum over
+#'   terms (each clustering variable and each intersection of them, with
+#'   signs, as in Cameron, Gelbach and Miller 2011) and `TRUE` adjusts each
+#'   term by its own G_j / (G_j - 1), as [sandwich::vcovCL()] does; `"min"`
+#'   adjusts every term by min(G) / (min(G) - 1), with min(G) the smallest
+#'   number of clusters among the clustering variables, as fixest's default
+#'   (`ssc(G.df = "min")`; `TRUE` is fixest's `G.df = "conventional"`). With
+#'   one clustering variable `"min"` is `TRUE`. The term of one cluster per
+#'   observation of `multi0` is never adjusted, as in sandwich.
 #' @param multi0 In multiway clustering, replace the intersection term by
 #'   one cluster per observation (as sandwich's `multi0`).
 #' @param fix Set negative eigenvalues of the result to zero (useful in
