@@ -136,19 +136,16 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
     factors <- vapply(more_terms, function(t) t$sign * term_adjustment(t, type, cadjust, n, k, G_min),
                       numeric(1L))
     beta_units <- z_scale * beta / sc$z[q]
-    if (identical(score_needs(type, !is.null(mc$w)), "r1")) {
-      ## scores only: all further terms in one C++ call, residuals computed once
-      meat <- meat + cpp_multiway_meat(mc$columns[cols], 0L %in% kept, mc$y, stats$shift[q - 1L],
-                                       beta_units, unname(stats$shift[cols]), sc$z[cols + 1L],
-                                       mc$w, sc$w, sc$z[q], lapply(more_terms, `[[`, "codes"),
-                                       vapply(more_terms, `[[`, integer(1L), "G"), factors,
-                                       unname(bread), threads)
+    rows <- list(columns = mc$columns[cols], intercept = 0L %in% kept,
+                 design = c(if (0L %in% kept) 0L, seq_along(cols)), w = mc$w,
+                 shift = unname(stats$shift[cols]), bread = bread,
+                 scale = sc$z[cols + 1L], escale = sc$z[q], wscale = sc$w)
+    if (multiway_scores_only(type, !is.null(mc$w))) {
+      ## all further terms in one C++ call, the residuals formed once (R/multiway.R)
+      meat <- meat + multiway_meat(rows, more_terms, factors, threads, y = mc$y,
+                                   y_shift = stats$shift[q - 1L], beta = beta_units)
     } else {
-      rows <- list(columns = mc$columns[cols], intercept = 0L %in% kept,
-                   design = c(if (0L %in% kept) 0L, seq_along(cols)), w = mc$w,
-                   e = fitted_residuals(mc, stats, kept, beta_units),
-                   shift = unname(stats$shift[cols]), bread = bread,
-                   scale = sc$z[cols + 1L], escale = sc$z[q], wscale = sc$w)
+      rows$e <- fitted_residuals(mc, stats, kept, beta_units)
       for (i in seq_along(more_terms)) {
         scores <- adjusted_scores(scores_from_rows(rows, more_terms[[i]], type, threads), type, rows, threads)
         meat <- meat + factors[i] * bread_meat_bread(bread, scores)

@@ -182,7 +182,22 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
   meat <- NULL
   single <- NULL
   cr2 <- NULL
-  for (i in seq_along(terms)) {
+  if (length(terms) > 1L && multiway_scores_only(type, !is.null(rows$w))) {
+    ## multiway with scores only: every term in one C++ call (R/multiway.R)
+    factors <- vapply(terms, function(t) t$sign * term_adjustment(t, type, cadjust, rows$n, rows$k, G_min),
+                      numeric(1L))
+    meat <- multiway_meat(rows, terms, factors, threads)
+    if (clustered) {
+      for (i in seq_along(cluster)) {
+        single <- rbind(single, rows_single_cluster(rows, terms[[i]], list(), cluster[[i]],
+                                                    names(cluster)[i], threads))
+      }
+    }
+    terms_left <- integer(0)
+  } else {
+    terms_left <- seq_along(terms)
+  }
+  for (i in terms_left) {
     term <- terms[[i]]
     parts <- scores_from_rows(rows, term, type, threads)
     if (type == "CR2" && !inherits(x, "glm")) {

@@ -4,6 +4,7 @@
 // whose meat needs no leverages (the scores X_g' W e_g) come here.
 #include <RcppEigen.h>
 #include <RcppParallel.h>
+#include <cmath>
 #include <cstddef>
 #include <vector>
 
@@ -40,10 +41,13 @@ struct ResidualWorker : public RcppParallel::Worker {
       const std::size_t lo = block * kRowBlock;
       const std::size_t hi = lo + kRowBlock;
       for (std::size_t i = lo; i < hi && i < n; ++i) {
-        double e = y[i] - y_shift;
-        std::size_t k = 0;
-        if (intercept) e = e - beta[k++];
-        for (std::size_t j = 0; j < x.size(); ++j) e = e - beta[k++] * (x[j][i] - shift[j]);
+        double e = y[i];
+        if (!beta.empty()) {  // else y holds the residuals
+          e = e - y_shift;
+          std::size_t k = 0;
+          if (intercept) e = e - beta[k++];
+          for (std::size_t j = 0; j < x.size(); ++j) e = e - beta[k++] * (x[j][i] - shift[j]);
+        }
         e = e * escale;
         r[i] = w ? (w[i] * wscale) * e : e;
       }
@@ -99,14 +103,36 @@ struct Term {
   Eigen::MatrixXd S;       // their scores, p x several
 };
 
-// M += (B S)(B S)' for the columns of S, in blocks of kMeatBlock columns (B S
-// first: the scores of clusters with tiny weights would underflow when
-// squared, B s_g does not; see bread_meat_bread()).
+// The meat of the columns of S (scores), sum_g (B s_g)(B s_g)', added to a
+// block's partials: when every score entry is zero or between 2^-200 and
+// 2^200 (ordinary data, in the scaled units of the statistics), no product
+// of two entries can underflow or overflow and C += S S' suffices (B C B is
+// formed once per term); otherwise M += (B S)(B S)' (B S first: the scores of
+// clusters with tiny weights would underflow when squared, B s_g does not;
+// see bread_meat_bread()).
+struct Partial {
+  Eigen::MatrixXd C, M;  // lower triangles
+  explicit Partial(std::size_t p = 0) : C(Eigen::MatrixXd::Zero(p, p)), M(Eigen::MatrixXd::Zero(p, p)) {}
+};
+
+bool squares_safe(const double* S, std::size_t len) {
+  const double lo = std::ldexp(1.0, -200), hi = std::ldexp(1.0, 200);
+  for (std::size_t i = 0; i < len; ++i) {
+    const double a = std::fabs(S[i]);
+    if (!(a <= hi) || (a != 0.0 && a < lo)) return false;
+  }
+  return true;
+}
+
 void add_meat(const Eigen::MatrixXd& B, const double* S, std::size_t p, std::size_t cols,
-              Eigen::MatrixXd& M) {
+              Partial& part) {
   Eigen::Map<const Eigen::MatrixXd> Sm(S, p, cols);
-  Eigen::MatrixXd U = B * Sm;
-  M.selfadjointView<Eigen::Lower>().rankUpdate(U);
+  if (squares_safe(S, p * cols)) {
+    part.C.selfadjointView<Eigen::Lower>().rankUpdate(Sm);
+  } else {
+    Eigen::MatrixXd U = B * Sm;
+    part.M.selfadjointView<Eigen::Lower>().rankUpdate(U);
+  }
 }
 
 }  // namespace
@@ -115,7 +141,8 @@ void add_meat(const Eigen::MatrixXd& B, const double* S, std::size_t p, std::siz
 // `codes` (a list of 0-based integer codes) and `G`, with s_tg the score of
 // cluster g of term t: sum over its rows of z_i r_i, z_i = ([1,] scale_j
 // (x_ij - shift_j)) and r_i = (w_i wscale) (e_i escale), e_i = y_i - y_shift
-// - sum beta (1, x_i - shift). `bread` is p x p in the scaled units. Terms run
+// - sum beta (1, x_i - shift), or e = y when `beta` is empty (y holds the
+// residuals). `bread` is p x p in the scaled units. Terms run
 // in parallel, each in one fixed order, so the result does not depend on
 // `threads`.
 // [[Rcpp::export]]
@@ -129,7 +156,7 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
   const std::size_t n = static_cast<std::size_t>(y.size());
   const std::size_t m = static_cast<std::size_t>(cols.size());
   const std::size_t p = m + (intercept ? 1 : 0);
-  if (static_cast<std::size_t>(beta.size()) != p || static_cast<std::size_t>(shift.size()) != m ||
+  if ((beta.size() != 0 && static_cast<std::size_t>(beta.size()) != p) || static_cast<std::size_t>(shift.size()) != m ||
       static_cast<std::size_t>(scale.size()) != m || bread.nrow() != static_cast<int>(p) ||
       bread.ncol() != static_cast<int>(p) || codes.size() != G.size() ||
       factor.size() != G.size())
@@ -192,7 +219,7 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
   // one-row clusters) and the clusters of several rows (whose scores are
   // summed first, one term per task). Each item adds to its own partial meat.
   const std::size_t row_items = (n + kMeatBlock - 1) / kMeatBlock;
-  std::vector<Eigen::MatrixXd> single(terms * row_items, Eigen::MatrixXd::Zero(p, p));
+  std::vector<Partial> single(terms * row_items, Partial(p));
   auto singles = [&](std::size_t item) {
     const Term& tm = term[item / row_items];
     const std::size_t lo = (item % row_items) * kMeatBlock;
@@ -219,7 +246,7 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
   std::vector<std::size_t> first_block(terms + 1, 0);
   for (std::size_t t = 0; t < terms; ++t)
     first_block[t + 1] = first_block[t] + (term[t].several + kMeatBlock - 1) / kMeatBlock;
-  std::vector<Eigen::MatrixXd> multi(first_block[terms], Eigen::MatrixXd::Zero(p, p));
+  std::vector<Partial> multi(first_block[terms], Partial(p));
   auto multis = [&](std::size_t item) {
     std::size_t t = 0;
     while (first_block[t + 1] <= item) ++t;
@@ -230,11 +257,19 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
   };
   parallel_items(multis, first_block[terms], nthreads);
 
-  std::vector<Eigen::MatrixXd> meat(terms, Eigen::MatrixXd::Zero(p, p));
+  std::vector<Eigen::MatrixXd> meat(terms);
   for (std::size_t t = 0; t < terms; ++t) {
-    for (std::size_t b = 0; b < row_items; ++b) meat[t] += single[t * row_items + b];
-    for (std::size_t b = first_block[t]; b < first_block[t + 1]; ++b) meat[t] += multi[b];
-    meat[t] = Eigen::MatrixXd(meat[t].selfadjointView<Eigen::Lower>());
+    Partial sum(p);
+    for (std::size_t b = 0; b < row_items; ++b) {
+      sum.C += single[t * row_items + b].C;
+      sum.M += single[t * row_items + b].M;
+    }
+    for (std::size_t b = first_block[t]; b < first_block[t + 1]; ++b) {
+      sum.C += multi[b].C;
+      sum.M += multi[b].M;
+    }
+    const Eigen::MatrixXd C = sum.C.selfadjointView<Eigen::Lower>();
+    meat[t] = Eigen::MatrixXd(sum.M.selfadjointView<Eigen::Lower>()) + B * C * B;
   }
   Eigen::MatrixXd total = Eigen::MatrixXd::Zero(p, p);
   for (std::size_t t = 0; t < terms; ++t) total += factor[t] * meat[t];

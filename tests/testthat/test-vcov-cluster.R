@@ -502,3 +502,18 @@ test_that("a bad `cadjust` is a classed error naming it", { quiet_few({
   expect_error(vcov_cluster(fit, cluster = ~ g1, cadjust = "max"), '"min".*not "max"',
                class = "clusterab_error")
 }) })
+
+test_that("multiway scores of clusters with tiny weights do not underflow", { quiet_few({
+  ## Two groups with their own coefficients: multiplying one group's weights
+  ## by 1e-220 leaves the covariance unchanged, though the squares of its
+  ## scores (1e-440) are below the smallest double.
+  d <- multiway_data(n = 6000, seed = 207)
+  d$grp <- factor(d$g1 %% 2L)
+  d$tiny <- ifelse(d$grp == "1", 1e-220, 1) * d$w
+  fml <- y ~ 0 + grp + grp:x1 + grp:x2
+  for (cl in list(~ g1 + g2, ~ g2 + g3)) for (type in c("HC0", "HC1")) {
+    ref <- vcov_cluster(lm(fml, data = d, weights = w), cluster = cl, type = type)
+    expect_vcov_equal(vcov(cluster_lm(fml, data = d, cluster = cl, type = type, weights = ~ tiny)),
+                      ref, 1e-10)
+  }
+}) })
