@@ -83,6 +83,14 @@ struct RowScores {
   bool intercept;
   std::size_t p;
 
+  // Writes z_i r_i to s[0], s[stride], ... (the score of a one-row cluster).
+  void set(std::size_t i, double* s, std::size_t stride) const {
+    const double ri = r[i];
+    std::size_t k = 0;
+    if (intercept) s[stride * k++] = ri;
+    for (std::size_t j = 0; j < x.size(); ++j) s[stride * k++] = (x[j][i] - shift[j]) * scale[j] * ri;
+  }
+
   // Adds z_i r_i to s (the same operations as cpp_cluster_scores()).
   void add(std::size_t i, double* s) const {
     const double ri = r[i];
@@ -100,6 +108,7 @@ struct Term {
   std::size_t G;
   std::vector<int> slot;   // compact column of a cluster of several rows, or -1
   std::size_t several = 0; // clusters of several rows
+  std::size_t singles = 0; // clusters of one row
   Eigen::MatrixXd S;       // their scores, p x several
 };
 
@@ -131,6 +140,18 @@ void add_meat(const Eigen::MatrixXd& B, const double* S, std::size_t p, std::siz
     part.C.selfadjointView<Eigen::Lower>().rankUpdate(Sm);
   } else {
     Eigen::MatrixXd U = B * Sm;
+    part.M.selfadjointView<Eigen::Lower>().rankUpdate(U);
+  }
+}
+
+// add_meat() for scores given one cluster per row (St: clusters x p).
+void add_meat_rows(const Eigen::MatrixXd& B, const Eigen::MatrixXd& St, Partial& part) {
+  const Eigen::Index p = St.cols();
+  if (squares_safe(St.data(), static_cast<std::size_t>(St.size()))) {
+    for (Eigen::Index j = 0; j < p; ++j)
+      for (Eigen::Index i = j; i < p; ++i) part.C(i, j) += St.col(i).dot(St.col(j));
+  } else {
+    Eigen::MatrixXd U = B * St.transpose();
     part.M.selfadjointView<Eigen::Lower>().rankUpdate(U);
   }
 }
@@ -212,6 +233,7 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
     int next = 0;
     for (std::size_t g = 0; g < tm.G; ++g) tm.slot[g] = tm.slot[g] > 1 ? next++ : -1;
     tm.several = static_cast<std::size_t>(next);
+    tm.singles = tm.G - tm.several;
   };
   parallel_items(count, terms, nthreads);
 
@@ -224,12 +246,18 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
     const Term& tm = term[item / row_items];
     const std::size_t lo = (item % row_items) * kMeatBlock;
     const std::size_t hi = lo + kMeatBlock < n ? lo + kMeatBlock : n;
-    Eigen::MatrixXd Z = Eigen::MatrixXd::Zero(p, hi - lo);
+    if (!tm.singles) return;
     std::size_t cols = 0;
+    for (std::size_t i = lo; i < hi; ++i) cols += tm.slot[static_cast<std::size_t>(tm.code[i])] < 0;
+    if (!cols) return;
+    // one row per cluster (cols x p): the cross-products are then dot
+    // products of contiguous columns, about twice as fast as a rank update
+    Eigen::MatrixXd Zt(cols, p);
+    std::size_t c = 0;
     for (std::size_t i = lo; i < hi; ++i) {
-      if (tm.slot[static_cast<std::size_t>(tm.code[i])] < 0) rows.add(i, Z.data() + p * cols++);
+      if (tm.slot[static_cast<std::size_t>(tm.code[i])] < 0) rows.set(i, Zt.data() + c++, cols);
     }
-    if (cols) add_meat(B, Z.data(), p, cols, single[item]);
+    add_meat_rows(B, Zt, single[item]);
   };
   auto several = [&](std::size_t t) {
     Term& tm = term[t];
