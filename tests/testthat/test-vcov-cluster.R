@@ -483,6 +483,9 @@ test_that("multiway results do not depend on the number of threads", { quiet_few
                                      cadjust = cadjust, threads = 1)),
                      vcov(cluster_lm(y ~ x1 + x2, data = d, cluster = cl, weights = ~ w,
                                      cadjust = cadjust, threads = 2)))
+    fit <- lm(y ~ x1 + x2, data = d, weights = w)
+    expect_identical(vcov_cluster(fit, cluster = cl, cadjust = cadjust, threads = 1),
+                     vcov_cluster(fit, cluster = cl, cadjust = cadjust, threads = 2))
   }
 }) })
 
