@@ -4,6 +4,7 @@
 // whose meat needs no leverages (the scores X_g' W e_g) come here.
 #include <RcppEigen.h>
 #include <RcppParallel.h>
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -198,6 +199,7 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
     wp = wv.begin();
   }
   const std::size_t terms = static_cast<std::size_t>(G.size());
+  if (terms == 0) return Rcpp::NumericMatrix(p, p);
   std::vector<const int*> code_ptr(terms);
   std::vector<int> g_count(G.begin(), G.end());
   for (std::size_t t = 0; t < terms; ++t) {
@@ -237,27 +239,42 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
   };
   parallel_items(count, terms, nthreads);
 
-  // Work items, in a fixed order: per term, the blocks of rows (their
-  // one-row clusters) and the clusters of several rows (whose scores are
-  // summed first, one term per task). Each item adds to its own partial meat.
-  const std::size_t row_items = (n + kMeatBlock - 1) / kMeatBlock;
+  // Work items, in a fixed order: per term, ranges of blocks of rows (their
+  // one-row clusters) and of the clusters of several rows (whose scores are
+  // summed first, one term per task). Each item adds its blocks, in order,
+  // to its own partial meat. The number of items depends only on n, p and
+  // the terms (never on the threads), and is capped so that the partials
+  // take at most about 64 MB.
+  const std::size_t per_partial = 2 * p * p * sizeof(double);
+  const std::size_t cap = std::max<std::size_t>(1, (std::size_t(64) << 20) / (terms * per_partial));
+  auto block_range = [](std::size_t item, std::size_t items, std::size_t blocks, std::size_t* b0,
+                        std::size_t* b1) {
+    *b0 = item * blocks / items;
+    *b1 = (item + 1) * blocks / items;
+  };
+  const std::size_t row_blocks_meat = (n + kMeatBlock - 1) / kMeatBlock;
+  const std::size_t row_items = std::max<std::size_t>(1, std::min(row_blocks_meat, cap));
   std::vector<Partial> single(terms * row_items, Partial(p));
   auto singles = [&](std::size_t item) {
     const Term& tm = term[item / row_items];
-    const std::size_t lo = (item % row_items) * kMeatBlock;
-    const std::size_t hi = lo + kMeatBlock < n ? lo + kMeatBlock : n;
     if (!tm.singles) return;
-    std::size_t cols = 0;
-    for (std::size_t i = lo; i < hi; ++i) cols += tm.slot[static_cast<std::size_t>(tm.code[i])] < 0;
-    if (!cols) return;
-    // one row per cluster (cols x p): the cross-products are then dot
-    // products of contiguous columns, about twice as fast as a rank update
-    Eigen::MatrixXd Zt(cols, p);
-    std::size_t c = 0;
-    for (std::size_t i = lo; i < hi; ++i) {
-      if (tm.slot[static_cast<std::size_t>(tm.code[i])] < 0) rows.set(i, Zt.data() + c++, cols);
+    std::size_t b0, b1;
+    block_range(item % row_items, row_items, row_blocks_meat, &b0, &b1);
+    for (std::size_t b = b0; b < b1; ++b) {
+      const std::size_t lo = b * kMeatBlock;
+      const std::size_t hi = lo + kMeatBlock < n ? lo + kMeatBlock : n;
+      std::size_t cols = 0;
+      for (std::size_t i = lo; i < hi; ++i) cols += tm.slot[static_cast<std::size_t>(tm.code[i])] < 0;
+      if (!cols) continue;
+      // one row per cluster (cols x p): the cross-products are then dot
+      // products of contiguous columns, about twice as fast as a rank update
+      Eigen::MatrixXd Zt(cols, p);
+      std::size_t c = 0;
+      for (std::size_t i = lo; i < hi; ++i) {
+        if (tm.slot[static_cast<std::size_t>(tm.code[i])] < 0) rows.set(i, Zt.data() + c++, cols);
+      }
+      add_meat_rows(B, Zt, single[item]);
     }
-    add_meat_rows(B, Zt, single[item]);
   };
   auto several = [&](std::size_t t) {
     Term& tm = term[t];
@@ -271,19 +288,26 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
   };
   parallel_items(several, terms, nthreads);
   parallel_items(singles, terms * row_items, nthreads);
-  std::vector<std::size_t> first_block(terms + 1, 0);
-  for (std::size_t t = 0; t < terms; ++t)
-    first_block[t + 1] = first_block[t] + (term[t].several + kMeatBlock - 1) / kMeatBlock;
-  std::vector<Partial> multi(first_block[terms], Partial(p));
+  std::vector<std::size_t> blocks(terms), items(terms), first_item(terms + 1, 0);
+  for (std::size_t t = 0; t < terms; ++t) {
+    blocks[t] = (term[t].several + kMeatBlock - 1) / kMeatBlock;
+    items[t] = std::min(blocks[t], cap);
+    first_item[t + 1] = first_item[t] + items[t];
+  }
+  std::vector<Partial> multi(first_item[terms], Partial(p));
   auto multis = [&](std::size_t item) {
     std::size_t t = 0;
-    while (first_block[t + 1] <= item) ++t;
+    while (first_item[t + 1] <= item) ++t;
     const Term& tm = term[t];
-    const std::size_t lo = (item - first_block[t]) * kMeatBlock;
-    const std::size_t cols = lo + kMeatBlock < tm.several ? kMeatBlock : tm.several - lo;
-    add_meat(B, tm.S.data() + lo * p, p, cols, multi[item]);
+    std::size_t b0, b1;
+    block_range(item - first_item[t], items[t], blocks[t], &b0, &b1);
+    for (std::size_t b = b0; b < b1; ++b) {
+      const std::size_t lo = b * kMeatBlock;
+      const std::size_t cols = lo + kMeatBlock < tm.several ? kMeatBlock : tm.several - lo;
+      add_meat(B, tm.S.data() + lo * p, p, cols, multi[item]);
+    }
   };
-  parallel_items(multis, first_block[terms], nthreads);
+  parallel_items(multis, first_item[terms], nthreads);
 
   std::vector<Eigen::MatrixXd> meat(terms);
   for (std::size_t t = 0; t < terms; ++t) {
@@ -292,7 +316,7 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
       sum.C += single[t * row_items + b].C;
       sum.M += single[t * row_items + b].M;
     }
-    for (std::size_t b = first_block[t]; b < first_block[t + 1]; ++b) {
+    for (std::size_t b = first_item[t]; b < first_item[t + 1]; ++b) {
       sum.C += multi[b].C;
       sum.M += multi[b].M;
     }
