@@ -195,6 +195,7 @@ struct ResidualScoreVisitor {
     double e[group];
     std::size_t off[group];
     const std::size_t mx = x.size(), c0 = intercept ? 1 : 0;
+    std::vector<double> zbuf(mx * group);   // z of the group, column by column
     for (std::size_t start = 0; start < m; start += group) {
       const std::size_t len = start + group < m ? group : m - start;
       const Index at = id.from(start);
@@ -206,15 +207,21 @@ struct ResidualScoreVisitor {
       for (std::size_t j = 0; j < mx; ++j) {
         const double* col = x[j];
         const double sh = shift[j], sc = scale[j], bj = beta[c0 + j];
-        for (std::size_t k = 0; k < len; ++k) e[k] -= bj * ((col[at(k)] - sh) * sc);
+        double* z = zbuf.data() + j * group;
+        for (std::size_t k = 0; k < len; ++k) {
+          z[k] = (col[at(k)] - sh) * sc;
+          e[k] -= bj * z[k];
+        }
       }
       if (w) for (std::size_t k = 0; k < len; ++k) e[k] *= w[at(k)] * wscale;
-      if (intercept) for (std::size_t k = 0; k < len; ++k) out[off[k]] += e[k];
-      for (std::size_t j = 0; j < mx; ++j) {
-        const double* col = x[j];
-        const double sh = shift[j], sc = scale[j];
-        double* o = out + c0 + j;
-        for (std::size_t k = 0; k < len; ++k) o[off[k]] += ((col[at(k)] - sh) * sc) * e[k];
+      // row by row: a cluster's p sums share a cache line or two
+      const double* z = zbuf.data();
+      for (std::size_t k = 0; k < len; ++k) {
+        double* s = out + off[k];
+        const double ek = e[k];
+        if (intercept) s[0] += ek;
+        double* sx = s + c0;
+        for (std::size_t j = 0; j < mx; ++j) sx[j] += z[j * group + k] * ek;
       }
     }
   }
