@@ -25,6 +25,14 @@ cpp_cluster_scores <- function(cols, intercept, r, codes, G, shift, threads, sca
     .Call(`_clusterab_cpp_cluster_scores`, cols, intercept, r, codes, G, shift, threads, scale)
 }
 
+cpp_residual_scores <- function(cols, intercept, y, w, codes, G, shift, scale, yshift, yscale, wscale, beta, threads) {
+    .Call(`_clusterab_cpp_residual_scores`, cols, intercept, y, w, codes, G, shift, scale, yshift, yscale, wscale, beta, threads)
+}
+
+cpp_global_moments <- function(cols, y, w, codes, shift, threads, scale = NULL, wscale = 1.0) {
+    .Call(`_clusterab_cpp_global_moments`, cols, y, w, codes, shift, threads, scale, wscale)
+}
+
 cpp_did_boot_clusters <- function(moments, design, shift, y_index, tol, seed, begin, end, threads) {
     .Call(`_clusterab_cpp_did_boot_clusters`, moments, design, shift, y_index, tol, seed, begin, end, threads)
 }

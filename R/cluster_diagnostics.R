@@ -284,13 +284,13 @@ diagnostic_parts_lm <- function(fit, cluster, threads) {
 ## variable), or from statistics recomputed for another `cluster`.
 diagnostic_parts_stats <- function(fit, cluster, threads) {
   if (!is.null(cluster)) {
-    fit <- refit_cluster_lm(fit, cluster, "HC1", TRUE, FALSE, threads)
+    fit <- refit_cluster_lm(fit, cluster, "HC1", TRUE, FALSE, threads, plan = "moments")
     if (length(fit$G) != 1L) {
       abort("`cluster` must be one clustering variable: cluster_diagnostics() takes one (run it once per variable for multiway clustering).",
             call. = FALSE)
     }
   }
-  stats <- fit$stats
+  stats <- fit_moments(fit, threads = threads)
   if (is.null(stats) || is.null(stats$moments[["1"]])) {
     abort("this cluster_lm fit holds no per-cluster statistics; refit it with cluster_lm() on the data.",
           call. = FALSE)

@@ -158,7 +158,13 @@ check_representable <- function(stats) {
 ## weighted means: centring at the plain mean leaves the weighted
 ## cross-products far from centred when one weight dwarfs the others, and they
 ## then cancel catastrophically.
-compress_columns <- function(mc, codes, all_powers, threads, formula) {
+## With plan = "scores" only the global cross-products are accumulated (one
+## column, row blocks summed in a fixed order) and their split by the parity
+## of the cluster code (`split`, for the few-cluster screen); the per-cluster
+## scores then come from a second pass over the rows (compress_scores()).
+## Such statistics (`plan` "scores", `G` the number of clusters) are the
+## fit's internal state only: they are never returned to the user.
+compress_columns <- function(mc, codes, all_powers, threads, formula, plan = "moments") {
   cols <- mc$columns
   checked <- c(cols, stats::setNames(list(mc$y), mc$yname),
                if (!is.null(mc$w)) list(weights = mc$w))
@@ -178,12 +184,19 @@ compress_columns <- function(mc, codes, all_powers, threads, formula) {
              "(weights)" = if (weighted) power_of_two_scale(hi[m_z + 1L], even = TRUE) else 1)
   scaled <- any(scale != 1)
   powers <- if (weighted && all_powers) 0:2 else 1L
-  m <- cpp_cluster_moments(cols, mc$y, mc$w, codes$codes, codes$G, unname(shift),
-                           powers, threads,
-                           if (scaled) unname(scale[c(-1L, -length(scale))]),
-                           scale[["(weights)"]])
-  names(m$moments) <- as.character(powers)
-  new_cluster_stats(
+  if (plan == "scores") {
+    m <- cpp_global_moments(cols, mc$y, mc$w, codes$codes, unname(shift), threads,
+                            if (scaled) unname(scale[c(-1L, -length(scale))]),
+                            scale[["(weights)"]])
+    m$moments <- list("1" = m$moments)
+  } else {
+    m <- cpp_cluster_moments(cols, mc$y, mc$w, codes$codes, codes$G, unname(shift),
+                             powers, threads,
+                             if (scaled) unname(scale[c(-1L, -length(scale))]),
+                             scale[["(weights)"]])
+    names(m$moments) <- as.character(powers)
+  }
+  stats <- new_cluster_stats(
     moments = m$moments, n = m$n, cluster = mc$cluster[[1L]][codes$first],
     cluster_name = names(mc$cluster)[1L], z_names = c("(1)", names(cols), mc$yname),
     intercept = mc$intercept, shift = stats::setNames(unname(shift), c(names(cols), mc$yname)),
@@ -193,7 +206,30 @@ compress_columns <- function(mc, codes, all_powers, threads, formula) {
     assign = stats::setNames(mc$assign, names(cols)),
     term_labels = attr(mc$terms, "term.labels"),
     scale = if (scaled) unname(scale))
+  if (plan == "scores") {
+    stats$plan <- "scores"
+    stats$G <- codes$G
+    stats$split <- m$split          # scaled units, as moments_scaled
+    stats$n <- NULL
+  }
+  stats
 }
+
+## The scores plan's second pass: per-cluster scores X_g' W e_g (p x G, in the
+## scaled units of stats_scaled()) of the design `design` (0-based positions
+## in z) at the scaled coefficients `beta`, the residuals formed row by row.
+compress_scores <- function(mc, codes, stats, design, beta, threads) {
+  q <- length(stats$z_names)
+  sc <- stats$scale
+  cols <- design[design > 0L]
+  cpp_residual_scores(mc$columns[cols], 0L %in% design, mc$y, mc$w, codes$codes, codes$G,
+                      unname(stats$shift[cols]), unname(sc[cols + 1L]),
+                      unname(stats$shift[[q - 1L]]), unname(sc[[q]]), unname(sc[[q + 1L]]),
+                      unname(beta), threads)
+}
+
+## Number of clusters of statistics (of either plan).
+stats_G <- function(stats) if (is.null(stats$G)) length(stats$n) else stats$G
 
 ## Scale factors 2^-e that bring the magnitudes `m` near 1, for magnitudes
 ## whose squares (times weights, summed over many rows) could overflow or
@@ -313,4 +349,40 @@ as.data.frame.cluster_stats <- function(x, row.names = NULL, optional = FALSE, .
 #' @export
 as.data.table.cluster_stats <- function(x, keep.rownames = FALSE, ...) {
   data.table::setDT(as.data.frame(x))[]
+}
+
+## The few-cluster screen of a scores-plan fit: TRUE when no coefficient of
+## `fit` can rest on a single cluster, decided from the global cross-products
+## of the clusters of even and of odd code (stats$split) without M_g.
+## single_cluster_coefs() flags cluster g when K_g = L^-1 M_g L^-T (M = L L')
+## has an eigenvalue above 1 - 1e-8. If both halves see every direction, each
+## with at least a share lambda > 1e-6 of M (lambda the smallest eigenvalue of
+## L^-1 M_half L^-T), then M - M_g >= lambda M for every g (g lies in one
+## half, the other half is left whole), so no eigenvalue of K_g exceeds
+## 1 - 1e-6. Otherwise (FALSE) the notes need M_g.
+single_cluster_screen <- function(stats, fit) {
+  split <- stats$split
+  z <- stats$z_names
+  kept <- names(fit$coefficients)[!fit$aliased]
+  design <- ifelse(kept == "(Intercept)", 0L, match(kept, z[-c(1L, length(z))]))
+  if (is.null(split) || !length(design) || anyNA(design)) return(FALSE)
+  d1 <- design + 1L
+  pos <- outer(d1, d1, function(i, j) {
+    a <- pmin(i, j); b <- pmax(i, j)
+    b * (b - 1L) / 2L + a
+  })
+  k <- length(design)
+  A <- matrix(split[pos, 1L], k, k)
+  B <- matrix(split[pos, 2L], k, k)
+  M <- A + B
+  s <- sqrt(diag(M))
+  if (!all(is.finite(s)) || any(s <= 0)) return(FALSE)
+  L <- tryCatch(t(chol(M / outer(s, s))), error = function(e) NULL)
+  if (is.null(L)) return(FALSE)
+  Linv <- forwardsolve(L, diag(k))
+  smallest <- function(H) {
+    K <- Linv %*% (H / outer(s, s)) %*% t(Linv)
+    min(eigen((K + t(K)) / 2, symmetric = TRUE, only.values = TRUE)$values)
+  }
+  smallest(A) > 1e-6 && smallest(B) > 1e-6
 }

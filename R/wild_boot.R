@@ -281,9 +281,11 @@ wild_inputs <- function(fit, param, cluster, threads) {
 
 wild_inputs_cluster_lm <- function(fit, param, cluster, threads) {
   param <- wild_param(param, fit$coefficients)
-  if (!is.null(cluster)) fit <- refit_cluster_lm(fit, cluster, "HC1", TRUE, FALSE, threads)
+  if (!is.null(cluster)) {
+    fit <- refit_cluster_lm(fit, cluster, "HC1", TRUE, FALSE, threads, plan = "moments")
+  }
   if (length(fit$G) != 1L) abort("`fit` is clustered by several variables: wild_boot() does not do multiway clustering; refit with one `cluster`.")
-  stats <- fit$stats
+  stats <- fit_moments(fit, threads = threads)
   sub <- if (identical(fit$formula, stats$formula)) NULL else fit$formula
   sd <- stats_design(stats, sub, units = FALSE)
   sc <- sd$scaled

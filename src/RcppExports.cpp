@@ -106,6 +106,47 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_residual_scores
+Rcpp::NumericMatrix cpp_residual_scores(Rcpp::List cols, bool intercept, Rcpp::NumericVector y, Rcpp::Nullable<Rcpp::NumericVector> w, Rcpp::IntegerVector codes, int G, Rcpp::NumericVector shift, Rcpp::NumericVector scale, double yshift, double yscale, double wscale, Rcpp::NumericVector beta, int threads);
+RcppExport SEXP _clusterab_cpp_residual_scores(SEXP colsSEXP, SEXP interceptSEXP, SEXP ySEXP, SEXP wSEXP, SEXP codesSEXP, SEXP GSEXP, SEXP shiftSEXP, SEXP scaleSEXP, SEXP yshiftSEXP, SEXP yscaleSEXP, SEXP wscaleSEXP, SEXP betaSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< bool >::type intercept(interceptSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< int >::type G(GSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type scale(scaleSEXP);
+    Rcpp::traits::input_parameter< double >::type yshift(yshiftSEXP);
+    Rcpp::traits::input_parameter< double >::type yscale(yscaleSEXP);
+    Rcpp::traits::input_parameter< double >::type wscale(wscaleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_residual_scores(cols, intercept, y, w, codes, G, shift, scale, yshift, yscale, wscale, beta, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_global_moments
+Rcpp::List cpp_global_moments(Rcpp::List cols, Rcpp::NumericVector y, Rcpp::Nullable<Rcpp::NumericVector> w, Rcpp::IntegerVector codes, Rcpp::NumericVector shift, int threads, Rcpp::Nullable<Rcpp::NumericVector> scale, double wscale);
+RcppExport SEXP _clusterab_cpp_global_moments(SEXP colsSEXP, SEXP ySEXP, SEXP wSEXP, SEXP codesSEXP, SEXP shiftSEXP, SEXP threadsSEXP, SEXP scaleSEXP, SEXP wscaleSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type scale(scaleSEXP);
+    Rcpp::traits::input_parameter< double >::type wscale(wscaleSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_global_moments(cols, y, w, codes, shift, threads, scale, wscale));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_did_boot_clusters
 Rcpp::NumericVector cpp_did_boot_clusters(Rcpp::NumericMatrix moments, Rcpp::IntegerVector design, Rcpp::NumericVector shift, int y_index, double tol, Rcpp::IntegerVector seed, double begin, double end, int threads);
 RcppExport SEXP _clusterab_cpp_did_boot_clusters(SEXP momentsSEXP, SEXP designSEXP, SEXP shiftSEXP, SEXP y_indexSEXP, SEXP tolSEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP threadsSEXP) {
@@ -512,6 +553,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 3},
     {"_clusterab_cpp_cluster_moments", (DL_FUNC) &_clusterab_cpp_cluster_moments, 10},
     {"_clusterab_cpp_cluster_scores", (DL_FUNC) &_clusterab_cpp_cluster_scores, 8},
+    {"_clusterab_cpp_residual_scores", (DL_FUNC) &_clusterab_cpp_residual_scores, 13},
+    {"_clusterab_cpp_global_moments", (DL_FUNC) &_clusterab_cpp_global_moments, 8},
     {"_clusterab_cpp_did_boot_clusters", (DL_FUNC) &_clusterab_cpp_did_boot_clusters, 9},
     {"_clusterab_cpp_did_boot_cells", (DL_FUNC) &_clusterab_cpp_did_boot_cells, 6},
     {"_clusterab_cpp_did_boot_rows", (DL_FUNC) &_clusterab_cpp_did_boot_rows, 9},

@@ -31,10 +31,13 @@ inline Eigen::MatrixXd unpack_block(const double* packed,
 
 // Calls visit(i, g, t) for every row i of cluster g; t is the partition, so a
 // visitor may keep scratch space per partition.
-// Rows are visited in chunks; between chunks the main thread checks for a
-// user interrupt. Within a chunk, partition t owns the clusters with codes in
-// [G t / T, G (t + 1) / T) and visits their rows in row order, so every
-// cluster's sums are accumulated in the same order whatever the thread count.
+// Rows are visited in chunks of a few MB, which the threads scan nearly
+// together, so that they read it from memory about once (the rest from the
+// shared cache); between chunks the main thread checks for a user interrupt
+// (one parallel call per chunk: waking the threads costs). Within a chunk,
+// partition t owns the clusters with codes in [G t / T, G (t + 1) / T) and
+// visits their rows in row order, so every cluster's sums are accumulated in
+// the same order whatever the thread count.
 template <class RowVisitor>
 struct ClusterPartitionWorker : public RcppParallel::Worker {
   RowVisitor& visit;
@@ -52,9 +55,14 @@ struct ClusterPartitionWorker : public RcppParallel::Worker {
       const int lo = static_cast<int>((static_cast<long long>(G) * t) / partitions);
       const int hi = static_cast<int>((static_cast<long long>(G) * (t + 1)) / partitions);
       if (lo == hi) continue;
+      if (partitions == 1) {
+        for (std::size_t i = row_begin; i < row_end; ++i) visit(i, codes[i], t);
+        continue;
+      }
+      const unsigned span = static_cast<unsigned>(hi - lo);
       for (std::size_t i = row_begin; i < row_end; ++i) {
         const int g = codes[i];
-        if (g >= lo && g < hi) visit(i, g, t);
+        if (static_cast<unsigned>(g - lo) < span) visit(i, g, t);
       }
     }
   }
@@ -63,17 +71,114 @@ struct ClusterPartitionWorker : public RcppParallel::Worker {
 template <class RowVisitor>
 void for_rows_by_cluster(RowVisitor& visit, const int* codes, std::size_t n,
                          int G, int threads) {
-  const std::size_t chunk = 1u << 20;
-  const int partitions = threads < 1 ? 1 : threads;
+  const std::size_t chunk = 1u << 18;
+  int partitions = threads < 1 ? 1 : threads;
+  if (partitions > G) partitions = G < 1 ? 1 : G;
   ClusterPartitionWorker<RowVisitor> worker(visit, codes, G, partitions);
   for (std::size_t start = 0; start < n; start += chunk) {
     worker.row_begin = start;
     worker.row_end = start + chunk < n ? start + chunk : n;
-    if (partitions == 1) {
-      worker(0, 1);
-    } else {
-      RcppParallel::parallelFor(0, partitions, worker, 1, partitions);
+    if (partitions == 1) worker(0, 1);
+    else RcppParallel::parallelFor(0, partitions, worker, 1, partitions);
+    Rcpp::checkUserInterrupt();
+  }
+}
+
+// Sums per cluster (G x width doubles at `out`, zeroed by the caller) to
+// which visit.rows(idx, m, acc) adds the contributions of the m rows idx[0..m)
+// (increasing) at acc + g * width, and visit.range(lo, hi, acc) those of rows
+// lo..hi-1. With up to 2^18 sums (G = 1e4 clusters of 11 scores) the rows are
+// split into blocks of a size fixed by G and width, each block
+// summed into its own buffer in parallel and the buffers added to `out` in
+// block order; otherwise each thread owns a range of cluster codes and, in
+// cache-sized sub-chunks that all threads scan together, collects its rows
+// and adds them, in row order. Either way (which depends on G and width
+// only) every sum is formed in the same order for any thread count.
+template <class Visitor>
+struct ClusterSumWorker : public RcppParallel::Worker {
+  Visitor& visit;
+  const int* codes;
+  std::size_t n, block, first, width;
+  int G, partitions;
+  bool blocked;
+  std::vector<std::vector<double> >& buffers;
+  double* out;
+  std::size_t row_begin, row_end;
+
+  ClusterSumWorker(Visitor& visit_, const int* codes_, std::size_t n_,
+                   std::size_t block_, std::size_t width_, int G_, int partitions_,
+                   bool blocked_, std::vector<std::vector<double> >& buffers_,
+                   double* out_)
+      : visit(visit_), codes(codes_), n(n_), block(block_), first(0),
+        width(width_), G(G_), partitions(partitions_), blocked(blocked_),
+        buffers(buffers_), out(out_), row_begin(0), row_end(0) {}
+
+  void operator()(std::size_t begin, std::size_t end) {
+    std::vector<std::size_t> idx;
+    for (std::size_t b = begin; b < end; ++b) {
+      if (blocked) {
+        std::vector<double>& acc = buffers[b - first];
+        std::fill(acc.begin(), acc.end(), 0.0);
+        const std::size_t lo = b * block, hi = lo + block < n ? lo + block : n;
+        visit.range(lo, hi, acc.data());
+      } else {
+        const int lo = static_cast<int>((static_cast<long long>(G) * b) / partitions);
+        const int hi = static_cast<int>((static_cast<long long>(G) * (b + 1)) / partitions);
+        if (lo == hi) continue;
+        const unsigned span = static_cast<unsigned>(hi - lo);
+        for (std::size_t s = row_begin; s < row_end; s += block) {
+          const std::size_t stop = s + block < row_end ? s + block : row_end;
+          idx.clear();
+          for (std::size_t i = s; i < stop; ++i)
+            if (static_cast<unsigned>(codes[i] - lo) < span) idx.push_back(i);
+          visit.rows(idx.data(), idx.size(), out);
+        }
+      }
     }
+  }
+};
+
+template <class Visitor>
+void for_rows_cluster_sums(Visitor& visit, const int* codes, std::size_t n, int G,
+                           std::size_t width, double* out, int threads) {
+  // blocks of at least 4 G width rows (so that adding a block's buffer costs
+  // little beside its rows), in rounds of 4 buffers (at most 8 MB)
+  const std::size_t size_g = static_cast<std::size_t>(G) * width;
+  const bool blocked = size_g <= (1u << 18);
+  const std::size_t round = 4;
+  std::size_t block = 1u << 14;
+  while (block < 4 * size_g) block <<= 1;
+  int partitions = threads < 1 ? 1 : threads;
+  if (partitions > G) partitions = G < 1 ? 1 : G;
+  const std::size_t size = blocked ? static_cast<std::size_t>(G) * width : 0;
+  std::vector<std::vector<double> > buffers(blocked ? round : 0, std::vector<double>(size));
+  ClusterSumWorker<Visitor> worker(visit, codes, n, block, width, G, partitions,
+                                   blocked, buffers, out);
+  if (blocked) {
+    const std::size_t blocks = (n + block - 1) / block;
+    for (std::size_t first = 0; first < blocks; first += round) {
+      const std::size_t last = first + round < blocks ? first + round : blocks;
+      worker.first = first;
+      if (threads <= 1) worker(first, last);
+      else RcppParallel::parallelFor(first, last, worker, 1, threads);
+      for (std::size_t b = first; b < last; ++b) {
+        const double* a = buffers[b - first].data();
+        for (std::size_t k = 0; k < size; ++k) out[k] += a[k];
+      }
+      Rcpp::checkUserInterrupt();
+    }
+    return;
+  }
+  // one parallel call per chunk (a few MB of rows, which the threads read
+  // nearly together, so from the shared cache), each thread collecting its
+  // rows block by block
+  worker.block = 1u << 13;
+  const std::size_t chunk = 1u << 18;
+  for (std::size_t start = 0; start < n; start += chunk) {
+    worker.row_begin = start;
+    worker.row_end = start + chunk < n ? start + chunk : n;
+    if (partitions == 1) worker(0, 1);
+    else RcppParallel::parallelFor(0, partitions, worker, 1, partitions);
     Rcpp::checkUserInterrupt();
   }
 }

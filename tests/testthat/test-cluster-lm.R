@@ -351,3 +351,42 @@ test_that("a constant outcome (zero standard errors, t = 0/0) gets a classed war
   d <- sim_clustered(G = 30, seed = 69)
   expect_no_warning(cluster_lm(y ~ x1 + treat, data = d, cluster = "g"))
 })
+
+## The compress plan (issue 11): a scores-plan fit keeps only the global
+## cross-products; print, summary, tidy, glance, confint and predict give what
+## a moments-plan fit gives, and consumers that need M_g recompute them from
+## the call's data (fit_moments()).
+test_that("a scores-plan fit prints, summarises and predicts as a moments-plan fit", { quiet_few({
+  d <- sim_clustered(G = 35, seed = 91)
+  fit_with <- function(plan) {
+    old <- options(clusterab.compress_plan = plan)
+    on.exit(options(old))
+    cluster_lm(y ~ treat + x1 + f, data = d, cluster = ~ g, weights = ~ w)
+  }
+  a <- fit_with("moments")
+  b <- fit_with("scores")
+  expect_null(b$stats)
+  expect_false(is.null(b$global_stats))
+  expect_identical(ncol(b$global_stats$moments[["1"]]), 1L)
+  expect_equal(summary(b)$coefficients[, ], summary(a)$coefficients[, ], tolerance = 1e-12)
+  expect_equal(tidy(b), tidy(a), tolerance = 1e-12)
+  expect_equal(glance(b), glance(a), tolerance = 1e-12)
+  expect_equal(confint(b), confint(a), tolerance = 1e-12)
+  expect_equal(predict(b, d[1:5, ], interval = "confidence"),
+               predict(a, d[1:5, ], interval = "confidence"), tolerance = 1e-12)
+  expect_output(print(b), "HC1 cluster-robust standard errors")
+  ## another covariance type from the data of the call, then the fit's own
+  expect_vcov_equal(vcov_cluster(b, type = "CR2"), vcov_cluster(a, type = "CR2"), 1e-12)
+  expect_vcov_equal(vcov_cluster(b, type = "CR0"), vcov_cluster(a, type = "CR0"), 1e-12)
+  expect_identical(vcov_cluster(b), vcov(b))
+  st <- clusterab:::fit_moments(b, all_powers = TRUE)
+  expect_identical(names(st$moments), c("0", "1", "2"))
+  expect_identical(length(st$n), 35L)
+}) })
+
+test_that("fit_moments() of a fit from cluster_stats() returns those statistics", { quiet_few({
+  d <- sim_clustered(G = 20, seed = 92)
+  st <- cluster_stats(d, y ~ x1 + x2, cluster = "g")
+  fit <- cluster_lm(st)
+  expect_identical(clusterab:::fit_moments(fit), st)
+}) })

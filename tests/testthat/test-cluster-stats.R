@@ -131,3 +131,124 @@ test_that("more than one clustering variable is refused naming `cluster`", {
   expect_error(cluster_stats(d, y ~ x1, cluster = c("g", "h")), "`cluster` must name one",
                class = "clusterab_error")
 })
+
+## The compress plan (R/cluster_lm.R compress_plan()): HC0/HC1/CR0/CR1/CR1S/
+## CR1p fits either accumulate M_g ("moments") or only the global
+## cross-products and per-cluster scores from a second pass ("scores"). The
+## option clusterab.compress_plan forces one.
+with_plan <- function(plan, code) {
+  old <- options(clusterab.compress_plan = plan)
+  on.exit(options(old))
+  code
+}
+
+plan_fits <- function(formula, data, ..., threads = 1L) {
+  lapply(c(moments = "moments", scores = "scores"), function(p) {
+    with_plan(p, quiet_few(cluster_lm(formula, data, ..., threads = threads)))
+  })
+}
+
+expect_plans_equal <- function(fits, tolerance = 1e-12) {
+  expect_rel_equal(coef(fits$scores), coef(fits$moments), tolerance)
+  expect_vcov_equal(fits$scores$vcov, fits$moments$vcov, tolerance)
+  expect_equal(fits$scores$sigma, fits$moments$sigma, tolerance = tolerance)
+  expect_equal(fits$scores$r.squared, fits$moments$r.squared, tolerance = tolerance)
+  expect_identical(fits$scores$G, fits$moments$G)
+}
+
+test_that("the scores plan gives the moments plan's fit for every type it serves", {
+  d <- sim_clustered(G = 40, seed = 71)
+  for (type in c("HC0", "HC1", "CR0", "CR1", "CR1S", "CR1p")) {
+    fits <- plan_fits(y ~ treat + x1 + x2 + year + f, d, cluster = ~ g, type = type)
+    expect_null(fits$scores$stats)
+    expect_false(is.null(fits$moments$stats))
+    expect_plans_equal(fits)
+    w <- plan_fits(y ~ treat + x1 + x2 + year, d, cluster = ~ g, weights = ~ w, type = type)
+    expect_plans_equal(w)
+  }
+})
+
+test_that("the plans agree for one row per cluster, few large clusters and aliased columns", {
+  d <- sim_clustered(G = 60, seed = 72)
+  d$id <- seq_len(nrow(d))
+  expect_plans_equal(plan_fits(y ~ x1 + x2, d, cluster = ~ id))
+  d$two <- d$g %% 2
+  expect_plans_equal(plan_fits(y ~ x1 + x2, d, cluster = ~ two, type = "CR1"))
+  d$x3 <- d$x1 + 2 * d$x2
+  fits <- plan_fits(y ~ x1 + x2 + x3 + treat, d, cluster = ~ g)
+  expect_identical(fits$scores$aliased, fits$moments$aliased)
+  expect_plans_equal(fits)
+  ## no intercept
+  expect_plans_equal(plan_fits(y ~ 0 + x1 + x2, d, cluster = ~ g))
+})
+
+test_that("the plans agree on the internally scaled path (huge and tiny magnitudes)", {
+  d <- sim_clustered(G = 30, seed = 73)
+  huge <- transform(d, x1 = x1 * 1e155, y = y * 1e150)
+  expect_plans_equal(plan_fits(y ~ x1 + x2 + year, huge, cluster = ~ g), 1e-11)
+  tiny <- transform(d, x2 = x2 * 1e-30)
+  expect_plans_equal(plan_fits(y ~ x1 + x2 + year, tiny, cluster = ~ g), 1e-11)
+  heavy <- transform(d, w = w * 1e200)
+  expect_plans_equal(plan_fits(y ~ x1 + x2 + year, heavy, cluster = ~ g, weights = ~ w), 1e-11)
+})
+
+test_that("consumers of a scores-plan fit equal those of a moments-plan fit", {
+  need("sandwich")
+  d <- sim_clustered(G = 30, seed = 74)
+  ## called directly: fit_moments() evaluates the call's arguments again
+  fits <- list(
+    moments = with_plan("moments", quiet_few(cluster_lm(y ~ treat + x1 + x2, d, cluster = ~ g,
+                                                        weights = ~ w))),
+    scores = with_plan("scores", quiet_few(cluster_lm(y ~ treat + x1 + x2, d, cluster = ~ g,
+                                                      weights = ~ w))))
+  expect_null(fits$scores$stats)
+  for (type in c("CR2", "HC2", "CR3", "CR1")) {
+    expect_vcov_equal(quiet_few(vcov_cluster(fits$scores, type = type)),
+                      quiet_few(vcov_cluster(fits$moments, type = type)), 1e-12)
+  }
+  expect_vcov_equal(quiet_few(vcov_cluster(fits$scores, cluster = ~ h)),
+                    quiet_few(vcov_cluster(fits$moments, cluster = ~ h)), 1e-12)
+  a <- quiet_few(coef_test(fits$scores, type = "CR2"))
+  b <- quiet_few(coef_test(fits$moments, type = "CR2"))
+  expect_equal(unclass(a)[, ], unclass(b)[, ], tolerance = 1e-10)
+  set.seed(5)
+  wa <- quiet_few(wild_boot(fits$scores, "treat", B = 199, conf.int = FALSE))
+  set.seed(5)
+  wb <- quiet_few(wild_boot(fits$moments, "treat", B = 199, conf.int = FALSE))
+  expect_equal(wa$p.value, wb$p.value, tolerance = 1e-12)
+  expect_equal(wa$statistic, wb$statistic, tolerance = 1e-10)
+  da <- cluster_diagnostics(fits$scores)
+  db <- cluster_diagnostics(fits$moments)
+  expect_equal(da$clusters, db$clusters, tolerance = 1e-10)
+  ## fit_moments() returns the statistics cluster_stats() gives
+  st <- clusterab:::fit_moments(fits$scores)
+  ref <- cluster_stats(d, y ~ treat + x1 + x2, cluster = "g", weights = "w", threads = 1)
+  expect_equal(st$moments, ref$moments, tolerance = 1e-12)
+  expect_identical(st$n, ref$n)
+})
+
+test_that("the single-cluster note is given under the scores plan too", {
+  d <- sim_clustered(G = 40, seed = 75)
+  d$only <- ifelse(d$g == 3, d$x1, 0)     # nonzero in one cluster only
+  for (plan in c("moments", "scores")) {
+    with_plan(plan, {
+      expect_warning(cluster_lm(y ~ x1 + only, d, cluster = ~ g, type = "CR1"),
+                     "cannot be estimated without cluster 3", class = "clusterab_single_cluster")
+    })
+  }
+  ## and a fit whose halves both see every direction holds no M_g
+  d2 <- sim_clustered(G = 200, seed = 76)
+  fit <- with_plan("scores", cluster_lm(y ~ x1 + x2 + treat, d2, cluster = ~ g))
+  expect_null(fit$stats)
+  notes <- clusterab:::cluster_lm_notes(fit)
+  expect_length(notes, 0L)
+})
+
+test_that("the plan is chosen by size; types with leverages always take the moments", {
+  plan <- clusterab:::compress_plan
+  expect_identical(plan("HC1", 1e3, 10, 5), "moments")
+  expect_identical(plan("HC1", 1e6, 1e4, 12), "scores")
+  expect_identical(plan("CR2", 1e6, 1e4, 12), "moments")
+  expect_identical(with_plan("scores", plan("CR3", 10, 2, 3)), "moments")
+  expect_identical(with_plan("scores", plan("CR1", 10, 2, 3)), "scores")
+})
