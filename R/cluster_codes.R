@@ -46,7 +46,9 @@ cluster_codes <- function(x, what = "cluster") {
 ## The clustering terms of a (multiway) cluster data frame, as sandwich's
 ## meatCL builds them: every non-empty intersection of the variables, with
 ## sign (-1)^(size + 1); with multi0 the full intersection is replaced by one
-## cluster per observation.
+## cluster per observation. The codes of an intersection are built from the
+## variables' codes (intersection_codes()), each intersection from the one
+## of its first variables, so a three-way term reuses a two-way one.
 cluster_terms <- function(cluster, multi0 = FALSE, what = "cluster") {
   one <- lapply(seq_along(cluster), function(j) {
     cluster_codes(cluster[[j]], if (length(cluster) > 1L) sprintf("%s` variable `%s", what, names(cluster)[j]) else what)
@@ -55,6 +57,8 @@ cluster_terms <- function(cluster, multi0 = FALSE, what = "cluster") {
   if (k == 1L) return(list(c(one[[1L]], list(sign = 1L, multi0 = FALSE))))
   sets <- unlist(lapply(seq_len(k), function(i) utils::combn(k, i, simplify = FALSE)),
                  recursive = FALSE)
+  built <- list()  # codes of the intersections so far, by their variables
+  key <- function(set) paste(set, collapse = " ")
   lapply(seq_along(sets), function(s) {
     set <- sets[[s]]
     sign <- if (length(set) %% 2L == 1L) 1L else -1L
@@ -63,11 +67,19 @@ cluster_terms <- function(cluster, multi0 = FALSE, what = "cluster") {
       return(list(codes = seq_len(n) - 1L, G = n, first = seq_len(n),
                   sign = sign, multi0 = TRUE))
     }
-    term <- one[[set[1L]]]
-    for (j in set[-1L]) {
-      combined <- as.double(term$codes) * one[[j]]$G + one[[j]]$codes
-      term <- cluster_codes(combined)
+    term <- if (length(set) == 1L) one[[set]] else {
+      head <- set[-length(set)]
+      prior <- if (length(head) == 1L) one[[head]] else built[[key(head)]]
+      intersection_codes(prior, one[[set[length(set)]]])
     }
+    if (length(set) > 1L) built[[key(set)]] <<- term
     c(term, list(sign = sign, multi0 = FALSE))
   })
+}
+
+## Codes of the intersection of two clusterings (lists with codes and G), in
+## order of first appearance, from the pairs of codes (src/cluster_codes.cpp).
+intersection_codes <- function(a, b) {
+  res <- cpp_intersection_codes(a$codes, a$G, b$codes, b$G)
+  list(codes = res$codes, G = length(res$first), first = res$first)
 }

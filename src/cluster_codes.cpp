@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <unordered_map>
 #include <vector>
 
@@ -63,7 +66,97 @@ bool all_whole_numbers(const double* x, std::size_t n, double* lo, double* hi) {
   return true;
 }
 
+// Codes of the intersection of two clusterings given by their codes a (0..Ga-1)
+// and b (0..Gb-1): the pair (a, b) as one integer key a * Gb + b, numbered in
+// order of first appearance (as cpp_cluster_codes numbers any ids). A dense
+// table of all Ga * Gb keys when that is small next to n; else an open-
+// addressing hash of the integer keys (no strings, no pairs). Both tables come
+// from calloc: zero means unseen, so untouched pages cost nothing.
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+void intersect_dense(const int* a, const int* b, std::size_t n, std::uint64_t Gb,
+                     std::uint64_t keys, int* code, std::vector<int>& first) {
+  std::unique_ptr<int[], FreeDeleter> table(
+      static_cast<int*>(std::calloc(static_cast<std::size_t>(keys), sizeof(int))));
+  if (!table) throw std::bad_alloc();
+  for (std::size_t i = 0; i < n; ++i) {
+    int& slot = table[static_cast<std::size_t>(a[i] * Gb + b[i])];  // code + 1
+    if (slot == 0) {
+      first.push_back(static_cast<int>(i) + 1);
+      slot = static_cast<int>(first.size());
+    }
+    code[i] = slot - 1;
+  }
+}
+
+template <class Key>
+void intersect_hashed(const int* a, const int* b, std::size_t n, std::uint64_t Gb,
+                      int* code, std::vector<int>& first) {
+  struct Slot {
+    Key key;  // key + 1; 0 = empty
+    int code;
+  };
+  int bits = 4;
+  while ((std::size_t(1) << bits) < 2 * n) ++bits;  // load factor <= 1/2
+  const std::size_t mask = (std::size_t(1) << bits) - 1;
+  std::unique_ptr<Slot[], FreeDeleter> table(
+      static_cast<Slot*>(std::calloc(mask + 1, sizeof(Slot))));
+  if (!table) throw std::bad_alloc();
+  for (std::size_t i = 0; i < n; ++i) {
+    const Key k = static_cast<Key>(static_cast<std::uint64_t>(a[i]) * Gb +
+                                   static_cast<std::uint64_t>(b[i]) + 1u);
+    std::size_t h = static_cast<std::size_t>(
+        (static_cast<std::uint64_t>(k) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+    for (;;) {
+      Slot& s = table[h];
+      if (s.key == k) {
+        code[i] = s.code;
+        break;
+      }
+      if (s.key == 0) {
+        s.key = k;
+        s.code = static_cast<int>(first.size());
+        first.push_back(static_cast<int>(i) + 1);
+        code[i] = s.code;
+        break;
+      }
+      h = (h + 1) & mask;
+    }
+  }
+}
+
 }  // namespace
+
+// Codes (0-based, in order of first appearance) and first rows (1-based) of
+// the intersection of two clusterings given by their codes. `dense_limit`
+// (for the tests) overrides the size up to which a dense table is used.
+// [[Rcpp::export]]
+Rcpp::List cpp_intersection_codes(Rcpp::IntegerVector a, int Ga, Rcpp::IntegerVector b,
+                                  int Gb, double dense_limit = -1) {
+  const std::size_t n = static_cast<std::size_t>(a.size());
+  if (static_cast<std::size_t>(b.size()) != n) Rcpp::stop("internal error: codes of different lengths");
+  if (n >= (std::size_t(1) << 31)) Rcpp::stop("internal error: too many rows");
+  for (std::size_t i = 0; i < n; ++i)
+    if (a[i] < 0 || a[i] >= Ga || b[i] < 0 || b[i] >= Gb)
+      Rcpp::stop("internal error: cluster code out of range");
+  const std::uint64_t keys = static_cast<std::uint64_t>(Ga) * static_cast<std::uint64_t>(Gb);
+  const double limit = dense_limit >= 0 ? dense_limit : 4.0 * static_cast<double>(n) + 4096.0;
+  Rcpp::IntegerVector code(n);
+  std::vector<int> first;
+  first.reserve(n);
+  const std::uint64_t gb = static_cast<std::uint64_t>(Gb);
+  if (static_cast<double>(keys) <= limit) {
+    intersect_dense(a.begin(), b.begin(), n, gb, keys, code.begin(), first);
+  } else if (keys < (std::uint64_t(1) << 32)) {
+    intersect_hashed<std::uint32_t>(a.begin(), b.begin(), n, gb, code.begin(), first);
+  } else {
+    intersect_hashed<std::uint64_t>(a.begin(), b.begin(), n, gb, code.begin(), first);
+  }
+  return Rcpp::List::create(Rcpp::Named("codes") = code,
+                            Rcpp::Named("first") = Rcpp::IntegerVector(first.begin(), first.end()));
+}
 
 // Integer codes (0-based) of cluster ids; `first` gives the 1-based row of
 // each cluster's first appearance, so the R layer can recover the labels.

@@ -133,6 +133,18 @@ struct MomentVisitor {
   }
 };
 
+// Row positions of a group: from a list, or a range of consecutive rows.
+struct RowList {
+  const std::size_t* p;
+  RowList from(std::size_t k) const { return RowList{p + k}; }
+  std::size_t operator()(std::size_t k) const { return p[k]; }
+};
+struct RowRange {
+  std::size_t first;
+  RowRange from(std::size_t k) const { return RowRange{first + k}; }
+  std::size_t operator()(std::size_t k) const { return first + k; }
+};
+
 // Accumulates sum_i z_i r_i per cluster, z_i = ([1,] c (x_i - shift)).
 struct ScoreVisitor {
   const std::vector<const double*>& x;
@@ -153,6 +165,11 @@ struct ScoreVisitor {
       for (std::size_t j = 0; j < x.size(); ++j) s[c++] += (x[j][i] - shift[j]) * scale[j] * ri;
     }
   }
+  void range(std::size_t lo, std::size_t hi, double* out) {
+    std::vector<std::size_t> idx(hi - lo);
+    for (std::size_t i = lo; i < hi; ++i) idx[i - lo] = i;
+    rows(idx.data(), idx.size(), out);
+  }
 };
 
 // The scores of the scores plan, sum_i v_i z_i e_i per cluster, with the
@@ -172,34 +189,44 @@ struct ResidualScoreVisitor {
   const int* codes;
   std::size_t p;
 
-  void rows(const std::size_t* idx, std::size_t m, double* out) {
+  template <class Index>
+  void rows_at(Index id, std::size_t m, double* out) {
     const std::size_t group = 256;
     double e[group];
     std::size_t off[group];
     const std::size_t mx = x.size(), c0 = intercept ? 1 : 0;
+    std::vector<double> zbuf(mx * group);   // z of the group, column by column
     for (std::size_t start = 0; start < m; start += group) {
       const std::size_t len = start + group < m ? group : m - start;
-      const std::size_t* id = idx + start;
+      const Index at = id.from(start);
       const double b0 = intercept ? beta[0] : 0.0;
       for (std::size_t k = 0; k < len; ++k) {
-        e[k] = (y[id[k]] - yshift) * yscale - b0;
-        off[k] = static_cast<std::size_t>(codes[id[k]]) * p;
+        e[k] = (y[at(k)] - yshift) * yscale - b0;
+        off[k] = static_cast<std::size_t>(codes[at(k)]) * p;
       }
       for (std::size_t j = 0; j < mx; ++j) {
         const double* col = x[j];
         const double sh = shift[j], sc = scale[j], bj = beta[c0 + j];
-        for (std::size_t k = 0; k < len; ++k) e[k] -= bj * ((col[id[k]] - sh) * sc);
+        double* z = zbuf.data() + j * group;
+        for (std::size_t k = 0; k < len; ++k) {
+          z[k] = (col[at(k)] - sh) * sc;
+          e[k] -= bj * z[k];
+        }
       }
-      if (w) for (std::size_t k = 0; k < len; ++k) e[k] *= w[id[k]] * wscale;
-      if (intercept) for (std::size_t k = 0; k < len; ++k) out[off[k]] += e[k];
-      for (std::size_t j = 0; j < mx; ++j) {
-        const double* col = x[j];
-        const double sh = shift[j], sc = scale[j];
-        double* o = out + c0 + j;
-        for (std::size_t k = 0; k < len; ++k) o[off[k]] += ((col[id[k]] - sh) * sc) * e[k];
+      if (w) for (std::size_t k = 0; k < len; ++k) e[k] *= w[at(k)] * wscale;
+      // row by row: a cluster's p sums share a cache line or two
+      const double* z = zbuf.data();
+      for (std::size_t k = 0; k < len; ++k) {
+        double* s = out + off[k];
+        const double ek = e[k];
+        if (intercept) s[0] += ek;
+        double* sx = s + c0;
+        for (std::size_t j = 0; j < mx; ++j) sx[j] += z[j * group + k] * ek;
       }
     }
   }
+  void rows(const std::size_t* idx, std::size_t m, double* out) { rows_at(RowList{idx}, m, out); }
+  void range(std::size_t lo, std::size_t hi, double* out) { rows_at(RowRange{lo}, hi - lo, out); }
 };
 
 // sum_k a_k b_k with eight independent partial sums (lanes) added in a fixed

@@ -31,9 +31,10 @@ inline Eigen::MatrixXd unpack_block(const double* packed,
 
 // Calls visit(i, g, t) for every row i of cluster g; t is the partition, so a
 // visitor may keep scratch space per partition.
-// Rows are visited in sub-chunks small enough to stay in cache, so that the
-// threads, which all scan the same sub-chunk, read it from memory once; between
-// chunks the main thread checks for a user interrupt. Within a sub-chunk,
+// Rows are visited in chunks of a few MB, which the threads scan nearly
+// together, so that they read it from memory about once (the rest from the
+// shared cache); between chunks the main thread checks for a user interrupt
+// (one parallel call per chunk: waking the threads costs). Within a chunk,
 // partition t owns the clusters with codes in [G t / T, G (t + 1) / T) and
 // visits their rows in row order, so every cluster's sums are accumulated in
 // the same order whatever the thread count.
@@ -70,31 +71,24 @@ struct ClusterPartitionWorker : public RcppParallel::Worker {
 template <class RowVisitor>
 void for_rows_by_cluster(RowVisitor& visit, const int* codes, std::size_t n,
                          int G, int threads) {
-  const std::size_t chunk = 1u << 20, sub = 1u << 14;
+  const std::size_t chunk = 1u << 18;
   int partitions = threads < 1 ? 1 : threads;
   if (partitions > G) partitions = G < 1 ? 1 : G;
   ClusterPartitionWorker<RowVisitor> worker(visit, codes, G, partitions);
   for (std::size_t start = 0; start < n; start += chunk) {
-    const std::size_t stop = start + chunk < n ? start + chunk : n;
-    if (partitions == 1) {
-      worker.row_begin = start;
-      worker.row_end = stop;
-      worker(0, 1);
-    } else {
-      for (std::size_t s = start; s < stop; s += sub) {
-        worker.row_begin = s;
-        worker.row_end = s + sub < stop ? s + sub : stop;
-        RcppParallel::parallelFor(0, partitions, worker, 1, partitions);
-      }
-    }
+    worker.row_begin = start;
+    worker.row_end = start + chunk < n ? start + chunk : n;
+    if (partitions == 1) worker(0, 1);
+    else RcppParallel::parallelFor(0, partitions, worker, 1, partitions);
     Rcpp::checkUserInterrupt();
   }
 }
 
 // Sums per cluster (G x width doubles at `out`, zeroed by the caller) to
 // which visit.rows(idx, m, acc) adds the contributions of the m rows idx[0..m)
-// (increasing) at acc + g * width. With few clusters (G * width at most half a
-// block's rows) the rows are split into blocks of a fixed size, each block
+// (increasing) at acc + g * width, and visit.range(lo, hi, acc) those of rows
+// lo..hi-1. With up to 2^18 sums (G = 1e4 clusters of 11 scores) the rows are
+// split into blocks of a size fixed by G and width, each block
 // summed into its own buffer in parallel and the buffers added to `out` in
 // block order; otherwise each thread owns a range of cluster codes and, in
 // cache-sized sub-chunks that all threads scan together, collects its rows
@@ -126,18 +120,19 @@ struct ClusterSumWorker : public RcppParallel::Worker {
         std::vector<double>& acc = buffers[b - first];
         std::fill(acc.begin(), acc.end(), 0.0);
         const std::size_t lo = b * block, hi = lo + block < n ? lo + block : n;
-        idx.resize(hi - lo);
-        for (std::size_t i = lo; i < hi; ++i) idx[i - lo] = i;
-        visit.rows(idx.data(), idx.size(), acc.data());
+        visit.range(lo, hi, acc.data());
       } else {
         const int lo = static_cast<int>((static_cast<long long>(G) * b) / partitions);
         const int hi = static_cast<int>((static_cast<long long>(G) * (b + 1)) / partitions);
         if (lo == hi) continue;
         const unsigned span = static_cast<unsigned>(hi - lo);
-        idx.clear();
-        for (std::size_t i = row_begin; i < row_end; ++i)
-          if (static_cast<unsigned>(codes[i] - lo) < span) idx.push_back(i);
-        visit.rows(idx.data(), idx.size(), out);
+        for (std::size_t s = row_begin; s < row_end; s += block) {
+          const std::size_t stop = s + block < row_end ? s + block : row_end;
+          idx.clear();
+          for (std::size_t i = s; i < stop; ++i)
+            if (static_cast<unsigned>(codes[i] - lo) < span) idx.push_back(i);
+          visit.rows(idx.data(), idx.size(), out);
+        }
       }
     }
   }
@@ -146,8 +141,13 @@ struct ClusterSumWorker : public RcppParallel::Worker {
 template <class Visitor>
 void for_rows_cluster_sums(Visitor& visit, const int* codes, std::size_t n, int G,
                            std::size_t width, double* out, int threads) {
-  const std::size_t block = 1u << 14, round = 16;
-  const bool blocked = static_cast<std::size_t>(G) * width <= block / 2;
+  // blocks of at least 4 G width rows (so that adding a block's buffer costs
+  // little beside its rows), in rounds of 4 buffers (at most 8 MB)
+  const std::size_t size_g = static_cast<std::size_t>(G) * width;
+  const bool blocked = size_g <= (1u << 18);
+  const std::size_t round = 4;
+  std::size_t block = 1u << 14;
+  while (block < 4 * size_g) block <<= 1;
   int partitions = threads < 1 ? 1 : threads;
   if (partitions > G) partitions = G < 1 ? 1 : G;
   const std::size_t size = blocked ? static_cast<std::size_t>(G) * width : 0;
@@ -169,15 +169,16 @@ void for_rows_cluster_sums(Visitor& visit, const int* codes, std::size_t n, int 
     }
     return;
   }
-  const std::size_t chunk = 1u << 20, sub = 1u << 13;
+  // one parallel call per chunk (a few MB of rows, which the threads read
+  // nearly together, so from the shared cache), each thread collecting its
+  // rows block by block
+  worker.block = 1u << 13;
+  const std::size_t chunk = 1u << 18;
   for (std::size_t start = 0; start < n; start += chunk) {
-    const std::size_t stop = start + chunk < n ? start + chunk : n;
-    for (std::size_t s = start; s < stop; s += sub) {
-      worker.row_begin = s;
-      worker.row_end = s + sub < stop ? s + sub : stop;
-      if (partitions == 1) worker(0, 1);
-      else RcppParallel::parallelFor(0, partitions, worker, 1, partitions);
-    }
+    worker.row_begin = start;
+    worker.row_end = start + chunk < n ? start + chunk : n;
+    if (partitions == 1) worker(0, 1);
+    else RcppParallel::parallelFor(0, partitions, worker, 1, partitions);
     Rcpp::checkUserInterrupt();
   }
 }

@@ -84,9 +84,27 @@ test_that("the C++ passes are bit-identical across thread counts, with one clust
       clusterab:::cpp_cluster_moments(cols, y, w, codes, G, c(0, 0, 0), 0:2, th))
     one <- run(1L)
     expect_identical(run(2L), one)
-    expect_identical(run(3L), one)
+    expect_identical(run(clusterab:::resolve_threads(3)), one)  # capped at the cores, as every R entry point does
     ## the global sums equal the per-cluster ones summed
     expect_equal(drop(one[[1L]]$moments), rowSums(clusterab:::cpp_cluster_moments(
       cols, y, w, codes, G, c(0.1, 0.2, 0.3), 1L, 1L)$moments[[1L]]), tolerance = 1e-12)
+  }
+})
+
+test_that("per-cluster sums over cluster ranges (many clusters) are bit-identical across threads", {
+  set.seed(83)
+  n <- 60000
+  cols <- replicate(10, rnorm(n), simplify = FALSE)
+  y <- rnorm(n)
+  w <- runif(n)
+  for (codes in list(seq_len(n) - 1L, sample.int(40000, n, TRUE) - 1L)) {
+    G <- max(codes) + 1L   # G x 11 sums: more than 2^18, so threads own code ranges
+    run <- function(th) list(
+      clusterab:::cpp_residual_scores(cols, TRUE, y, w, codes, G, numeric(10), rep(1, 10), 0, 1, 1,
+                                      seq(-1, 1, length.out = 11), th),
+      clusterab:::cpp_cluster_scores(cols, TRUE, y, codes, G, numeric(10), th))
+    one <- run(1L)
+    expect_identical(run(2L), one)
+    expect_identical(run(clusterab:::resolve_threads(3)), one)  # capped at the cores, as every R entry point does
   }
 })

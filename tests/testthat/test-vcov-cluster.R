@@ -369,3 +369,154 @@ test_that("a variance that overflows in the data's units names the outcome", {
   expect_error(quiet_few(vcov_cluster(fit, cluster = ~ g, type = "CR2")), "the outcome `y`",
                class = "clusterab_error")
 })
+
+## ---- multiway clustering: sandwich, fixest, cadjust = "min" -----------------
+
+## Two-way data whose intersection has clusters of one row and of several,
+## more than one block of rows and of clusters in the C++ pass.
+multiway_data <- function(n = 12000, seed = 201) {
+  set.seed(seed)
+  d <- data.frame(g1 = sample.int(300, n, TRUE), g2 = sample.int(40, n, TRUE),
+                  g3 = sample.int(6, n, TRUE), w = rexp(n))
+  ## covariates and errors correlated within every clustering variable, so
+  ## that each term's meat is sizeable and the covariance positive definite
+  d$x1 <- rnorm(n) + rnorm(300)[d$g1] + rnorm(40)[d$g2] + rnorm(6)[d$g3]
+  d$x2 <- runif(n) + rnorm(300)[d$g1] + rnorm(6)[d$g3]
+  d$y <- 0.5 * d$x1 + rnorm(300)[d$g1] + rnorm(40)[d$g2] + 2 * rnorm(6)[d$g3] + rnorm(n)
+  d
+}
+
+test_that("two- and three-way clustering equal sandwich::vcovCL (cadjust, HC0/HC1, weights, multi0)", { quiet_few({
+  need("sandwich")
+  d <- multiway_data()
+  for (wts in c(FALSE, TRUE)) {
+    fit <- if (wts) lm(y ~ x1 + x2, data = d, weights = w) else lm(y ~ x1 + x2, data = d)
+    for (cl in list(~ g1 + g2, ~ g1 + g2 + g3)) for (type in c("HC0", "HC1")) {
+      for (cadjust in c(TRUE, FALSE)) for (multi0 in c(FALSE, TRUE)) {
+        ref <- sandwich::vcovCL(fit, cluster = cl, type = type, cadjust = cadjust, multi0 = multi0)
+        expect_vcov_equal(vcov_cluster(fit, cluster = cl, type = type, cadjust = cadjust,
+                                       multi0 = multi0), ref, 1e-10)
+      }
+      cfit <- cluster_lm(y ~ x1 + x2, data = d, cluster = cl, type = type,
+                         weights = if (wts) ~ w)
+      expect_vcov_equal(vcov(cfit), sandwich::vcovCL(fit, cluster = cl, type = type), 1e-10)
+      cfit0 <- cluster_lm(y ~ x1 + x2, data = d, cluster = cl, type = type, cadjust = FALSE,
+                          weights = if (wts) ~ w)
+      expect_vcov_equal(vcov(cfit0), sandwich::vcovCL(fit, cluster = cl, type = type, cadjust = FALSE), 1e-10)
+      expect_vcov_equal(vcov_cluster(cfit, multi0 = TRUE),
+                        sandwich::vcovCL(fit, cluster = cl, type = type, multi0 = TRUE), 1e-10)
+    }
+  }
+  ## the leverage types keep their per-term path
+  fit <- lm(y ~ x1 + x2, data = d)
+  expect_vcov_equal(vcov(cluster_lm(y ~ x1 + x2, data = d, cluster = ~ g1 + g2, type = "HC3")),
+                    sandwich::vcovCL(fit, cluster = ~ g1 + g2, type = "HC3"), 1e-10)
+}) })
+
+test_that("relabelled ids of mixed types give identical multiway covariances", { quiet_few({
+  d <- multiway_data(seed = 202)
+  fit <- lm(y ~ x1 + x2, data = d)
+  ref <- vcov_cluster(fit, cluster = ~ g1 + g2)
+  ids <- data.frame(a = paste0("unit-", d$g1), b = as.Date("2020-01-01") + d$g2)
+  ids2 <- data.frame(a = factor(d$g1, levels = sample(unique(d$g1))), b = d$g2 * 1e6 + 0.5)
+  expect_identical(vcov_cluster(fit, cluster = ids), ref)
+  expect_identical(vcov_cluster(fit, cluster = ids2), ref)
+  cref <- vcov(cluster_lm(y ~ x1 + x2, data = d, cluster = ~ g1 + g2))
+  d$a <- ids$a; d$b <- ids$b
+  expect_identical(vcov(cluster_lm(y ~ x1 + x2, data = d, cluster = ~ a + b)), cref)
+}) })
+
+test_that('cadjust = "min" is min(G) / (min(G) - 1) for every term, as fixest', { quiet_few({
+  need("sandwich")
+  d <- multiway_data(seed = 203)
+  fit <- lm(y ~ x1 + x2, data = d, weights = w)
+  for (cl in list(~ g1 + g2, ~ g1 + g2 + g3)) {
+    G_min <- min(lengths(lapply(d[all.vars(cl)], unique)))
+    for (type in c("HC0", "HC1")) {
+      ## the explicit formula: one factor times the unadjusted sum over terms
+      ref <- G_min / (G_min - 1) * sandwich::vcovCL(fit, cluster = cl, type = type, cadjust = FALSE)
+      expect_vcov_equal(vcov_cluster(fit, cluster = cl, type = type, cadjust = "min"), ref, 1e-10)
+      cfit <- cluster_lm(y ~ x1 + x2, data = d, cluster = cl, type = type, weights = ~ w,
+                         cadjust = "min")
+      expect_vcov_equal(vcov(cfit), ref, 1e-10)
+      expect_vcov_equal(vcov_cluster(cluster_lm(y ~ x1 + x2, data = d, cluster = cl, type = type,
+                                                weights = ~ w), cadjust = "min"), ref, 1e-10)
+    }
+  }
+  ## multi0: the one-cluster-per-row term takes no cluster factor
+  f0 <- lm(y ~ x1 + x2, data = d)
+  ref <- 6 / 5 * (sandwich::vcovCL(f0, cluster = ~ g2, type = "HC0", cadjust = FALSE) +
+                    sandwich::vcovCL(f0, cluster = ~ g3, type = "HC0", cadjust = FALSE)) -
+    sandwich::vcovHC(f0, type = "HC0")
+  expect_vcov_equal(vcov_cluster(f0, cluster = ~ g2 + g3, type = "HC0", cadjust = "min", multi0 = TRUE),
+                    ref, 1e-10)
+  ## one clustering variable: "min" is TRUE
+  expect_identical(vcov(cluster_lm(y ~ x1, data = d, cluster = ~ g1, cadjust = "min")),
+                   vcov(cluster_lm(y ~ x1, data = d, cluster = ~ g1)))
+}) })
+
+test_that('cadjust = "min" and TRUE equal fixest::feols with G.df = "min" and "conventional"', { quiet_few({
+  need("fixest")
+  d <- multiway_data(seed = 204)
+  for (cl in list(~ g1 + g2, ~ g1 + g2 + g3)) {
+    fx <- fixest::feols(y ~ x1 + x2, data = d, cluster = cl, weights = ~ w)
+    fit <- lm(y ~ x1 + x2, data = d, weights = w)
+    expect_vcov_equal(vcov_cluster(fit, cluster = cl, cadjust = "min"), stats::vcov(fx), 1e-10)
+    cfit <- cluster_lm(y ~ x1 + x2, data = d, cluster = cl, weights = ~ w, cadjust = "min")
+    expect_vcov_equal(vcov(cfit), stats::vcov(fx), 1e-10)
+    expect_vcov_equal(vcov(cluster_lm(y ~ x1 + x2, data = d, cluster = cl, weights = ~ w)),
+                      stats::vcov(fx, ssc = fixest::ssc(G.df = "conventional")), 1e-10)
+    ## coef_test: fixest's t tests use min(G) - 1 df
+    ct <- coef_test(cfit)
+    ref <- fixest::coeftable(fx)
+    expect_equal(unname(ct[, "Std. Error"]), unname(ref[, "Std. Error"]), tolerance = 1e-10)
+    expect_equal(unname(ct[, "Pr(>|t|)"]), unname(ref[, "Pr(>|t|)"]), tolerance = 1e-8)
+    ct2 <- coef_test(fit, cluster = cl, cadjust = "min")
+    expect_equal(unname(ct2[, "Std. Error"]), unname(ref[, "Std. Error"]), tolerance = 1e-10)
+  }
+}) })
+
+test_that("multiway results do not depend on the number of threads", { quiet_few({
+  d <- multiway_data(seed = 205)
+  for (cl in list(~ g1 + g2, ~ g1 + g2 + g3)) for (cadjust in list(TRUE, "min")) {
+    expect_identical(vcov(cluster_lm(y ~ x1 + x2, data = d, cluster = cl, weights = ~ w,
+                                     cadjust = cadjust, threads = 1)),
+                     vcov(cluster_lm(y ~ x1 + x2, data = d, cluster = cl, weights = ~ w,
+                                     cadjust = cadjust, threads = 2)))
+    fit <- lm(y ~ x1 + x2, data = d, weights = w)
+    expect_identical(vcov_cluster(fit, cluster = cl, cadjust = cadjust, threads = 1),
+                     vcov_cluster(fit, cluster = cl, cadjust = cadjust, threads = 2))
+  }
+}) })
+
+test_that("a bad `cadjust` is a classed error naming it", { quiet_few({
+  d <- multiway_data(n = 500, seed = 206)
+  fit <- lm(y ~ x1, data = d)
+  cfit <- cluster_lm(y ~ x1, data = d, cluster = ~ g1 + g2)
+  for (bad in list("max", "MIN", NA, c(TRUE, FALSE), 1, NULL, NA_character_, list(TRUE))) {
+    expect_error(vcov_cluster(fit, cluster = ~ g1 + g2, cadjust = bad), "`cadjust` must be TRUE",
+                 class = "clusterab_error")
+    expect_error(cluster_lm(y ~ x1, data = d, cluster = ~ g1 + g2, cadjust = bad),
+                 "`cadjust` must be TRUE", class = "clusterab_error")
+    expect_error(vcov_cluster(cfit, cadjust = bad), "`cadjust`", class = "clusterab_error")
+    expect_error(coef_test(fit, cluster = ~ g1 + g2, cadjust = bad), "`cadjust`",
+                 class = "clusterab_error")
+  }
+  expect_error(vcov_cluster(fit, cluster = ~ g1, cadjust = "max"), '"min".*not "max"',
+               class = "clusterab_error")
+}) })
+
+test_that("multiway scores of clusters with tiny weights do not underflow", { quiet_few({
+  ## Two groups with their own coefficients: multiplying one group's weights
+  ## by 1e-220 leaves the covariance unchanged, though the squares of its
+  ## scores (1e-440) are below the smallest double.
+  d <- multiway_data(n = 6000, seed = 207)
+  d$grp <- factor(d$g1 %% 2L)
+  d$tiny <- ifelse(d$grp == "1", 1e-220, 1) * d$w
+  fml <- y ~ 0 + grp + grp:x1 + grp:x2
+  for (cl in list(~ g1 + g2, ~ g2 + g3)) for (type in c("HC0", "HC1")) {
+    ref <- vcov_cluster(lm(fml, data = d, weights = w), cluster = cl, type = type)
+    expect_vcov_equal(vcov(cluster_lm(fml, data = d, cluster = cl, type = type, weights = ~ tiny)),
+                      ref, 1e-10)
+  }
+}) })
