@@ -47,3 +47,27 @@ Rcpp::NumericVector floor_column_sums(Rcpp::List columns, int threads) {
     for (std::size_t j = 0; j < m; ++j) out[j] += part[b * m + j];
   return out;
 }
+
+// A trivially parallel CPU-bound loop: its speedup on `threads` threads shows
+// whether the machine has those cores free (on a shared machine it may not).
+struct SpinWorker : public RcppParallel::Worker {
+  std::vector<double>& out;
+  explicit SpinWorker(std::vector<double>& o) : out(o) {}
+  void operator()(std::size_t begin, std::size_t end) {
+    for (std::size_t k = begin; k < end; ++k) {
+      double s = 0;
+      for (int i = 0; i < 1000000; ++i) s += 1.0 / (1.0 + i + k);
+      out[k] = s;
+    }
+  }
+};
+
+// [[Rcpp::export]]
+double spin_parallel(int threads) {
+  std::vector<double> out(64);
+  SpinWorker worker(out);
+  RcppParallel::parallelFor(0, out.size(), worker, 1, threads);
+  double s = 0;
+  for (double v : out) s += v;
+  return s;
+}
