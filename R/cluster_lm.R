@@ -238,7 +238,36 @@ fit_moments <- function(fit, all_powers = FALSE, threads = NULL) {
   st <- compress_columns(mc, cluster_codes(mc$cluster[[1L]]), all_powers = TRUE,
                          threads = threads, formula = fit$formula)
   st$fixef <- fit$fixef_k  # fe: the absorbed parameters counted in k
+  check_same_data(fit, st)
   st
+}
+
+## Statistics recomputed from the call's data must be those the fit was made
+## from: the data may have changed (or another `d` be found) since. The
+## numbers of rows and clusters, the shifts and the global cross-products
+## are compared, each cross-product relative to the geometric mean of its
+## two diagonal entries (a scale-free bound: |S_ab| <= sqrt(S_aa S_bb)).
+check_same_data <- function(fit, st) {
+  g <- fit$global_stats
+  if (is.null(g)) return(invisible(TRUE))
+  q <- length(st$z_names)
+  a <- rowSums(stats_scaled(st)$moments[["1"]])
+  b <- stats_scaled(g)$moments[["1"]][, 1L]
+  same_shape <- st$nobs == g$nobs && length(st$n) == fit$G[[1L]] &&
+    identical(st$z_names, g$z_names) && length(a) == length(b) &&
+    isTRUE(all.equal(unname(st$scale), unname(g$scale)))
+  if (same_shape) {
+    diag_pos <- cumsum(seq_len(q))  # packed positions of the diagonal
+    d <- pmax(abs(b[diag_pos]), .Machine$double.xmin)
+    bound <- sqrt(outer(d, d))[upper.tri(diag(q), diag = TRUE)]
+    shift_ok <- all(abs(st$shift - g$shift) <= 1e-8 * pmax(abs(g$shift), sqrt(d[-1L] / g$nobs)))
+    same_shape <- shift_ok && all(abs(a - b) <= 1e-8 * bound)
+  }
+  if (!same_shape) {
+    abort("the data of this cluster_lm fit have changed since it was fitted: the per-cluster statistics this request needs are recomputed from `data` of the call (a fit of more than 5e4 rows keeps only per-cluster scores), and they no longer match the fit. Fit cluster_lm() again on the current data.",
+          class = "clusterab_data_changed", call. = FALSE)
+  }
+  invisible(TRUE)
 }
 
 ## Least squares and the cluster-robust covariance from per-cluster

@@ -390,3 +390,19 @@ test_that("fit_moments() of a fit from cluster_stats() returns those statistics"
   fit <- cluster_lm(st)
   expect_identical(clusterab:::fit_moments(fit), st)
 }) })
+
+test_that("statistics recomputed for a scores-plan fit refuse data changed since the fit", {
+  old <- options(clusterab.compress_plan = "scores")
+  on.exit(options(old))
+  set.seed(11)
+  d <- data.frame(x = rnorm(400), g = sample(40, 400, TRUE))
+  d$y <- d$x + rnorm(400)
+  fit <- cluster_lm(y ~ x, d, cluster = ~ g)
+  expect_null(fit$stats)
+  ## unchanged data: the recomputed statistics are accepted
+  expect_equal(vcov_cluster(fit, type = "CR2"),
+               vcov_cluster(cluster_lm(y ~ x, d, cluster = ~ g, type = "CR2")), tolerance = 1e-12)
+  d$y[1] <- d$y[1] + 1
+  expect_error(vcov_cluster(fit, type = "CR2"), class = "clusterab_data_changed")
+  expect_error(vcov_cluster(fit, type = "CR2"), "changed since it was fitted", class = "clusterab_error")
+})
