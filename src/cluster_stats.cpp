@@ -356,14 +356,8 @@ Rcpp::List cpp_column_summary(Rcpp::List cols, int threads,
   const std::size_t m = cols.size();
   const std::size_t n = m > 0 ? static_cast<std::size_t>(XLENGTH(cols[0])) : 0;
   std::vector<const double*> x = column_pointers(cols, n);
-  const double* wp = nullptr;
   Rcpp::NumericVector wv;
-  if (w.isNotNull()) {
-    wv = w.get();
-    if (static_cast<std::size_t>(wv.size()) != n)
-      Rcpp::stop("internal error: w has the wrong length");
-    wp = wv.begin();
-  }
+  const double* wp = optional_column(w, wv, n);
   std::vector<double> mean(m), nonfinite(m), lo(m), hi(m);
   ColumnSummaryWorker worker(x, wp, n, mean, nonfinite, lo, hi);
   RcppParallel::parallelFor(0, m, worker, 1, threads < 1 ? 1 : threads);
@@ -401,14 +395,9 @@ Rcpp::List cpp_cluster_moments(Rcpp::List cols, Rcpp::Nullable<Rcpp::NumericVect
   const std::size_t n = codes.size();
   check_codes(codes, G);
   std::vector<const double*> x = column_pointers(cols, n);
-  const double* yp = nullptr;
-  const double* wp = nullptr;
   Rcpp::NumericVector yv, wv;
-  if (y.isNotNull()) { yv = y.get(); yp = yv.begin(); }
-  if (w.isNotNull()) { wv = w.get(); wp = wv.begin(); }
-  if ((yp && static_cast<std::size_t>(yv.size()) != n) ||
-      (wp && static_cast<std::size_t>(wv.size()) != n))
-    Rcpp::stop("internal error: y or w has the wrong length");
+  const double* yp = optional_column(y, yv, n);
+  const double* wp = optional_column(w, wv, n);
   std::vector<double> sh(shift.begin(), shift.end());
   if (sh.size() != x.size() + (yp ? 1 : 0))
     Rcpp::stop("internal error: shift has the wrong length");
@@ -476,13 +465,8 @@ Rcpp::NumericMatrix cpp_residual_scores(Rcpp::List cols, bool intercept,
   if (static_cast<std::size_t>(y.size()) != n)
     Rcpp::stop("internal error: y has the wrong length");
   std::vector<const double*> x = column_pointers(cols, n);
-  const double* wp = nullptr;
   Rcpp::NumericVector wv;
-  if (w.isNotNull()) {
-    wv = w.get();
-    if (static_cast<std::size_t>(wv.size()) != n) Rcpp::stop("internal error: w has the wrong length");
-    wp = wv.begin();
-  }
+  const double* wp = optional_column(w, wv, n);
   std::vector<double> sh(shift.begin(), shift.end()), sc(scale.begin(), scale.end());
   std::vector<double> b(beta.begin(), beta.end());
   const std::size_t p = x.size() + (intercept ? 1 : 0);
@@ -508,12 +492,10 @@ Rcpp::List cpp_global_moments(Rcpp::List cols, Rcpp::NumericVector y,
                               double wscale = 1.0) {
   const std::size_t n = codes.size();
   std::vector<const double*> x = column_pointers(cols, n);
-  const double* wp = nullptr;
   Rcpp::NumericVector wv;
-  if (w.isNotNull()) { wv = w.get(); wp = wv.begin(); }
-  if (static_cast<std::size_t>(y.size()) != n ||
-      (wp && static_cast<std::size_t>(wv.size()) != n))
-    Rcpp::stop("internal error: y or w has the wrong length");
+  const double* wp = optional_column(w, wv, n);
+  if (static_cast<std::size_t>(y.size()) != n)
+    Rcpp::stop("internal error: y has the wrong length");
   std::vector<double> sh(shift.begin(), shift.end());
   if (sh.size() != x.size() + 1) Rcpp::stop("internal error: shift has the wrong length");
   const std::vector<double> sc = scale_factors(scale, sh.size());

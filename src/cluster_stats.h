@@ -204,6 +204,17 @@ void parallel_chunks(Body& body, std::size_t n, int threads,
   }
 }
 
+// Data pointer of an optional double vector (nullptr when it is NULL); `keep`
+// holds the vector while the pointer is used. With n > 0 its length must be n.
+inline const double* optional_column(const Rcpp::Nullable<Rcpp::NumericVector>& v,
+                                     Rcpp::NumericVector& keep, std::size_t n = 0) {
+  if (v.isNull()) return nullptr;
+  keep = Rcpp::NumericVector(v.get());
+  if (n > 0 && static_cast<std::size_t>(keep.size()) != n)
+    Rcpp::stop("internal error: an optional column has the wrong length");
+  return keep.begin();
+}
+
 // Pointers to the numeric columns of a list (no copies).
 inline std::vector<const double*> column_pointers(const Rcpp::List& cols,
                                                   std::size_t n) {

@@ -13,7 +13,7 @@
 // Every column is demeaned on its own, by one fixed sequence of operations,
 // so the result does not depend on the number of threads. The workers use
 // no R API; the main thread checks for interrupts between chunks of sweeps.
-#include <Rcpp.h>
+#include "cluster_stats.h"  // optional_column()
 #include <RcppParallel.h>
 #include <algorithm>
 #include <cmath>
@@ -148,6 +148,31 @@ void iterate(const Effects& fe, ColumnState& s, int steps, int maxit, double tol
   }
 }
 
+// One pass: the weighted means of x by level of the first effect (m) and the
+// spread of x (its weighted standard deviation, taken about a data value so
+// that a large mean does not cancel it away); `sw` gets the sum of weights.
+std::vector<double> first_effect_means(const Effects& fe, const double* x, double& spread,
+                                       double& sw) {
+  const std::size_t n = fe.n;
+  const int* c = fe.code[0];
+  const double* w = fe.w;
+  std::vector<double> m(fe.L[0], 0.0);
+  const double x0 = n ? x[0] : 0.0;
+  double s1 = 0, s2 = 0;
+  sw = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double wi = w ? w[i] : 1.0, dx = x[i] - x0;
+    m[c[i]] += wi * x[i];
+    sw += wi;
+    s1 += wi * dx;
+    s2 += wi * dx * dx;
+  }
+  const double mean_dx = s1 / sw;
+  spread = std::sqrt(std::max(s2 / sw - mean_dx * mean_dx, 0.0));
+  for (int l = 0; l < fe.L[0]; ++l) m[l] /= fe.W[0][l];
+  return m;
+}
+
 // Two passes: the group sums of the first effect with the (shifted) sums for
 // the spread of x; then r = x centred within the first effect, with its root
 // mean square (the scale of the stopping rule) and its sums by level of the
@@ -157,19 +182,8 @@ void start_column(const Effects& fe, const double* x, ColumnState& s) {
   const int Q = static_cast<int>(fe.code.size());
   const int* c1 = fe.code[0];
   const double* w = fe.w;
-  std::vector<double> m(fe.L[0], 0.0);
-  const double x0 = n ? x[0] : 0.0;
-  double sw = 0, s1 = 0, s2 = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double wi = w ? w[i] : 1.0, dx = x[i] - x0;
-    m[c1[i]] += wi * x[i];
-    sw += wi;
-    s1 += wi * dx;
-    s2 += wi * dx * dx;
-  }
-  const double mean_dx = s1 / sw;
-  s.spread = std::sqrt(std::max(s2 / sw - mean_dx * mean_dx, 0.0));
-  for (int l = 0; l < fe.L[0]; ++l) m[l] /= fe.W[0][l];
+  double sw;
+  const std::vector<double> m = first_effect_means(fe, x, s.spread, sw);
   s.r.resize(n);
   s.Sr.assign(fe.coef_size, 0.0);
   double ss = 0;
@@ -230,19 +244,8 @@ void demean_one(const Effects& fe, const double* x, ColumnState& s, double* out)
   const std::size_t n = fe.n;
   const int* c = fe.code[0];
   const double* w = fe.w;
-  std::vector<double> m(fe.L[0], 0.0);
-  const double x0 = n ? x[0] : 0.0;
-  double sw = 0, s1 = 0, s2 = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double wi = w ? w[i] : 1.0, dx = x[i] - x0;
-    m[c[i]] += wi * x[i];
-    sw += wi;
-    s1 += wi * dx;
-    s2 += wi * dx * dx;
-  }
-  const double mean_dx = s1 / sw;
-  s.spread = std::sqrt(std::max(s2 / sw - mean_dx * mean_dx, 0.0));
-  for (int l = 0; l < fe.L[0]; ++l) m[l] /= fe.W[0][l];
+  double sw;
+  const std::vector<double> m = first_effect_means(fe, x, s.spread, sw);
   double ss = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const double e = x[i] - m[c[i]];
@@ -321,11 +324,7 @@ Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector 
     result[c] = o;
   }
   Rcpp::NumericVector wv;
-  const double* wp = nullptr;
-  if (w.isNotNull()) {
-    wv = Rcpp::NumericVector(w.get());
-    wp = wv.begin();
-  }
+  const double* wp = clusterab::optional_column(w, wv);
   if (rp) for (std::size_t i = 0; i < n; ++i)
     if (rp[i] < 1 || static_cast<std::size_t>(rp[i]) > n_in) Rcpp::stop("internal error: row out of range");
   Effects fe = make_effects(codes, nlevels, wp, n);
@@ -383,11 +382,7 @@ Rcpp::List cpp_fixef_coefs(Rcpp::NumericVector d, Rcpp::List codes, Rcpp::Intege
                            Rcpp::Nullable<Rcpp::NumericVector> w, double tol, int maxit) {
   const std::size_t n = d.size();
   Rcpp::NumericVector wv;
-  const double* wp = nullptr;
-  if (w.isNotNull()) {
-    wv = Rcpp::NumericVector(w.get());
-    wp = wv.begin();
-  }
+  const double* wp = clusterab::optional_column(w, wv);
   Effects fe = make_effects(codes, nlevels, wp, n);
   const int Q = codes.size();
   ColumnState s;

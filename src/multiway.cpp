@@ -2,7 +2,7 @@
 // residuals once for all terms, the per-cluster scores of every term, and
 // the sum over terms of factor_t * sum_g (B s_tg)(B s_tg)'. Only the types
 // whose meat needs no leverages (the scores X_g' W e_g) come here.
-#include <RcppEigen.h>
+#include "cluster_stats.h"  // RcppEigen, optional_column()
 #include <RcppParallel.h>
 #include <algorithm>
 #include <cmath>
@@ -191,13 +191,8 @@ Rcpp::NumericMatrix cpp_multiway_meat(Rcpp::List cols, bool intercept, Rcpp::Num
                  static_cast<int>(j + 1), static_cast<int>(n));
     x.push_back(REAL(col));
   }
-  const double* wp = nullptr;
   Rcpp::NumericVector wv;
-  if (w.isNotNull()) {
-    wv = w.get();
-    if (static_cast<std::size_t>(wv.size()) != n) Rcpp::stop("internal error: w has the wrong length");
-    wp = wv.begin();
-  }
+  const double* wp = clusterab::optional_column(w, wv, n);
   const std::size_t terms = static_cast<std::size_t>(G.size());
   if (terms == 0) return Rcpp::NumericMatrix(p, p);
   std::vector<const int*> code_ptr(terms);
