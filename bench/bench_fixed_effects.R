@@ -8,8 +8,9 @@
 ##     Rscript bench/bench_fixed_effects.R quick    # n = 1e5 and 1e6 only
 ##     Rscript bench/bench_fixed_effects.R dummies  # also lm() + 1,000 dummies at n = 1e5 (about a minute)
 ##
-## fixest is looked for in the library path and in /work/lib-fixest; without
-## it the fixest columns say so. Rows (10 numeric covariates, clustered by
+## fixest is looked for in the library path (bench/bench_vs_fixest.R, which
+## runs this script as its fixed-effects section, installs it when missing);
+## without it the fixest columns say so. Rows (10 numeric covariates, clustered by
 ## g, HC1 = fixest's clustered default, ssc = "nested" = fixest's default):
 ##   1. n = 1e5, G = 100, a 1,000-level fixed effect (the issue's 42 s case:
 ##      `+ factor(f)` took 42 s)                   target: ours <= 2/3 of fixest's time
@@ -30,10 +31,8 @@ with_dummies <- "dummies" %in% args
 
 suppressPackageStartupMessages(library(clusterab))
 source(file.path("bench", "bench_helpers.R"))
-has_fixest <- requireNamespace("fixest", quietly = TRUE) ||
-  (dir.exists("/work/lib-fixest") &&
-     requireNamespace("fixest", lib.loc = "/work/lib-fixest", quietly = TRUE))
-if (!has_fixest) cat("fixest is not installed: its columns are empty (install it into a private library and put that on R_LIBS).\n")
+has_fixest <- requireNamespace("fixest", quietly = TRUE)
+if (!has_fixest) cat("fixest is not installed: its columns are empty (bench/bench_vs_fixest.R installs it into a private library; or put one with fixest on R_LIBS).\n")
 has_sandwich <- requireNamespace("sandwich", quietly = TRUE)
 
 cat("bench_fixed_effects.R,", format(Sys.time(), "%Y-%m-%d %H:%M:%S %Z"), ",",

@@ -2,7 +2,9 @@
 ## small n), in one process, on the same data: times (minimum of repetitions,
 ## interleaved), ratios, SE agreement, the thread ratio of cluster_lm (threads
 ## = 2 vs 1) and the floor ratio (cluster_lm / a plain pass that only sums
-## the columns it reads), with "target: ... met / NOT met" lines.
+## the columns it reads), with "target: ... met / NOT met" lines. The last
+## section runs bench/bench_fixed_effects.R (absorbed fixed effects: a
+## 1,000-level and a 1e5-level effect, two effects) on the same library path.
 ##
 ##   Rscript bench/bench_vs_fixest.R           # n = 1e5, 1e6, 1e7
 ##   Rscript bench/bench_vs_fixest.R quick     # n / 10, for checks
@@ -142,7 +144,6 @@ for (n in c(1e5, 1e6, 1e7) * scale_n) {
 cat("\n## Two-way clustering (1e4 x 1e3)\n")
 bench_row(sprintf("n = %g, two-way 1e4 x 1e3", 1e6 * scale_n), 1e6 * scale_n, 1e4, two_way = 1e3)
 
-cat("\n## Fixed effects: see bench/bench_fixed_effects.R (rows merged here by the lead)\n")
 
 res <- do.call(rbind, results)
 cat("\n")
@@ -170,3 +171,8 @@ target(all(res$se_vs_fixest[same_rule] < 1e-10, na.rm = TRUE),
                max(res$se_vs_fixest[same_rule], na.rm = TRUE),
                if (all(same_rule)) "" else "; two-way rows left out: no cadjust = \"min\" yet"))
 cat(loadavg(), "\n")
+
+## ---- Absorbed fixed effects: bench/bench_fixed_effects.R, run here on the
+## same library path (so with the fixest found or installed above)
+cat("\n## Absorbed fixed effects (bench/bench_fixed_effects.R)\n")
+source(file.path("bench", "bench_fixed_effects.R"), local = new.env())
