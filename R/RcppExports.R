@@ -5,8 +5,8 @@ cpp_intersection_codes <- function(a, Ga, b, Gb, dense_limit = -1) {
     .Call(`_clusterab_cpp_intersection_codes`, a, Ga, b, Gb, dense_limit)
 }
 
-cpp_cluster_codes <- function(x) {
-    .Call(`_clusterab_cpp_cluster_codes`, x)
+cpp_cluster_codes <- function(x, threads = 1L) {
+    .Call(`_clusterab_cpp_cluster_codes`, x, threads)
 }
 
 cpp_cluster_influence <- function(packed, design, B, scores, functionals, one, tol, threads) {
@@ -71,6 +71,10 @@ cpp_nested_in <- function(fe, cl, L) {
 
 cpp_fixef_prepare <- function(codes, nlevels) {
     .Call(`_clusterab_cpp_fixef_prepare`, codes, nlevels)
+}
+
+cpp_columns_any_na <- function(cols, threads) {
+    .Call(`_clusterab_cpp_columns_any_na`, cols, threads)
 }
 
 cpp_multiway_meat <- function(cols, intercept, y, y_shift, beta, shift, scale, w, wscale, escale, codes, G, factor, bread, threads) {
