@@ -312,7 +312,7 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   parts <- if (is.null(scores)) scores_from_stats(stats, kept, beta, type, threads) else
     list(r1 = scores(kept, beta))
   meat <- term_adjustment(term, type, cadjust, n, k, G_min) *
-    bread_meat_bread(bread, adjusted_scores(parts, type, fit, threads))
+    bread_meat_bread(bread, adjusted_scores(parts, type, fit, threads), threads)
   z_scale <- sc$z[kept + 1L]
   if (length(more_terms)) {
     ## the rows' design holds only the kept (non-aliased) columns; scores
@@ -334,7 +334,7 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
       for (i in seq_along(more_terms)) {
         term_scores <- adjusted_scores(scores_from_rows(rows, more_terms[[i]], type, threads), type,
                                        rows, threads)
-        meat <- meat + factors[i] * bread_meat_bread(bread, term_scores)
+        meat <- meat + factors[i] * bread_meat_bread(bread, term_scores, threads)
       }
     }
   }

@@ -11,6 +11,19 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// cpp_bread_meat_bread
+Rcpp::NumericMatrix cpp_bread_meat_bread(Rcpp::NumericMatrix bread, Rcpp::NumericMatrix scores, int threads);
+RcppExport SEXP _clusterab_cpp_bread_meat_bread(SEXP breadSEXP, SEXP scoresSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type bread(breadSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type scores(scoresSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_bread_meat_bread(bread, scores, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_intersection_codes
 Rcpp::List cpp_intersection_codes(Rcpp::IntegerVector a, int Ga, Rcpp::IntegerVector b, int Gb, double dense_limit);
 RcppExport SEXP _clusterab_cpp_intersection_codes(SEXP aSEXP, SEXP GaSEXP, SEXP bSEXP, SEXP GbSEXP, SEXP dense_limitSEXP) {
@@ -635,6 +648,7 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_clusterab_cpp_bread_meat_bread", (DL_FUNC) &_clusterab_cpp_bread_meat_bread, 3},
     {"_clusterab_cpp_intersection_codes", (DL_FUNC) &_clusterab_cpp_intersection_codes, 5},
     {"_clusterab_cpp_cluster_codes", (DL_FUNC) &_clusterab_cpp_cluster_codes, 2},
     {"_clusterab_cpp_cluster_influence", (DL_FUNC) &_clusterab_cpp_cluster_influence, 8},
