@@ -9,7 +9,7 @@
 ## clusterab_error naming `what`: missing ids (NA, NaN, NA_integer64_), list
 ## columns, complex and raw vectors, matrices and data frames, NULL.
 
-cluster_codes <- function(x, what = "cluster") {
+cluster_codes <- function(x, what = "cluster", threads = 1L) {
   if (is.null(x)) {
     abort(sprintf("`%s` is NULL; give one cluster id per row.", what))
   }
@@ -39,7 +39,7 @@ cluster_codes <- function(x, what = "cluster") {
     abort(sprintf("`%s` has %d missing value(s); drop those rows or give them a cluster id.",
                   what, sum(is.na(x))))
   }
-  res <- cpp_cluster_codes(x)
+  res <- cpp_cluster_codes(x, threads)
   list(codes = res$codes, G = length(res$first), first = res$first)
 }
 
@@ -49,9 +49,11 @@ cluster_codes <- function(x, what = "cluster") {
 ## cluster per observation. The codes of an intersection are built from the
 ## variables' codes (intersection_codes()), each intersection from the one
 ## of its first variables, so a three-way term reuses a two-way one.
-cluster_terms <- function(cluster, multi0 = FALSE, what = "cluster") {
+## `threads` goes to cluster_codes() (the range scan of integer ids).
+cluster_terms <- function(cluster, multi0 = FALSE, what = "cluster", threads = 1L) {
   one <- lapply(seq_along(cluster), function(j) {
-    cluster_codes(cluster[[j]], if (length(cluster) > 1L) sprintf("%s` variable `%s", what, names(cluster)[j]) else what)
+    cluster_codes(cluster[[j]], if (length(cluster) > 1L) sprintf("%s` variable `%s", what, names(cluster)[j]) else what,
+                  threads)
   })
   k <- length(one)
   if (k == 1L) return(list(c(one[[1L]], list(sign = 1L, multi0 = FALSE))))

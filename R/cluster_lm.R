@@ -139,7 +139,7 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
          call. = FALSE)
   }
   mc <- model_columns(formula, data, weights = weights, cluster = cluster,
-                      contrasts = contrasts, allow_fixef = TRUE)
+                      contrasts = contrasts, allow_fixef = TRUE, threads = threads)
   new_cluster_lm(fit_cluster_lm(mc, type, cadjust, multi0 = FALSE, threads, formula,
                                 ssc = ssc, fixef_control = fixef_control), call)
 }
@@ -156,7 +156,7 @@ fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula, plan = N
                            ssc = "nested", fixef_control = check_fixef_control(1e-10, 10000L)) {
   ## fe: absorbed fixed effects are demeaned away first (R/fixed_effects.R)
   if (!is.null(mc[["fixef"]])) mc <- absorb_fixed_effects(mc, threads, fixef_control)
-  terms <- cluster_terms(mc$cluster, multi0)
+  terms <- cluster_terms(mc$cluster, multi0, threads = threads)
   check_cluster_terms(terms, type)
   check_weight_span(mc$w, type)
   fe <- NULL  # fe
@@ -312,7 +312,7 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
   parts <- if (is.null(scores)) scores_from_stats(stats, kept, beta, type, threads) else
     list(r1 = scores(kept, beta))
   meat <- term_adjustment(term, type, cadjust, n, k, G_min) *
-    bread_meat_bread(bread, adjusted_scores(parts, type, fit, threads))
+    bread_meat_bread(bread, adjusted_scores(parts, type, fit, threads), threads)
   z_scale <- sc$z[kept + 1L]
   if (length(more_terms)) {
     ## the rows' design holds only the kept (non-aliased) columns; scores
@@ -334,7 +334,7 @@ fit_from_stats <- function(stats, type, cadjust, threads, sub = NULL,
       for (i in seq_along(more_terms)) {
         term_scores <- adjusted_scores(scores_from_rows(rows, more_terms[[i]], type, threads), type,
                                        rows, threads)
-        meat <- meat + factors[i] * bread_meat_bread(bread, term_scores)
+        meat <- meat + factors[i] * bread_meat_bread(bread, term_scores, threads)
       }
     }
   }

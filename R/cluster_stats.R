@@ -102,7 +102,7 @@ cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, thr
     abort("`formula` is required: cluster_stats(data, y ~ x, cluster = \"g\").", call. = FALSE)
   }
   mc <- model_columns(formula, data, weights = weights, cluster = cluster,
-                      contrasts = contrasts)
+                      contrasts = contrasts, threads = resolve_threads(threads))
   if (ncol(mc$cluster) != 1L) {
     stop_one_cluster_variable()
   }

@@ -62,6 +62,17 @@ design_columns <- function(tt, variables, contrasts = NULL) {
        contrasts = if (any(!plain)) used_contrasts)
 }
 
+## anyNA() of each element of the list `columns`: plain double vectors in one
+## parallel C++ pass over their rows (src/missing_values.cpp), other
+## elements (integer, factor, matrix, classed) by anyNA() itself.
+columns_any_na <- function(columns, threads = 1L) {
+  plain <- vapply(columns, function(x) is.double(x) && is.null(attributes(x)), logical(1L))
+  out <- logical(length(columns))
+  if (any(plain)) out[plain] <- cpp_columns_any_na(unname(columns[plain]), threads)
+  if (any(!plain)) out[!plain] <- vapply(columns[!plain], anyNA, logical(1L))
+  out
+}
+
 ## Drops the unused levels of factors, as lm()'s model frame does
 ## (drop.unused.levels = TRUE), with its warning when that loses a factor's
 ## contrasts.
@@ -175,7 +186,8 @@ force_formula <- function(formula) {
 ## scale() terms are evaluated with the fit's parameters), `contrasts` and
 ## `xlevels` (as lm()$contrasts and lm()$xlevels).
 model_columns <- function(formula, data, weights = NULL, cluster = NULL,
-                          env = environment(formula), contrasts = NULL, allow_fixef = FALSE) {
+                          env = environment(formula), contrasts = NULL, allow_fixef = FALSE,
+                          threads = 1L) {
   formula <- force_formula(formula)
   if (!inherits(formula, "formula") || length(formula) != 3L) {
     abort("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
@@ -229,7 +241,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
     }
   }
   ## Rows to drop: NA in any variable, weight or offset (na.omit), zero weight.
-  with_na <- c(variables[vapply(variables, anyNA, logical(1L))],
+  with_na <- c(variables[columns_any_na(variables, threads)],
                if (anyNA(weights)) list(weights),
                fixef[vapply(fixef, anyNA, logical(1L))])  # fe: NA in a fixed effect
   drop <- if (length(with_na)) !do.call(stats::complete.cases, unname(with_na))

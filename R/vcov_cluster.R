@@ -220,7 +220,7 @@ vcov_cluster_lm_result <- function(x, cluster = NULL, type = NULL, cadjust = TRU
     }
     scores <- adjusted_scores(parts, type, rows, threads)
     piece <- term$sign * term_adjustment(term, type, cadjust, rows$n, rows$k, G_min) *
-      bread_meat_bread(rows$bread, scores)
+      bread_meat_bread(rows$bread, scores, threads)
     meat <- if (is.null(meat)) piece else meat + piece
   }
   if (type == "HC1") meat <- meat * (rows$n - 1) / (rows$n - rows$k)
@@ -476,9 +476,18 @@ check_weight_span <- function(w, type) {
 ## B (S S') B as (B S)(B S)': with one weight far above the others (1e200
 ## times), the scores of the other clusters are tiny in the weights' scaled
 ## units (1e-200) and their squares underflow to zero, while B S is of
-## ordinary size. Summed over clustering terms by the callers.
-bread_meat_bread <- function(bread, scores) {
-  tcrossprod(bread %*% scores)
+## ordinary size. Summed over clustering terms by the callers. Numeric
+## matrices go to C++ (src/bread_meat_bread.cpp: the same operations in the
+## same order as R with the reference BLAS, the entries shared out between
+## `threads`, so the result does not depend on their number).
+bread_meat_bread <- function(bread, scores, threads = 1L) {
+  if (!is.matrix(bread) || !is.matrix(scores) || !is.double(bread) || !is.double(scores) ||
+      ncol(bread) != nrow(scores) || anyNA(bread)) {
+    return(tcrossprod(bread %*% scores))
+  }
+  V <- cpp_bread_meat_bread(bread, scores, threads)
+  if (!is.null(rownames(bread))) dimnames(V) <- list(rownames(bread), rownames(bread))
+  V
 }
 
 symmetric_vcov <- function(V, bread) {

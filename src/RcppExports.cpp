@@ -11,6 +11,19 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// cpp_bread_meat_bread
+Rcpp::NumericMatrix cpp_bread_meat_bread(Rcpp::NumericMatrix bread, Rcpp::NumericMatrix scores, int threads);
+RcppExport SEXP _clusterab_cpp_bread_meat_bread(SEXP breadSEXP, SEXP scoresSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type bread(breadSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type scores(scoresSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_bread_meat_bread(bread, scores, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_intersection_codes
 Rcpp::List cpp_intersection_codes(Rcpp::IntegerVector a, int Ga, Rcpp::IntegerVector b, int Gb, double dense_limit);
 RcppExport SEXP _clusterab_cpp_intersection_codes(SEXP aSEXP, SEXP GaSEXP, SEXP bSEXP, SEXP GbSEXP, SEXP dense_limitSEXP) {
@@ -27,13 +40,14 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_cluster_codes
-Rcpp::List cpp_cluster_codes(SEXP x);
-RcppExport SEXP _clusterab_cpp_cluster_codes(SEXP xSEXP) {
+Rcpp::List cpp_cluster_codes(SEXP x, int threads);
+RcppExport SEXP _clusterab_cpp_cluster_codes(SEXP xSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_cluster_codes(x));
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_cluster_codes(x, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -304,6 +318,18 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlevels(nlevelsSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_fixef_prepare(codes, nlevels));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_columns_any_na
+Rcpp::LogicalVector cpp_columns_any_na(Rcpp::List cols, int threads);
+RcppExport SEXP _clusterab_cpp_columns_any_na(SEXP colsSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_columns_any_na(cols, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -622,8 +648,9 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_clusterab_cpp_bread_meat_bread", (DL_FUNC) &_clusterab_cpp_bread_meat_bread, 3},
     {"_clusterab_cpp_intersection_codes", (DL_FUNC) &_clusterab_cpp_intersection_codes, 5},
-    {"_clusterab_cpp_cluster_codes", (DL_FUNC) &_clusterab_cpp_cluster_codes, 1},
+    {"_clusterab_cpp_cluster_codes", (DL_FUNC) &_clusterab_cpp_cluster_codes, 2},
     {"_clusterab_cpp_cluster_influence", (DL_FUNC) &_clusterab_cpp_cluster_influence, 8},
     {"_clusterab_cpp_column_summary", (DL_FUNC) &_clusterab_cpp_column_summary, 3},
     {"_clusterab_cpp_cluster_moments", (DL_FUNC) &_clusterab_cpp_cluster_moments, 10},
@@ -640,6 +667,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_fixef_components", (DL_FUNC) &_clusterab_cpp_fixef_components, 4},
     {"_clusterab_cpp_nested_in", (DL_FUNC) &_clusterab_cpp_nested_in, 3},
     {"_clusterab_cpp_fixef_prepare", (DL_FUNC) &_clusterab_cpp_fixef_prepare, 2},
+    {"_clusterab_cpp_columns_any_na", (DL_FUNC) &_clusterab_cpp_columns_any_na, 2},
     {"_clusterab_cpp_multiway_meat", (DL_FUNC) &_clusterab_cpp_multiway_meat, 15},
     {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},
     {"_clusterab_cpp_rand_enumerate", (DL_FUNC) &_clusterab_cpp_rand_enumerate, 11},

@@ -1,6 +1,7 @@
 // Cluster identifiers of any type -> integer codes 0..G-1 in order of first
 // appearance. Missing values are rejected by the R layer before this runs.
 #include <Rcpp.h>
+#include <RcppParallel.h>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -13,14 +14,14 @@
 namespace {
 
 struct Codes {
-  std::vector<int> code;
+  Rcpp::IntegerVector code;  // written in place: no copy into an R vector at the end
   std::vector<int> first;  // 1-based row of each cluster's first appearance
 };
 
 template <class Key, class GetKey>
 Codes codes_by_hash(std::size_t n, GetKey key_of) {
   Codes out;
-  out.code.resize(n);
+  out.code = Rcpp::IntegerVector(Rcpp::no_init(n));
   std::unordered_map<Key, int> seen;
   seen.reserve(1024);
   for (std::size_t i = 0; i < n; ++i) {
@@ -39,7 +40,8 @@ Codes codes_of_integers(std::size_t n, long long lo, long long hi,
   const long long range = hi - lo + 1;
   if (range <= static_cast<long long>(2 * n + 1024)) {
     Codes out;
-    out.code.resize(n);
+    out.code = Rcpp::IntegerVector(Rcpp::no_init(n));
+    int* code = out.code.begin();
     std::vector<int> table(static_cast<std::size_t>(range), -1);
     for (std::size_t i = 0; i < n; ++i) {
       int& slot = table[static_cast<std::size_t>(value_of(i) - lo)];
@@ -47,7 +49,7 @@ Codes codes_of_integers(std::size_t n, long long lo, long long hi,
         slot = static_cast<int>(out.first.size());
         out.first.push_back(static_cast<int>(i) + 1);
       }
-      out.code[i] = slot;
+      code[i] = slot;
     }
     return out;
   }
@@ -127,6 +129,45 @@ void intersect_hashed(const int* a, const int* b, std::size_t n, std::uint64_t G
   }
 }
 
+// Smallest and largest of n integers, in parallel over pieces of rows (min
+// and max are exact, so the result does not depend on the split).
+struct IntRangeWorker : public RcppParallel::Worker {
+  const int* v;
+  std::size_t n, block;
+  std::vector<int>& lo;
+  std::vector<int>& hi;
+  IntRangeWorker(const int* v_, std::size_t n_, std::size_t block_, std::vector<int>& lo_,
+                 std::vector<int>& hi_)
+      : v(v_), n(n_), block(block_), lo(lo_), hi(hi_) {}
+  void operator()(std::size_t begin, std::size_t end) {
+    for (std::size_t b = begin; b < end; ++b) {
+      const std::size_t from = b * block, to = from + block < n ? from + block : n;
+      int a = v[from], z = v[from];
+      for (std::size_t i = from; i < to; ++i) {
+        a = v[i] < a ? v[i] : a;
+        z = v[i] > z ? v[i] : z;
+      }
+      lo[b] = a;
+      hi[b] = z;
+    }
+  }
+};
+
+void int_range(const int* v, std::size_t n, int threads, long long* lo, long long* hi) {
+  const std::size_t block = 1u << 16;
+  const std::size_t blocks = (n + block - 1) / block;
+  std::vector<int> a(blocks), z(blocks);
+  IntRangeWorker worker(v, n, block, a, z);
+  if (threads <= 1 || blocks < 2) worker(0, blocks);
+  else RcppParallel::parallelFor(0, blocks, worker, 1, threads);
+  *lo = a[0];
+  *hi = z[0];
+  for (std::size_t b = 1; b < blocks; ++b) {
+    if (a[b] < *lo) *lo = a[b];
+    if (z[b] > *hi) *hi = z[b];
+  }
+}
+
 }  // namespace
 
 // Codes (0-based, in order of first appearance) and first rows (1-based) of
@@ -160,8 +201,9 @@ Rcpp::List cpp_intersection_codes(Rcpp::IntegerVector a, int Ga, Rcpp::IntegerVe
 
 // Integer codes (0-based) of cluster ids; `first` gives the 1-based row of
 // each cluster's first appearance, so the R layer can recover the labels.
+// `threads` is used for the range scan of integer ids.
 // [[Rcpp::export]]
-Rcpp::List cpp_cluster_codes(SEXP x) {
+Rcpp::List cpp_cluster_codes(SEXP x, int threads = 1) {
   const std::size_t n = static_cast<std::size_t>(XLENGTH(x));
   Codes out;
   switch (TYPEOF(x)) {
@@ -169,10 +211,7 @@ Rcpp::List cpp_cluster_codes(SEXP x) {
   case LGLSXP: {
     const int* v = TYPEOF(x) == INTSXP ? INTEGER(x) : LOGICAL(x);
     long long lo = 0, hi = -1;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i == 0 || v[i] < lo) lo = v[i];
-      if (i == 0 || v[i] > hi) hi = v[i];
-    }
+    if (n > 0) int_range(v, n, threads, &lo, &hi);
     out = codes_of_integers(n, lo, hi,
                             [v](std::size_t i) { return static_cast<long long>(v[i]); });
     break;
@@ -202,6 +241,6 @@ Rcpp::List cpp_cluster_codes(SEXP x) {
     Rcpp::stop("cluster ids must be integer, numeric, character, logical or factor");
   }
   return Rcpp::List::create(
-      Rcpp::Named("codes") = Rcpp::IntegerVector(out.code.begin(), out.code.end()),
+      Rcpp::Named("codes") = out.code,
       Rcpp::Named("first") = Rcpp::IntegerVector(out.first.begin(), out.first.end()));
 }

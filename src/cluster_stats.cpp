@@ -177,6 +177,12 @@ struct ScoreVisitor {
 // (no vector of residuals is stored): z_i = ([1,] c (x_i - shift)) over the
 // columns of the design, v_i = c_w w_i (1 without weights). Rows are taken
 // in groups, column by column (streaming loads), for speed.
+#if defined(__GNUC__) || defined(__clang__)
+#define CLUSTERAB_PREFETCH(ptr) __builtin_prefetch((ptr), 1, 3)
+#else
+#define CLUSTERAB_PREFETCH(ptr) ((void)0)
+#endif
+
 struct ResidualScoreVisitor {
   const std::vector<const double*>& x;
   const double* y;
@@ -188,6 +194,7 @@ struct ResidualScoreVisitor {
   const std::vector<double>& beta;
   const int* codes;
   std::size_t p;
+  bool prefetch;  // G p doubles beyond the cache
 
   template <class Index>
   void rows_at(Index id, std::size_t m, double* out) {
@@ -203,6 +210,15 @@ struct ResidualScoreVisitor {
       for (std::size_t k = 0; k < len; ++k) {
         e[k] = (y[at(k)] - yshift) * yscale - b0;
         off[k] = static_cast<std::size_t>(codes[at(k)]) * p;
+      }
+      // the sums of many clusters (G p doubles) do not fit in the cache: ask
+      // for the group's lines now, so that the misses overlap with the work
+      // on the columns below instead of stalling the adds one by one
+      if (prefetch) {
+        for (std::size_t k = 0; k < len; ++k) {
+          CLUSTERAB_PREFETCH(out + off[k]);
+          CLUSTERAB_PREFETCH(out + off[k] + p - 1);
+        }
       }
       for (std::size_t j = 0; j < mx; ++j) {
         const double* col = x[j];
@@ -474,7 +490,8 @@ Rcpp::NumericMatrix cpp_residual_scores(Rcpp::List cols, bool intercept,
     Rcpp::stop("internal error: shift, scale or beta has the wrong length");
   Rcpp::NumericMatrix out(p, G);
   ResidualScoreVisitor visit{x, y.begin(), wp, sh, sc, yshift, yscale, wscale,
-                             intercept, b, codes.begin(), p};
+                             intercept, b, codes.begin(), p,
+                             static_cast<double>(G) * p * sizeof(double) > 4.0e6};
   for_rows_cluster_sums(visit, codes.begin(), n, G, p, out.begin(), threads);
   return out;
 }

@@ -92,3 +92,25 @@ test_that("intersections of more than 2^31 (and 2^32) possible pairs are exact",
   expect_gt(pairs, 2^31); expect_lt(pairs, 2^32)
   expect_identical(terms[[3L]][c("codes", "G", "first")], pasted_codes(h1, h2))
 })
+
+test_that("integer ids with negative values and huge ranges give first-appearance codes for any thread count", {
+  set.seed(12)
+  n <- 2e5  # several pieces of the parallel range scan
+  ref_codes <- function(x) match(x, unique(x)) - 1L
+  cases <- list(
+    negative = sample(-50L:50L, n, TRUE),
+    huge = sample(c(-.Machine$integer.max, .Machine$integer.max, 0L, 17L), n, TRUE),
+    extremes_at_ends = c(.Machine$integer.max, sample.int(10L, n - 2L, TRUE), -.Machine$integer.max),
+    one_id = rep(-3L, n),
+    short = c(5L, -5L)
+  )
+  for (x in cases) {
+    for (th in c(1L, 2L)) {
+      res <- cluster_codes(x, threads = th)
+      expect_identical(res$codes, ref_codes(x))
+      expect_identical(res$first, which(!duplicated(x)))
+      expect_identical(res$G, length(unique(x)))
+    }
+  }
+  expect_identical(cluster_codes(integer(0))$G, 0L)
+})

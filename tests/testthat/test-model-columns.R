@@ -285,3 +285,30 @@ test_that("with one row, a column name is still a column name (weights = \"w\")"
   expect_identical(mc$w, d$w)
   expect_identical(mc$cluster$g, d$g)
 })
+
+test_that("the parallel NA check finds the rows complete.cases() finds, for any thread count", {
+  set.seed(11)
+  n <- 3e5  # several row pieces of the C++ pass
+  d <- data.frame(y = rnorm(n), x1 = rnorm(n), x2 = rnorm(n), x3 = rnorm(n),
+                  i = sample.int(5L, n, TRUE), f = factor(sample(letters[1:3], n, TRUE)),
+                  g = sample.int(50L, n, TRUE))
+  d$y[c(1, n)] <- NA               # first and last row
+  d$x1[200000] <- NaN              # NaN counts as missing, as for anyNA()
+  d$x3[65536:65537] <- NA          # across a piece boundary
+  d$i[7] <- NA                     # an integer column: the R path
+  d$f[9] <- NA                     # a factor: the R path
+  vars <- d[c("y", "x1", "x2", "x3", "i", "f")]
+  expected <- vapply(vars, anyNA, logical(1L))
+  for (th in c(1L, 2L)) {
+    expect_identical(columns_any_na(as.list(vars), th), unname(expected))
+    mc <- model_columns(y ~ x1 + x2 + x3 + i + f, d, cluster = ~ g, threads = th)
+    expect_identical(mc$dropped, which(!complete.cases(vars)))
+  }
+  expect_identical(cpp_columns_any_na(list(1:3, c(1, NA, 3), "a", c(1, 2, 3)), 2L),
+                   c(NA, TRUE, NA, FALSE))
+  fit1 <- quiet_few(cluster_lm(y ~ x1 + x2 + x3 + i + f, d, cluster = ~ g, threads = 1L))
+  fit2 <- quiet_few(cluster_lm(y ~ x1 + x2 + x3 + i + f, d, cluster = ~ g, threads = 2L))
+  ref <- lm(y ~ x1 + x2 + x3 + i + f, d)
+  expect_equal(unname(coef(fit1)), unname(coef(ref)), tolerance = 1e-10)
+  expect_identical(vcov(fit1), vcov(fit2))
+})

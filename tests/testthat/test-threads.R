@@ -108,3 +108,17 @@ test_that("per-cluster sums over cluster ranges (many clusters) are bit-identica
     expect_identical(run(clusterab:::resolve_threads(3)), one)  # capped at the cores, as every R entry point does
   }
 })
+
+test_that("B S S' B from C++ equals tcrossprod(B %*% S) and does not depend on the thread count", {
+  set.seed(13)
+  for (G in c(1, 9, 2e5)) for (p in c(1L, 4L)) {  # 2e5 clusters: the threaded path
+    B <- crossprod(matrix(rnorm(p * p), p))
+    dimnames(B) <- list(letters[seq_len(p)], letters[seq_len(p)])
+    S <- matrix(rnorm(p * G) * 10^runif(p * G, -3, 3), p)
+    ref <- tcrossprod(B %*% S)
+    one <- bread_meat_bread(B, S, 1L)
+    expect_equal(one, ref, tolerance = 1e-14)
+    expect_identical(dimnames(one), dimnames(ref))
+    expect_identical(bread_meat_bread(B, S, 2L), one)
+  }
+})
