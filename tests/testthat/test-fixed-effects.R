@@ -1,5 +1,9 @@
 # Absorbed fixed effects: cluster_lm(y ~ x | fe1 + fe2, ...) against lm()
 # with the dummies, sandwich, clubSandwich and fixest.
+# The fixest checks use skip_if_not_installed() and not need(): fixest is not
+# among Debian's packages, and compiling it from CRAN would take a third of
+# CI's time, so CI skips them (the issue allows it); every number they check
+# is also checked against lm() with the dummies and sandwich, which CI has.
 
 ## An unbalanced panel: units (nested in groups g) seen in a random subset
 ## of the periods; covariates correlated with both effects.
