@@ -9,8 +9,8 @@
 ##          (optional: skipped without pandoc, and a failure only warns);
 ##   test:  those, testthat, and the reference packages of Suggests
 ##          (optional: a failure warns, the tests that need one skip);
-##   check: all of them required, for R CMD check.
-## Suggested packages in `not_installed` (below) are left out of every mode.
+##   check: all of them required, as R CMD check with
+##          _R_CHECK_FORCE_SUGGESTS_=true needs them.
 ## CLUSTERAB_SETUP_EXTRA="pkg, pkg (>= 1.0)" adds required packages, and
 ## CLUSTERAB_SETUP_OPTIONAL optional ones (to test the failure paths of these
 ## scripts).
@@ -73,13 +73,6 @@ base_pkgs <- rownames(installed.packages(priority = "base"))
 runtime <- parse_deps(desc[1, c("Imports", "LinkingTo")])
 runtime <- runtime[!duplicated(runtime$name) & !runtime$name %in% base_pkgs, ]
 suggests <- parse_deps(desc[1, "Suggests"])
-## Suggested packages that no mode installs: the tests compare with them only
-## where they are installed (skip_if_not_installed()), and every number they
-## check is also checked against a package that is installed. fixest is not
-## among Debian's packages and takes minutes to compile from CRAN, a large
-## share of CI's time; bench/bench_vs_fixest.R installs it for itself.
-not_installed <- "fixest"
-suggests <- suggests[!suggests$name %in% not_installed, ]
 vignette_pkgs <- suggests[suggests$name %in% c("knitr", "rmarkdown"), ]
 extra <- parse_deps(Sys.getenv("CLUSTERAB_SETUP_EXTRA"))
 extra_optional <- parse_deps(Sys.getenv("CLUSTERAB_SETUP_OPTIONAL"))
