@@ -27,8 +27,13 @@ if (!requireNamespace("fixest", quietly = TRUE)) {
   dir.create(lib, recursive = TRUE, showWarnings = FALSE)
   .libPaths(c(lib, .libPaths()))
   if (!requireNamespace("fixest", quietly = TRUE)) {
-    cat(sprintf("fixest is not installed: installing it from CRAN into %s (once)\n", lib))
-    utils::install.packages("fixest", lib = lib, repos = "https://cloud.r-project.org", quiet = TRUE)
+    repos <- getOption("repos")
+    if (!length(repos) || any(repos == "@CRAN@")) {
+      cat("fixest is not installed and R has no CRAN mirror set (options(repos = ...)): skipping its install\n")
+    } else {
+      cat(sprintf("fixest is not installed: installing it from CRAN into %s (once)\n", lib))
+      utils::install.packages("fixest", lib = lib, repos = repos, quiet = TRUE)
+    }
   }
 }
 has_fixest <- requireNamespace("fixest", quietly = TRUE)
