@@ -68,3 +68,10 @@ uncentred_reference <- function(V, ill, names) {
   dimnames(out) <- list(names, names)
   out
 }
+
+## fixest is compared with only where it is installed (skip_if_not_installed()
+## in each test): it is not among Debian's packages and CI does not compile it
+## from CRAN, so it is not a declared dependency; its functions are looked up
+## by name. Every number checked against fixest is also checked against lm()
+## with the dummies and sandwich.
+fixest_fun <- function(name) getExportedValue("fixest", name)

@@ -92,28 +92,28 @@ test_that("ssc rules match fixest: default (nested) and K.fixef = 'full'", {
   skip_if_not_installed("fixest")
   d <- fe_panel(seed = 5)
   for (w in list(NULL, ~ w)) {
-    fx <- fixest::feols(y ~ x1 + x2 | unit + period, d, cluster = ~ g, weights = w,
+    fx <- fixest_fun("feols")(y ~ x1 + x2 | unit + period, d, cluster = ~ g, weights = w,
                         fixef.tol = 1e-10, notes = FALSE)
     fit <- quiet_fit(y ~ x1 + x2 | unit + period, d, cluster = ~ g, weights = w)
     expect_equal(coef(fit), coef(fx), tolerance = 1e-8)
     expect_equal(fit$vcov, unclass(vcov(fx))[c("x1", "x2"), c("x1", "x2")], tolerance = 1e-8,
                  ignore_attr = TRUE)
-    fx_full <- fixest::feols(y ~ x1 + x2 | unit + period, d, cluster = ~ g, weights = w,
-                             fixef.tol = 1e-10, notes = FALSE, ssc = fixest::ssc(K.fixef = "full"))
+    fx_full <- fixest_fun("feols")(y ~ x1 + x2 | unit + period, d, cluster = ~ g, weights = w,
+                             fixef.tol = 1e-10, notes = FALSE, ssc = fixest_fun("ssc")(K.fixef = "full"))
     fit_full <- quiet_fit(y ~ x1 + x2 | unit + period, d, cluster = ~ g, weights = w, ssc = "full")
     expect_equal(fit_full$vcov, unclass(vcov(fx_full)), tolerance = 1e-8, ignore_attr = TRUE)
-    fx_none <- fixest::feols(y ~ x1 + x2 | unit + period, d, cluster = ~ g, weights = w,
-                             fixef.tol = 1e-10, notes = FALSE, ssc = fixest::ssc(K.fixef = "none"))
+    fx_none <- fixest_fun("feols")(y ~ x1 + x2 | unit + period, d, cluster = ~ g, weights = w,
+                             fixef.tol = 1e-10, notes = FALSE, ssc = fixest_fun("ssc")(K.fixef = "none"))
     fit_none <- quiet_fit(y ~ x1 + x2 | unit + period, d, cluster = ~ g, weights = w, ssc = "none")
     expect_equal(fit_none$vcov, unclass(vcov(fx_none)), tolerance = 1e-8, ignore_attr = TRUE)
   }
   ## no effect nested in the clusters (clustered by period): "nested" is "full"
-  fx <- fixest::feols(y ~ x1 + x2 | unit, d, cluster = ~ period, notes = FALSE)
+  fx <- fixest_fun("feols")(y ~ x1 + x2 | unit, d, cluster = ~ period, notes = FALSE)
   fit <- quiet_fit(y ~ x1 + x2 | unit, d, cluster = ~ period)
   expect_false(fit$fixef_info$nested[["unit"]])
   expect_equal(fit$vcov, unclass(vcov(fx)), tolerance = 1e-10, ignore_attr = TRUE)
   ## one effect nested in the cluster
-  fx1 <- fixest::feols(y ~ x1 + x2 | unit, d, cluster = ~ g, notes = FALSE)
+  fx1 <- fixest_fun("feols")(y ~ x1 + x2 | unit, d, cluster = ~ g, notes = FALSE)
   fit1 <- quiet_fit(y ~ x1 + x2 | unit, d, cluster = ~ g)
   expect_equal(fit1$fixef_info$k, 1L)
   expect_equal(coef(fit1), coef(fx1), tolerance = 1e-10)
@@ -169,11 +169,11 @@ test_that("singleton groups are dropped as fixest drops them, and counted", {
   expect_equal(coef(fit), coef(ref), tolerance = 1e-10)
   expect_equal(fit$vcov, ref$vcov, tolerance = 1e-10)
   skip_if_not_installed("fixest")
-  fx <- fixest::feols(y ~ x1 + x2 | unit + period, d2, cluster = ~ g, notes = FALSE)
+  fx <- fixest_fun("feols")(y ~ x1 + x2 | unit + period, d2, cluster = ~ g, notes = FALSE)
   expect_equal(nobs(fit), nobs(fx))
 })
 
-test_that("fixef() returns the effects as fixest::fixef", {
+test_that("fixef() returns the effects as fixest's fixef()", {
   d <- fe_panel(seed = 9)
   fit <- suppressWarnings(cluster_lm(y ~ x1 + x2 | unit_id, d, cluster = ~ g))
   fe <- fixef(fit)
@@ -183,9 +183,9 @@ test_that("fixef() returns the effects as fixest::fixef", {
   expect_equal(names(fe$unit_id), sort(unique(d$unit_id)))
   skip_if_not_installed("fixest")
   fit2 <- suppressWarnings(cluster_lm(y ~ x1 + x2 | unit + period, d, cluster = ~ g))
-  fx <- fixest::feols(y ~ x1 + x2 | unit + period, d, fixef.tol = 1e-10, notes = FALSE)
+  fx <- fixest_fun("feols")(y ~ x1 + x2 | unit + period, d, fixef.tol = 1e-10, notes = FALSE)
   fe2 <- fixef(fit2)
-  fxe <- fixest::fixef(fx)
+  fxe <- fixest_fun("fixef")(fx)
   expect_equal(fe2$unit, fxe$unit, tolerance = 1e-7)
   expect_equal(fe2$period, fxe$period, tolerance = 1e-7)
   expect_equal(fe2$period[[as.character(d$period[1])]], 0)
@@ -244,7 +244,7 @@ test_that("bad input: a covariate absorbed by the effects is reported as colline
   expect_equal(coef(fit)[["x1"]], coef(ref)[["x1"]], tolerance = 1e-12)
   expect_equal(fit$vcov, ref$vcov, tolerance = 1e-12)
   skip_if_not_installed("fixest")
-  fx <- suppressMessages(fixest::feols(y ~ x1 + unit_level | unit, d, cluster = ~ g))
+  fx <- suppressMessages(fixest_fun("feols")(y ~ x1 + unit_level | unit, d, cluster = ~ g))
   expect_equal(fx$collin.var, "unit_level")
 })
 
@@ -296,9 +296,9 @@ test_that("did_boot(fixed_effects = ) is the two-way fixed-effects DiD of fixest
   expect_error(did_boot(d, "y", "treated", "post", cluster = "region", R = 99, fixed_effects = "nosuch"),
                class = "clusterab_error", regexp = "nosuch")
   skip_if_not_installed("fixest")
-  fx <- fixest::feols(y ~ post + treated:post + x | unit, d, cluster = ~ region, notes = FALSE)
+  fx <- fixest_fun("feols")(y ~ post + treated:post + x | unit, d, cluster = ~ region, notes = FALSE)
   expect_equal(unname(fit$estimate), unname(coef(fx)[["post:treated"]]), tolerance = 1e-10)
-  expect_equal(fit$std.error, unname(fixest::se(fx)[["post:treated"]]), tolerance = 1e-10)
+  expect_equal(fit$std.error, unname(fixest_fun("se")(fx)[["post:treated"]]), tolerance = 1e-10)
 })
 
 test_that("effects of any id type and combinations a^b; R-squared as fixest; predict refuses", {
@@ -316,11 +316,11 @@ test_that("effects of any id type and combinations a^b; R-squared as fixest; pre
   expect_error(predict(f2, newdata = d), class = "clusterab_error", regexp = "fixef")
   expect_output(print(summary(f2)), "Within R-squared")
   skip_if_not_installed("fixest")
-  fx <- fixest::feols(y ~ x1 + x2 | unit + period, d, cluster = ~ g, fixef.tol = 1e-10, notes = FALSE)
-  expect_equal(unname(f2$r.squared), unname(fixest::r2(fx, "r2")), tolerance = 1e-8)
-  expect_equal(unname(f2$within.r.squared), unname(fixest::r2(fx, "wr2")), tolerance = 1e-8)
-  expect_equal(unname(f2$adj.r.squared), unname(fixest::r2(fx, "ar2")), tolerance = 1e-8)
-  expect_equal(glance(f2)$adj.r.squared, unname(fixest::r2(fx, "ar2")), tolerance = 1e-8)
+  fx <- fixest_fun("feols")(y ~ x1 + x2 | unit + period, d, cluster = ~ g, fixef.tol = 1e-10, notes = FALSE)
+  expect_equal(unname(f2$r.squared), unname(fixest_fun("r2")(fx, "r2")), tolerance = 1e-8)
+  expect_equal(unname(f2$within.r.squared), unname(fixest_fun("r2")(fx, "wr2")), tolerance = 1e-8)
+  expect_equal(unname(f2$adj.r.squared), unname(fixest_fun("r2")(fx, "ar2")), tolerance = 1e-8)
+  expect_equal(glance(f2)$adj.r.squared, unname(fixest_fun("r2")(fx, "ar2")), tolerance = 1e-8)
 })
 
 test_that("absorbed effects give the same fit under both compress plans", {
@@ -357,8 +357,8 @@ test_that("fixef() with weights and with a combination a^b", {
   fe <- fixef(fit2)[["region^period"]]
   expect_true(all(grepl("^[0-9]+_[0-9]+$", names(fe))))
   skip_if_not_installed("fixest")
-  fx <- fixest::feols(y ~ x1 + x2 | unit, d, weights = ~ w, notes = FALSE)
-  expect_equal(fixef(fit)$unit, fixest::fixef(fx)$unit, tolerance = 1e-10, ignore_attr = TRUE)
+  fx <- fixest_fun("feols")(y ~ x1 + x2 | unit, d, weights = ~ w, notes = FALSE)
+  expect_equal(fixef(fit)$unit, fixest_fun("fixef")(fx)$unit, tolerance = 1e-10, ignore_attr = TRUE)
 })
 
 test_that("three fixed effects equal lm() with the dummies (connected design)", {

@@ -455,20 +455,20 @@ test_that('cadjust = "min" is min(G) / (min(G) - 1) for every term, as fixest', 
                    vcov(cluster_lm(y ~ x1, data = d, cluster = ~ g1)))
 }) })
 
-test_that('cadjust = "min" and TRUE equal fixest::feols with G.df = "min" and "conventional"', { quiet_few({
+test_that('cadjust = "min" and TRUE equal fixest feols() with G.df = "min" and "conventional"', { quiet_few({
   skip_if_not_installed("fixest")  # not in Debian; CI does not compile it from CRAN (see test-fixed-effects.R)
   d <- multiway_data(seed = 204)
   for (cl in list(~ g1 + g2, ~ g1 + g2 + g3)) {
-    fx <- fixest::feols(y ~ x1 + x2, data = d, cluster = cl, weights = ~ w)
+    fx <- fixest_fun("feols")(y ~ x1 + x2, data = d, cluster = cl, weights = ~ w)
     fit <- lm(y ~ x1 + x2, data = d, weights = w)
     expect_vcov_equal(vcov_cluster(fit, cluster = cl, cadjust = "min"), stats::vcov(fx), 1e-10)
     cfit <- cluster_lm(y ~ x1 + x2, data = d, cluster = cl, weights = ~ w, cadjust = "min")
     expect_vcov_equal(vcov(cfit), stats::vcov(fx), 1e-10)
     expect_vcov_equal(vcov(cluster_lm(y ~ x1 + x2, data = d, cluster = cl, weights = ~ w)),
-                      stats::vcov(fx, ssc = fixest::ssc(G.df = "conventional")), 1e-10)
+                      stats::vcov(fx, ssc = fixest_fun("ssc")(G.df = "conventional")), 1e-10)
     ## coef_test: fixest's t tests use min(G) - 1 df
     ct <- coef_test(cfit)
-    ref <- fixest::coeftable(fx)
+    ref <- fixest_fun("coeftable")(fx)
     expect_equal(unname(ct[, "Std. Error"]), unname(ref[, "Std. Error"]), tolerance = 1e-10)
     expect_equal(unname(ct[, "Pr(>|t|)"]), unname(ref[, "Pr(>|t|)"]), tolerance = 1e-8)
     ct2 <- coef_test(fit, cluster = cl, cadjust = "min")
