@@ -524,17 +524,7 @@ Rcpp::List cpp_global_moments(Rcpp::List cols, Rcpp::NumericVector y,
                             partial);
   Rcpp::NumericMatrix split(K, 2);
   double* tot = split.begin();
-  for (std::size_t first = 0; first < blocks; first += round) {
-    const std::size_t last = first + round < blocks ? first + round : blocks;
-    worker.first = first;
-    if (threads <= 1) worker(first, last);
-    else RcppParallel::parallelFor(first, last, worker, 1, threads);
-    for (std::size_t b = first; b < last; ++b) {
-      const double* a = partial[b - first].data();
-      for (std::size_t k = 0; k < 2 * K; ++k) tot[k] += a[k];
-    }
-    Rcpp::checkUserInterrupt();
-  }
+  sum_blocks_in_order(worker, blocks, partial, tot, threads);
   Rcpp::NumericMatrix moments(K, 1);
   for (std::size_t k = 0; k < K; ++k) moments[k] = split[k] + split[K + k];
   return Rcpp::List::create(Rcpp::Named("moments") = moments,

@@ -144,6 +144,30 @@ struct ClusterSumWorker : public RcppParallel::Worker {
   }
 };
 
+// Runs worker(first, last) over blocks [0, blocks) in rounds of
+// buffers.size() blocks: block b of the round starting at `first` (the
+// worker's member) writes buffers[b - first]; after each round the buffers are
+// added to out in block order, so the sums do not depend on the thread count.
+// Checks for a user interrupt between rounds.
+template <class BlockWorker>
+void sum_blocks_in_order(BlockWorker& worker, std::size_t blocks,
+                         std::vector<std::vector<double> >& buffers, double* out,
+                         int threads) {
+  const std::size_t round = buffers.size();
+  const std::size_t size = round ? buffers[0].size() : 0;
+  for (std::size_t first = 0; first < blocks; first += round) {
+    const std::size_t last = first + round < blocks ? first + round : blocks;
+    worker.first = first;
+    if (threads <= 1) worker(first, last);
+    else RcppParallel::parallelFor(first, last, worker, 1, threads);
+    for (std::size_t b = first; b < last; ++b) {
+      const double* a = buffers[b - first].data();
+      for (std::size_t k = 0; k < size; ++k) out[k] += a[k];
+    }
+    Rcpp::checkUserInterrupt();
+  }
+}
+
 template <class Visitor>
 void for_rows_cluster_sums(Visitor& visit, const int* codes, std::size_t n, int G,
                            std::size_t width, double* out, int threads) {
@@ -161,18 +185,7 @@ void for_rows_cluster_sums(Visitor& visit, const int* codes, std::size_t n, int 
   ClusterSumWorker<Visitor> worker(visit, codes, n, block, width, G, partitions,
                                    blocked, buffers, out);
   if (blocked) {
-    const std::size_t blocks = (n + block - 1) / block;
-    for (std::size_t first = 0; first < blocks; first += round) {
-      const std::size_t last = first + round < blocks ? first + round : blocks;
-      worker.first = first;
-      if (threads <= 1) worker(first, last);
-      else RcppParallel::parallelFor(first, last, worker, 1, threads);
-      for (std::size_t b = first; b < last; ++b) {
-        const double* a = buffers[b - first].data();
-        for (std::size_t k = 0; k < size; ++k) out[k] += a[k];
-      }
-      Rcpp::checkUserInterrupt();
-    }
+    sum_blocks_in_order(worker, (n + block - 1) / block, buffers, out, threads);
     return;
   }
   // one parallel call per chunk (a few MB of rows, which the threads read
