@@ -109,6 +109,28 @@ test_that("per-cluster sums over cluster ranges (many clusters) are bit-identica
   }
 })
 
+test_that("per-cluster sums over row halves (many clusters, over 2^20 rows) are bit-identical across threads and equal rowsum()", {
+  set.seed(84)
+  n <- 2^20 + 3
+  cols <- list(rnorm(n), runif(n))
+  y <- rnorm(n)
+  w <- runif(n)
+  codes <- sample(c(0:199999, sample.int(2e5, n - 2e5, TRUE) - 1L))  # every cluster present
+  G <- 200000L   # G x 3 sums: more than 2^18, and enough rows to split in halves
+  beta <- c(0.5, -1, 2)
+  run <- function(th) list(
+    clusterab:::cpp_residual_scores(cols, TRUE, y, w, codes, G, c(0.1, 0.2), c(1, 2), 0.3, 1, 1,
+                                    beta, th),
+    clusterab:::cpp_cluster_scores(cols, TRUE, y, codes, G, c(0, 0), th))
+  one <- run(1L)
+  expect_identical(run(2L), one)
+  z <- cbind(1, (cols[[1]] - 0.1) * 1, (cols[[2]] - 0.2) * 2)
+  e <- w * ((y - 0.3) - drop(z %*% beta))
+  expect_equal(unname(one[[1L]]), unname(t(rowsum(z * e, codes))), tolerance = 1e-12)
+  expect_equal(unname(one[[2L]]), unname(t(rowsum(cbind(1, cols[[1]], cols[[2]]) * y, codes))),
+               tolerance = 1e-12)
+})
+
 test_that("B S S' B from C++ equals tcrossprod(B %*% S) and does not depend on the thread count", {
   set.seed(13)
   for (G in c(1, 9, 2e5)) for (p in c(1L, 4L)) {  # 2e5 clusters: the threaded path
