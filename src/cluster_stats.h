@@ -90,9 +90,7 @@ void for_rows_by_cluster(RowVisitor& visit, const int* codes, std::size_t n,
 // lo..hi-1. With up to 2^18 sums (G = 1e4 clusters of 11 scores) the rows are
 // split into blocks of a size fixed by G and width, each block
 // summed into its own buffer in parallel and the buffers added to `out` in
-// block order; with more sums and at least 2^20 rows, the two halves of the
-// rows are summed apart (sum_row_halves()); otherwise each thread owns a
-// range of cluster codes and, in
+// block order; otherwise each thread owns a range of cluster codes and, in
 // cache-sized sub-chunks that all threads scan together, collects its rows
 // and adds them, in row order. Either way (which depends on G and width
 // only) every sum is formed in the same order for any thread count.
@@ -170,45 +168,6 @@ void sum_blocks_in_order(BlockWorker& worker, std::size_t blocks,
   }
 }
 
-// Sums per cluster over many clusters (G width > 2^18) of many rows: the
-// first half of the rows is summed into `out`, the second into a buffer of
-// the same size, on two threads, and the buffer is then added to `out`. Each
-// half is visited in row order, in chunks with a check for a user interrupt
-// between them, so the sums do not depend on the thread count. Each thread
-// reads only its own rows (a split by cluster code would have every thread
-// read every row), at the price of one more G x width array.
-template <class Visitor>
-struct RowHalvesWorker : public RcppParallel::Worker {
-  Visitor& visit;
-  double* sums[2];
-  std::size_t from[2], to[2];
-  RowHalvesWorker(Visitor& visit_, double* first, double* second)
-      : visit(visit_), sums{first, second}, from{0, 0}, to{0, 0} {}
-  void operator()(std::size_t begin, std::size_t end) {
-    for (std::size_t h = begin; h < end; ++h)
-      if (from[h] < to[h]) visit.range(from[h], to[h], sums[h]);
-  }
-};
-
-template <class Visitor>
-void sum_row_halves(Visitor& visit, std::size_t n, std::size_t size, double* out,
-                    int threads) {
-  std::vector<double> second(size, 0.0);
-  RowHalvesWorker<Visitor> worker(visit, out, second.data());
-  const std::size_t half = n / 2, chunk = 1u << 19;
-  for (std::size_t start = 0; start < n - half; start += chunk) {
-    for (std::size_t h = 0; h < 2; ++h) {
-      const std::size_t lo = h * half, hi = h == 0 ? half : n;
-      worker.from[h] = lo + start < hi ? lo + start : hi;
-      worker.to[h] = lo + start + chunk < hi ? lo + start + chunk : hi;
-    }
-    if (threads <= 1) worker(0, 2);
-    else RcppParallel::parallelFor(0, 2, worker, 1, 2);
-    Rcpp::checkUserInterrupt();
-  }
-  for (std::size_t k = 0; k < size; ++k) out[k] += second[k];
-}
-
 template <class Visitor>
 void for_rows_cluster_sums(Visitor& visit, const int* codes, std::size_t n, int G,
                            std::size_t width, double* out, int threads) {
@@ -227,10 +186,6 @@ void for_rows_cluster_sums(Visitor& visit, const int* codes, std::size_t n, int 
                                    blocked, buffers, out);
   if (blocked) {
     sum_blocks_in_order(worker, (n + block - 1) / block, buffers, out, threads);
-    return;
-  }
-  if (n >= (1u << 20)) {
-    sum_row_halves(visit, n, size_g, out, threads);
     return;
   }
   // one parallel call per chunk (a few MB of rows, which the threads read

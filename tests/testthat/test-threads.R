@@ -109,14 +109,14 @@ test_that("per-cluster sums over cluster ranges (many clusters) are bit-identica
   }
 })
 
-test_that("per-cluster sums over row halves (many clusters, over 2^20 rows) are bit-identical across threads and equal rowsum()", {
+test_that("per-cluster sums over cluster ranges on over 2^20 rows are bit-identical across threads and equal rowsum()", {
   set.seed(84)
   n <- 2^20 + 3
   cols <- list(rnorm(n), runif(n))
   y <- rnorm(n)
   w <- runif(n)
   codes <- sample(c(0:199999, sample.int(2e5, n - 2e5, TRUE) - 1L))  # every cluster present
-  G <- 200000L   # G x 3 sums: more than 2^18, and enough rows to split in halves
+  G <- 200000L   # G x 3 sums: more than 2^18, so threads own code ranges, over several chunks
   beta <- c(0.5, -1, 2)
   run <- function(th) list(
     clusterab:::cpp_residual_scores(cols, TRUE, y, w, codes, G, c(0.1, 0.2), c(1, 2), 0.3, 1, 1,
