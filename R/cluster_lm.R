@@ -153,7 +153,7 @@ cluster_lm <- function(formula, data, cluster, weights = NULL, type = "HC1",
 ## recomputes them for the consumers that need them) but the global ones
 ## (`global_stats`).
 fit_cluster_lm <- function(mc, type, cadjust, multi0, threads, formula, plan = NULL,
-                           ssc = "nested", fixef_control = check_fixef_control(1e-10, 10000L)) {
+                           ssc = "nested", fixef_control = default_fixef_control()) {
   ## fe: absorbed fixed effects are demeaned away first (R/fixed_effects.R)
   if (!is.null(mc[["fixef"]])) mc <- absorb_fixed_effects(mc, threads, fixef_control)
   terms <- cluster_terms(mc$cluster, multi0, threads = threads)

@@ -121,7 +121,14 @@ subset_model_columns <- function(mc, keep, columns = TRUE) {
 ## The demeaning options of a fit (the defaults for a fit without effects).
 fixef_control_of <- function(fit) {
   info <- fit$fixef_info
-  if (is.null(info)) check_fixef_control(1e-10, 10000L) else check_fixef_control(info$tol, info$iter)
+  if (is.null(info)) default_fixef_control() else check_fixef_control(info$tol, info$iter)
+}
+
+## cluster_lm()'s defaults of fixef.tol and fixef.iter, read from its formals
+## so that they are written in one place.
+default_fixef_control <- function() {
+  f <- formals(cluster_lm)
+  check_fixef_control(f$fixef.tol, f$fixef.iter)
 }
 
 ## The fixed-effect options of cluster_lm(): tolerance and sweeps.

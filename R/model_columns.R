@@ -243,7 +243,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
   ## Rows to drop: NA in any variable, weight or offset (na.omit), zero weight.
   with_na <- c(variables[columns_any_na(variables, threads)],
                if (anyNA(weights)) list(weights),
-               fixef[vapply(fixef, anyNA, logical(1L))])  # fe: NA in a fixed effect
+               fixef[columns_any_na(fixef, threads)])  # fe: NA in a fixed effect
   drop <- if (length(with_na)) !do.call(stats::complete.cases, unname(with_na))
   if (!is.null(weights)) {
     bad <- !is.na(weights) & weights < 0
