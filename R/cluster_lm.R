@@ -493,7 +493,10 @@ new_cluster_lm <- function(fit, call) {
   fit$call <- call
   class(fit) <- "cluster_lm"
   signal_notes(cluster_lm_notes(fit))
-  warn_zero_se(sqrt(pmax(diag(fit$vcov), 0)))
+  v <- diag(fit$vcov)
+  warn_negative_variance(v)
+  v[!is.na(v) & v < 0] <- NA  # a negative multiway variance is not a zero SE
+  warn_zero_se(sqrt(v))
   fit
 }
 

@@ -50,7 +50,10 @@
 #' "CR2", "HC2" and "HC3", which need the squared weights, are an error naming
 #' `weights`. Standard errors of exactly zero (an outcome fitted exactly) get
 #' a warning of class `clusterab_perfect_fit` from [coef_test()] and
-#' [cluster_lm()], as [lm()] warns of an "essentially perfect fit". A design so nearly collinear that the
+#' [cluster_lm()], as [lm()] warns of an "essentially perfect fit". A
+#' multiway covariance with negative variances (possible without `fix = TRUE`)
+#' gets a warning of class `clusterab_negative_variance` from [cluster_lm()],
+#' and those standard errors are `NaN`, as in sandwich. A design so nearly collinear that the
 #' normal equations lose digits (a column with less than 1e-10 of its centred
 #' variance left after the columns before it) gets a warning of class
 #' `clusterab_ill_conditioned`.

@@ -352,6 +352,31 @@ test_that("a constant outcome (zero standard errors, t = 0/0) gets a classed war
   expect_no_warning(cluster_lm(y ~ x1 + treat, data = d, cluster = "g"))
 })
 
+test_that("a negative multiway variance gets its own warning (not a zero standard error) and NaN, as sandwich", {
+  skip_if_not_installed("sandwich")
+  set.seed(1)
+  n <- 40
+  d <- data.frame(a = sample.int(4, n, TRUE), b = sample.int(4, n, TRUE), x = rnorm(n))
+  d$y <- rnorm(n)
+  ref <- sandwich::vcovCL(lm(y ~ x, d), cluster = ~ a + b, type = "HC0")
+  expect_lt(ref["x", "x"], 0)   # the case: V_a + V_b - V_ab < 0 for x
+  seen <- character(0)
+  fit <- withCallingHandlers(cluster_lm(y ~ x, d, cluster = ~ a + b, type = "HC0"),
+                             warning = function(w) {
+                               seen <<- c(seen, class(w)[1L])
+                               if (inherits(w, "clusterab_negative_variance")) {
+                                 expect_match(conditionMessage(w), "negative variances for `x`")
+                               }
+                               invokeRestart("muffleWarning")
+                             })
+  expect_true("clusterab_negative_variance" %in% seen)
+  expect_false("clusterab_perfect_fit" %in% seen)
+  expect_equal(unname(vcov(fit)), unname(ref), tolerance = 1e-10)
+  tab <- suppressWarnings(coef_test(fit))
+  expect_true(is.nan(tab["x", "Std. Error"]))
+  expect_equal(tab["(Intercept)", "Std. Error"], sqrt(ref[1, 1]), tolerance = 1e-10)
+})
+
 ## The compress plan (issue 11): a scores-plan fit keeps only the global
 ## cross-products; print, summary, tidy, glance, confint and predict give what
 ## a moments-plan fit gives, and consumers that need M_g recompute them from
