@@ -494,8 +494,7 @@ new_cluster_lm <- function(fit, call) {
   class(fit) <- "cluster_lm"
   signal_notes(cluster_lm_notes(fit))
   v <- diag(fit$vcov)
-  warn_negative_variance(v)
-  v[!is.na(v) & v < 0] <- NA  # a negative multiway variance is not a zero SE
+  v[warn_negative_variance(v)] <- NA  # a negative multiway variance is not a zero SE
   warn_zero_se(sqrt(v))
   fit
 }

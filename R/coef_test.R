@@ -173,12 +173,14 @@ warn_zero_se <- function(se, perfect = FALSE) {
 ## A multiway covariance (V_1 + V_2 - V_12, ...) can have negative
 ## variances; their standard errors are NaN, as in sandwich and lmtest, and
 ## this says why and what to do (not that the standard error is zero).
+## Returns which variances are negative (invisibly).
 warn_negative_variance <- function(v) {
   neg <- !is.na(v) & v < 0
-  if (!any(neg)) return(invisible())
+  if (!any(neg)) return(invisible(neg))
   warn(sprintf("the multiway covariance has negative variances for %s (the intersection terms outweigh the others), so their standard errors are NaN; vcov_cluster(fit, fix = TRUE) gives the nearest positive semi-definite covariance (sandwich's fix = TRUE), or cluster by fewer variables.",
                paste0("`", names(v)[neg], "`", collapse = ", ")),
        class = "clusterab_negative_variance")
+  invisible(neg)
 }
 
 ## summary.lm()'s test for an "essentially perfect fit": a residual variance
