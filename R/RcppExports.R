@@ -57,6 +57,18 @@ cpp_did_jackknife_rows <- function(cols, y, moments, design, shift, tol, threads
     .Call(`_clusterab_cpp_did_jackknife_rows`, cols, y, moments, design, shift, tol, threads)
 }
 
+cpp_exposure_draws <- function(start, nbr, wt, strength, block, fixed, bernoulli, p, m, threshold, seed, replicates, exact, keep_bits, threads) {
+    .Call(`_clusterab_cpp_exposure_draws`, start, nbr, wt, strength, block, fixed, bernoulli, p, m, threshold, seed, replicates, exact, keep_bits, threads)
+}
+
+cpp_exposure_variance <- function(bits, words, weights, total, cond, pi, a, support, dep_start, dep, threads) {
+    .Call(`_clusterab_cpp_exposure_variance`, bits, words, weights, total, cond, pi, a, support, dep_start, dep, threads)
+}
+
+cpp_exposure_dependent <- function(start, nbr, start_t, nbr_t) {
+    .Call(`_clusterab_cpp_exposure_dependent`, start, nbr, start_t, nbr_t)
+}
+
 cpp_demean <- function(columns, codes, nlevels, w, tol, maxit, threads, rows = NULL) {
     .Call(`_clusterab_cpp_demean`, columns, codes, nlevels, w, tol, maxit, threads, rows)
 }
@@ -83,6 +95,18 @@ cpp_columns_any_na <- function(cols, threads) {
 
 cpp_multiway_meat <- function(cols, intercept, y, y_shift, beta, shift, scale, w, wscale, escale, codes, G, factor, bread, threads) {
     .Call(`_clusterab_cpp_multiway_meat`, cols, intercept, y, y_shift, beta, shift, scale, w, wscale, escale, codes, G, factor, bread, threads)
+}
+
+cpp_network_graph <- function(from, to, weight, n, directed) {
+    .Call(`_clusterab_cpp_network_graph`, from, to, weight, n, directed)
+}
+
+cpp_network_treated <- function(start, nbr, wt, treated) {
+    .Call(`_clusterab_cpp_network_treated`, start, nbr, wt, treated)
+}
+
+cpp_network_independent_set <- function(start, nbr, start_t, nbr_t, order) {
+    .Call(`_clusterab_cpp_network_independent_set`, start, nbr, start_t, nbr_t, order)
 }
 
 cpp_rand_statistic <- function(design, z) {
@@ -127,6 +151,14 @@ cpp_ri_criterion <- function(within, sums, n, rho, nobs, reml, order) {
 
 cpp_cr2_df_moments <- function(M0, M1, M2, weighted, design, B, Q, Ct, joint, threads, R0, R1) {
     .Call(`_clusterab_cpp_cr2_df_moments`, M0, M1, M2, weighted, design, B, Q, Ct, joint, threads, R0, R1)
+}
+
+cpp_spillover_draws <- function(start, nbr, wt, strength, block, fixed, bernoulli, p, m, threshold, focal, y, seed, begin, end, exact, threads) {
+    .Call(`_clusterab_cpp_spillover_draws`, start, nbr, wt, strength, block, fixed, bernoulli, p, m, threshold, focal, y, seed, begin, end, exact, threads)
+}
+
+cpp_spillover_statistic <- function(start, nbr, wt, strength, block, treated, threshold, focal, y) {
+    .Call(`_clusterab_cpp_spillover_statistic`, start, nbr, wt, strength, block, treated, threshold, focal, y)
 }
 
 cpp_solve_stats <- function(S, design, y_index, norm2, tol) {

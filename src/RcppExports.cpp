@@ -248,6 +248,66 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_exposure_draws
+Rcpp::List cpp_exposure_draws(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr, Rcpp::NumericVector wt, Rcpp::NumericVector strength, Rcpp::IntegerVector block, Rcpp::IntegerVector fixed, bool bernoulli, double p, int m, double threshold, Rcpp::IntegerVector seed, double replicates, bool exact, bool keep_bits, int threads);
+RcppExport SEXP _clusterab_cpp_exposure_draws(SEXP startSEXP, SEXP nbrSEXP, SEXP wtSEXP, SEXP strengthSEXP, SEXP blockSEXP, SEXP fixedSEXP, SEXP bernoulliSEXP, SEXP pSEXP, SEXP mSEXP, SEXP thresholdSEXP, SEXP seedSEXP, SEXP replicatesSEXP, SEXP exactSEXP, SEXP keep_bitsSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nbr(nbrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type strength(strengthSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type block(blockSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type fixed(fixedSEXP);
+    Rcpp::traits::input_parameter< bool >::type bernoulli(bernoulliSEXP);
+    Rcpp::traits::input_parameter< double >::type p(pSEXP);
+    Rcpp::traits::input_parameter< int >::type m(mSEXP);
+    Rcpp::traits::input_parameter< double >::type threshold(thresholdSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< double >::type replicates(replicatesSEXP);
+    Rcpp::traits::input_parameter< bool >::type exact(exactSEXP);
+    Rcpp::traits::input_parameter< bool >::type keep_bits(keep_bitsSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_exposure_draws(start, nbr, wt, strength, block, fixed, bernoulli, p, m, threshold, seed, replicates, exact, keep_bits, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_exposure_variance
+Rcpp::List cpp_exposure_variance(Rcpp::RawVector bits, double words, Rcpp::NumericVector weights, double total, Rcpp::IntegerVector cond, Rcpp::NumericVector pi, Rcpp::NumericMatrix a, Rcpp::IntegerMatrix support, Rcpp::IntegerVector dep_start, Rcpp::IntegerVector dep, int threads);
+RcppExport SEXP _clusterab_cpp_exposure_variance(SEXP bitsSEXP, SEXP wordsSEXP, SEXP weightsSEXP, SEXP totalSEXP, SEXP condSEXP, SEXP piSEXP, SEXP aSEXP, SEXP supportSEXP, SEXP dep_startSEXP, SEXP depSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::RawVector >::type bits(bitsSEXP);
+    Rcpp::traits::input_parameter< double >::type words(wordsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< double >::type total(totalSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type cond(condSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type pi(piSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type a(aSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerMatrix >::type support(supportSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dep_start(dep_startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dep(depSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_exposure_variance(bits, words, weights, total, cond, pi, a, support, dep_start, dep, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_exposure_dependent
+Rcpp::List cpp_exposure_dependent(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr, Rcpp::IntegerVector start_t, Rcpp::IntegerVector nbr_t);
+RcppExport SEXP _clusterab_cpp_exposure_dependent(SEXP startSEXP, SEXP nbrSEXP, SEXP start_tSEXP, SEXP nbr_tSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nbr(nbrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start_t(start_tSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nbr_t(nbr_tSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_exposure_dependent(start, nbr, start_t, nbr_t));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_demean
 Rcpp::List cpp_demean(Rcpp::List columns, Rcpp::List codes, Rcpp::IntegerVector nlevels, Rcpp::Nullable<Rcpp::NumericVector> w, double tol, int maxit, int threads, Rcpp::Nullable<Rcpp::IntegerVector> rows);
 RcppExport SEXP _clusterab_cpp_demean(SEXP columnsSEXP, SEXP codesSEXP, SEXP nlevelsSEXP, SEXP wSEXP, SEXP tolSEXP, SEXP maxitSEXP, SEXP threadsSEXP, SEXP rowsSEXP) {
@@ -355,6 +415,50 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type bread(breadSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_multiway_meat(cols, intercept, y, y_shift, beta, shift, scale, w, wscale, escale, codes, G, factor, bread, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_network_graph
+Rcpp::List cpp_network_graph(Rcpp::IntegerVector from, Rcpp::IntegerVector to, Rcpp::NumericVector weight, int n, bool directed);
+RcppExport SEXP _clusterab_cpp_network_graph(SEXP fromSEXP, SEXP toSEXP, SEXP weightSEXP, SEXP nSEXP, SEXP directedSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type from(fromSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type to(toSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type weight(weightSEXP);
+    Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    Rcpp::traits::input_parameter< bool >::type directed(directedSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_network_graph(from, to, weight, n, directed));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_network_treated
+Rcpp::NumericVector cpp_network_treated(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr, Rcpp::NumericVector wt, Rcpp::IntegerVector treated);
+RcppExport SEXP _clusterab_cpp_network_treated(SEXP startSEXP, SEXP nbrSEXP, SEXP wtSEXP, SEXP treatedSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nbr(nbrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type treated(treatedSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_network_treated(start, nbr, wt, treated));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_network_independent_set
+Rcpp::LogicalVector cpp_network_independent_set(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr, Rcpp::IntegerVector start_t, Rcpp::IntegerVector nbr_t, Rcpp::IntegerVector order);
+RcppExport SEXP _clusterab_cpp_network_independent_set(SEXP startSEXP, SEXP nbrSEXP, SEXP start_tSEXP, SEXP nbr_tSEXP, SEXP orderSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nbr(nbrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start_t(start_tSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nbr_t(nbr_tSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type order(orderSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_network_independent_set(start, nbr, start_t, nbr_t, order));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -527,6 +631,52 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_spillover_draws
+Rcpp::NumericMatrix cpp_spillover_draws(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr, Rcpp::NumericVector wt, Rcpp::NumericVector strength, Rcpp::IntegerVector block, Rcpp::IntegerVector fixed, bool bernoulli, double p, int m, double threshold, Rcpp::IntegerVector focal, Rcpp::NumericVector y, Rcpp::IntegerVector seed, double begin, double end, bool exact, int threads);
+RcppExport SEXP _clusterab_cpp_spillover_draws(SEXP startSEXP, SEXP nbrSEXP, SEXP wtSEXP, SEXP strengthSEXP, SEXP blockSEXP, SEXP fixedSEXP, SEXP bernoulliSEXP, SEXP pSEXP, SEXP mSEXP, SEXP thresholdSEXP, SEXP focalSEXP, SEXP ySEXP, SEXP seedSEXP, SEXP beginSEXP, SEXP endSEXP, SEXP exactSEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nbr(nbrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type strength(strengthSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type block(blockSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type fixed(fixedSEXP);
+    Rcpp::traits::input_parameter< bool >::type bernoulli(bernoulliSEXP);
+    Rcpp::traits::input_parameter< double >::type p(pSEXP);
+    Rcpp::traits::input_parameter< int >::type m(mSEXP);
+    Rcpp::traits::input_parameter< double >::type threshold(thresholdSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type focal(focalSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type seed(seedSEXP);
+    Rcpp::traits::input_parameter< double >::type begin(beginSEXP);
+    Rcpp::traits::input_parameter< double >::type end(endSEXP);
+    Rcpp::traits::input_parameter< bool >::type exact(exactSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spillover_draws(start, nbr, wt, strength, block, fixed, bernoulli, p, m, threshold, focal, y, seed, begin, end, exact, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spillover_statistic
+double cpp_spillover_statistic(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr, Rcpp::NumericVector wt, Rcpp::NumericVector strength, Rcpp::IntegerVector block, Rcpp::IntegerVector treated, double threshold, Rcpp::IntegerVector focal, Rcpp::NumericVector y);
+RcppExport SEXP _clusterab_cpp_spillover_statistic(SEXP startSEXP, SEXP nbrSEXP, SEXP wtSEXP, SEXP strengthSEXP, SEXP blockSEXP, SEXP treatedSEXP, SEXP thresholdSEXP, SEXP focalSEXP, SEXP ySEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nbr(nbrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type strength(strengthSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type block(blockSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type treated(treatedSEXP);
+    Rcpp::traits::input_parameter< double >::type threshold(thresholdSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type focal(focalSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spillover_statistic(start, nbr, wt, strength, block, treated, threshold, focal, y));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_solve_stats
 Rcpp::List cpp_solve_stats(Rcpp::NumericMatrix S, Rcpp::IntegerVector design, int y_index, Rcpp::NumericVector norm2, double tol);
 RcppExport SEXP _clusterab_cpp_solve_stats(SEXP SSEXP, SEXP designSEXP, SEXP y_indexSEXP, SEXP norm2SEXP, SEXP tolSEXP) {
@@ -662,6 +812,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_did_boot_rows", (DL_FUNC) &_clusterab_cpp_did_boot_rows, 9},
     {"_clusterab_cpp_did_jackknife_clusters", (DL_FUNC) &_clusterab_cpp_did_jackknife_clusters, 6},
     {"_clusterab_cpp_did_jackknife_rows", (DL_FUNC) &_clusterab_cpp_did_jackknife_rows, 7},
+    {"_clusterab_cpp_exposure_draws", (DL_FUNC) &_clusterab_cpp_exposure_draws, 15},
+    {"_clusterab_cpp_exposure_variance", (DL_FUNC) &_clusterab_cpp_exposure_variance, 11},
+    {"_clusterab_cpp_exposure_dependent", (DL_FUNC) &_clusterab_cpp_exposure_dependent, 4},
     {"_clusterab_cpp_demean", (DL_FUNC) &_clusterab_cpp_demean, 8},
     {"_clusterab_cpp_fixef_coefs", (DL_FUNC) &_clusterab_cpp_fixef_coefs, 6},
     {"_clusterab_cpp_fixef_components", (DL_FUNC) &_clusterab_cpp_fixef_components, 4},
@@ -669,6 +822,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_fixef_prepare", (DL_FUNC) &_clusterab_cpp_fixef_prepare, 2},
     {"_clusterab_cpp_columns_any_na", (DL_FUNC) &_clusterab_cpp_columns_any_na, 2},
     {"_clusterab_cpp_multiway_meat", (DL_FUNC) &_clusterab_cpp_multiway_meat, 15},
+    {"_clusterab_cpp_network_graph", (DL_FUNC) &_clusterab_cpp_network_graph, 5},
+    {"_clusterab_cpp_network_treated", (DL_FUNC) &_clusterab_cpp_network_treated, 4},
+    {"_clusterab_cpp_network_independent_set", (DL_FUNC) &_clusterab_cpp_network_independent_set, 5},
     {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},
     {"_clusterab_cpp_rand_enumerate", (DL_FUNC) &_clusterab_cpp_rand_enumerate, 11},
     {"_clusterab_cpp_rand_monte_carlo", (DL_FUNC) &_clusterab_cpp_rand_monte_carlo, 5},
@@ -680,6 +836,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_ri_prepare", (DL_FUNC) &_clusterab_cpp_ri_prepare, 2},
     {"_clusterab_cpp_ri_criterion", (DL_FUNC) &_clusterab_cpp_ri_criterion, 7},
     {"_clusterab_cpp_cr2_df_moments", (DL_FUNC) &_clusterab_cpp_cr2_df_moments, 12},
+    {"_clusterab_cpp_spillover_draws", (DL_FUNC) &_clusterab_cpp_spillover_draws, 17},
+    {"_clusterab_cpp_spillover_statistic", (DL_FUNC) &_clusterab_cpp_spillover_statistic, 9},
     {"_clusterab_cpp_solve_stats", (DL_FUNC) &_clusterab_cpp_solve_stats, 5},
     {"_clusterab_cpp_stats_scores", (DL_FUNC) &_clusterab_cpp_stats_scores, 4},
     {"_clusterab_cpp_adjusted_scores", (DL_FUNC) &_clusterab_cpp_adjusted_scores, 8},
