@@ -20,8 +20,11 @@
 #'   R's RNG, so `set.seed()` reproduces it), so that every focal unit's
 #'   neighbours are re-randomised; under a cluster design, a maximal set of
 #'   clusters no two of which are joined by an edge, and in them the units
-#'   with a neighbour in another cluster. Or a vector of unit ids, or a
-#'   logical vector with one value per row of `data`.
+#'   with a neighbour in another cluster. Units whose exposure is the same in
+#'   every re-randomisation (an isolated unit; under `"any"`, a unit of a
+#'   treated cluster with a neighbour in its own cluster) are left out.
+#'   Or a vector of unit ids, or a logical vector with one value per row of
+#'   `data`.
 #' @param R Number of Monte Carlo re-randomisations, when the assignments
 #'   are not enumerated.
 #' @param exact `NULL` (the default) enumerates every re-randomisation of the
@@ -33,7 +36,9 @@
 #'
 #' @details
 #' The statistic is the mean outcome of the exposed focal units (by
-#' `mapping`) minus that of the unexposed ones. A re-randomisation that
+#' `mapping`) minus that of the unexposed ones, after centring the focal
+#' units' outcomes within their own arm (their assignment is fixed, so this
+#' removes the direct effect from the contrast and keeps the test exact). A re-randomisation that
 #' leaves one of the two groups empty has no statistic; it is counted as at
 #' least as extreme as the observed one (so the test stays valid, and
 #' conservative), and the number of such draws is kept in `$undefined`.
@@ -81,6 +86,7 @@ spillover_test <- function(data, outcome, treatment, edges, focal = NULL, design
                          units_arg = "data")
   n <- length(d$units)
   is_focal <- focal_units(focal, d$units, graph, des)
+  if (is.null(focal)) is_focal <- is_focal & exposure_can_vary(is_focal, graph, des, threshold)
   focal_code <- which(is_focal) - 1L
   if (length(focal_code) < 2L) {
     abort("`focal` must hold at least two units; the test contrasts exposed and unexposed focal units.")
@@ -94,7 +100,12 @@ spillover_test <- function(data, outcome, treatment, edges, focal = NULL, design
   if (free == 0L) {
     abort("every unit (or cluster) holds a focal unit, so nothing is re-randomised; choose fewer focal units.")
   }
+  ## Centred within the focal units' own arms: their assignment is fixed, so
+  ## this removes the direct effect from the contrast without touching its
+  ## validity, and leaves the exposure as the only thing that varies.
   y_focal <- d$y[is_focal]
+  arm_focal <- d$treated[is_focal]
+  y_focal <- y_focal - stats::ave(y_focal, arm_focal)
   t0 <- cpp_spillover_statistic(graph$start, graph$nbr, graph$wt, graph$strength, des$block,
                                 des$block_treated, threshold, focal_code, y_focal)
   if (!is.finite(t0)) {
@@ -185,6 +196,22 @@ focal_units <- function(focal, units, graph, des) {
   out <- logical(n)
   out[at] <- TRUE
   out
+}
+
+## Which units' exposure differs between the two extreme re-randomisations
+## (every free block control, every free block treated) when the blocks of
+## the focal units keep their assignment. The mapping is monotone in the
+## treated set, so a unit for which they agree is exposed, or not, in every
+## re-randomisation: as a focal unit it adds nothing. This depends on the
+## fixed blocks only, so the test stays exact.
+exposure_can_vary <- function(is_focal, graph, des, threshold) {
+  fixed <- des$block %in% des$block[is_focal]
+  exposed_if <- function(free_value) {
+    z <- ifelse(fixed, des$block_treated[des$block + 1L], free_value)
+    tw <- cpp_network_treated(graph$start, graph$nbr, graph$wt, as.integer(z))
+    if (threshold <= 0) tw > 0 else graph$strength > 0 & tw / graph$strength >= threshold
+  }
+  exposed_if(0L) != exposed_if(1L)
 }
 
 #' @export
