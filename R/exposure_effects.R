@@ -321,14 +321,19 @@ print.exposure_effects <- function(x, digits = max(3L, getOption("digits") - 3L)
               else sprintf("from %s simulated assignments", format(x$R, big.mark = ","))))
   m <- x$means
   print(format(m, digits = digits), row.names = FALSE)
-  cat("\n")
   ct <- x$contrasts
-  ct$conf.int <- sprintf("[%s, %s]", format(ct$conf.low, digits = digits),
-                         format(ct$conf.high, digits = digits))
-  print(format(ct[c("contrast", "conditions", "estimator", "estimate", "std.error", "p.value",
-                    "conf.int")], digits = digits), row.names = FALSE)
-  cat(sprintf("%s%% normal intervals; std.error: conservative (Aronow-Samii)\n",
-              format(100 * x$conf.level)))
+  for (e in c("ht", "hajek")) {
+    r <- ct[ct$estimator == e, ]
+    cat(if (e == "ht") "\nHorvitz-Thompson:\n" else "\nHajek:\n")
+    shown <- data.frame(effect = sprintf("%s (%s)", r$contrast, r$conditions),
+                        estimate = r$estimate, std.error = r$std.error,
+                        ci = sprintf("[%s, %s]", format(signif(r$conf.low, digits)),
+                                     format(signif(r$conf.high, digits))),
+                        p.value = format.pval(r$p.value, digits = 2L), stringsAsFactors = FALSE)
+    names(shown)[4L] <- sprintf("%s%% CI", format(100 * x$conf.level))
+    print(format(shown, digits = digits), row.names = FALSE, right = FALSE)
+  }
+  cat("Normal intervals; std.error: conservative (Aronow-Samii); eligible units in $means\n")
   invisible(x)
 }
 

@@ -45,8 +45,8 @@
 #'   set.seed(1)
 #'   edges <- data.frame(from = c(1, 1, 2, 4, 4, 5, 3), to = c(2, 3, 3, 5, 6, 6, 4))
 #'   gc <- graph_clusters(edges)
-#'   gc
-#'   gc$clusters
+#'   print(gc)
+#'   print(gc$clusters)
 #' }
 #' @export
 graph_clusters <- function(edges, method = c("louvain", "components", "walktrap", "label_prop"),

@@ -62,11 +62,11 @@
 #' @examples
 #' set.seed(2)
 #' n <- 300
-#' edges <- data.frame(from = sample(n, 900, TRUE), to = sample(n, 900, TRUE))
+#' edges <- data.frame(from = sample(n, 600, TRUE), to = sample(n, 600, TRUE))
 #' units <- data.frame(unit = seq_len(n), treated = rbinom(n, 1, 0.5))
 #' exposure <- network_exposure(edges, units[c("unit", "treated")])$exposure
 #' units$y <- rnorm(n) + units$treated + 0.8 * exposure   # spillovers
-#' st <- spillover_test(units, "y", "treated", edges,
+#' st <- spillover_test(units, "y", "treated", edges, mapping = 0.5,
 #'                      design = list(type = "bernoulli", p = 0.5), R = 999)
 #' st
 #' plot(st)
