@@ -77,7 +77,9 @@ exposure_contrasts <- list(direct = c(2L, 0L), spillover = c(1L, 0L),
 #' underestimated. Under Bernoulli assignment pairs of units more than two
 #' steps apart are independent and contribute nothing. The Hajek standard
 #' errors use the same estimator on the residuals from each condition's
-#' Hajek mean (linearisation). Intervals are normal. Like every
+#' Hajek mean (linearisation), and are `NA` for a condition observed in one
+#' unit only (its residual is zero). Intervals are normal; a zero standard
+#' error (a condition of probability 1) gives no statistic or p-value. Like every
 #' Horvitz-Thompson variance estimator it can be negative in small samples
 #' (few units in a condition, negatively dependent assignments): its
 #' standard error is then `NA`, with a warning of class
@@ -123,6 +125,7 @@ exposure_effects <- function(data, outcome, treatment, edges, design, mapping = 
   R <- check_replicates(R, min = 2)
   check_conf_level(conf.level, "conf.level")
   if (!isTRUE(variance) && !isFALSE(variance)) abort("`variance` must be TRUE or FALSE.")
+  check_exact(exact)
   threads <- resolve_threads(threads)
   des <- network_design(design, d$units, d$treated, unit)
   n <- length(d$units)
@@ -159,7 +162,10 @@ exposure_effects <- function(data, outcome, treatment, edges, design, mapping = 
     abort(sprintf("%d unit(s) were observed in a condition that none of the R = %s simulated assignments produced, so their probability is unknown; raise `R`.",
                   sum(pi <= 0), format(R, big.mark = ",")), class = "clusterab_unobserved_probability")
   }
-  est <- exposure_estimates(d$y, cond, pi, prob)
+  ## huge or tiny outcomes divided by a power of two (exact), so that the
+  ## squares in the variance neither overflow nor underflow
+  y_scale <- outcome_scale(d$y)
+  est <- exposure_estimates(d$y / y_scale, cond, pi, prob)
   if (variance) {
     dep <- if (des$bernoulli) {
       cpp_exposure_dependent(graph$start, graph$nbr, graph$transpose$start, graph$transpose$nbr)
@@ -182,6 +188,10 @@ exposure_effects <- function(data, outcome, treatment, edges, design, mapping = 
     se <- rep(NA_real_, ncol(est$a))
   }
   se[!est$defined] <- NA_real_
+  ## a Hajek mean of one unit has residual zero: no standard error
+  se[!est$hajek_se] <- NA_real_
+  est$value <- est$value * y_scale
+  se <- se * y_scale
   k <- length(exposure_conditions)
   means <- data.frame(condition = exposure_conditions, units = tabulate(cond + 1L, k),
                       eligible = colSums(prob > 0), ht = est$value[seq_len(k)],
@@ -283,7 +293,11 @@ exposure_estimates <- function(y, cond, pi, prob) {
   }
   labels <- c(paste("HT mean of", exposure_conditions), paste("Hajek mean of", exposure_conditions),
               paste("HT", names(exposure_contrasts)), paste("Hajek", names(exposure_contrasts)))
+  units <- tabulate(cond + 1L, k)
+  two <- vapply(exposure_contrasts, function(pair) min(units[pair + 1L]) >= 2L, NA)
+  hajek_se <- c(rep(TRUE, k), units >= 2L, rep(TRUE, length(exposure_contrasts)), two)
   list(a = a, support = support, value = value, defined = defined, labels = labels,
+       hajek_se = hajek_se,
        eligible = c(colSums(eligible), colSums(eligible),
                     rep(vapply(exposure_contrasts, function(pair) {
                       sum(eligible[, pair[1L] + 1L] & eligible[, pair[2L] + 1L])
@@ -299,9 +313,11 @@ exposure_contrast_table <- function(est, se, offset, conf.level) {
   conditions <- vapply(exposure_contrasts, function(pair) {
     paste(exposure_conditions[pair[1L] + 1L], "-", exposure_conditions[pair[2L] + 1L])
   }, "")
+  ## a zero standard error (conditions of probability 1) leaves no test
+  stat <- ifelse(s > 0, estimate / s, NA_real_)
   data.frame(contrast = rep(names(exposure_contrasts), 2L), conditions = rep(unname(conditions), 2L),
              estimator = rep(c("ht", "hajek"), each = nc), estimate = estimate, std.error = s,
-             statistic = estimate / s, p.value = 2 * stats::pnorm(-abs(estimate / s)),
+             statistic = stat, p.value = 2 * stats::pnorm(-abs(stat)),
              conf.low = estimate - z * s, conf.high = estimate + z * s,
              eligible = est$eligible[idx], stringsAsFactors = FALSE)
 }

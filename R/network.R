@@ -107,7 +107,8 @@ treatment_by_unit <- function(treatment, unit = "unit", arg = "treatment") {
 
 ## 0/1 integer from 0/1, logical or a two-level arm.
 binary_assignment <- function(values, arg) {
-  if (!is.atomic(values) || is.null(values) || is.complex(values) || is.raw(values)) {
+  if (!is.atomic(values) || is.null(values) || is.complex(values) || is.raw(values) ||
+      !is.null(dim(values))) {
     abort(sprintf("the assignment in `%s` must be 0/1, TRUE/FALSE or a two-level arm.", arg))
   }
   if (anyNA(values)) {
@@ -243,7 +244,7 @@ network_design <- function(design, units, treated, unit = "unit") {
   if (design$type == "bernoulli") {
     p <- design$p
     if (!is.numeric(p) || length(p) != 1L || is.na(p) || p <= 0 || p >= 1) {
-      abort("`design$p`, the probability that each unit is treated, must be a single number between 0 and 1 (exclusive), such as 0.4.")
+      abort("in `design`, `p` (the probability that each unit is treated) must be a single number between 0 and 1 (exclusive), such as 0.4.")
     }
     return(list(type = "bernoulli", bernoulli = TRUE, p = p, m = 0L, block = seq_len(n) - 1L,
                 n_blocks = n, block_treated = treated))
@@ -260,7 +261,7 @@ network_design <- function(design, units, treated, unit = "unit") {
     mixed <- block_treated[block + 1L] != treated
     if (any(mixed)) {
       bad <- unique(block[mixed])[1L] + 1L
-      abort(sprintf("`design` says clusters were randomised, but %d cluster(s) have treated and control units (such as the cluster of unit \"%s\"); check `design$clusters` against `treatment`.",
+      abort(sprintf("`design` says clusters were randomised, but %d cluster(s) have treated and control units (such as the cluster of unit \"%s\"); check its `clusters` against `treatment`.",
                     length(unique(block[mixed])), format(units[first[bad]])))
     }
     what <- "clusters"
@@ -270,11 +271,11 @@ network_design <- function(design, units, treated, unit = "unit") {
   if (is.null(m)) m <- observed
   if (!is.numeric(m) || length(m) != 1L || is.na(m) || m != round(m) || m < 0 ||
       m > length(block_treated)) {
-    abort(sprintf("`design$treated`, the number of treated %s, must be a whole number between 0 and %d.",
+    abort(sprintf("in `design`, `treated` (the number of treated %s) must be a whole number between 0 and %d.",
                   what, length(block_treated)))
   }
   if (m != observed) {
-    abort(sprintf("`design$treated` = %d, but %d %s are treated in `treatment`; the design must be the one that produced the assignment.",
+    abort(sprintf("`design` has treated = %d, but %d %s are treated in `treatment`; the design must be the one that produced the assignment.",
                   as.integer(m), observed, what))
   }
   list(type = design$type, bernoulli = FALSE, p = 0, m = as.integer(m), block = block,
@@ -289,21 +290,21 @@ design_clusters <- function(clusters, units, unit = "unit") {
   if (inherits(clusters, "graph_clusters")) clusters <- clusters$clusters
   if (is.data.frame(clusters)) {
     if (!unit %in% names(clusters) || ncol(clusters) != 2L) {
-      abort(sprintf("`design$clusters` as a data frame must have two columns: the unit id `%s` and the cluster id.",
+      abort(sprintf("the `clusters` of `design`, as a data frame, must have two columns: the unit id `%s` and the cluster id.",
                     unit))
     }
     at <- match(id_values(units), id_values(clusters[[unit]]))
     if (anyNA(at)) {
-      abort(sprintf("`design$clusters` has no cluster for %d unit(s), such as \"%s\"; give every unit a cluster.",
+      abort(sprintf("the `clusters` of `design` have no cluster for %d unit(s), such as \"%s\"; give every unit a cluster.",
                     sum(is.na(at)), format(units[which(is.na(at))[1L]])))
     }
     clusters <- clusters[[setdiff(names(clusters), unit)]][at]
   }
   if (is.null(clusters) || !is.atomic(clusters) || length(clusters) != length(units)) {
-    abort(sprintf("`design$clusters` must give one cluster id per unit (%d values, in the order of the units), or be a data frame of unit and cluster ids.",
+    abort(sprintf("the `clusters` of `design` must give one cluster id per unit (%d values, in the order of the units), or be a data frame of unit and cluster ids.",
                   length(units)))
   }
-  cluster_codes(id_values(clusters), "design$clusters")$codes
+  cluster_codes(id_values(clusters), "design")$codes
 }
 
 ## `mapping` -> the threshold of the C++ Mapping: 0 for "any" (exposed with
@@ -326,14 +327,20 @@ design_assignments <- function(bernoulli, free, m) if (bernoulli) 2^free else ch
 ## exact = NULL: enumerate when there are at most `R` assignments; TRUE:
 ## always (refused above `limit`); FALSE: never.
 network_use_exact <- function(exact, total, R, limit = 1e7) {
+  check_exact(exact)
   if (is.null(exact)) return(total <= R)
-  if (!isTRUE(exact) && !isFALSE(exact)) abort("`exact` must be NULL, TRUE or FALSE.")
   if (exact && total > limit) {
     abort(sprintf("exact enumeration of %s assignments is beyond the limit of %s; use `exact = FALSE` (Monte Carlo with `R` draws).",
                   format(total, big.mark = ",", scientific = total > 1e15),
                   format(limit, big.mark = ",")))
   }
   exact
+}
+
+check_exact <- function(exact) {
+  if (!is.null(exact) && !isTRUE(exact) && !isFALSE(exact)) {
+    abort("`exact` must be NULL, TRUE or FALSE.")
+  }
 }
 
 ## The columns of a data frame of units for exposure_effects() and

@@ -80,6 +80,7 @@ spillover_test <- function(data, outcome, treatment, edges, focal = NULL, design
   d <- network_units(data, outcome, treatment, unit)
   threshold <- mapping_threshold(mapping)
   R <- check_replicates(R)
+  check_exact(exact)
   threads <- resolve_threads(threads)
   des <- network_design(design, d$units, d$treated, unit)
   graph <- network_graph(edges, d$units, from, to, weight, directed, transpose = TRUE,
@@ -98,18 +99,20 @@ spillover_test <- function(data, outcome, treatment, edges, focal = NULL, design
   free <- sum(fixed < 0L)
   m_free <- if (des$bernoulli) 0L else des$m - sum(des$block_treated[fixed_blocks])
   if (free == 0L) {
-    abort("every unit (or cluster) holds a focal unit, so nothing is re-randomised; choose fewer focal units.")
+    abort("every unit (or cluster) holds a unit of `focal`, so nothing is re-randomised; choose fewer focal units.")
   }
   ## Centred within the focal units' own arms: their assignment is fixed, so
   ## this removes the direct effect from the contrast without touching its
   ## validity, and leaves the exposure as the only thing that varies.
-  y_focal <- d$y[is_focal]
+  ## (and divided by a power of two when huge or tiny, as in exposure_effects())
+  y_scale <- outcome_scale(d$y)
+  y_focal <- d$y[is_focal] / y_scale
   arm_focal <- d$treated[is_focal]
   y_focal <- y_focal - stats::ave(y_focal, arm_focal)
   t0 <- cpp_spillover_statistic(graph$start, graph$nbr, graph$wt, graph$strength, des$block,
                                 des$block_treated, threshold, focal_code, y_focal)
   if (!is.finite(t0)) {
-    abort(sprintf("the observed statistic is undefined: %s of the %d focal units are exposed to treated neighbours. The test needs exposed and unexposed focal units; choose other focal units or another `mapping`.",
+    abort(sprintf("the observed statistic is undefined: under the observed `treatment`, %s of the %d focal units are exposed to treated neighbours. The test needs exposed and unexposed focal units; choose other `focal` units or another `mapping`.",
                   if (is.nan(t0)) "none or all" else "none", length(focal_code)),
           class = "clusterab_undefined_statistic")
   }
@@ -141,6 +144,9 @@ spillover_test <- function(data, outcome, treatment, edges, focal = NULL, design
     p <- (count + 1) / (R + 1)
     se <- sqrt(p * (1 - p) / R)
   }
+  t0 <- t0 * y_scale
+  t_rep <- t_rep * y_scale
+  tol <- tol * y_scale
   method <- sprintf("%s randomisation test of no spillovers (Athey-Eckles-Imbens), %d focal units",
                     if (use_exact) "Exact" else "Monte Carlo", length(focal_code))
   structure(list(

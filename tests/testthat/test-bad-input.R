@@ -64,6 +64,19 @@ sweep_data <- function(G = 10L, seed = 8L) {
 }
 sweep_d <- sweep_data()
 
+## A small network experiment: 12 units in 4 clusters `g` of 3 (clusters 2
+## and 4 treated), edges mostly within clusters, with weights `w`.
+sweep_net <- local({
+  set.seed(9)
+  g <- rep(1:4, each = 3)
+  trt <- as.integer(g %in% c(2, 4))
+  data.frame(unit = 1:12, y = rnorm(12) + trt, trt = trt, g = g)
+})
+sweep_edges <- data.frame(from = c(1, 1, 2, 4, 4, 5, 7, 7, 8, 10, 10, 11, 3, 6, 9, 12),
+                          to = c(2, 3, 3, 5, 6, 6, 8, 9, 9, 11, 12, 12, 4, 7, 10, 1),
+                          w = c(1, 2, 1, 1, 3, 1, 1, 1, 2, 1, 1, 1, 0.5, 0.5, 0.5, 0.5))
+sweep_focal <- c(2, 3, 8, 9)  # two exposed, two not
+
 ## ---- perturbations --------------------------------------------------------------
 ## Each edit is function(v, d): the new column, given the old one and the data.
 
@@ -515,6 +528,42 @@ sweep_validators <- list(
     },
     key = function(x, env) x$p.values)
 )
+sweep_validators$network_exposure <- list(
+  check = function(x, env, case) {
+    if (!data.table::is.data.table(x)) return("not a data.table")
+    c(nonfinite_problem("exposure table", Filter(is.numeric, x)),
+      if (any(x$exposure < 0 | x$exposure > 1)) "exposure outside [0, 1]")
+  },
+  key = function(x, env) x$exposure)
+sweep_validators$exposure_effects <- list(
+  check = function(x, env, case) {
+    num <- function(tab) Filter(is.numeric, tab)
+    c(nonfinite_problem("means", num(x$means), allow_na = TRUE),
+      nonfinite_problem("contrasts", num(x$contrasts), allow_na = TRUE),
+      p_value_problem("p-values", x$contrasts$p.value[!is.na(x$contrasts$p.value)]),
+      nonfinite_problem("probabilities", x$probabilities[, c("c0", "c1", "t0", "t1")]),
+      if (any(x$probabilities[, c("c0", "c1", "t0", "t1")] < 0 |
+              x$probabilities[, c("c0", "c1", "t0", "t1")] > 1)) "probabilities outside [0, 1]",
+      run_methods(x, env, list(print = function(x, env) printed(x),
+                               tidy = function(x, env) tidy(x))))
+  },
+  key = function(x, env) x$contrasts$statistic)
+sweep_validators$spillover_test <- list(
+  check = function(x, env, case) {
+    c(nonfinite_problem("statistic", c(x$statistic, x$t0)),
+      p_value_problem("p-value", x$p.value),
+      run_methods(x, env, list(print = function(x, env) printed(x),
+                               tidy = function(x, env) tidy(x),
+                               plot = function(x, env) plotted(x))))
+  },
+  key = function(x, env) x$p.value)
+sweep_validators$graph_clusters <- list(
+  check = function(x, env, case) {
+    c(if (!data.table::is.data.table(x$clusters)) "clusters is not a data.table",
+      nonfinite_problem("cut share", x$cut_share),
+      run_methods(x, env, list(print = function(x, env) printed(x))))
+  },
+  key = function(x, env) NULL)
 sweep_validators$effective_n <- sweep_validators$design_effect
 ## Methods called on their own (confint(fit, level = 0.9), ...): numbers
 ## that are returned must not be NaN.
@@ -1147,6 +1196,109 @@ sweep_family_randomization_test <- function() {
   )
 }
 
+sweep_family_network <- function() {
+  ne <- quote(network_exposure(sweep_edges, d[c("unit", "trt")]))
+  ee <- quote(exposure_effects(d, "y", "trt", sweep_edges, design = list(type = "complete"),
+                               threads = 1))
+  st <- quote(spillover_test(d, "y", "trt", sweep_edges, focal = sweep_focal,
+                             design = list(type = "complete"), threads = 1))
+  smc <- with_args(st, exact = FALSE, R = 199)
+  nd <- list(d = sweep_net)
+  bad_edges <- alist(sweep_edges["from"], NULL, "edges", as.matrix(sweep_edges),
+                     transform(sweep_edges, from = replace(from, 1, NA)),
+                     transform(sweep_edges, from = I(as.list(from))),
+                     transform(sweep_edges, to = as.complex(to)),
+                     rbind(sweep_edges, data.frame(from = 1, to = 99, w = 1)))
+  ok_edges <- alist(data.table::as.data.table(sweep_edges), sweep_edges[0, ],
+                    transform(sweep_edges, from = as.character(from)),
+                    transform(sweep_edges, from = factor(from), to = factor(to)),
+                    rbind(sweep_edges, data.frame(from = 5, to = 5, w = 1)))
+  cases <- c(
+    list(sweep_case("network_exposure | valid", ne, expect = "value", data = nd),
+         sweep_case("network_exposure weighted | valid", with_args(ne, weight = "w"),
+                    expect = "value", data = nd),
+         sweep_case("exposure_effects complete | valid", ee, expect = "value", data = nd),
+         sweep_case("exposure_effects Monte Carlo | valid", with_args(ee, exact = FALSE, R = 500),
+                    expect = "value", data = nd),
+         sweep_case("spillover_test exact | valid", st, expect = "value", data = nd),
+         sweep_case("spillover_test Monte Carlo | valid", smc, expect = "value", data = nd)),
+    arg_cases("network_exposure", ne, "edges", refuse = bad_edges, accept = ok_edges,
+              names = c("edges", "from", "to", "treatment"), data = nd),
+    arg_cases("network_exposure", ne, "treatment",
+              refuse = alist(d$trt, d["unit"], data.frame(unit = d$unit, trt = NA), list(1, 2),
+                             data.frame(unit = rep(1, 12), trt = d$trt), d),
+              accept = alist(stats::setNames(d$trt, d$unit), data.table::as.data.table(d[c("unit", "trt")]),
+                             data.frame(unit = d$unit, arm = c("control", "treatment")[d$trt + 1L])),
+              names = c("treatment", "unit"), data = nd),
+    arg_cases("network_exposure", ne, "weight", refuse = alist("nope", 1, NA, c("w", "w")),
+              accept = alist("w", NULL), data = nd),
+    arg_cases("network_exposure", ne, "directed", refuse = alist(NA, "yes", c(TRUE, FALSE)),
+              accept = alist(TRUE), data = nd),
+    arg_cases("network_exposure", ne, "from", refuse = alist("nope", 1, NA), data = nd),
+    arg_cases("network_exposure", ne, "unit", refuse = alist("nope", 1, NA), data = nd),
+    column_cases("exposure_effects", ee, "y", d = sweep_net),
+    scale_cases("exposure_effects", ee, "y", d = sweep_net),
+    arm_cases("exposure_effects", ee, "trt", d = sweep_net),
+    data_cases("exposure_effects", ee, d = sweep_net),
+    arg_cases("exposure_effects", ee, "design",
+              refuse = alist("complete", list(type = "complete", treated = 99),
+                             list(type = "bernoulli", p = 2), list(type = "bernoulli"),
+                             list(type = "cluster", clusters = 1:3), list(type = "nope"),
+                             list(type = "cluster", clusters = d$unit %% 2),
+                             list(type = "complete", p = 0.5), NULL),
+              accept = alist(list(type = "bernoulli", p = 0.5), list(type = "cluster", clusters = d$g),
+                             list(type = "cluster", clusters = d[c("unit", "g")], treated = 2)),
+              data = nd),
+    arg_cases("exposure_effects", ee, "mapping", refuse = alist(0, 2, "all", NA, c(0.5, 0.6), -1),
+              accept = alist(0.5, 1), data = nd),
+    arg_cases("exposure_effects", ee, "R", refuse = c(bad_replicates, alist(1)), data = nd),
+    arg_cases("exposure_effects", with_args(ee, exact = FALSE), "R", refuse = alist(1e12),
+              time_limit = 2, data = nd,
+              names = c("R", "clusterab.max_memory")),
+    arg_cases("exposure_effects", ee, "exact", refuse = alist("yes", NA, c(TRUE, FALSE)),
+              accept = alist(TRUE, FALSE), data = nd),
+    arg_cases("exposure_effects", ee, "variance", refuse = alist(NA, "yes"), accept = alist(FALSE),
+              data = nd),
+    arg_cases("exposure_effects", ee, "conf.level", refuse = bad_conf_levels, data = nd),
+    arg_cases("exposure_effects", ee, "outcome", refuse = alist(1, "nope", c("y", "trt")), data = nd),
+    arg_cases("exposure_effects", ee, "treatment", refuse = alist(1, "nope"), data = nd),
+    arg_cases("exposure_effects", ee, "weight", accept = alist("w"), refuse = alist("nope"),
+              data = nd, names = c("weight", "w")),
+    threads_cases("exposure_effects", ee, data = nd),
+    column_cases("spillover_test", st, "y", d = sweep_net),
+    scale_cases("spillover_test", st, "y", d = sweep_net),
+    scale_cases("spillover_test Monte Carlo", smc, "y", d = sweep_net),
+    arm_cases("spillover_test", st, "trt", d = sweep_net),
+    data_cases("spillover_test", st, d = sweep_net),
+    arg_cases("spillover_test", st, "focal", refuse = alist("nope", c(TRUE, FALSE), NA, 1, 1:12),
+              accept = alist(d$unit %in% sweep_focal), either = alist(NULL), data = nd),
+    arg_cases("spillover_test", st, "alternative", refuse = alist("nope", NA),
+              accept = alist("less", "greater"), data = nd),
+    arg_cases("spillover_test", smc, "R", refuse = bad_replicates, data = nd),
+    arg_cases("spillover_test", st, "exact", refuse = alist("yes", NA), accept = alist(FALSE),
+              data = nd),
+    arg_cases("spillover_test", st, "design",
+              refuse = alist(list(type = "bernoulli", p = 0), list(type = "complete", treated = 3)),
+              accept = alist(list(type = "bernoulli", p = 0.5), list(type = "cluster", clusters = d$g)),
+              data = nd),
+    threads_cases("spillover_test", st, data = nd)
+  )
+  if (requireNamespace("igraph", quietly = TRUE)) {
+    gc <- quote(graph_clusters(sweep_edges))
+    cases <- c(cases,
+      list(sweep_case("graph_clusters | valid", gc, expect = "value"),
+           sweep_case("graph_clusters weighted | valid", with_args(gc, weight = "w", method = "walktrap"),
+                      expect = "value")),
+      arg_cases("graph_clusters", gc, "method", refuse = alist("nope", NA, 1),
+                accept = alist("components", "label_prop")),
+      arg_cases("graph_clusters", gc, "units", refuse = alist(c(1, 1, 2), 1:5, NA),
+                accept = alist(1:20), names = c("units", "edges")),
+      arg_cases("graph_clusters", gc, "edges", refuse = bad_edges[-8],
+                names = c("edges", "from", "to")))
+  }
+  cases
+}
+
 ## ---- the tests -------------------------------------------------------------------
 
 test_that("bad inputs: vcov_cluster(), coef_test(), coef_ci()", {
@@ -1189,4 +1341,8 @@ test_that("bad inputs: ratio_test() and its methods", {
 
 test_that("bad inputs: randomization_test() and its methods", {
   expect_sweep(sweep_family_randomization_test(), "randomization_test")
+})
+
+test_that("bad inputs: network_exposure(), exposure_effects(), spillover_test(), graph_clusters()", {
+  expect_sweep(sweep_family_network(), "network")
 })
