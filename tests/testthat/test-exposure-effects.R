@@ -31,6 +31,11 @@ check_against_enumeration <- function(design, assignments, z, threshold = 0, wei
     expect_equal(row$ht, ref$ht, tolerance = 1e-12)
     expect_equal(row$hajek, ref$hajek, tolerance = 1e-12)
     expect_se_squared(row$std.error, ref$var)
+    ## Hajek: the same variance of the residuals from the Hajek mean
+    E <- pr$marginal[, k + 1L] > 0
+    hajek_var <- brute_as_total_var(d$y - ref$hajek, cond, pr, k, E) / sum(E)^2
+    if (sum(cond == k) >= 2) expect_se_squared(row$hajek.std.error, hajek_var)
+    else expect_true(is.na(row$hajek.std.error))
   }
   pairs <- list(direct = c(2, 0), spillover = c(1, 0), spillover_treated = c(3, 2), total = c(3, 0))
   for (nm in names(pairs)) {
