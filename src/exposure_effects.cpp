@@ -62,7 +62,7 @@ struct DrawWorker : public RcppParallel::Worker {
 
   void operator()(std::size_t begin, std::size_t end) {
     const int n = g.n;
-    std::vector<unsigned char> treated(design.fixed_value.size());
+    std::vector<unsigned char> treated(design.fixed_value.size()), z(n);
     std::vector<long long> local(counts ? static_cast<std::size_t>(n) * 4 : 0, 0);
     for (std::size_t w = begin; w < end; ++w) {
       const u64 r0 = static_cast<u64>(w) * 64;
@@ -75,10 +75,9 @@ struct DrawWorker : public RcppParallel::Worker {
           design.draw(rng, treated.data());
         }
         const u64 bit = static_cast<u64>(1) << (r - r0);
+        unit_assignment(n, block, treated.data(), z.data());
         for (int i = 0; i < n; ++i) {
-          const bool own = treated[block[i]];
-          const bool exposed = mapping.exposed(treated_weight(g, i, block, treated.data()), strength[i]);
-          const int c = condition(own, exposed);
+          const int c = condition(z[i], mapping.exposed(g, i, z.data(), strength[i]));
           if (bits) {
             bits[(static_cast<u64>(i) * 4 + c) * words + w] |= bit;
           } else {

@@ -34,17 +34,34 @@ struct Mapping {
     if (threshold <= 0) return treated > 0;
     return total > 0 && treated / total >= threshold;
   }
+  // Unit i's exposure under the assignment z (one 0/1 per unit); for "any"
+  // the scan stops at the first treated neighbour with positive weight.
+  bool exposed(const GraphView& g, int i, const unsigned char* z, double total) const;
 };
 
-// The weight of unit i's treated neighbours, for the treated flags of the
-// assignment blocks (`treated[block[v]]`).
-inline double treated_weight(const GraphView& g, int i, const int* block,
-                             const unsigned char* treated) {
+// The weight of unit i's treated neighbours under z (one 0/1 per unit).
+inline double treated_weight(const GraphView& g, int i, const unsigned char* z) {
   double s = 0;
   for (int e = g.start[i]; e < g.start[i + 1]; ++e) {
-    if (treated[block[g.nbr[e]]]) s += g.wt[e];
+    if (z[g.nbr[e]]) s += g.wt[e];
   }
   return s;
+}
+
+inline bool Mapping::exposed(const GraphView& g, int i, const unsigned char* z, double total) const {
+  if (threshold <= 0) {
+    for (int e = g.start[i]; e < g.start[i + 1]; ++e) {
+      if (z[g.nbr[e]] && g.wt[e] > 0) return true;
+    }
+    return false;
+  }
+  return exposed(treated_weight(g, i, z), total);
+}
+
+// The assignment of the units from that of their blocks.
+inline void unit_assignment(int n, const int* block, const unsigned char* treated,
+                            unsigned char* z) {
+  for (int i = 0; i < n; ++i) z[i] = treated[block[i]];
 }
 
 // The four conditions: 0 = c0 (control, not exposed), 1 = c1 (control,

@@ -38,7 +38,7 @@ struct SpilloverWorker : public RcppParallel::Worker {
         choose(choose_), stat(stat_), weight(weight_) {}
 
   void operator()(std::size_t begin, std::size_t end) {
-    std::vector<unsigned char> treated(design.fixed_value.size());
+    std::vector<unsigned char> treated(design.fixed_value.size()), z(g.n);
     for (std::size_t k = begin; k < end; ++k) {
       const u64 r = first + k;
       if (exact) {
@@ -48,18 +48,19 @@ struct SpilloverWorker : public RcppParallel::Worker {
         design.draw(rng, treated.data());
         weight[k] = 1;
       }
-      stat[k] = contrast(treated.data());
+      unit_assignment(g.n, block, treated.data(), z.data());
+      stat[k] = contrast(z.data());
     }
   }
 
-  // mean outcome of exposed focal units minus that of unexposed ones; NaN
-  // when either group is empty
-  double contrast(const unsigned char* treated) const {
+  // mean outcome of exposed focal units minus that of unexposed ones, for
+  // the assignment z of the units; NaN when either group is empty
+  double contrast(const unsigned char* z) const {
     double s1 = 0, s0 = 0;
     int n1 = 0, n0 = 0;
     for (int f = 0; f < n_focal; ++f) {
       const int i = focal[f];
-      if (mapping.exposed(treated_weight(g, i, block, treated), strength[i])) {
+      if (mapping.exposed(g, i, z, strength[i])) {
         s1 += y[f];
         ++n1;
       } else {
@@ -76,8 +77,7 @@ struct SpilloverWorker : public RcppParallel::Worker {
 
 // Replicates [begin, end) of the re-randomisation: a 2 x (end - begin)
 // matrix of the statistic and the replicate's probability (exact
-// enumeration) or 1 (Monte Carlo draws). With begin = end = 0 and `observed`
-// the assignment per block, the observed statistic.
+// enumeration) or 1 (Monte Carlo draws).
 // [[Rcpp::export]]
 Rcpp::NumericMatrix cpp_spillover_draws(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr,
                                         Rcpp::NumericVector wt, Rcpp::NumericVector strength,
@@ -120,7 +120,7 @@ Rcpp::NumericMatrix cpp_spillover_draws(Rcpp::IntegerVector start, Rcpp::Integer
   return out;
 }
 
-// The statistic of one assignment (one 0/1 per block).
+// The statistic of one assignment (treated: one 0/1 per block).
 // [[Rcpp::export]]
 double cpp_spillover_statistic(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr,
                                Rcpp::NumericVector wt, Rcpp::NumericVector strength,
@@ -130,9 +130,10 @@ double cpp_spillover_statistic(Rcpp::IntegerVector start, Rcpp::IntegerVector nb
   GraphView g{n, start.begin(), nbr.begin(), wt.begin()};
   Design design;
   std::vector<double> none;
-  std::vector<unsigned char> flags(treated.begin(), treated.end());
+  std::vector<unsigned char> flags(treated.begin(), treated.end()), z(n);
+  unit_assignment(n, block.begin(), flags.data(), z.data());
   double dummy = 0, stat = 0;
   SpilloverWorker worker(g, block.begin(), strength.begin(), design, Mapping{threshold},
                          focal.begin(), y.begin(), focal.size(), 0, 0, false, none, &stat, &dummy);
-  return worker.contrast(flags.data());
+  return worker.contrast(z.data());
 }
