@@ -74,7 +74,14 @@ exposure_contrasts <- list(direct = c(2L, 0L), spillover = c(1L, 0L),
 #' that can be in their observed conditions together contribute through
 #' their joint probability, and pairs that never can (joint probability
 #' zero) through Young's inequality bound, so the variance is not
-#' underestimated. Under Bernoulli assignment pairs of units more than two
+#' underestimated. That bound can be loose: under graph-cluster
+#' randomisation most friends can never be in `t1` and `c0` together, and
+#' in the simulation of the network vignette the standard error of the total
+#' effect was about five times the estimator's true standard deviation.
+#' Simulated joint probabilities also need many draws there (`R` of 5,000 or
+#' more); a cluster-level analysis of the same experiment (the clusters as
+#' the cluster variable of [cluster_lm()]) is much tighter when its
+#' estimand is the one wanted. Under Bernoulli assignment pairs of units more than two
 #' steps apart are independent and contribute nothing. The Hajek standard
 #' errors use the same estimator on the residuals from each condition's
 #' Hajek mean (linearisation), and are `NA` for a condition observed in one
@@ -194,7 +201,7 @@ exposure_effects <- function(data, outcome, treatment, edges, design, mapping = 
   se <- se * y_scale
   k <- length(exposure_conditions)
   means <- data.frame(condition = exposure_conditions, units = tabulate(cond + 1L, k),
-                      eligible = colSums(prob > 0), ht = est$value[seq_len(k)],
+                      eligible = unname(colSums(prob > 0)), ht = est$value[seq_len(k)],
                       hajek = est$value[k + seq_len(k)], std.error = se[seq_len(k)],
                       hajek.std.error = se[k + seq_len(k)], stringsAsFactors = FALSE)
   contrasts <- exposure_contrast_table(est, se, 2L * k, conf.level)
@@ -225,7 +232,11 @@ exposure_effects <- function(data, outcome, treatment, edges, design, mapping = 
 bernoulli_probabilities <- function(graph, p, threshold) {
   n <- graph$n
   if (threshold <= 0) {
-    positive <- tabulate(rep.int(seq_len(n), diff(graph$start))[graph$wt > 0], n)
+    positive <- if (graph$weighted) {
+      tabulate(rep.int(seq_len(n), diff(graph$start))[graph$wt > 0], n)
+    } else {
+      graph$degree
+    }
     p_exposed <- 1 - (1 - p)^positive
   } else {
     d <- graph$degree

@@ -77,7 +77,7 @@ graph_clusters <- function(edges, method = c("louvain", "components", "walktrap"
   keep <- graph$nbr + 1L > to_code
   a <- to_code[keep]
   b <- graph$nbr[keep] + 1L
-  w <- graph$wt[keep]
+  w <- if (graph$weighted) graph$wt[keep] else rep(1, sum(keep))
   g <- igraph::make_empty_graph(n = n, directed = FALSE)
   g <- igraph::add_edges(g, as.vector(rbind(a, b)))
   ew <- if (graph$weighted) w else NULL

@@ -200,24 +200,22 @@ network_graph <- function(edges, units, from = "from", to = "to", weight = NULL,
   n <- length(units)
   m <- length(a)
   ids <- c(id_values(units), id_values(a), id_values(b))
-  codes <- cluster_codes(ids, "the unit ids")$codes
-  if (m > 0L) {
-    unknown <- codes[(n + 1L):(n + 2L * m)] >= n
-    if (any(unknown)) {
-      missing <- unique(ids[n + which(unknown)])
-      abort(sprintf("`edges` has %d unit id(s) that are not in `%s`, such as %s; give every unit its assignment (0 for units that could not be treated), or drop their edges.",
-                    length(missing), units_arg, paste0("\"", format(utils::head(missing, 3L)), "\"", collapse = ", ")),
-            class = "clusterab_unknown_unit")
-    }
+  coded <- cluster_codes(ids, "the unit ids")
+  ## the units come first and are distinct, so any further code is an edge
+  ## end that is not a unit
+  if (coded$G > n) {
+    unknown <- ids[coded$first[coded$first > n]]
+    abort(sprintf("`edges` has %d unit id(s) that are not in `%s`, such as %s; give every unit its assignment (0 for units that could not be treated), or drop their edges.",
+                  length(unknown), units_arg, paste0("\"", format(utils::head(unknown, 3L)), "\"", collapse = ", ")),
+          class = "clusterab_unknown_unit")
   }
-  from_code <- codes[n + seq_len(m)]
-  to_code <- codes[n + m + seq_len(m)]
-  g <- cpp_network_graph(from_code, to_code, w, n, directed)
+  rm(ids)
+  g <- cpp_network_graph(coded$codes, n, n, m, w, directed, FALSE)
   g$n <- n
   g$weighted <- !is.null(weight)
   g$directed <- directed
   if (transpose) {
-    g$transpose <- if (directed) cpp_network_graph(to_code, from_code, w, n, TRUE) else g[c("start", "nbr", "wt")]
+    g$transpose <- if (directed) cpp_network_graph(coded$codes, n, n, m, w, TRUE, TRUE) else g[c("start", "nbr", "wt")]
   }
   g
 }

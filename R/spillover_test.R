@@ -178,7 +178,8 @@ focal_units <- function(focal, units, graph, des) {
     receiver <- rep.int(seq_len(n), diff(graph$start))
     from_block <- des$block[graph$nbr + 1L]
     to_block <- des$block[receiver]
-    between <- cpp_network_graph(from_block, to_block, numeric(0), des$n_blocks, FALSE)
+    between <- cpp_network_graph(c(from_block, to_block), des$n_blocks, 0, length(from_block),
+                                 numeric(0), FALSE, FALSE)
     order <- sample.int(des$n_blocks) - 1L
     chosen <- cpp_network_independent_set(between$start, between$nbr, between$start,
                                           between$nbr, order)

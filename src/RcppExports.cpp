@@ -419,17 +419,19 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_network_graph
-Rcpp::List cpp_network_graph(Rcpp::IntegerVector from, Rcpp::IntegerVector to, Rcpp::NumericVector weight, int n, bool directed);
-RcppExport SEXP _clusterab_cpp_network_graph(SEXP fromSEXP, SEXP toSEXP, SEXP weightSEXP, SEXP nSEXP, SEXP directedSEXP) {
+Rcpp::List cpp_network_graph(Rcpp::IntegerVector codes, int n, double offset, double edges, Rcpp::NumericVector weight, bool directed, bool reverse);
+RcppExport SEXP _clusterab_cpp_network_graph(SEXP codesSEXP, SEXP nSEXP, SEXP offsetSEXP, SEXP edgesSEXP, SEXP weightSEXP, SEXP directedSEXP, SEXP reverseSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type from(fromSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type to(toSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type weight(weightSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type codes(codesSEXP);
     Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    Rcpp::traits::input_parameter< double >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< double >::type edges(edgesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type weight(weightSEXP);
     Rcpp::traits::input_parameter< bool >::type directed(directedSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_network_graph(from, to, weight, n, directed));
+    Rcpp::traits::input_parameter< bool >::type reverse(reverseSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_network_graph(codes, n, offset, edges, weight, directed, reverse));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -822,7 +824,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_fixef_prepare", (DL_FUNC) &_clusterab_cpp_fixef_prepare, 2},
     {"_clusterab_cpp_columns_any_na", (DL_FUNC) &_clusterab_cpp_columns_any_na, 2},
     {"_clusterab_cpp_multiway_meat", (DL_FUNC) &_clusterab_cpp_multiway_meat, 15},
-    {"_clusterab_cpp_network_graph", (DL_FUNC) &_clusterab_cpp_network_graph, 5},
+    {"_clusterab_cpp_network_graph", (DL_FUNC) &_clusterab_cpp_network_graph, 7},
     {"_clusterab_cpp_network_treated", (DL_FUNC) &_clusterab_cpp_network_treated, 4},
     {"_clusterab_cpp_network_independent_set", (DL_FUNC) &_clusterab_cpp_network_independent_set, 5},
     {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},

@@ -25,9 +25,14 @@ Codes codes_by_hash(std::size_t n, GetKey key_of) {
   std::unordered_map<Key, int> seen;
   seen.reserve(1024);
   for (std::size_t i = 0; i < n; ++i) {
-    auto it = seen.emplace(key_of(i), static_cast<int>(out.first.size()));
-    if (it.second) out.first.push_back(static_cast<int>(i) + 1);
-    out.code[i] = it.first->second;
+    // find() first: emplace() allocates a node even for a key already seen
+    const Key key = key_of(i);
+    auto it = seen.find(key);
+    if (it == seen.end()) {
+      it = seen.emplace(key, static_cast<int>(out.first.size())).first;
+      out.first.push_back(static_cast<int>(i) + 1);
+    }
+    out.code[i] = it->second;
   }
   return out;
 }

@@ -132,8 +132,8 @@ Rcpp::List cpp_exposure_draws(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr
                               Rcpp::IntegerVector block, Rcpp::IntegerVector fixed, bool bernoulli,
                               double p, int m, double threshold, Rcpp::IntegerVector seed,
                               double replicates, bool exact, bool keep_bits, int threads) {
-  const int n = start.size() - 1;
-  GraphView g{n, start.begin(), nbr.begin(), wt.begin()};
+  const GraphView g = graph_view(start, nbr, wt);
+  const int n = g.n;
   const Design design = make_design(bernoulli, p, m, fixed);
   const int nf = static_cast<int>(design.free_blocks.size());
   const std::vector<double> choose = exact && !bernoulli ? binomial_table(nf, m) : std::vector<double>();

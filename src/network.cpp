@@ -9,25 +9,31 @@
 
 using namespace clusterab;
 
-// Edges from[e] -> to[e] (codes 0..n-1) with weights `weight` (empty: 1).
-// The treatment of `from` reaches `to`; undirected edges reach both ends.
+// The edges are codes[offset + e] -> codes[offset + m + e] for e < m
+// (codes of the n nodes, 0..n-1;
+// `reverse` swaps the ends, for the transpose), with weights `weight`
+// (empty: unweighted, and the lists get no weights either). The treatment
+// of the first end reaches the second; undirected edges reach both ends.
 // Returns the in-neighbour lists (start, nbr, wt), each unit's number of
 // distinct neighbours and total weight, the number of self-loops dropped and
 // of duplicate edges merged.
 // [[Rcpp::export]]
-Rcpp::List cpp_network_graph(Rcpp::IntegerVector from, Rcpp::IntegerVector to,
-                             Rcpp::NumericVector weight, int n, bool directed) {
-  const R_xlen_t m = from.size();
+Rcpp::List cpp_network_graph(Rcpp::IntegerVector codes, int n, double offset, double edges,
+                             Rcpp::NumericVector weight, bool directed, bool reverse) {
+  const std::size_t m = static_cast<std::size_t>(edges);
+  const std::size_t first = static_cast<std::size_t>(offset);
+  const int* a_code = codes.begin() + first + (reverse ? m : 0);
+  const int* b_code = codes.begin() + first + (reverse ? 0 : m);
   const bool weighted = weight.size() > 0;
   std::vector<long long> count(static_cast<std::size_t>(n) + 1, 0);
   long long loops = 0;
-  for (R_xlen_t e = 0; e < m; ++e) {
-    if (from[e] == to[e]) {
+  for (std::size_t e = 0; e < m; ++e) {
+    if (a_code[e] == b_code[e]) {
       ++loops;
       continue;
     }
-    ++count[to[e] + 1];
-    if (!directed) ++count[from[e] + 1];
+    ++count[b_code[e] + 1];
+    if (!directed) ++count[a_code[e] + 1];
   }
   for (int i = 0; i < n; ++i) count[i + 1] += count[i];
   const long long total = count[n];
@@ -35,21 +41,21 @@ Rcpp::List cpp_network_graph(Rcpp::IntegerVector from, Rcpp::IntegerVector to,
     Rcpp::stop("the graph has more than 2^31 - 1 neighbour entries; split it");
   }
   std::vector<int> nbr(static_cast<std::size_t>(total));
-  std::vector<double> wt(static_cast<std::size_t>(total));
+  std::vector<double> wt(weighted ? static_cast<std::size_t>(total) : 0);
   std::vector<long long> fill(count.begin(), count.end() - 1);
-  for (R_xlen_t e = 0; e < m; ++e) {
-    const int a = from[e], b = to[e];
+  for (std::size_t e = 0; e < m; ++e) {
+    const int a = a_code[e], b = b_code[e];
     if (a == b) continue;
-    const double w = weighted ? weight[e] : 1.0;
-    nbr[fill[b]] = a;
-    wt[fill[b]++] = w;
-    if (!directed) {
-      nbr[fill[a]] = b;
-      wt[fill[a]++] = w;
+    if (weighted) {
+      wt[fill[b]] = weight[e];
+      if (!directed) wt[fill[a]] = weight[e];
     }
+    nbr[fill[b]++] = a;
+    if (!directed) nbr[fill[a]++] = b;
   }
-  // Merge repeated neighbours of each unit, keeping the first appearance.
-  // `seen[v]` is the unit whose list last held v, `at[v]` where it is kept.
+  // Merge repeated neighbours of each unit, keeping the first appearance
+  // (with weights, summing them). `seen[v]` is the unit whose list last held
+  // v, `at[v]` where it is kept.
   std::vector<int> seen(n, -1), at(n, 0);
   Rcpp::IntegerVector start(n + 1);
   Rcpp::IntegerVector degree(n);
@@ -60,18 +66,21 @@ Rcpp::List cpp_network_graph(Rcpp::IntegerVector from, Rcpp::IntegerVector to,
     for (long long e = count[i]; e < count[i + 1]; ++e) {
       const int v = nbr[e];
       if (seen[v] == i) {
-        if (weighted) wt[at[v]] += wt[e];  // unweighted: a neighbour counts once
+        if (weighted) wt[at[v]] += wt[e];
         ++merged;
       } else {
         seen[v] = i;
         at[v] = static_cast<int>(out);
-        nbr[out] = v;
-        wt[out++] = wt[e];
+        if (weighted) wt[out] = wt[e];
+        nbr[out++] = v;
       }
     }
     degree[i] = static_cast<int>(out - start[i]);
-    double s = 0;
-    for (long long e = start[i]; e < out; ++e) s += wt[e];
+    double s = degree[i];
+    if (weighted) {
+      s = 0;
+      for (long long e = start[i]; e < out; ++e) s += wt[e];
+    }
     strength[i] = s;
   }
   start[n] = static_cast<int>(out);
@@ -81,22 +90,24 @@ Rcpp::List cpp_network_graph(Rcpp::IntegerVector from, Rcpp::IntegerVector to,
   return Rcpp::List::create(
       Rcpp::_["start"] = start,
       Rcpp::_["nbr"] = Rcpp::IntegerVector(nbr.begin(), nbr.begin() + out),
-      Rcpp::_["wt"] = Rcpp::NumericVector(wt.begin(), wt.begin() + out),
+      Rcpp::_["wt"] = Rcpp::NumericVector(wt.begin(), wt.begin() + (weighted ? out : 0)),
       Rcpp::_["degree"] = degree, Rcpp::_["strength"] = strength,
       Rcpp::_["self_loops"] = static_cast<double>(loops),
       Rcpp::_["duplicates"] = static_cast<double>(merged));
 }
 
-// The weight of each unit's treated neighbours (treated: one 0/1 per unit).
+// The weight of each unit's treated neighbours (treated: one 0/1 per unit;
+// an empty wt: each neighbour counts 1).
 // [[Rcpp::export]]
 Rcpp::NumericVector cpp_network_treated(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr,
                                         Rcpp::NumericVector wt, Rcpp::IntegerVector treated) {
   const int n = start.size() - 1;
+  const bool weighted = wt.size() > 0;
   Rcpp::NumericVector out(n);
   for (int i = 0; i < n; ++i) {
     double s = 0;
     for (int e = start[i]; e < start[i + 1]; ++e) {
-      if (treated[nbr[e]]) s += wt[e];
+      if (treated[nbr[e]]) s += weighted ? wt[e] : 1.0;
     }
     out[i] = s;
   }

@@ -5,9 +5,10 @@
 //
 // Units are integer codes 0..n-1. The graph is stored as compressed rows of
 // in-neighbours: the neighbours of unit i, whose treatment reaches i, are
-// nbr[start[i]] ... nbr[start[i + 1] - 1] with edge weights wt[...]. Self-loops
-// are dropped and duplicate edges merged (their weights summed) when the
-// graph is built, so each neighbour appears once.
+// nbr[start[i]] ... nbr[start[i + 1] - 1] with edge weights wt[...] (none
+// for an unweighted graph). Self-loops are dropped and duplicate edges merged
+// (their weights summed) when the graph is built, so each neighbour appears
+// once.
 #ifndef CLUSTERAB_NETWORK_H
 #define CLUSTERAB_NETWORK_H
 
@@ -22,8 +23,16 @@ struct GraphView {
   int n;
   const int* start;
   const int* nbr;
-  const double* wt;
+  const double* wt;  // null: unweighted, every neighbour counts 1
+  double weight(int e) const { return wt ? wt[e] : 1.0; }
 };
+
+// The view of an R graph's lists (an empty wt is an unweighted graph).
+template <class IntVec, class NumVec>
+GraphView graph_view(const IntVec& start, const IntVec& nbr, const NumVec& wt) {
+  return GraphView{static_cast<int>(start.size()) - 1, start.begin(), nbr.begin(),
+                   wt.size() ? wt.begin() : nullptr};
+}
 
 // The exposure mapping: exposed when the treated neighbours' weight is
 // positive (threshold <= 0, "any"), or when their share of the unit's total
@@ -43,7 +52,7 @@ struct Mapping {
 inline double treated_weight(const GraphView& g, int i, const unsigned char* z) {
   double s = 0;
   for (int e = g.start[i]; e < g.start[i + 1]; ++e) {
-    if (z[g.nbr[e]]) s += g.wt[e];
+    if (z[g.nbr[e]]) s += g.weight(e);
   }
   return s;
 }
@@ -51,7 +60,7 @@ inline double treated_weight(const GraphView& g, int i, const unsigned char* z) 
 inline bool Mapping::exposed(const GraphView& g, int i, const unsigned char* z, double total) const {
   if (threshold <= 0) {
     for (int e = g.start[i]; e < g.start[i + 1]; ++e) {
-      if (z[g.nbr[e]] && g.wt[e] > 0) return true;
+      if (z[g.nbr[e]] && g.weight(e) > 0) return true;
     }
     return false;
   }

@@ -86,8 +86,8 @@ Rcpp::NumericMatrix cpp_spillover_draws(Rcpp::IntegerVector start, Rcpp::Integer
                                         Rcpp::IntegerVector focal, Rcpp::NumericVector y,
                                         Rcpp::IntegerVector seed, double begin, double end,
                                         bool exact, int threads) {
-  const int n = start.size() - 1;
-  GraphView g{n, start.begin(), nbr.begin(), wt.begin()};
+  const GraphView g = graph_view(start, nbr, wt);
+  const int n = g.n;
   Design design;
   design.bernoulli = bernoulli;
   design.p = p;
@@ -126,8 +126,8 @@ double cpp_spillover_statistic(Rcpp::IntegerVector start, Rcpp::IntegerVector nb
                                Rcpp::NumericVector wt, Rcpp::NumericVector strength,
                                Rcpp::IntegerVector block, Rcpp::IntegerVector treated,
                                double threshold, Rcpp::IntegerVector focal, Rcpp::NumericVector y) {
-  const int n = start.size() - 1;
-  GraphView g{n, start.begin(), nbr.begin(), wt.begin()};
+  const GraphView g = graph_view(start, nbr, wt);
+  const int n = g.n;
   Design design;
   std::vector<double> none;
   std::vector<unsigned char> flags(treated.begin(), treated.end()), z(n);
