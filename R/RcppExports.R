@@ -57,8 +57,8 @@ cpp_did_jackknife_rows <- function(cols, y, moments, design, shift, tol, threads
     .Call(`_clusterab_cpp_did_jackknife_rows`, cols, y, moments, design, shift, tol, threads)
 }
 
-cpp_exposure_draws <- function(start, nbr, wt, strength, block, fixed, bernoulli, p, m, threshold, seed, replicates, exact, keep_bits, threads) {
-    .Call(`_clusterab_cpp_exposure_draws`, start, nbr, wt, strength, block, fixed, bernoulli, p, m, threshold, seed, replicates, exact, keep_bits, threads)
+cpp_exposure_draws <- function(start, nbr, wt, start_t, nbr_t, wt_t, strength, block, fixed, bernoulli, p, m, threshold, seed, replicates, exact, keep_bits, threads) {
+    .Call(`_clusterab_cpp_exposure_draws`, start, nbr, wt, start_t, nbr_t, wt_t, strength, block, fixed, bernoulli, p, m, threshold, seed, replicates, exact, keep_bits, threads)
 }
 
 cpp_exposure_variance <- function(bits, words, weights, total, cond, pi, a, support, dep_start, dep, threads) {

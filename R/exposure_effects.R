@@ -142,8 +142,8 @@ exposure_effects <- function(data, outcome, treatment, edges, design, mapping = 
                   format(n, big.mark = ","), format(limit, big.mark = ",")),
           class = "clusterab_too_many_units")
   }
-  graph <- network_graph(edges, d$units, from, to, weight, directed,
-                         transpose = variance && des$bernoulli, units_arg = "data")
+  graph <- network_graph(edges, d$units, from, to, weight, directed, transpose = TRUE,
+                         units_arg = "data")
   treated_w <- cpp_network_treated(graph$start, graph$nbr, graph$wt, d$treated)
   exposed <- if (threshold <= 0) treated_w > 0 else graph$strength > 0 & treated_w / graph$strength >= threshold
   cond <- 2L * d$treated + as.integer(exposed)
@@ -157,7 +157,9 @@ exposure_effects <- function(data, outcome, treatment, edges, design, mapping = 
     reps <- if (use_exact) total else R
     if (variance || use_exact) check_replicate_memory(reps, n * 4 / 64, "R")
     seed <- if (use_exact) c(0L, 0L) else draw_seed()
-    draws <- cpp_exposure_draws(graph$start, graph$nbr, graph$wt, graph$strength, des$block,
+    tr <- graph$transpose
+    draws <- cpp_exposure_draws(graph$start, graph$nbr, graph$wt, tr$start, tr$nbr, tr$wt,
+                                graph$strength, des$block,
                                 rep(-1L, des$n_blocks), des$bernoulli, des$p, des$m, threshold,
                                 seed, reps, use_exact, variance, threads)
     if (use_exact) seed <- NULL

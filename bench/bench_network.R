@@ -195,23 +195,23 @@ steps <- tryCatch({
   units <- treatment$unit
   t_assign <- bench(ns$treatment_by_unit(treatment, "unit"), reps = 3, budget = 10)
   t_c <- bench(ids <- c(units, edges$from, edges$to), reps = 3, budget = 10)
-  t_codes <- bench(codes <- ns$cluster_codes(ids, "the unit ids")$codes, reps = 3, budget = 10)
-  t_check <- bench(any(codes[(n1 + 1L):(n1 + 2L * m1)] >= n1), reps = 3, budget = 10)
-  t_split <- bench({fc <- codes[n1 + seq_len(m1)]; tc <- codes[n1 + m1 + seq_len(m1)]}, reps = 3, budget = 10)
-  t_graph <- bench(g <- ns$cpp_network_graph(fc, tc, numeric(0), n1, FALSE), reps = 3, budget = 10)
+  t_codes <- bench(coded <- ns$cluster_codes(ids, "the unit ids"), reps = 3, budget = 10)
+  t_check <- bench(coded$G > n1, reps = 3, budget = 10)
+  t_graph <- bench(g <- ns$cpp_network_graph(coded$codes, n1, n1, m1, numeric(0), FALSE, FALSE),
+                   reps = 3, budget = 10)
   t_whole <- bench(ns$network_graph(edges, units), reps = 3, budget = 10)
   t_treated <- bench(tw <- ns$cpp_network_treated(g$start, g$nbr, g$wt, treatment$treated), reps = 3, budget = 10)
   t_share <- bench(ns$exposure_share(tw, g$strength), reps = 3, budget = 10)
   tab <- data.frame(step = c("treatment_by_unit()", "c(units, from, to)", "cluster_codes()",
-                             "unknown-id check", "from / to codes", "cpp_network_graph()",
+                             "unknown-id check", "cpp_network_graph()",
                              "network_graph() whole", "cpp_network_treated()", "exposure_share()"),
                     seconds = sprintf("%.3f", c(t_assign$time, t_c$time, t_codes$time, t_check$time,
-                                                t_split$time, t_graph$time, t_whole$time,
+                                                t_graph$time, t_whole$time,
                                                 t_treated$time, t_share$time)))
   print(tab, row.names = FALSE, right = FALSE)
-  cat(sprintf("  (graph in memory: nbr %.0f MB, wt %.0f MB (all 1 without weights), start %.0f MB)\n\n",
+  cat(sprintf("  (graph in memory: nbr %.0f MB, wt %.0f MB (none without weights), start %.0f MB)\n\n",
               object.size(g$nbr) / 2^20, object.size(g$wt) / 2^20, object.size(g$start) / 2^20))
-  rm(ids, codes, fc, tc, g, tw)
+  rm(ids, coded, g, tw)
   TRUE
 }, error = function(e) {
   cat("  skipped: the internals have changed (", conditionMessage(e), ")\n\n")

@@ -249,14 +249,17 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_exposure_draws
-Rcpp::List cpp_exposure_draws(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr, Rcpp::NumericVector wt, Rcpp::NumericVector strength, Rcpp::IntegerVector block, Rcpp::IntegerVector fixed, bool bernoulli, double p, int m, double threshold, Rcpp::IntegerVector seed, double replicates, bool exact, bool keep_bits, int threads);
-RcppExport SEXP _clusterab_cpp_exposure_draws(SEXP startSEXP, SEXP nbrSEXP, SEXP wtSEXP, SEXP strengthSEXP, SEXP blockSEXP, SEXP fixedSEXP, SEXP bernoulliSEXP, SEXP pSEXP, SEXP mSEXP, SEXP thresholdSEXP, SEXP seedSEXP, SEXP replicatesSEXP, SEXP exactSEXP, SEXP keep_bitsSEXP, SEXP threadsSEXP) {
+Rcpp::List cpp_exposure_draws(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr, Rcpp::NumericVector wt, Rcpp::IntegerVector start_t, Rcpp::IntegerVector nbr_t, Rcpp::NumericVector wt_t, Rcpp::NumericVector strength, Rcpp::IntegerVector block, Rcpp::IntegerVector fixed, bool bernoulli, double p, int m, double threshold, Rcpp::IntegerVector seed, double replicates, bool exact, bool keep_bits, int threads);
+RcppExport SEXP _clusterab_cpp_exposure_draws(SEXP startSEXP, SEXP nbrSEXP, SEXP wtSEXP, SEXP start_tSEXP, SEXP nbr_tSEXP, SEXP wt_tSEXP, SEXP strengthSEXP, SEXP blockSEXP, SEXP fixedSEXP, SEXP bernoulliSEXP, SEXP pSEXP, SEXP mSEXP, SEXP thresholdSEXP, SEXP seedSEXP, SEXP replicatesSEXP, SEXP exactSEXP, SEXP keep_bitsSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nbr(nbrSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start_t(start_tSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nbr_t(nbr_tSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt_t(wt_tSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type strength(strengthSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type block(blockSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type fixed(fixedSEXP);
@@ -269,7 +272,7 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< bool >::type exact(exactSEXP);
     Rcpp::traits::input_parameter< bool >::type keep_bits(keep_bitsSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_exposure_draws(start, nbr, wt, strength, block, fixed, bernoulli, p, m, threshold, seed, replicates, exact, keep_bits, threads));
+    rcpp_result_gen = Rcpp::wrap(cpp_exposure_draws(start, nbr, wt, start_t, nbr_t, wt_t, strength, block, fixed, bernoulli, p, m, threshold, seed, replicates, exact, keep_bits, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -814,7 +817,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_did_boot_rows", (DL_FUNC) &_clusterab_cpp_did_boot_rows, 9},
     {"_clusterab_cpp_did_jackknife_clusters", (DL_FUNC) &_clusterab_cpp_did_jackknife_clusters, 6},
     {"_clusterab_cpp_did_jackknife_rows", (DL_FUNC) &_clusterab_cpp_did_jackknife_rows, 7},
-    {"_clusterab_cpp_exposure_draws", (DL_FUNC) &_clusterab_cpp_exposure_draws, 15},
+    {"_clusterab_cpp_exposure_draws", (DL_FUNC) &_clusterab_cpp_exposure_draws, 18},
     {"_clusterab_cpp_exposure_variance", (DL_FUNC) &_clusterab_cpp_exposure_variance, 11},
     {"_clusterab_cpp_exposure_dependent", (DL_FUNC) &_clusterab_cpp_exposure_dependent, 4},
     {"_clusterab_cpp_demean", (DL_FUNC) &_clusterab_cpp_demean, 8},

@@ -7,16 +7,17 @@ small_units <- function(z, seed = 21) {
 }
 
 ## the package's results against brute_* (helper-network.R) for one design
-check_against_enumeration <- function(design, assignments, z, threshold = 0, weight = NULL) {
+check_against_enumeration <- function(design, assignments, z, threshold = 0, weight = NULL,
+                                      directed = FALSE) {
   edges <- small_network()
   if (!is.null(weight)) edges$w <- seq(0.5, by = 0.25, length.out = nrow(edges))
   d <- small_units(z)
-  nb <- brute_neighbours(d$unit, edges$from, edges$to, if (!is.null(weight)) edges$w)
+  nb <- brute_neighbours(d$unit, edges$from, edges$to, if (!is.null(weight)) edges$w, directed)
   pr <- brute_probabilities(d$unit, nb, assignments, threshold)
   cond <- brute_conditions(d$unit, d$treated, nb, threshold)
   fit <- suppressWarnings(exposure_effects(d, "y", "treated", edges, design = design,
                                            mapping = if (threshold > 0) threshold else "any",
-                                           weight = weight))
+                                           weight = weight, directed = directed))
   expect_true(fit$exact || fit$closed_form)
   expect_equal(unname(as.matrix(fit$probabilities[, c("c0", "c1", "t0", "t1")])), pr$marginal,
                tolerance = 1e-12)
@@ -69,6 +70,24 @@ test_that("complete randomisation: probabilities, HT/Hajek and variances equal e
   a <- brute_assignments(10, "complete", m = 4)
   check_against_enumeration(list(type = "complete", treated = 4), a, z_small)
   check_against_enumeration(list(type = "complete"), a, z_small, threshold = 0.5)
+  check_against_enumeration(list(type = "complete"), a, z_small, directed = TRUE)
+  check_against_enumeration(list(type = "complete"), a, z_small, threshold = 0.5, weight = "w",
+                            directed = TRUE)
+  ## Monte Carlo draws take the same paths (scatter from treated units, or
+  ## the in-lists for weighted shares): within simulation error of the exact
+  d <- small_units(z_small)
+  edges <- transform(small_network(), w = seq(0.5, by = 0.25, length.out = 13))
+  for (args in list(list(directed = TRUE), list(weight = "w", mapping = 0.5))) {
+    ex <- suppressWarnings(do.call(exposure_effects, c(list(d, "y", "treated", edges,
+                                                            design = list(type = "complete")), args)))
+    set.seed(4)
+    mc <- suppressWarnings(do.call(exposure_effects, c(list(d, "y", "treated", edges,
+                                                            design = list(type = "complete"),
+                                                            exact = FALSE, R = 20000), args)))
+    p <- as.matrix(ex$probabilities[, c("c0", "c1", "t0", "t1")])
+    q <- as.matrix(mc$probabilities[, c("c0", "c1", "t0", "t1")])
+    expect_true(all(abs(q - p) <= 4 * sqrt(p * (1 - p) / 20000) + 1e-15))
+  }
 })
 
 test_that("cluster randomisation equals enumeration over the clusters", {
