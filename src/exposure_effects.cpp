@@ -19,22 +19,6 @@ namespace {
 
 typedef std::uint64_t u64;
 
-Design make_design(bool bernoulli, double p, int m, Rcpp::IntegerVector fixed) {
-  Design d;
-  d.bernoulli = bernoulli;
-  d.p = p;
-  d.m = m;
-  d.fixed_value.assign(fixed.size(), 0);
-  for (int b = 0; b < fixed.size(); ++b) {
-    if (fixed[b] < 0) {
-      d.free_blocks.push_back(b);
-    } else {
-      d.fixed_value[b] = static_cast<unsigned char>(fixed[b]);
-    }
-  }
-  return d;
-}
-
 // Replicates [64 w, 64 w + 64) for words w in [begin, end): each unit's
 // condition, as a bit of its condition's bitset, or as a count.
 struct DrawWorker : public RcppParallel::Worker {
@@ -157,7 +141,7 @@ Rcpp::List cpp_exposure_draws(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr
   // the in-lists: used only where the order cannot change a condition ("any",
   // or whole-number counts).
   const bool scatter = threshold <= 0 || wt.size() == 0;
-  const Design design = make_design(bernoulli, p, m, fixed);
+  const Design design = make_design(bernoulli, p, m, fixed.begin(), fixed.size());
   const int nf = static_cast<int>(design.free_blocks.size());
   const std::vector<double> choose = exact && !bernoulli ? binomial_table(nf, m) : std::vector<double>();
   const u64 total = static_cast<u64>(replicates);

@@ -139,6 +139,24 @@ struct Design {
   }
 };
 
+// The design with blocks fixed[b] >= 0 kept at that value and the others
+// (fixed[b] < 0) free.
+inline Design make_design(bool bernoulli, double p, int m, const int* fixed, int n_blocks) {
+  Design d;
+  d.bernoulli = bernoulli;
+  d.p = p;
+  d.m = m;
+  d.fixed_value.assign(n_blocks, 0);
+  for (int b = 0; b < n_blocks; ++b) {
+    if (fixed[b] < 0) {
+      d.free_blocks.push_back(b);
+    } else {
+      d.fixed_value[b] = static_cast<unsigned char>(fixed[b]);
+    }
+  }
+  return d;
+}
+
 // C(x, i) for 0 <= x <= nf, 0 <= i <= m, as Design::enumerate() reads them.
 inline std::vector<double> binomial_table(int nf, int m) {
   std::vector<double> c((nf + 1) * (m + 1), 0.0);

@@ -88,18 +88,7 @@ Rcpp::NumericMatrix cpp_spillover_draws(Rcpp::IntegerVector start, Rcpp::Integer
                                         bool exact, int threads) {
   const GraphView g = graph_view(start, nbr, wt);
   const int n = g.n;
-  Design design;
-  design.bernoulli = bernoulli;
-  design.p = p;
-  design.m = m;
-  design.fixed_value.assign(fixed.size(), 0);
-  for (int b = 0; b < fixed.size(); ++b) {
-    if (fixed[b] < 0) {
-      design.free_blocks.push_back(b);
-    } else {
-      design.fixed_value[b] = static_cast<unsigned char>(fixed[b]);
-    }
-  }
+  const Design design = make_design(bernoulli, p, m, fixed.begin(), fixed.size());
   const int nf = static_cast<int>(design.free_blocks.size());
   const std::vector<double> choose = exact && !bernoulli ? binomial_table(nf, m) : std::vector<double>();
   const std::size_t count = static_cast<std::size_t>(end - begin);
