@@ -209,9 +209,12 @@ exposure_effects <- function(data, outcome, treatment, edges, design, mapping = 
   contrasts <- exposure_contrast_table(est, se, 2L * k, conf.level)
   zero <- colSums(prob <= 0)
   if (any(zero > 0)) {
-    warn(sprintf("%s: these units can never be in that condition under the design, so each condition's mean is over the units that can be, and each contrast over the units that can be in both its conditions ($means$eligible, $probabilities).",
+    warn(sprintf("%s: these units %s, so each condition's mean is over the units that can be, and each contrast over the units that can be in both its conditions ($means$eligible, $probabilities).",
                  paste(sprintf("%d unit(s) have probability 0 of %s", zero[zero > 0],
-                               exposure_conditions[zero > 0]), collapse = "; ")),
+                               exposure_conditions[zero > 0]), collapse = "; "),
+                 if (use_exact || closed) "can never be in that condition under the design"
+                 else sprintf("were in that condition in none of the R = %s simulated assignments (raise `R` if it is possible but rare)",
+                              format(R, big.mark = ","))),
          class = "clusterab_zero_probability")
   }
   probabilities <- data.table::data.table(unit = d$units, condition = exposure_conditions[cond + 1L],

@@ -85,7 +85,6 @@ spillover_test <- function(data, outcome, treatment, edges, focal = NULL, design
   des <- network_design(design, d$units, d$treated, unit)
   graph <- network_graph(edges, d$units, from, to, weight, directed, transpose = TRUE,
                          units_arg = "data")
-  n <- length(d$units)
   is_focal <- focal_units(focal, d$units, graph, des)
   if (is.null(focal)) is_focal <- is_focal & exposure_can_vary(is_focal, graph, des, threshold)
   focal_code <- which(is_focal) - 1L
@@ -101,10 +100,10 @@ spillover_test <- function(data, outcome, treatment, edges, focal = NULL, design
   if (free == 0L) {
     abort("every unit (or cluster) holds a unit of `focal`, so nothing is re-randomised; choose fewer focal units.")
   }
-  ## Centred within the focal units' own arms: their assignment is fixed, so
-  ## this removes the direct effect from the contrast without touching its
-  ## validity, and leaves the exposure as the only thing that varies.
-  ## (and divided by a power of two when huge or tiny, as in exposure_effects())
+  ## The focal outcomes centred within their own arms: their assignment is
+  ## fixed, so this removes the direct effect from the contrast without
+  ## touching its validity. Huge or tiny outcomes are first divided by a
+  ## power of two, as in exposure_effects().
   y_scale <- outcome_scale(d$y)
   y_focal <- d$y[is_focal] / y_scale
   arm_focal <- d$treated[is_focal]
@@ -112,8 +111,8 @@ spillover_test <- function(data, outcome, treatment, edges, focal = NULL, design
   t0 <- cpp_spillover_statistic(graph$start, graph$nbr, graph$wt, graph$strength, des$block,
                                 des$block_treated, threshold, focal_code, y_focal)
   if (!is.finite(t0)) {
-    abort(sprintf("the observed statistic is undefined: under the observed `treatment`, %s of the %d focal units are exposed to treated neighbours. The test needs exposed and unexposed focal units; choose other `focal` units or another `mapping`.",
-                  if (is.nan(t0)) "none or all" else "none", length(focal_code)),
+    abort(sprintf("the observed statistic is undefined: under the observed `treatment`, none or all of the %d focal units are exposed to treated neighbours. The test needs exposed and unexposed focal units; choose other `focal` units or another `mapping`.",
+                  length(focal_code)),
           class = "clusterab_undefined_statistic")
   }
   total <- design_assignments(des$bernoulli, free, m_free)
