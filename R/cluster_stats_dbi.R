@@ -71,7 +71,10 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
   ## used; with weights, the shifted columns get their weighted means, as in
   ## compress_columns().
   mean_cols <- c(value_cols, weight_col)
-  mean_sql <- sprintf("AVG(CASE WHEN %s THEN %s END)", used, num(mean_cols))
+  ## SUM / COUNT, not AVG: PostgreSQL's AVG of a double also sums squares,
+  ## which overflow (an error there) for values beyond about 1e154
+  mean_sql <- sprintf("SUM(CASE WHEN %s THEN %s END) / SUM(CASE WHEN %s THEN %s END)", used,
+                      num(mean_cols), used, sprintf("CAST(1 AS %s)", dtype))
   if (!is.null(weight_col)) {
     j <- seq_along(value_cols)
     mean_sql[j] <- sprintf("SUM(CASE WHEN %s THEN %s * %s END) / SUM(CASE WHEN %s THEN %s END)",
@@ -146,6 +149,23 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     })
   }
   exprs <- unlist(sums)
+  ## Sums that could leave the range of doubles are refused before the
+  ## query: SQLite would return Inf, PostgreSQL fails with an overflow error.
+  ## The bound of each sum: rows used times the largest product of its
+  ## columns' magnitudes (from query 1).
+  size <- dbi_sizes(r1, value_cols, weight_col, shift)
+  zsize <- c(1, size[seq_along(value_cols)])
+  wsize <- if (weighted) size[length(size)] else 1
+  bounds <- unlist(lapply(names(sums), function(p) {
+    k <- which(!vapply(sums[[p]], is.null, NA))
+    wsize^(if (weighted) as.integer(p) else 0L) * zsize[pairs[k, "a"] + 1L] *
+      zsize[pairs[k, "b"] + 1L] * n_used
+  }))
+  too_big <- !(bounds <= .Machine$double.xmax)
+  if (any(too_big)) {
+    dbi_abort_overflow(matrix(ifelse(too_big, Inf, 0), 1L), sums, pairs, value_cols, weight_col,
+                       spec, tab)
+  }
   chunks <- split(seq_along(exprs), ceiling(seq_along(exprs) / 900L))
   if (!length(chunks)) chunks <- list(integer(0))
   values <- numeric(0)
@@ -187,10 +207,7 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
   G <- length(ids)
   n <- as.double(res$cab_n)
   if (any(!is.finite(values))) {
-    cols <- dbi_overflowing_columns(values, sums, pairs, value_cols, weight_col)
-    abort(sprintf("the sums of cross-products of %s in table `%s` are not finite (the values are too large); divide %s by a power of ten first (t statistics and p-values do not change).",
-                  dbi_column_list(cols, spec, weight_col), tab$label,
-                  if (length(cols) == 1L) "that column" else "those columns"), call. = FALSE)
+    dbi_abort_overflow(values, sums, pairs, value_cols, weight_col, spec, tab)
   }
   ## Assemble the K x G matrices, one per power; a NULL expression is the count.
   moments <- list()
@@ -234,15 +251,30 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
 ## GROUP BY query runs.
 dbi_magnitude_limit <- 1e146
 
-dbi_check_magnitudes <- function(r1, value_cols, weight_col, shift, spec, tab) {
-  mean_cols <- c(value_cols, weight_col)
+## The largest magnitude of each shifted column (then of the weights) among
+## the rows used, from the minima and maxima of query 1.
+dbi_sizes <- function(r1, value_cols, weight_col, shift) {
   bound <- function(j, s) {
     lo <- as.double(r1[[paste0("cab_min", j)]][1L]) - s
     hi <- as.double(r1[[paste0("cab_max", j)]][1L]) - s
     max(abs(c(lo, hi)))
   }
-  size <- c(vapply(seq_along(value_cols), function(j) bound(j, shift[j]), 0),
-            if (!is.null(weight_col)) bound(length(mean_cols), 0))
+  c(vapply(seq_along(value_cols), function(j) bound(j, shift[j]), 0),
+    if (!is.null(weight_col)) bound(length(value_cols) + 1L, 0))
+}
+
+## The error for sums of cross-products that are (or would be) not finite:
+## `values` has one column per expression of `sums`.
+dbi_abort_overflow <- function(values, sums, pairs, value_cols, weight_col, spec, tab) {
+  cols <- dbi_overflowing_columns(values, sums, pairs, value_cols, weight_col)
+  abort(sprintf("the sums of cross-products of %s in table `%s` are not finite (the values are too large); divide %s by a power of ten first (t statistics and p-values do not change).",
+                dbi_column_list(cols, spec, weight_col), tab$label,
+                if (length(cols) == 1L) "that column" else "those columns"), call. = FALSE)
+}
+
+dbi_check_magnitudes <- function(r1, value_cols, weight_col, shift, spec, tab) {
+  mean_cols <- c(value_cols, weight_col)
+  size <- dbi_sizes(r1, value_cols, weight_col, shift)
   cols <- mean_cols
   tiny <- is.finite(size) & size > 0 & size < 1 / dbi_magnitude_limit
   huge <- is.finite(size) & size > dbi_magnitude_limit
@@ -304,11 +336,13 @@ dbi_table <- function(con, table) {
     abort(sprintf("table `%s` was not found in the database%s; check the name with DBI::dbListTables() (for a table in another schema use `table = DBI::Id(schema = ..., table = ...)`).",
                  label, detail), call. = FALSE)
   }
-  if (!inherits(table, "SQL")) {
+  ## dbExistsTable() answers FALSE for a DBI::Id() in some drivers
+  ## (RPostgreSQL): for those the query below decides
+  if (is.character(table) && !inherits(table, "SQL")) {
     exists <- tryCatch(DBI::dbExistsTable(con, table), error = function(e) NA)
     if (identical(exists, FALSE)) not_found()
   }
-  columns <- tryCatch(DBI::dbGetQuery(con, paste0("SELECT * FROM ", sql, " WHERE 1 = 0")),
+  columns <- tryCatch(dbi_get(con, paste0("SELECT * FROM ", sql, " WHERE 1 = 0")),
                       error = function(e) not_found(paste0(" (", conditionMessage(e), ")")))
   list(sql = sql, label = label, columns = columns)
 }
@@ -388,8 +422,18 @@ dbi_check_numeric <- function(cols, what, tab) {
   }
 }
 
+## DBI::dbGetQuery() that always fails with an error: RPostgreSQL reports a
+## failed statement by a warning and a NULL result instead.
+dbi_get <- function(con, sql) {
+  res <- withCallingHandlers(DBI::dbGetQuery(con, sql), warning = function(w) {
+    if (grepl("could not|error", conditionMessage(w), ignore.case = TRUE)) stop(conditionMessage(w), call. = FALSE)
+  })
+  if (!is.data.frame(res)) stop("the query returned no result", call. = FALSE)
+  res
+}
+
 dbi_query <- function(con, sql, what, tab) {
-  tryCatch(DBI::dbGetQuery(con, sql), error = function(e) {
+  tryCatch(dbi_get(con, sql), error = function(e) {
     abort(sprintf("the database could not compute %s of table `%s`: %s\nEvery column in `formula` and `weights` must be numeric in the database.",
                  what, tab$label, conditionMessage(e)), call. = FALSE)
   })
