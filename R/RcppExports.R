@@ -97,8 +97,8 @@ cpp_multiway_meat <- function(cols, intercept, y, y_shift, beta, shift, scale, w
     .Call(`_clusterab_cpp_multiway_meat`, cols, intercept, y, y_shift, beta, shift, scale, w, wscale, escale, codes, G, factor, bread, threads)
 }
 
-cpp_network_graph <- function(codes, n, offset, edges, weight, directed, reverse) {
-    .Call(`_clusterab_cpp_network_graph`, codes, n, offset, edges, weight, directed, reverse)
+cpp_network_graph <- function(codes, n, offset, edges, weight, directed, reverse, threads) {
+    .Call(`_clusterab_cpp_network_graph`, codes, n, offset, edges, weight, directed, reverse, threads)
 }
 
 cpp_network_treated <- function(start, nbr, wt, treated) {

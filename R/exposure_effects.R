@@ -143,7 +143,7 @@ exposure_effects <- function(data, outcome, treatment, edges, design, mapping = 
           class = "clusterab_too_many_units")
   }
   graph <- network_graph(edges, d$units, from, to, weight, directed, transpose = TRUE,
-                         units_arg = "data")
+                         units_arg = "data", threads = threads)
   treated_w <- cpp_network_treated(graph$start, graph$nbr, graph$wt, d$treated)
   exposed <- if (threshold <= 0) treated_w > 0 else graph$strength > 0 & treated_w / graph$strength >= threshold
   cond <- 2L * d$treated + as.integer(exposed)

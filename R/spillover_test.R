@@ -84,7 +84,7 @@ spillover_test <- function(data, outcome, treatment, edges, focal = NULL, design
   threads <- resolve_threads(threads)
   des <- network_design(design, d$units, d$treated, unit)
   graph <- network_graph(edges, d$units, from, to, weight, directed, transpose = TRUE,
-                         units_arg = "data")
+                         units_arg = "data", threads = threads)
   is_focal <- focal_units(focal, d$units, graph, des)
   if (is.null(focal)) is_focal <- is_focal & exposure_can_vary(is_focal, graph, des, threshold)
   focal_code <- which(is_focal) - 1L
@@ -178,7 +178,7 @@ focal_units <- function(focal, units, graph, des) {
     from_block <- des$block[graph$nbr + 1L]
     to_block <- des$block[receiver]
     between <- cpp_network_graph(c(from_block, to_block), des$n_blocks, 0, length(from_block),
-                                 numeric(0), FALSE, FALSE)
+                                 numeric(0), FALSE, FALSE, 1L)
     order <- sample.int(des$n_blocks) - 1L
     chosen <- cpp_network_independent_set(between$start, between$nbr, between$start,
                                           between$nbr, order)

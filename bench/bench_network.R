@@ -197,7 +197,7 @@ steps <- tryCatch({
   t_c <- bench(ids <- c(units, edges$from, edges$to), reps = 3, budget = 10)
   t_codes <- bench(coded <- ns$cluster_codes(ids, "the unit ids"), reps = 3, budget = 10)
   t_check <- bench(coded$G > n1, reps = 3, budget = 10)
-  t_graph <- bench(g <- ns$cpp_network_graph(coded$codes, n1, n1, m1, numeric(0), FALSE, FALSE),
+  t_graph <- bench(g <- ns$cpp_network_graph(coded$codes, n1, n1, m1, numeric(0), FALSE, FALSE, 2L),
                    reps = 3, budget = 10)
   t_whole <- bench(ns$network_graph(edges, units), reps = 3, budget = 10)
   t_treated <- bench(tw <- ns$cpp_network_treated(g$start, g$nbr, g$wt, treatment$treated), reps = 3, budget = 10)

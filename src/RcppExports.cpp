@@ -422,8 +422,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_network_graph
-Rcpp::List cpp_network_graph(Rcpp::IntegerVector codes, int n, double offset, double edges, Rcpp::NumericVector weight, bool directed, bool reverse);
-RcppExport SEXP _clusterab_cpp_network_graph(SEXP codesSEXP, SEXP nSEXP, SEXP offsetSEXP, SEXP edgesSEXP, SEXP weightSEXP, SEXP directedSEXP, SEXP reverseSEXP) {
+Rcpp::List cpp_network_graph(Rcpp::IntegerVector codes, int n, double offset, double edges, Rcpp::NumericVector weight, bool directed, bool reverse, int threads);
+RcppExport SEXP _clusterab_cpp_network_graph(SEXP codesSEXP, SEXP nSEXP, SEXP offsetSEXP, SEXP edgesSEXP, SEXP weightSEXP, SEXP directedSEXP, SEXP reverseSEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -434,7 +434,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type weight(weightSEXP);
     Rcpp::traits::input_parameter< bool >::type directed(directedSEXP);
     Rcpp::traits::input_parameter< bool >::type reverse(reverseSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_network_graph(codes, n, offset, edges, weight, directed, reverse));
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_network_graph(codes, n, offset, edges, weight, directed, reverse, threads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -827,7 +828,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_clusterab_cpp_fixef_prepare", (DL_FUNC) &_clusterab_cpp_fixef_prepare, 2},
     {"_clusterab_cpp_columns_any_na", (DL_FUNC) &_clusterab_cpp_columns_any_na, 2},
     {"_clusterab_cpp_multiway_meat", (DL_FUNC) &_clusterab_cpp_multiway_meat, 15},
-    {"_clusterab_cpp_network_graph", (DL_FUNC) &_clusterab_cpp_network_graph, 7},
+    {"_clusterab_cpp_network_graph", (DL_FUNC) &_clusterab_cpp_network_graph, 8},
     {"_clusterab_cpp_network_treated", (DL_FUNC) &_clusterab_cpp_network_treated, 4},
     {"_clusterab_cpp_network_independent_set", (DL_FUNC) &_clusterab_cpp_network_independent_set, 5},
     {"_clusterab_cpp_rand_statistic", (DL_FUNC) &_clusterab_cpp_rand_statistic, 2},

@@ -113,3 +113,27 @@ test_that("an edge list with no edges gives every unit degree 0", {
   expect_equal(res$degree, c(0L, 0L, 0L))
   expect_equal(res$exposure, c(0, 0, 0))
 })
+
+test_that("the graph is built in pieces on several threads, identically", {
+  set.seed(14)
+  n <- 5000
+  edges <- data.frame(from = sample.int(n, 3e5, TRUE), to = sample.int(n, 3e5, TRUE),
+                      w = runif(3e5))
+  edges <- rbind(edges, edges[1:500, ])
+  tr <- data.frame(unit = seq_len(n), treated = rbinom(n, 1, 0.3))
+  for (directed in c(FALSE, TRUE)) {
+    for (weight in list(NULL, "w")) {
+      one <- clusterab:::network_graph(edges, tr$unit, directed = directed, weight = weight,
+                                       transpose = TRUE, threads = 1L)
+      two <- clusterab:::network_graph(edges, tr$unit, directed = directed, weight = weight,
+                                       transpose = TRUE, threads = 2L)
+      expect_identical(one, two)
+    }
+  }
+  ## and the counts equal a plain tabulation of the distinct pairs
+  pairs <- unique(rbind(edges[c("from", "to")], setNames(edges[c("to", "from")], c("from", "to"))))
+  pairs <- pairs[pairs$from != pairs$to, ]
+  res <- network_exposure(edges, tr)
+  expect_equal(res$degree, tabulate(pairs$to, n))
+  expect_equal(res$treated_neighbours, tabulate(pairs$to[tr$treated[pairs$from] == 1], n))
+})
