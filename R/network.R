@@ -39,7 +39,7 @@
 #' attributes `self_loops` and `duplicates`.
 #'
 #' The edges are mapped to integer codes once and counted in one C++ pass
-#' (1e7 edges on 1e6 units take about 0.8 s here: `bench/bench_network.R`).
+#' (1e7 edges on 1e6 units take about 0.6 s on two cores: `bench/bench_network.R`).
 #'
 #' @return A [data.table][data.table::data.table] with one row per unit of
 #'   `treatment`, in its order, and columns `unit` (named by `unit`),
