@@ -74,9 +74,9 @@ network_exposure <- function(edges, treatment, from = "from", to = "to", weight 
 
 exposure_share <- function(treated, total) ifelse(total > 0, treated / total, 0)
 
-## `treatment` of network_exposure() -> list(units, treated 0/1 integer,
-## arms): a data frame with the ids in column `unit` and the assignment in
-## its one other column, or a named vector.
+## `treatment` of network_exposure() -> list(units, treated: 0/1 integer),
+## from a data frame with the ids in column `unit` and the assignment in its
+## one other column, or from a named vector.
 treatment_by_unit <- function(treatment, unit = "unit", arg = "treatment") {
   if (!is.character(unit) || length(unit) != 1L || is.na(unit)) {
     abort("`unit` must be the name of the column with the unit ids, such as \"unit\".")
