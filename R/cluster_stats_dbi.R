@@ -336,14 +336,13 @@ dbi_table <- function(con, table) {
     abort(sprintf("table `%s` was not found in the database%s; check the name with DBI::dbListTables() (for a table in another schema use `table = DBI::Id(schema = ..., table = ...)`).",
                  label, detail), call. = FALSE)
   }
-  ## dbExistsTable() answers FALSE for a DBI::Id() in some drivers
-  ## (RPostgreSQL): for those the query below decides
-  if (is.character(table) && !inherits(table, "SQL")) {
-    exists <- tryCatch(DBI::dbExistsTable(con, table), error = function(e) NA)
-    if (identical(exists, FALSE)) not_found()
-  }
+  ## The query decides whether the table is there (dbExistsTable() answers
+  ## FALSE for views and for a DBI::Id() in some drivers, RPostgreSQL's).
   columns <- tryCatch(dbi_get(con, paste0("SELECT * FROM ", sql, " WHERE 1 = 0")),
-                      error = function(e) not_found(paste0(" (", conditionMessage(e), ")")))
+                      error = function(e) {
+                        dbi_check_connection(con, "looking up the table", e)
+                        not_found(paste0(" (", conditionMessage(e), ")"))
+                      })
   list(sql = sql, label = label, columns = columns)
 }
 
@@ -432,8 +431,25 @@ dbi_get <- function(con, sql) {
   res
 }
 
+## After a failed query: if the connection itself no longer answers (it was
+## closed, the server went away), an error saying so, since the failure says
+## nothing about the table. Nothing is ever written to the database, so
+## nothing is left half-done.
+dbi_check_connection <- function(con, doing, e = NULL) {
+  alive <- tryCatch({
+    dbi_get(con, "SELECT 1")
+    TRUE
+  }, error = function(e) FALSE)
+  if (!alive) {
+    abort(sprintf("the connection to the database failed while %s%s; reconnect with DBI::dbConnect() and run the call again (clusterab only reads from the database, so nothing was left half-written).",
+                  doing, if (!is.null(e)) sprintf(" (%s)", conditionMessage(e)) else ""),
+          class = "clusterab_connection_error")
+  }
+}
+
 dbi_query <- function(con, sql, what, tab) {
   tryCatch(dbi_get(con, sql), error = function(e) {
+    dbi_check_connection(con, paste("computing", what, "of table", sprintf("`%s`", tab$label)), e)
     abort(sprintf("the database could not compute %s of table `%s`: %s\nEvery column in `formula` and `weights` must be numeric in the database.",
                  what, tab$label, conditionMessage(e)), call. = FALSE)
   })

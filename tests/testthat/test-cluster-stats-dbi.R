@@ -357,3 +357,31 @@ for (database in test_databases()) {
   }) })
 
 }
+
+test_that("PostgreSQL: a connection that drops before or during the queries is a clear error", {
+  database <- test_databases()[[2L]]
+  d <- data.frame(y = rnorm(50), x = rnorm(50), g = rep(1:10, 5))
+  con <- database_with(database, d = d)
+  on.exit(try(DBI::dbDisconnect(con), silent = TRUE))
+  ## during: a view whose rows call a function that ends the session on the
+  ## 61st call, in the second query (the first reads the 50 rows once)
+  DBI::dbExecute(con, "CREATE SEQUENCE calls")
+  DBI::dbExecute(con, paste(
+    "CREATE FUNCTION boom() RETURNS boolean AS $$",
+    "BEGIN IF nextval('calls') > 60 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;",
+    "RETURN true; END $$ LANGUAGE plpgsql VOLATILE"))
+  DBI::dbExecute(con, "CREATE VIEW v AS SELECT y, x, g FROM d WHERE boom()")
+  expect_error(suppressMessages(cluster_stats(con, y ~ x, cluster = "g", table = "v")),
+               "connection to the database failed while computing the per-cluster sums",
+               class = "clusterab_connection_error")
+  ## before: the session ended by another connection
+  con2 <- database_with(database, d = d)
+  on.exit(try(DBI::dbDisconnect(con2), silent = TRUE), add = TRUE)
+  pid <- DBI::dbGetQuery(con2, "SELECT pg_backend_pid() AS pid")$pid
+  killer <- database$connect()
+  DBI::dbGetQuery(killer, sprintf("SELECT pg_terminate_backend(%d)", pid))
+  DBI::dbDisconnect(killer)
+  expect_error(cluster_stats(con2, y ~ x, cluster = "g", table = "d"),
+               "connection to the database failed while looking up the table",
+               class = "clusterab_connection_error")
+})
