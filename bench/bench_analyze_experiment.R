@@ -38,15 +38,9 @@ args <- commandArgs(trailingOnly = TRUE)
 quick <- "quick" %in% args
 shrink <- if (quick) 10 else 1
 
-suppressPackageStartupMessages({
-  for (pkg in c("clusterab", "data.table")) {
-    if (!requireNamespace(pkg, quietly = TRUE)) {
-      stop(sprintf("package `%s` is needed for this benchmark; install it first.", pkg), call. = FALSE)
-    }
-  }
-  library(clusterab)
-  library(data.table)
-})
+source(file.path("bench", "bench_helpers.R"))
+attach_packages(c("clusterab", "data.table"))
+
 
 cat(sprintf("clusterab %s (%s), data.table %s (%d threads)\n", packageVersion("clusterab"),
             dirname(dirname(system.file(package = "clusterab"))), packageVersion("data.table"),
@@ -54,7 +48,6 @@ cat(sprintf("clusterab %s (%s), data.table %s (%d threads)\n", packageVersion("c
 cat(sprintf("%s, %d cores%s\n\n", R.version.string, parallel::detectCores(),
             if (quick) ", QUICK MODE (n / 10; the target is for the full run)" else ""))
 
-source(file.path("bench", "bench_helpers.R"))
 cat(loadavg(), "at start\n\n")
 free <- function() invisible(gc(verbose = FALSE, full = TRUE))
 ## evaluated once, in the caller's frame (bench() would repeat fast calls)

@@ -1,5 +1,15 @@
 ## Helpers shared by the bench/ scripts (sourced from the package root).
 
+## Attaches `pkgs`, stopping with a message naming the first one missing.
+attach_packages <- function(pkgs) {
+  for (pkg in pkgs) {
+    if (!requireNamespace(pkg, quietly = TRUE)) {
+      stop(sprintf("package `%s` is needed for this benchmark; install it first.", pkg), call. = FALSE)
+    }
+  }
+  for (pkg in pkgs) suppressPackageStartupMessages(library(pkg, character.only = TRUE))
+}
+
 ## Timings are only meaningful on an otherwise idle machine: show the load.
 loadavg <- function() {
   if (file.exists("/proc/loadavg")) paste("load average", paste(scan("/proc/loadavg", what = "", n = 3, quiet = TRUE), collapse = " "))

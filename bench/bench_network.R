@@ -51,15 +51,9 @@ args <- commandArgs(trailingOnly = TRUE)
 quick <- "quick" %in% args
 shrink <- if (quick) 10 else 1
 
-suppressPackageStartupMessages({
-  for (pkg in c("clusterab", "data.table")) {
-    if (!requireNamespace(pkg, quietly = TRUE)) {
-      stop(sprintf("package `%s` is needed for this benchmark; install it first.", pkg), call. = FALSE)
-    }
-  }
-  library(clusterab)
-  library(data.table)
-})
+source(file.path("bench", "bench_helpers.R"))
+attach_packages(c("clusterab", "data.table"))
+
 setDTthreads(0)
 
 threads <- clusterab:::resolve_threads(NULL)
@@ -69,7 +63,6 @@ cat(sprintf("%s, %d cores, clusterab threads = %d, data.table threads = %d%s\n\n
             parallel::detectCores(), threads, getDTthreads(),
             if (quick) ", QUICK MODE (sizes and R / 10; targets are for the full run)" else ""))
 
-source(file.path("bench", "bench_helpers.R"))
 cat(loadavg(), "at start\n\n")
 
 results <- list()
