@@ -144,9 +144,7 @@ exposure_effects <- function(data, outcome, treatment, edges, design, mapping = 
   }
   graph <- network_graph(edges, d$units, from, to, weight, directed, transpose = TRUE,
                          units_arg = "data", threads = threads)
-  treated_w <- cpp_network_treated(graph$start, graph$nbr, graph$wt, d$treated)
-  exposed <- if (threshold <= 0) treated_w > 0 else graph$strength > 0 & treated_w / graph$strength >= threshold
-  cond <- 2L * d$treated + as.integer(exposed)
+  cond <- 2L * d$treated + as.integer(exposed_units(graph, d$treated, threshold))
 
   total <- design_assignments(des$bernoulli, des$n_blocks, des$m)
   use_exact <- network_use_exact(exact, total, R)
@@ -238,7 +236,7 @@ bernoulli_probabilities <- function(graph, p, threshold) {
   n <- graph$n
   if (threshold <= 0) {
     positive <- if (graph$weighted) {
-      tabulate(rep.int(seq_len(n), diff(graph$start))[graph$wt > 0], n)
+      tabulate(graph_receivers(graph)[graph$wt > 0], n)
     } else {
       graph$degree
     }

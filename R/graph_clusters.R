@@ -73,7 +73,7 @@ graph_clusters <- function(edges, method = c("louvain", "components", "walktrap"
   n <- graph$n
   ## each undirected edge once: the in-list entries with the neighbour's code
   ## above the unit's
-  to_code <- rep.int(seq_len(n), diff(graph$start))
+  to_code <- graph_receivers(graph)
   keep <- graph$nbr + 1L > to_code
   a <- to_code[keep]
   b <- graph$nbr[keep] + 1L

@@ -222,6 +222,17 @@ network_graph <- function(edges, units, from = "from", to = "to", weight = NULL,
   g
 }
 
+## Whether each unit is exposed under the assignment `z` (one 0/1 per unit):
+## the R twin of the C++ Mapping (src/network.h), the same comparisons in
+## the same order, so the observed conditions are those the draws produce.
+exposed_units <- function(graph, z, threshold) {
+  treated <- cpp_network_treated(graph$start, graph$nbr, graph$wt, as.integer(z))
+  if (threshold <= 0) treated > 0 else graph$strength > 0 & treated / graph$strength >= threshold
+}
+
+## The unit (1-based) whose in-list holds each entry of graph$nbr.
+graph_receivers <- function(graph) rep.int(seq_len(graph$n), diff(graph$start))
+
 ## `design` of exposure_effects() and spillover_test() -> the assignment
 ## blocks (units, or the clusters of a cluster-randomised design) as codes
 ## 0..B-1 per unit, the observed assignment per block, and how the blocks

@@ -174,7 +174,7 @@ focal_units <- function(focal, units, graph, des) {
       return(cpp_network_independent_set(graph$start, graph$nbr, graph$transpose$start,
                                          graph$transpose$nbr, order))
     }
-    receiver <- rep.int(seq_len(n), diff(graph$start))
+    receiver <- graph_receivers(graph)
     from_block <- des$block[graph$nbr + 1L]
     to_block <- des$block[receiver]
     between <- cpp_network_graph(c(from_block, to_block), des$n_blocks, 0, length(from_block),
@@ -213,9 +213,7 @@ focal_units <- function(focal, units, graph, des) {
 exposure_can_vary <- function(is_focal, graph, des, threshold) {
   fixed <- des$block %in% des$block[is_focal]
   exposed_if <- function(free_value) {
-    z <- ifelse(fixed, des$block_treated[des$block + 1L], free_value)
-    tw <- cpp_network_treated(graph$start, graph$nbr, graph$wt, as.integer(z))
-    if (threshold <= 0) tw > 0 else graph$strength > 0 & tw / graph$strength >= threshold
+    exposed_units(graph, ifelse(fixed, des$block_treated[des$block + 1L], free_value), threshold)
   }
   exposed_if(0L) != exposed_if(1L)
 }
