@@ -14,6 +14,26 @@ namespace {
 
 typedef std::uint64_t u64;
 
+// The mean outcome of the exposed focal units minus that of the unexposed
+// ones, for the assignment z of the units; NaN when either group is empty.
+double focal_contrast(const GraphView& g, const Mapping& mapping, const double* strength,
+                      const int* focal, const double* y, int n_focal, const unsigned char* z) {
+  double s1 = 0, s0 = 0;
+  int n1 = 0, n0 = 0;
+  for (int f = 0; f < n_focal; ++f) {
+    const int i = focal[f];
+    if (mapping.exposed(g, i, z, strength[i])) {
+      s1 += y[f];
+      ++n1;
+    } else {
+      s0 += y[f];
+      ++n0;
+    }
+  }
+  if (n1 == 0 || n0 == 0) return std::numeric_limits<double>::quiet_NaN();
+  return s1 / n1 - s0 / n0;
+}
+
 struct SpilloverWorker : public RcppParallel::Worker {
   GraphView g;
   const int* block;
@@ -49,27 +69,8 @@ struct SpilloverWorker : public RcppParallel::Worker {
         weight[k] = 1;
       }
       unit_assignment(g.n, block, treated.data(), z.data());
-      stat[k] = contrast(z.data());
+      stat[k] = focal_contrast(g, mapping, strength, focal, y, n_focal, z.data());
     }
-  }
-
-  // mean outcome of exposed focal units minus that of unexposed ones, for
-  // the assignment z of the units; NaN when either group is empty
-  double contrast(const unsigned char* z) const {
-    double s1 = 0, s0 = 0;
-    int n1 = 0, n0 = 0;
-    for (int f = 0; f < n_focal; ++f) {
-      const int i = focal[f];
-      if (mapping.exposed(g, i, z, strength[i])) {
-        s1 += y[f];
-        ++n1;
-      } else {
-        s0 += y[f];
-        ++n0;
-      }
-    }
-    if (n1 == 0 || n0 == 0) return std::numeric_limits<double>::quiet_NaN();
-    return s1 / n1 - s0 / n0;
   }
 };
 
@@ -117,12 +118,8 @@ double cpp_spillover_statistic(Rcpp::IntegerVector start, Rcpp::IntegerVector nb
                                double threshold, Rcpp::IntegerVector focal, Rcpp::NumericVector y) {
   const GraphView g = graph_view(start, nbr, wt);
   const int n = g.n;
-  Design design;
-  std::vector<double> none;
   std::vector<unsigned char> flags(treated.begin(), treated.end()), z(n);
   unit_assignment(n, block.begin(), flags.data(), z.data());
-  double dummy = 0, stat = 0;
-  SpilloverWorker worker(g, block.begin(), strength.begin(), design, Mapping{threshold},
-                         focal.begin(), y.begin(), focal.size(), 0, 0, false, none, &stat, &dummy);
-  return worker.contrast(z.data());
+  return focal_contrast(g, Mapping{threshold}, strength.begin(), focal.begin(), y.begin(),
+                        focal.size(), z.data());
 }
