@@ -336,9 +336,9 @@ mapping_threshold <- function(mapping) {
 design_assignments <- function(bernoulli, free, m) if (bernoulli) 2^free else choose(free, m)
 
 ## exact = NULL: enumerate when there are at most `R` assignments; TRUE:
-## always (refused above `limit`); FALSE: never.
+## always (refused above `limit`); FALSE: never. `exact` has been checked by
+## check_exact() at the start of the call.
 network_use_exact <- function(exact, total, R, limit = 1e7) {
-  check_exact(exact)
   if (is.null(exact)) return(total <= R)
   if (exact && total > limit) {
     abort(sprintf("exact enumeration of %s assignments is beyond the limit of %s; use `exact = FALSE` (Monte Carlo with `R` draws).",

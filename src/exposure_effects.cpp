@@ -155,8 +155,7 @@ Rcpp::List cpp_exposure_draws(Rcpp::IntegerVector start, Rcpp::IntegerVector nbr
   DrawWorker worker(g, out, scatter, block.begin(), strength.begin(), design, Mapping{threshold},
                     seed_from_r(seed[0], seed[1]), exact, choose, total, words, bits,
                     exact ? rep_weight.begin() : nullptr, store ? nullptr : counts.data(), lock);
-  // Chunks of words between interrupt checks.
-  // about 1e8 neighbour visits per chunk
+  // Chunks of words (about 1e8 neighbour visits each) between interrupt checks.
   const double per_word = 64.0 * (static_cast<double>(n) + static_cast<double>(nbr.size()));
   const u64 chunk = std::max<u64>(2 * static_cast<u64>(std::max(threads, 1)),
                                   static_cast<u64>(1e8 / per_word));
