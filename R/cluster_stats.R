@@ -51,6 +51,13 @@
 #' @param threads Number of threads (data frames only); default
 #'   `getOption("clusterab.threads")`, else all cores. Results do not depend
 #'   on it.
+#' @param shift The centring: `NULL` (the default) centres at the (weighted)
+#'   means of the rows used; a `cluster_stats` object centres (and scales)
+#'   as it does; a named numeric vector gives the value subtracted from each
+#'   design column and the outcome (0 for all of them in a model without
+#'   intercept). Shards computed with a common `shift` can be combined with
+#'   [rbind()][rbind.cluster_stats]; the fits do not depend on it, up to
+#'   rounding.
 #' @param ... Ignored.
 #' @return An object of class `cluster_stats`: `moments` (a list of packed
 #'   cross-product matrices, one column per cluster, named by weight power),
@@ -93,7 +100,7 @@ cluster_stats.formula <- function(data, formula, cluster, weights = NULL, ...) {
 #' @rdname cluster_stats
 #' @export
 cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, threads = NULL,
-                                     contrasts = NULL, ...) {
+                                     contrasts = NULL, shift = NULL, ...) {
   if (missing(cluster) || is.null(cluster)) {
     abort("`cluster` is required: name the column that identifies each row's cluster.",
          call. = FALSE)
@@ -107,7 +114,8 @@ cluster_stats.data.frame <- function(data, formula, cluster, weights = NULL, thr
     stop_one_cluster_variable()
   }
   stats <- compress_columns(mc, cluster_codes(mc$cluster[[1L]]), all_powers = TRUE,
-                            threads = resolve_threads(threads), formula = formula)
+                            threads = resolve_threads(threads), formula = formula,
+                            centre = centre_argument(shift))
   check_representable(stats)
   stats
 }
@@ -164,24 +172,19 @@ check_representable <- function(stats) {
 ## scores then come from a second pass over the rows (compress_scores()).
 ## Such statistics (`plan` "scores", `G` the number of clusters) are the
 ## fit's internal state only: they are never returned to the user.
-compress_columns <- function(mc, codes, all_powers, threads, formula, plan = "moments") {
+## `centre` (cluster_stats()'s `shift`, see centre_argument()) fixes the shift,
+## and optionally the scale, instead of the means of these rows: shards
+## compressed with the same centre can be combined by rbind().
+compress_columns <- function(mc, codes, all_powers, threads, formula, plan = "moments",
+                             centre = NULL) {
   cols <- mc$columns
   checked <- c(cols, stats::setNames(list(mc$y), mc$yname),
                if (!is.null(mc$w)) list(weights = mc$w))
   means <- check_finite(checked, threads, mc$w)
-  m_z <- length(cols) + 1L
-  shift <- if (mc$intercept) means[seq_len(m_z)] else stats::setNames(numeric(m_z), names(means)[seq_len(m_z)])
   weighted <- !is.null(mc$w)
-  lo <- attr(means, "min")
-  hi <- attr(means, "max")
-  spread <- pmax(hi[seq_len(m_z)] - shift, shift - lo[seq_len(m_z)])
-  overflow <- !is.finite(spread)
-  if (any(overflow)) {
-    abort(sprintf("%s span(s) more than the largest double (about 1.8e308) once centred; rescale them (divide by a power of ten) first.",
-                 paste0("`", names(shift)[overflow], "`", collapse = ", ")), call. = FALSE)
-  }
-  scale <- c("(1)" = 1, stats::setNames(power_of_two_scale(spread), names(shift)),
-             "(weights)" = if (weighted) power_of_two_scale(hi[m_z + 1L], even = TRUE) else 1)
+  cs <- centring(means, attr(means, "min"), attr(means, "max"), mc$intercept, weighted, centre)
+  shift <- cs$shift
+  scale <- cs$scale
   scaled <- any(scale != 1)
   powers <- if (weighted && all_powers) 0:2 else 1L
   if (plan == "scores") {
@@ -226,6 +229,27 @@ compress_scores <- function(mc, codes, stats, design, beta, threads) {
                       unname(stats$shift[cols]), unname(sc[cols + 1L]),
                       unname(stats$shift[[q - 1L]]), unname(sc[[q]]), unname(sc[[q + 1L]]),
                       unname(beta), threads)
+}
+
+## The shift and scale of the compress step from the columns' means, minima
+## and maxima (of z[-1], then of the weights when `weighted`): centred at the
+## means when the model has an intercept, unless `centre` fixes the shift
+## (and perhaps the scale); the scale brings the centred columns and the
+## weights near 1 (power_of_two_scale()).
+centring <- function(means, lo, hi, intercept, weighted, centre = NULL) {
+  m_z <- length(means) - weighted
+  shift <- if (intercept) means[seq_len(m_z)] else stats::setNames(numeric(m_z), names(means)[seq_len(m_z)])
+  if (!is.null(centre)) shift <- centre_shift(centre, shift, intercept)
+  spread <- pmax(hi[seq_len(m_z)] - shift, shift - lo[seq_len(m_z)])
+  overflow <- !is.finite(spread)
+  if (any(overflow)) {
+    abort(sprintf("%s span(s) more than the largest double (about 1.8e308) once centred; rescale them (divide by a power of ten) first.",
+                 paste0("`", names(shift)[overflow], "`", collapse = ", ")), call. = FALSE)
+  }
+  scale <- c("(1)" = 1, stats::setNames(power_of_two_scale(spread), names(shift)),
+             "(weights)" = if (weighted) power_of_two_scale(hi[m_z + 1L], even = TRUE) else 1)
+  if (!is.null(centre$scale)) scale[] <- centre$scale
+  list(shift = shift, scale = scale)
 }
 
 ## Number of clusters of statistics (of either plan).

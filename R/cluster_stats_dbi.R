@@ -33,12 +33,15 @@
 #' }
 #' }
 #' @export
-cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, table, ...) {
+cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, table,
+                                        shift = NULL, ...) {
   if (!requireNamespace("DBI", quietly = TRUE)) {
     abort("cluster_stats() on a database connection needs the DBI package; install it with install.packages(\"DBI\").",
          call. = FALSE)
   }
   con <- data
+  shift_arg <- shift
+  centre_argument(shift_arg)    # a bad `shift` is refused before any query
   if (missing(table) || is.null(table)) {
     abort("`table` is required with a database connection: name the table that holds the data, e.g. `table = \"events\"`.",
          call. = FALSE)
@@ -123,6 +126,11 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
   ## the ones stored.
   shift <- numeric(length(value_cols))
   if (spec$intercept) shift <- means[seq_along(value_cols)]
+  centre <- centre_argument(shift_arg)
+  if (!is.null(centre)) {
+    shift <- unname(centre_shift(centre, stats::setNames(shift, c(spec$x_labels, spec$y_label)),
+                                 spec$intercept))
+  }
   dbi_check_magnitudes(r1, value_cols, weight_col, shift, spec, tab)
   literal <- sprintf("CAST(%s AS %s)", sprintf("%.17g", shift), dtype)
 

@@ -184,10 +184,12 @@ force_formula <- function(formula) {
 ## options("contrasts"). The result also holds what predict() needs to code
 ## new data the same way: `terms` (with lm()'s "predvars", so that poly() or
 ## scale() terms are evaluated with the fit's parameters), `contrasts` and
-## `xlevels` (as lm()$contrasts and lm()$xlevels).
+## `xlevels` (as lm()$contrasts and lm()$xlevels). `drop_levels = FALSE`
+## keeps every level (the CSV path gives each chunk the levels of the whole
+## data, so that every chunk has the same design columns).
 model_columns <- function(formula, data, weights = NULL, cluster = NULL,
                           env = environment(formula), contrasts = NULL, allow_fixef = FALSE,
-                          threads = 1L) {
+                          threads = 1L, drop_levels = TRUE) {
   formula <- force_formula(formula)
   if (!inherits(formula, "formula") || length(formula) != 3L) {
     abort("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
@@ -265,7 +267,7 @@ model_columns <- function(formula, data, weights = NULL, cluster = NULL,
     if (!is.null(cluster)) cluster <- as_frame(lapply(cluster, `[`, keep))
     if (!is.null(fixef)) fixef <- lapply(fixef, `[`, keep)  # fe
   }
-  variables <- drop_unused_levels(variables)
+  if (drop_levels) variables <- drop_unused_levels(variables)
   design <- design_columns(stats::delete.response(tt), variables[-1L], contrasts)
   xlevels <- stats::.getXlevels(tt, as_frame(variables))
   y <- as.double(y)

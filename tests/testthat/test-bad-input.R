@@ -980,6 +980,80 @@ sweep_family_cluster_stats_dbi <- function() {
   )
 }
 
+## cluster_stats() on CSV files: each case writes its data to a file, read
+## in chunks of 7 rows.
+sweep_family_cluster_stats_csv <- function() {
+  st <- quote(cluster_stats(path, y ~ x + trt, cluster = "g", weights = "w", chunk_rows = 7))
+  s <- quote({
+    path <- tempfile(fileext = ".csv")
+    data.table::fwrite(d, path)
+  })
+  done <- quote(unlink(path))
+  csv_edits <- value_edits[c("one NA", "one Inf", "all NA", "one value 1e200", "one value 1e155",
+                             "one value 1e-200", "constant", "character", "logical", "Date")]
+  c(list(sweep_case("cluster_stats CSV | valid", st, expect = "value", setup = s, cleanup = done)),
+    column_cases("cluster_stats CSV", st, c("y", "x", "w"), edits = csv_edits, setup = s, cleanup = done),
+    scale_cases("cluster_stats CSV", st, c("y", "x", "w"), value = character(0), setup = s, cleanup = done),
+    ## written to text and read back, Date and POSIXct ids are read as fread reads them
+    lapply(cluster_cases("cluster_stats CSV", st, own = "value", setup = s, cleanup = done)[c(1:3, 6:10, 12, 16:18)],
+           function(case) { case$names <- c(case$names, "data"); case }),
+    also_naming(data_cases("cluster_stats CSV", st, setup = s, cleanup = done)[1:3], "data"),
+    arg_cases("cluster_stats CSV", st, "data", refuse = alist("no/such/file.csv", NA_character_, "",
+                                                            c(path, "no/such/file.csv"), tempdir()),
+              setup = s, cleanup = done),
+    arg_cases("cluster_stats CSV", st, "cluster", refuse = alist(d$g, "nope", ~ g + blk, 1, NA),
+              accept = alist(~ g), setup = s, cleanup = done),
+    arg_cases("cluster_stats CSV", st, "weights", refuse = alist("nope", d$w, 1), accept = alist(~ w),
+              setup = s, cleanup = done),
+    arg_cases("cluster_stats CSV", st, "formula", names = c("formula", "nope"),
+              refuse = alist(y ~ log(x), y ~ nope, ~ x, "y ~ x", 1), accept = alist(y ~ x:trt),
+              setup = s, cleanup = done),
+    arg_cases("cluster_stats CSV", st, "chunk_rows", refuse = alist(0, -1, 1.5, NA, "7", c(7, 8), Inf),
+              accept = alist(1, 1e9), setup = s, cleanup = done)
+  )
+}
+
+## rbind() of shards and cluster_stats()'s `shift`: shards that differ are
+## refused, naming what differs.
+sweep_family_cluster_stats_shards <- function() {
+  s <- quote({
+    d1 <- d[d$g <= 5, ]
+    d2 <- d[d$g > 5, ]
+    st1 <- cluster_stats(d1, y ~ x + trt, cluster = "g", weights = "w", threads = 1)
+  })
+  shard2 <- function(...) {
+    call <- quote(cluster_stats(d2, y ~ x + trt, cluster = "g", weights = "w", shift = st1, threads = 1))
+    with_args(call, ...)
+  }
+  shard_case <- function(label, second, names, expect = "error") {
+    sweep_case(sprintf("cluster_stats shards | %s", label), bquote(rbind(st1, .(second))),
+               names = names, expect = expect, setup = s)
+  }
+  st <- quote(cluster_stats(d, y ~ x + trt, cluster = "g", shift = c(x = 0, trt = 0.5, y = 1), threads = 1))
+  c(list(
+    shard_case("same formula and shift", shard2(), character(0), expect = "value"),
+    shard_case("a different formula", shard2(formula = y ~ x, shift = NULL), c("formula", "shift")),
+    shard_case("a different formula, same columns", shard2(formula = y ~ trt + x, shift = NULL), c("formula", "shift")),
+    shard_case("different weights", shard2(weights = NULL, shift = NULL), "weights"),
+    shard_case("a different cluster", shard2(cluster = "blk", shift = NULL), "cluster"),
+    shard_case("a different centring", shard2(shift = NULL), "shift"),
+    shard_case("character ids after integer ids", quote(cluster_stats(transform(d2, g = paste0("c", g)), y ~ x + trt,
+                                                               cluster = "g", weights = "w", shift = st1, threads = 1)),
+               "cluster"),
+    shard_case("not statistics", quote(d2), c("cluster_stats", "argument")),
+    sweep_case("cluster_stats shards | c() of a list of shards",
+               bquote(c(st1, list(.(shard2()), st1))), expect = "value", setup = s),
+    sweep_case("cluster_stats shards | shift = a vector", st, expect = "value")),
+    arg_cases("cluster_stats shards", st, "shift",
+              refuse = alist(c(x = 0, trt = 0.5), c(x = 0, trt = 0.5, y = 1, z = 2), c(0, 0.5, 1),
+                             c(x = NA, trt = 0.5, y = 1), c(x = Inf, trt = 0.5, y = 1), "x", list(x = 1)),
+              accept = alist(c(y = 1, trt = 0.5, x = 0), NULL)),
+    list(sweep_case("cluster_stats shards | no intercept, shift not 0",
+               quote(cluster_stats(d, y ~ 0 + x + trt, cluster = "g", shift = c(x = 1, trt = 0, y = 0), threads = 1)),
+               names = "shift", expect = "error"))
+  )
+}
+
 sweep_family_ri_lmer <- function() {
   ri <- quote(ri_lmer(y ~ x + trt + (1 | g), d, threads = 1))
   riw <- quote(ri_lmer(y ~ x + trt + (1 | g), d, weights = "w", threads = 1))
@@ -1317,6 +1391,14 @@ test_that("bad inputs: cluster_stats() on a database table", {
   skip_if_not_installed("DBI")
   skip_if_not_installed("RSQLite")
   expect_sweep(sweep_family_cluster_stats_dbi(), "cluster_stats_dbi")
+})
+
+test_that("bad inputs: cluster_stats() on CSV files", {
+  expect_sweep(sweep_family_cluster_stats_csv(), "cluster_stats_csv")
+})
+
+test_that("bad inputs: rbind() of cluster_stats shards, and `shift`", {
+  expect_sweep(sweep_family_cluster_stats_shards(), "cluster_stats_shards")
 })
 
 test_that("bad inputs: ri_lmer() and its methods", {

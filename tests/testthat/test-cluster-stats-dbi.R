@@ -2,15 +2,6 @@
 ## and sandwich::vcovCL(), on every database of test_databases()
 ## (helper-databases.R): in-memory SQLite, and a PostgreSQL server.
 
-## The data-frame statistics with clusters in the order of `ids`.
-reorder_stats <- function(st, ids) {
-  o <- match(ids, st$cluster)
-  st$moments <- lapply(st$moments, function(m) m[, o, drop = FALSE])
-  st$n <- st$n[o]
-  st$cluster <- st$cluster[o]
-  st
-}
-
 ## A covariance of the model refitted with covariates `cols` centred at
 ## `centres` (an exact reparametrisation, without the rounding error that a
 ## covariate such as a year causes in sandwich's computation: about 1e-9 of
@@ -25,27 +16,6 @@ uncentre_vcov <- function(V, cols, centres) {
 uncentre_coef <- function(b, cols, centres) {
   b["(Intercept)"] <- b["(Intercept)"] - sum(centres * b[cols])
   b
-}
-
-expect_same_stats <- function(db, df, tolerance = 1e-10) {
-  expect_s3_class(db, "cluster_stats")
-  expect_setequal(db$cluster, df$cluster)
-  df <- reorder_stats(df, db$cluster)
-  expect_identical(names(db), names(df))
-  expect_identical(db$n, df$n)
-  expect_identical(db$z_names, df$z_names)
-  expect_identical(db$intercept, df$intercept)
-  expect_identical(db$weighted, df$weighted)
-  expect_identical(db$weight_varies, df$weight_varies)
-  expect_equal(db$nobs, df$nobs)
-  expect_equal(db$dropped, df$dropped)
-  expect_identical(names(db$shift), names(df$shift))
-  expect_equal(db$shift, df$shift, tolerance = tolerance)
-  expect_identical(names(db$moments), names(df$moments))
-  for (p in names(df$moments)) {
-    expect_identical(dim(db$moments[[p]]), dim(df$moments[[p]]))
-    expect_equal(db$moments[[p]], df$moments[[p]], tolerance = tolerance)
-  }
 }
 
 for (database in test_databases()) {
@@ -354,6 +324,32 @@ for (database in test_databases()) {
       expect_identical(db$z_names, df$z_names)
       expect_identical(db$z_names, c("(1)", "`x one`", "the y"))
       expect_s3_class(cluster_lm(db), "cluster_lm")
+  }) })
+
+  test_that(paste0(database$name, ": shards in tables (and a data frame) combine to the statistics of all the rows"), { quiet_few({
+      d <- sim_clustered(G = 30, seed = 14)
+      parts <- split(d, rep_len(1:3, nrow(d)))
+      con <- database_with(database, p1 = parts[[1L]], p2 = parts[[2L]])
+      on.exit(DBI::dbDisconnect(con))
+      f <- y ~ treat + x1 + year
+      for (weights in list(NULL, "w")) {
+        st1 <- cluster_stats(con, f, cluster = "g", weights = weights, table = "p1")
+        st2 <- cluster_stats(con, f, cluster = "g", weights = weights, table = "p2", shift = st1)
+        st3 <- cluster_stats(parts[[3L]], f, cluster = "g", weights = weights, shift = st1, threads = 1)
+        merged <- rbind(st1, st2, st3)
+        whole <- do.call(rbind, parts)
+        ref <- cluster_stats(whole, f, cluster = "g", weights = weights, shift = st1, threads = 1)
+        expect_same_stats(merged, ref)
+        fit <- cluster_lm(merged, type = "HC1")
+        fit1 <- cluster_lm(cluster_stats(whole, f, cluster = "g", weights = weights, threads = 1), type = "HC1")
+        expect_rel_equal(coef(fit), coef(fit1), 1e-10)
+        expect_vcov_equal(vcov(fit), vcov(fit1), 1e-10)
+        ## each shard centred at its own means: refused
+        expect_error(rbind(st1, cluster_stats(con, f, cluster = "g", weights = weights, table = "p2")),
+                     "different centring", class = "clusterab_error")
+      }
+      expect_error(rbind(st1, cluster_stats(con, y ~ treat + x1, cluster = "g", table = "p2")),
+                   "different `formula`", class = "clusterab_error")
   }) })
 
 }
