@@ -172,6 +172,11 @@ analyze_experiment <- function(exposures, events = NULL, metrics = NULL, experim
   check_conf_level(conf.level, "conf.level")
   check_flag(correct, "correct")
   check_flag(var.equal, "var.equal")
+  if (is_sql_table(exposures)) {
+    return(analyze_experiment_sql(exposures, events, metrics, experiment_id, control, cluster,
+                                  covariate, users, segment, alpha, adjust, split, correct,
+                                  var.equal, type, conf.level, columns))
+  }
   if (!is.data.frame(exposures)) {
     abort(sprintf("`exposures` must be a data frame or data.table, not %s.", class(exposures)[1L]))
   }
@@ -370,27 +375,11 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
   if (is.null(segment)) segment <- rep(NA, nrow(d))
   ids <- unique(d[[ecol]])
   if (!length(ids)) abort("the units table has no rows: no experiment to analyse.")
-  ## the control of each experiment, by the package's one rule
-  controls <- list()
-  for (e in ids) {
-    v <- d[[vcol]][d[[ecol]] == e]
-    ctl <- control_for(control, e)
-    if (!is.null(ctl) && !as.character(ctl) %in% as.character(unique(v))) {
-      abort(sprintf("`control` = \"%s\" is not a variant of experiment \"%s\", whose variants are %s.",
-                    ctl, e, paste0("\"", sort(unique(as.character(v))), "\"", collapse = ", ")))
-    }
-    arms <- as.character(arm_values(as_label(v), ctl, "variant", "control", "control variant"))
-    if (length(arms) < 2L) {
-      abort(sprintf("experiment \"%s\" has a single variant (\"%s\"); a comparison needs a control and at least one other variant.",
-                    e, arms))
-    }
-    controls[[as.character(e)]] <- arms
-  }
+  controls <- experiment_arms(lapply(ids, function(e) d[[vcol]][d[[ecol]] == e]), ids, control)
   counts <- d[, list(n = .N), by = c(ecol, vcol)]
   data.table::setnames(counts, c("experiment_id", "variant", "n"))
   counts[, variant := as.character(variant)]
-  srm <- srm_from_counts(counts, split, arms = controls)
-  srm_tab <- tidy(srm)
+  srm_tab <- tidy(srm_from_counts(counts, split, arms = controls))
   rows <- list()
   few <- list()
   segmented <- !is.null(segment_name)
@@ -416,15 +405,51 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
       rows[[length(rows) + 1L]] <- tab
     }
   }
+  G <- if (!is.null(cluster)) {
+    d[, list(G = data.table::uniqueN(.SD[[1L]])), by = ecol, .SDcols = cluster]
+  }
+  results_table(rows, srm_tab, units, few, controls, list(
+    alpha = alpha, adjust = adjust, conf.level = conf.level, cluster = cluster,
+    clusters = if (!is.null(G)) stats::setNames(G$G, as.character(G[[1L]])),
+    type = if (!is.null(cluster)) type, correct = correct, var.equal = var.equal,
+    covariate = cov_map, segment = segment_name))
+}
+
+## The variants of each experiment, control first, by the package's one
+## rule. `variants`: the variant values of each experiment `ids`.
+experiment_arms <- function(variants, ids, control) {
+  controls <- list()
+  for (i in seq_along(ids)) {
+    e <- ids[[i]]
+    v <- variants[[i]]
+    ctl <- control_for(control, e)
+    if (!is.null(ctl) && !as.character(ctl) %in% as.character(unique(v))) {
+      abort(sprintf("`control` = \"%s\" is not a variant of experiment \"%s\", whose variants are %s.",
+                    ctl, e, paste0("\"", sort(unique(as.character(v))), "\"", collapse = ", ")))
+    }
+    arms <- as.character(arm_values(as_label(v), ctl, "variant", "control", "control variant"))
+    if (length(arms) < 2L) {
+      abort(sprintf("experiment \"%s\" has a single variant (\"%s\"); a comparison needs a control and at least one other variant.",
+                    e, arms))
+    }
+    controls[[as.character(e)]] <- arms
+  }
+  controls
+}
+
+## The result: the rows of every experiment in one table with the columns in
+## order, the few-cluster notes and the SRM warning signalled, and the
+## attributes set. `settings`: the options used (the controls are added).
+results_table <- function(rows, srm_tab, units, few, controls, settings) {
   res <- data.table::rbindlist(rows, use.names = TRUE)
-  res[, significant := !is.na(p.value) & p.value < alpha]
-  order <- c("experiment_id", "metric_id", "display_name", if (segmented) "segment",
+  res[, significant := !is.na(p.value) & p.value < settings$alpha]
+  order <- c("experiment_id", "metric_id", "display_name", if (!is.null(settings$segment)) "segment",
              "control", "variant", "test", "statistic", "df", "p.value",
-             if (adjust != "none") "p.value.unadjusted", "control_value", "variant_value",
+             if (settings$adjust != "none") "p.value.unadjusted", "control_value", "variant_value",
              "estimate", "conf.low", "conf.high", "lift", "lift.conf.low", "lift.conf.high",
              "significant", "n_control", "n_variant",
-             if (!is.null(cluster)) c("clusters_control", "clusters_variant"),
-             if (length(cov_map)) "variance_reduction")
+             if (!is.null(settings$cluster)) c("clusters_control", "clusters_variant"),
+             if (length(settings$covariate)) "variance_reduction")
   res <- res[, order, with = FALSE]
   signal_analysis_notes(few)
   flagged <- srm_tab[srm_tab[["srm"]] %in% TRUE]
@@ -434,17 +459,10 @@ analyze_units <- function(units, metrics, control = NULL, cluster = NULL, covari
                  srm_threshold),
          class = "clusterab_srm")
   }
-  G <- if (!is.null(cluster)) {
-    d[, list(G = data.table::uniqueN(.SD[[1L]])), by = ecol, .SDcols = cluster]
-  }
+  settings$control <- vapply(controls, `[[`, "", 1L)
   data.table::setattr(res, "srm", srm_tab)
   data.table::setattr(res, "units", units)
-  data.table::setattr(res, "settings", list(
-    alpha = alpha, adjust = adjust, conf.level = conf.level, cluster = cluster,
-    clusters = if (!is.null(G)) stats::setNames(G$G, as.character(G[[1L]])),
-    type = if (!is.null(cluster)) type, correct = correct, var.equal = var.equal,
-    covariate = cov_map, segment = segment_name,
-    control = vapply(controls, `[[`, "", 1L)))
+  data.table::setattr(res, "settings", settings)
   data.table::setattr(res, "class", c("experiment_results", "data.table", "data.frame"))
   res
 }
@@ -497,13 +515,10 @@ analyze_segment <- function(ds, posts, arms, vcol, cluster, cov_map, correct, va
     for (k in seq_len(nrow(posts))) {
       m <- posts[k, ]
       pre <- if (m$id %in% names(cov_map)) cov_map[[m$id]] else NULL
-      r <- withCallingHandlers(
-        compare_metric(m, sub, treat, vcol, ctl, v, mom, cluster, pre, correct, var.equal, type, level),
-        clusterab_few_clusters = function(w) {
-          notes[[length(notes) + 1L]] <<- list(message = conditionMessage(w),
-                                               class = setdiff(class(w), c("clusterab_warning", "warning", "condition")))
-          invokeRestart("muffleWarning")
-        })
+      r <- collect_notes(compare_metric(m, sub, treat, vcol, ctl, v, mom, cluster, pre, correct,
+                                        var.equal, type, level))
+      notes <- c(notes, r$notes)
+      r <- r$value
       r$metric_id <- m$id
       r$display_name <- m$display_name
       r$control <- ctl
@@ -606,16 +621,24 @@ compare_binary <- function(x_c, n_c, x_v, n_v, var_c, var_v, correct, level) {
 ## CUPED: y adjusted by the pre-exposure covariate x with theta pooled over
 ## the two arms, then Welch's (Student's) t on the adjusted values.
 compare_cuped <- function(y, x, treat, var.equal, level) {
-  vx <- stats::var(x)
-  theta <- if (is.finite(vx) && vx > 0) stats::cov(x, y) / vx else 0
-  adj <- y - theta * (x - mean(x))
-  mom <- data.table::data.table(.y = adj, .treat = treat)[, list(n = .N, m = mean(.y), v = var(.y)),
-                                                          keyby = .treat]
-  c_ <- mom[.treat == FALSE]
-  v_ <- mom[.treat == TRUE]
-  out <- compare_means(c_$m, c_$v, c_$n, v_$m, v_$v, v_$n, var.equal, level,
-                       if (var.equal) "CUPED Student t" else "CUPED Welch t")
-  out$variance_reduction <- 1 - stats::var(adj) / stats::var(y)
+  yx <- cbind(y = y, x = x)
+  mc <- moments_of(yx[!treat, , drop = FALSE])
+  mv <- moments_of(yx[treat, , drop = FALSE])
+  compare_cuped_moments(mc, mv, pool_moments(mc, mv), "y", "x", var.equal, level)
+}
+
+## CUPED from the arms' moments (`pooled`: both arms together) of the metric
+## `y` and its covariate `x`: the adjusted values y - theta (x - mean(x))
+## have arm means ybar - theta (xbar_arm - xbar) and variances
+## (Syy - 2 theta Sxy + theta^2 Sxx) / (n - 1).
+compare_cuped_moments <- function(mc, mv, pooled, y, x, var.equal, level) {
+  S <- pooled$S
+  theta <- if (is.finite(S[x, x]) && S[x, x] > 0) S[x, y] / S[x, x] else 0
+  adj_var <- function(S, n) (S[y, y] - 2 * theta * S[x, y] + theta^2 * S[x, x]) / (n - 1)
+  adj_mean <- function(a) a$mean[[y]] - theta * (a$mean[[x]] - pooled$mean[[x]])
+  out <- compare_means(adj_mean(mc), adj_var(mc$S, mc$n), mc$n, adj_mean(mv), adj_var(mv$S, mv$n), mv$n,
+                       var.equal, level, if (var.equal) "CUPED Student t" else "CUPED Welch t")
+  out$variance_reduction <- 1 - adj_var(S, pooled$n) / (S[y, y] / (pooled$n - 1))
   out
 }
 
@@ -630,27 +653,35 @@ compare_cluster <- function(y, x, treat, cl, cluster, type, level) {
   df[[cluster]] <- cl
   formula <- if (is.null(x)) .y ~ .treat else .y ~ .treat + .x
   fit <- cluster_lm(formula, data = df, cluster = cluster, type = type)
+  out <- cluster_fit_row(fit, ".treat", if (!is.null(x)) ".x", if (!is.null(x)) mean(x), level, test)
+  if (!is.null(x)) {
+    slope <- stats::coef(fit)[[".x"]]
+    out$variance_reduction <- 1 - stats::var(y - slope * (x - mean(x))) / stats::var(y)
+  }
+  out
+}
+
+## The comparison row of a clustered fit of y on the indicator `treat` (and
+## the covariate `x`, whose mean is `xbar`): the coefficient test, its
+## interval, the arm values at the covariate's mean and the lift.
+cluster_fit_row <- function(fit, treat, x, xbar, level, test) {
   tab <- coef_test(fit)
-  ci <- coef_ci(fit, parm = ".treat", level = level)
+  ci <- coef_ci(fit, parm = treat, level = level)
   b <- stats::coef(fit)
   V <- stats::vcov(fit)
-  xbar <- if (is.null(x)) numeric(0) else mean(x)
-  slope <- if (is.null(x)) numeric(0) else b[[".x"]]
   l_c <- c(1, 0, xbar)
   l_v <- c(1, 1, xbar)
   m_c <- sum(l_c * b)
   m_v <- sum(l_v * b)
   ## CR2: Satterthwaite df, one per coefficient
   df_t <- attr(tab, "df")
-  if (length(df_t) > 1L) df_t <- unname(df_t[[".treat"]])
-  out <- c(list(test = test, statistic = tab[".treat", 3L], df = df_t,
-                p.value = tab[".treat", 4L], control_value = m_c, variant_value = m_v,
-                estimate = b[[".treat"]], conf.low = ci[1L, 1L], conf.high = ci[1L, 2L],
-                std.error = tab[".treat", 2L]),
-           lift_interval(m_c, m_v, drop(l_c %*% V %*% l_c), drop(l_v %*% V %*% l_v),
-                         drop(l_c %*% V %*% l_v), level))
-  if (!is.null(x)) out$variance_reduction <- 1 - stats::var(y - slope * (x - xbar)) / stats::var(y)
-  out
+  if (length(df_t) > 1L) df_t <- unname(df_t[[treat]])
+  c(list(test = test, statistic = tab[treat, 3L], df = df_t,
+         p.value = tab[treat, 4L], control_value = m_c, variant_value = m_v,
+         estimate = b[[treat]], conf.low = ci[1L, 1L], conf.high = ci[1L, 2L],
+         std.error = tab[treat, 2L]),
+    lift_interval(m_c, m_v, drop(l_c %*% V %*% l_c), drop(l_v %*% V %*% l_v),
+                  drop(l_c %*% V %*% l_v), level))
 }
 
 ## Ratio metrics: ratio_test(method = "delta") on the units, or on the
@@ -674,13 +705,7 @@ compare_ratio <- function(num, den, treat, ctl, v, cl, level) {
                             conf.level = level),
                  clusterab_error = function(e) NULL)
   if (is.null(rt)) return(undefined_row(test))
-  cmp <- rt$comparisons
-  g <- rt$groups
-  list(test = test, statistic = cmp$statistic, df = NA_real_, p.value = cmp$p.value,
-       control_value = g$ratio[g$group == ctl], variant_value = g$ratio[g$group == v],
-       estimate = cmp$estimate, conf.low = cmp$conf.low, conf.high = cmp$conf.high,
-       lift = cmp$lift, lift.conf.low = cmp$lift.conf.low, lift.conf.high = cmp$lift.conf.high,
-       std.error = cmp$std.error)
+  ratio_row(test, rt$comparisons, rt$groups, ctl, v)
 }
 
 ## ---- methods ---------------------------------------------------------------

@@ -565,16 +565,13 @@ compute_metrics <- function(exposures, events, metrics, columns = NULL, experime
                             cluster = NULL) {
   metrics <- read_metrics(metrics)
   cols <- log_columns(columns)
+  if (is_sql_table(exposures)) {
+    return(compute_metrics_sql(exposures, events, metrics, cols, experiment_id, cluster))
+  }
   check_log_table(exposures, "exposures", c("user_id", "experiment_id", "variant", "exposure_time"), cols)
   cl <- if (is.null(cluster)) NULL else data_cluster(exposures, cluster, "cluster", "exposures")
-  out_names <- cols[c("experiment_id", "user_id", "variant", "exposure_time")]
-  ## a cluster that is one of those columns (the user id: users as clusters) is not repeated
-  add_cluster <- !is.null(cl) && !cl$name %in% out_names
-  if (add_cluster) out_names <- c(out_names, cl$name)
-  clash <- intersect(names(metrics), out_names)
-  if (length(clash) > 0L) {
-    abort(sprintf("Metric id \"%s\" is also the name of a column of the result; rename the metric.", clash[1L]))
-  }
+  out_names <- units_out_names(cols, cl$name, metrics)
+  add_cluster <- length(out_names) > 4L
   units <- first_exposures(exposures, cols, experiment_id, cl)
   u <- units$units
   U <- nrow(u)
@@ -603,6 +600,19 @@ compute_metrics <- function(exposures, events, metrics, columns = NULL, experime
   data.table::setattr(out, "excluded", units$excluded)
   data.table::setattr(out, "cluster", cl$name)
   data.table::setattr(out, "class", c("experiment_units", "data.table", "data.frame"))
+  out
+}
+
+## The key columns of the per-unit table: experiment, unit, variant, first
+## exposure and the cluster, which is not repeated when it is one of them
+## (the user id: users as clusters). A metric may not take one of the names.
+units_out_names <- function(cols, cluster_name, metrics) {
+  out <- cols[c("experiment_id", "user_id", "variant", "exposure_time")]
+  if (!is.null(cluster_name) && !cluster_name %in% out) out <- c(out, cluster_name)
+  clash <- intersect(names(metrics), out)
+  if (length(clash) > 0L) {
+    abort(sprintf("Metric id \"%s\" is also the name of a column of the result; rename the metric.", clash[1L]))
+  }
   out
 }
 

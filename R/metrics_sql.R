@@ -1,0 +1,354 @@
+## compute_metrics() on database tables: the first exposures, the window join
+## and the per-unit aggregation written as one SQL query (nested SELECTs with
+## SUM, COUNT, MIN, MAX, CASE and a LEFT JOIN, no WITH), returned as a lazy
+## dbplyr table. A few small queries run first: the checks of the columns, the
+## counts of excluded units and, for quantile caps, the order statistics
+## (ROW_NUMBER() OVER), whose caps enter the query as literals.
+
+## A dbplyr table as a source of rows: its connection, its query as a derived
+## table, and its columns (its first row, in their R types: drivers such as
+## RPostgreSQL type the columns of an empty result as text).
+sql_source <- function(x, arg) {
+  if (!requireNamespace("dbplyr", quietly = TRUE)) {
+    abort(sprintf("`%s` is a database table, which needs the dbplyr package; install it with install.packages(\"dbplyr\").",
+                  arg))
+  }
+  con <- dbplyr::remote_con(x)
+  sql <- paste0("(", as.character(dbplyr::sql_render(x)), ")")
+  columns <- tryCatch(dbi_get(con, as.character(dbplyr::sql_render(utils::head(x, 1L)))),
+                      error = function(e) {
+                        dbi_check_connection(con, sprintf("reading `%s`", arg), e)
+                        abort(sprintf("`%s` could not be read from the database: %s", arg,
+                                      conditionMessage(e)))
+                      })
+  list(con = con, sql = sql, columns = columns, arg = arg)
+}
+
+is_sql_table <- function(x) inherits(x, "tbl_sql")
+
+## SQL text for identifiers, values and numbers.
+sql_id <- function(con, x) as.character(DBI::dbQuoteIdentifier(con, x))
+sql_double_type <- function(con) {
+  tryCatch(as.character(DBI::dbDataType(con, 1)), error = function(e) "DOUBLE PRECISION")
+}
+sql_number <- function(con, x) sprintf("CAST(%s AS %s)", sprintf("%.17g", x), sql_double_type(con))
+sql_value <- function(con, x) {
+  if (is.character(x) || is.factor(x)) return(as.character(DBI::dbQuoteString(con, as.character(x))))
+  if (inherits(x, "integer64") || is.integer(x)) return(as.character(x))
+  if (is.logical(x)) return(ifelse(x, "1", "0"))
+  sprintf("%.17g", as.double(x))
+}
+sql_in <- function(con, col, values) {
+  sprintf("%s IN (%s)", col, paste(vapply(values, function(v) sql_value(con, v), ""), collapse = ", "))
+}
+
+## A query's result, with errors that say what was being computed and
+## whether the connection itself failed.
+sql_query <- function(con, sql, what) {
+  tryCatch(dbi_get(con, sql), error = function(e) {
+    dbi_check_connection(con, what, e)
+    abort(sprintf("the database could not compute %s: %s", what, conditionMessage(e)))
+  })
+}
+
+## A timestamp column as numeric seconds since the epoch, in SQL: numbers as
+## they are; TIMESTAMP and DATE columns through EXTRACT(EPOCH FROM ...)
+## (PostgreSQL, DuckDB, Snowflake, Trino); text is refused, since ISO
+## strings are parsed only in memory.
+sql_time <- function(con, src, col, qcol) {
+  proto <- src$columns[[col]]
+  if (is.numeric(proto) || inherits(proto, "integer64")) {
+    return(sprintf("CAST(%s AS %s)", qcol, sql_double_type(con)))
+  }
+  ## an empty table says nothing of its types: its times are taken to be
+  ## timestamps (the query fails if they are not)
+  timestamp <- inherits(proto, c("POSIXt", "Date")) || (is.character(proto) && !length(proto))
+  if (timestamp && !inherits(con, "SQLiteConnection")) {
+    return(sprintf("CAST(EXTRACT(EPOCH FROM %s) AS %s)", qcol, sql_double_type(con)))
+  }
+  abort(sprintf("`%s` column \"%s\" is %s in the database; store timestamps as TIMESTAMP (or DATE) columns, or as numbers (seconds since 1970-01-01 UTC). ISO 8601 strings are parsed only for data frames in memory.",
+                src$arg, col, if (is.character(proto)) "text" else class(proto)[1L]))
+}
+
+## A cluster column of the exposures table given as a string or a one-sided
+## formula.
+sql_cluster_name <- function(cluster, src) {
+  if (!(is.character(cluster) && length(cluster) == 1L) && !inherits(cluster, "formula")) {
+    abort("`cluster` must name a column of the exposures table (a string such as \"household_id\" or ~ household_id); with database tables it cannot hold the values themselves.")
+  }
+  name <- cluster_column_name(cluster)
+  if (!name %in% names(src$columns)) {
+    abort(sprintf("`cluster` names column \"%s\", which is not in `exposures`. Its columns: %s.", name,
+                  paste(names(src$columns), collapse = ", ")))
+  }
+  name
+}
+
+## The SQL of every step, from the two sources: list(first = first
+## exposures per experiment and unit, units = the units kept, events = the
+## events the metrics count, values = SQL of the per-unit metric values
+## (before caps), value = for each plain metric the SQL aggregate).
+metrics_sql_parts <- function(con, ex, ev, plain, cols, experiment_id, cluster_name) {
+  q <- function(x) sql_id(con, x)
+  time_ex <- sql_time(con, ex, cols[["exposure_time"]], q(cols[["exposure_time"]]))
+  where <- if (!is.null(experiment_id)) paste0(" WHERE ", sql_in(con, q(cols[["experiment_id"]]), experiment_id)) else ""
+  cl_cols <- if (!is.null(cluster_name)) {
+    sprintf(", MIN(%s) AS cab_cmin, MAX(%s) AS cab_cmax", q(cluster_name), q(cluster_name))
+  } else ""
+  first <- paste0(
+    "SELECT ", q(cols[["experiment_id"]]), " AS cab_eid, ", q(cols[["user_id"]]), " AS cab_uid",
+    ", MIN(", time_ex, ") AS cab_t0, MIN(", q(cols[["variant"]]), ") AS cab_vmin, MAX(",
+    q(cols[["variant"]]), ") AS cab_vmax, COUNT(*) AS cab_nexp", cl_cols,
+    " FROM ", ex$sql, " cab_x", where,
+    " GROUP BY ", q(cols[["experiment_id"]]), ", ", q(cols[["user_id"]]))
+  units <- paste0("SELECT cab_eid, cab_uid, cab_vmin AS cab_variant, cab_t0",
+                  if (!is.null(cluster_name)) ", cab_cmin AS cab_cl",
+                  " FROM (", first, ") cab_f WHERE cab_vmin = cab_vmax")
+  out <- list(first = first, units = units, events = NULL, value = list(), window = list())
+  if (!length(plain) || is.null(ev)) return(out)
+  need_value <- any(vapply(plain, function(d) d$aggregation == "sum", TRUE))
+  names_needed <- unique(vapply(plain, `[[`, "", "event"))
+  out$events <- paste0(
+    "SELECT ", q(cols[["user_id"]]), " AS cab_uid, ", q(cols[["event_name"]]), " AS cab_name, ",
+    sql_time(con, ev, cols[["event_time"]], q(cols[["event_time"]])), " AS cab_t",
+    if (need_value) sprintf(", CAST(%s AS %s) AS cab_value", q(cols[["event_value"]]), sql_double_type(con)),
+    " FROM ", ev$sql, " cab_v WHERE ", sql_in(con, q(cols[["event_name"]]), names_needed))
+  for (d in plain) {
+    inside <- sprintf("e.cab_name = %s AND e.cab_t - u.cab_t0 >= %s AND e.cab_t - u.cab_t0 <= %s",
+                      sql_value(con, d$event), sql_number(con, d$start), sql_number(con, d$end))
+    out$window[[d$id]] <- inside
+    out$value[[d$id]] <- switch(d$aggregation,
+      binary = sprintf("MAX(CASE WHEN %s THEN 1 ELSE 0 END)", inside),
+      count = sprintf("SUM(CASE WHEN %s THEN 1 ELSE 0 END)", inside),
+      sum = sprintf("SUM(CASE WHEN %s THEN e.cab_value ELSE 0 END)", inside))
+  }
+  out
+}
+
+## compute_metrics() for dbplyr tables (see its help).
+compute_metrics_sql <- function(exposures, events, metrics, cols, experiment_id, cluster) {
+  ex <- sql_source(exposures, "exposures")
+  con <- ex$con
+  check_log_table(ex$columns, "exposures", c("user_id", "experiment_id", "variant", "exposure_time"), cols)
+  cluster_name <- if (!is.null(cluster)) sql_cluster_name(cluster, ex)
+  out_names <- units_out_names(cols, cluster_name, metrics)
+  q <- function(x) sql_id(con, x)
+  ## missing keys and clusters are errors, as for data frames
+  keys <- c("experiment_id", "user_id", "variant", "exposure_time")
+  null_sql <- paste0(", SUM(CASE WHEN ", q(c(cols[keys], cluster_name)), " IS NULL THEN 1 ELSE 0 END) AS cab_null",
+                     seq_along(c(keys, cluster_name)), collapse = "")
+  r0 <- sql_query(con, paste0("SELECT COUNT(*) AS cab_rows", null_sql, " FROM ", ex$sql, " cab_x"),
+                  "the checks of `exposures`")
+  if (as.double(r0$cab_rows) == 0) abort("`exposures` has no rows.")
+  for (j in seq_along(c(keys, cluster_name))) {
+    miss <- as.double(r0[[paste0("cab_null", j)]])
+    if (!is.na(miss) && miss > 0) {
+      if (j > length(keys)) {
+        abort(sprintf("`cluster` column \"%s\" of `exposures` has %s missing value%s; drop those rows or give them a cluster id.",
+                      cluster_name, format(miss), if (miss == 1) "" else "s"))
+      }
+      abort(sprintf("`exposures` column \"%s\" has %s missing value%s; drop those rows or fill them.",
+                    cols[[keys[j]]], format(miss), if (miss == 1) "" else "s"))
+    }
+  }
+  plain <- Filter(function(d) d$aggregation != "ratio", metrics)
+  ev <- NULL
+  if (length(plain)) {
+    if (!is_sql_table(events)) {
+      abort(sprintf("`events` must be a database table on the same connection as `exposures` (dplyr::tbl(con, \"events\")), not %s.",
+                    describe_value(events)))
+    }
+    ev <- sql_source(events, "events")
+    if (!identical(ev$con, con) && !isTRUE(all.equal(DBI::dbGetInfo(ev$con), DBI::dbGetInfo(con)))) {
+      abort("`events` and `exposures` are tables of different database connections; both must come from the same connection.")
+    }
+    sql_check_events(con, ex, ev, plain, cols)
+  }
+  ## the excluded units per experiment, and the ids of the experiments
+  parts <- metrics_sql_parts(con, ex, ev, plain, cols, NULL, cluster_name)
+  bad_cl <- if (!is.null(cluster_name)) "cab_vmin = cab_vmax AND cab_cmin <> cab_cmax" else "1 = 0"
+  r1 <- sql_query(con, paste0(
+    "SELECT cab_eid, COUNT(*) AS cab_all",
+    ", SUM(CASE WHEN cab_vmin <> cab_vmax THEN 1 ELSE 0 END) AS cab_multi",
+    ", SUM(CASE WHEN cab_vmin = cab_vmax AND cab_nexp > 1 THEN 1 ELSE 0 END) AS cab_repeated",
+    ", SUM(CASE WHEN ", bad_cl, " THEN 1 ELSE 0 END) AS cab_bad",
+    ", MIN(CASE WHEN ", bad_cl, " THEN cab_uid END) AS cab_bad_uid",
+    " FROM (", parts$first, ") cab_f GROUP BY cab_eid"), "the first exposures")
+  r1 <- r1[order(r1$cab_eid, method = "radix"), , drop = FALSE]
+  ids <- r1$cab_eid
+  if (!is.null(experiment_id)) {
+    if (!is.atomic(experiment_id) || length(experiment_id) == 0L || anyNA(experiment_id)) {
+      abort("`experiment_id` must be NULL (every experiment) or a vector of experiment ids, without missing values.")
+    }
+    absent <- setdiff(as.character(experiment_id), as.character(ids))
+    if (length(absent) > 0L) {
+      shown <- utils::head(as.character(ids), 20L)
+      abort(sprintf("`experiment_id` \"%s\" is not in `exposures`; its experiments are %s%s.",
+                    absent[1L], paste0("\"", shown, "\"", collapse = ", "),
+                    if (length(ids) > 20L) ", ..." else ""))
+    }
+    r1 <- r1[as.character(ids) %in% as.character(experiment_id), , drop = FALSE]
+    ids <- r1$cab_eid
+    parts <- metrics_sql_parts(con, ex, ev, plain, cols, ids, cluster_name)
+  }
+  bad <- which(as.double(r1$cab_bad) > 0)
+  if (length(bad)) {
+    k <- sum(as.double(r1$cab_bad))
+    abort(sprintf("`cluster` (\"%s\") is not constant within unit and experiment: %s unit%s, such as %s %s in experiment %s, %s more than one cluster; a unit must belong to one cluster.",
+                  cluster_name, format(k), if (k == 1) "" else "s", cols[["user_id"]],
+                  format(r1$cab_bad_uid[bad[1L]]), format(ids[bad[1L]]), if (k == 1) "has" else "have"))
+  }
+  excluded <- data.table::data.table(experiment_id = ids, units_multiple_variants = as.integer(r1$cab_multi),
+                                     exposures_repeated = as.integer(r1$cab_repeated))
+  n_units <- stats::setNames(as.double(r1$cab_all) - as.double(r1$cab_multi), as.character(ids))
+  if (length(plain)) sql_check_event_values(con, parts, plain, cols)
+
+  ## the per-unit values, then the caps, then the ratios and the names
+  group <- paste0("u.cab_eid, u.cab_uid, u.cab_variant, u.cab_t0", if (!is.null(cluster_name)) ", u.cab_cl")
+  m_alias <- stats::setNames(paste0("cab_m", seq_along(metrics)), names(metrics))
+  dtype <- sql_double_type(con)
+  values <- if (length(plain) && !is.null(parts$events)) {
+    paste0("SELECT ", group,
+           paste0(", CAST(", unlist(parts$value), " AS ", dtype, ") AS ", m_alias[names(plain)], collapse = ""),
+           " FROM (", parts$units, ") u LEFT JOIN (", parts$events, ") e ON e.cab_uid = u.cab_uid",
+           " GROUP BY ", group)
+  } else {
+    paste0("SELECT ", group, paste0(", ", sql_number(con, 0), " AS ", m_alias[names(plain)], collapse = ""),
+           " FROM (", parts$units, ") u")
+  }
+  capped <- vapply(names(plain), function(id) {
+    sql_cap(con, values, plain[[id]], m_alias[[id]], n_units)
+  }, "")
+  base <- paste0("u.cab_eid, u.cab_uid, u.cab_variant, u.cab_t0", if (!is.null(cluster_name)) ", u.cab_cl")
+  capped_sql <- paste0("SELECT ", base, paste0(", ", capped, " AS ", m_alias[names(plain)], collapse = ""),
+                       " FROM (", values, ") u")
+  metric_sql <- vapply(metrics, function(d) {
+    if (d$aggregation != "ratio") return(m_alias[[d$id]])
+    num <- m_alias[[d$numerator]]
+    den <- m_alias[[d$denominator]]
+    sprintf("CASE WHEN %s = 0 THEN NULL ELSE %s / %s END", den, num, den)
+  }, "")
+  final <- paste0("SELECT cab_eid AS ", q(out_names[[1L]]), ", cab_uid AS ", q(out_names[[2L]]),
+                  ", cab_variant AS ", q(out_names[[3L]]), ", cab_t0 AS ", q(out_names[[4L]]),
+                  if (length(out_names) > 4L) paste0(", cab_cl AS ", q(out_names[[5L]])),
+                  paste0(", ", metric_sql, " AS ", q(names(metrics)), collapse = ""),
+                  " FROM (", capped_sql, ") u")
+  out <- dplyr::tbl(con, dbplyr::sql(final))
+  attr(out, "metrics") <- metrics
+  attr(out, "columns") <- cols
+  attr(out, "excluded") <- excluded
+  attr(out, "cluster") <- if (length(out_names) > 4L) out_names[[5L]] else if (!is.null(cluster_name)) cluster_name
+  attr(out, "sql") <- final
+  class(out) <- c("experiment_units_sql", class(out))
+  out
+}
+
+## The checks of the events table that need no join: the types of its
+## columns, and missing times among the events the metrics count.
+sql_check_events <- function(con, ex, ev, plain, cols) {
+  need_value <- any(vapply(plain, function(d) d$aggregation == "sum", TRUE))
+  check_log_table(ev$columns, "events", c("user_id", "event_name", "event_time", if (need_value) "event_value"), cols)
+  nm <- ev$columns[[cols[["event_name"]]]]
+  if (!is.character(nm) && !is.factor(nm)) {
+    abort(sprintf("`events` column \"%s\" must hold event names (text), not %s.", cols[["event_name"]], class(nm)[1L]))
+  }
+  ue <- ev$columns[[cols[["user_id"]]]]
+  ux <- ex$columns[[cols[["user_id"]]]]
+  kind <- function(v) if (is.numeric(v) || inherits(v, "integer64")) "number" else class(v)[1L]
+  if (kind(ue) != kind(ux)) {
+    abort(sprintf("The user ids of `events` (column \"%s\", %s) and of `exposures` (column \"%s\", %s) are of different types, so they cannot match; convert one in the database (a view will do).",
+                  cols[["user_id"]], class(ue)[1L], cols[["user_id"]], class(ux)[1L]))
+  }
+  if (need_value) {
+    v <- ev$columns[[cols[["event_value"]]]]
+    if (!is.numeric(v) && !is.logical(v) && !inherits(v, "integer64")) {
+      abort(sprintf("`events` column \"%s\" must be numeric (the values summed by sum metrics), not %s.",
+                    cols[["event_value"]], if (is.character(v)) "text" else class(v)[1L]))
+    }
+  }
+  names_needed <- unique(vapply(plain, `[[`, "", "event"))
+  q <- function(x) sql_id(con, x)
+  sql_time(con, ev, cols[["event_time"]], q(cols[["event_time"]]))   # a text column is refused here
+  r <- sql_query(con, paste0("SELECT COUNT(*) AS cab_missing FROM ", ev$sql, " cab_v WHERE ",
+                             sql_in(con, q(cols[["event_name"]]), names_needed), " AND ",
+                             q(cols[["event_time"]]), " IS NULL"), "the checks of `events`")
+  miss <- as.double(r$cab_missing)
+  if (miss > 0) {
+    abort(sprintf("`events` column \"%s\" has %s missing value%s among the events the metrics count (%s); drop those rows or fill them.",
+                  cols[["event_time"]], format(miss), if (miss == 1) "" else "s",
+                  paste0("\"", names_needed, "\"", collapse = ", ")))
+  }
+}
+
+## A sum metric whose window holds events without a value is an error (as
+## for data frames): each such event is counted once, whatever the number
+## of experiments its user is in.
+sql_check_event_values <- function(con, parts, plain, cols) {
+  for (d in plain) {
+    if (d$aggregation != "sum") next
+    inside <- parts$window[[d$id]]
+    r <- sql_query(con, paste0(
+      "SELECT COUNT(*) AS cab_missing FROM (", parts$events, ") e WHERE e.cab_value IS NULL AND EXISTS (",
+      "SELECT 1 FROM (", parts$units, ") u WHERE u.cab_uid = e.cab_uid AND ", inside, ")"),
+      sprintf("the checks of metric \"%s\"", d$id))
+    miss <- as.double(r$cab_missing)
+    if (miss > 0) {
+      abort(sprintf("Metric \"%s\" sums `events` column \"%s\", which is missing in %s of the \"%s\" events in its window; fill them (0 if no value) or drop them.",
+                    d$id, cols[["event_value"]], format(miss), d$event))
+    }
+  }
+}
+
+## The SQL of a capped metric column: a fixed cap, or a quantile cap per
+## experiment computed in R (as quantile(type = 7)) from the two order
+## statistics around it, fetched with ROW_NUMBER() OVER.
+sql_cap <- function(con, values, d, alias, n_units) {
+  col <- paste0("u.", alias)
+  if (!is.na(d$cap_value)) {
+    cap <- sql_number(con, d$cap_value)
+    return(sprintf("CASE WHEN %s > %s THEN %s ELSE %s END", col, cap, cap, col))
+  }
+  if (is.na(d$cap_quantile)) return(col)
+  index <- 1 + pmax(n_units - 1, 0) * d$cap_quantile
+  ranks <- sort(unique(c(floor(index), ceiling(index))))
+  r <- sql_query(con, paste0(
+    "SELECT cab_eid, cab_rn, cab_v FROM (SELECT cab_eid, ", alias, " AS cab_v, ROW_NUMBER() OVER (PARTITION BY cab_eid ORDER BY ",
+    alias, ") AS cab_rn FROM (", values, ") cab_w) cab_r WHERE cab_rn IN (",
+    paste(sprintf("%.0f", ranks), collapse = ", "), ")"), sprintf("the cap of metric \"%s\"", d$id))
+  ids <- names(n_units)[n_units > 0]
+  branches <- character(0)
+  for (e in ids) {
+    at <- as.character(r$cab_eid) == e
+    v <- stats::setNames(as.double(r$cab_v[at]), as.character(r$cab_rn[at]))
+    lo <- floor(index[[e]])
+    hi <- ceiling(index[[e]])
+    ## quantile.default(type = 7)
+    cap <- v[[as.character(lo)]]
+    if (index[[e]] > lo && v[[as.character(hi)]] != cap) {
+      h <- index[[e]] - lo
+      cap <- (1 - h) * cap + h * v[[as.character(hi)]]
+    }
+    e_value <- r$cab_eid[at][1L]
+    branches <- c(branches, sprintf("WHEN u.cab_eid = %s AND %s > %s THEN %s", sql_value(con, e_value), col,
+                                    sql_number(con, cap), sql_number(con, cap)))
+  }
+  if (!length(branches)) return(col)
+  sprintf("CASE %s ELSE %s END", paste(branches, collapse = " "), col)
+}
+
+#' @export
+print.experiment_units_sql <- function(x, ...) {
+  ex <- attr(x, "excluded")
+  cl <- attr(x, "cluster")
+  cat(sprintf("<experiment_units_sql: per-unit metrics computed in the database, %d experiment%s; metrics: %s%s>\n",
+              nrow(ex), if (nrow(ex) == 1L) "" else "s", paste(names(attr(x, "metrics")), collapse = ", "),
+              if (!is.null(cl)) sprintf("; cluster: %s", cl) else ""))
+  for (i in seq_len(nrow(ex))) {
+    cat(sprintf("%s: %d unit%s in more than one variant excluded; %d unit%s exposed more than once (first exposure used)\n",
+                ex$experiment_id[i], ex$units_multiple_variants[i],
+                if (ex$units_multiple_variants[i] == 1L) "" else "s",
+                ex$exposures_repeated[i], if (ex$exposures_repeated[i] == 1L) "" else "s"))
+  }
+  cat("`exposure_time` is in seconds since 1970-01-01 UTC; dplyr::collect() brings the rows into R.\n")
+  NextMethod()
+}
