@@ -91,9 +91,23 @@ utils::globalVariables(c(":=", "variant", "n", "experiment_id", ".N", ".SD",
 #' `NA` statistics and p-values and `significant = FALSE`, not an error.
 #' Pre-exposure metrics are covariates and are not tested themselves.
 #'
+#' @section Database tables:
+#' With dbplyr tables as `exposures` and `events` (see "Database tables" in
+#' [compute_metrics()]), or the `experiment_units_sql` table that
+#' [compute_metrics()] returns for them, the per-unit table stays in the
+#' database and only statistics come back: per experiment and variant the
+#' count, sums and centred cross-products of the metric columns (one
+#' `GROUP BY`); for a clustered analysis the per-cluster statistics of
+#' [cluster_stats()] on the connection (one row per cluster), and for
+#' clustered ratio metrics the per-cluster sums. Every test is then computed
+#' as for a data frame, and the results equal the in-memory analysis up to
+#' rounding (1e-10). `segment` and `users` need the rows in R
+#' ([dplyr::collect()] the per-unit table first).
 #' @param exposures The exposures table (see [compute_metrics()]), or an
 #'   `experiment_units` table returned by [compute_metrics()]; then `events`
-#'   and `metrics` may be `NULL` (the metrics are taken from the table).
+#'   and `metrics` may be `NULL` (the metrics are taken from the table). Also
+#'   a database table, or the `experiment_units_sql` table of
+#'   [compute_metrics()] (see "Database tables").
 #' @param events The events table (see [compute_metrics()]).
 #' @param metrics Metric definitions: a [read_metrics()] result, a path to a
 #'   JSON file or a JSON string.

@@ -509,10 +509,32 @@ print.clusterab_metrics <- function(x, ...) {
 #' The work is done by data.table joins and grouped sums, without per-unit
 #' loops: a million exposed users and ten million events take seconds.
 #'
+#' @section Database tables:
+#' `exposures` and `events` may be tables of a database, given as dbplyr
+#' tables (`dplyr::tbl(con, "exposures")`, or any lazy query on one), both on
+#' the same connection. Then nothing is computed in R: the first exposures,
+#' the window join and the per-unit aggregation become one SQL query (nested
+#' `SELECT`s with `MIN`, `MAX`, `SUM`, `COUNT`, `CASE`, `GROUP BY` and a
+#' `LEFT JOIN`), and the result is a lazy table of class
+#' `experiment_units_sql` holding that query, with the attributes above.
+#' [analyze_experiment()] analyses it where it is, and [dplyr::collect()]
+#' brings its rows into R, where they equal the data-frame result (sorted the
+#' same way). A few small queries run first: the checks (missing keys and
+#' clusters, column types, missing times and values), the counts of excluded
+#' units and, for quantile caps, the order statistics around each cap
+#' (`ROW_NUMBER() OVER`); the caps enter the query as numbers. Times must be
+#' `TIMESTAMP` or `DATE` columns (read with `EXTRACT(EPOCH FROM ...)`) or
+#' numbers of seconds since 1970-01-01 UTC (SQLite has no timestamp type);
+#' `exposure_time` of the result is in seconds since 1970-01-01 UTC. `cluster`
+#' must then name a column of `exposures`. PostgreSQL and SQLite are tested;
+#' the SQL is the plain kind that DuckDB, Snowflake, BigQuery, Spark SQL and
+#' Trino also run.
 #' @param exposures A data frame or data.table with columns `user_id`,
-#'   `experiment_id`, `variant`, `exposure_time` (one row per exposure).
+#'   `experiment_id`, `variant`, `exposure_time` (one row per exposure), or
+#'   a database table (see "Database tables").
 #' @param events A data frame or data.table with columns `user_id`,
-#'   `event_name`, `event_time` and, for sum metrics, `event_value`.
+#'   `event_name`, `event_time` and, for sum metrics, `event_value`, or a
+#'   database table on the connection of `exposures`.
 #' @param metrics The metric definitions: a `clusterab_metrics` object, or
 #'   anything [read_metrics()] takes (a path or a JSON string).
 #' @param columns Your column names if they differ from the defaults: a
