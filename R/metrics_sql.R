@@ -159,7 +159,7 @@ compute_metrics_sql <- function(exposures, events, metrics, cols, experiment_id,
                     describe_value(events)))
     }
     ev <- sql_source(events, "events")
-    if (!identical(ev$con, con) && !isTRUE(all.equal(DBI::dbGetInfo(ev$con), DBI::dbGetInfo(con)))) {
+    if (!identical(ev$con, con)) {
       abort("`events` and `exposures` are tables of different database connections; both must come from the same connection.")
     }
     sql_check_events(con, ex, ev, plain, cols)

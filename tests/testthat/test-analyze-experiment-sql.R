@@ -124,3 +124,28 @@ for (database in test_databases()) {
     expect_s3_class(attr(again, "units"), "experiment_units_sql")
   })
 }
+
+test_that("PostgreSQL: a connection that drops during the pipeline's queries is a clear error", {
+  need("dbplyr")
+  database <- test_databases()[[2L]]
+  lg <- sim_experiment_logs(n = 50, seed = 9)
+  con <- database_with(database, exposures = lg$exposures, ev = lg$events)
+  on.exit(try(DBI::dbDisconnect(con), silent = TRUE))
+  ## the events through a view whose rows call a function that ends the
+  ## session once the events have been read a little more than once (the
+  ## checks read them; the analysis dies in a later query)
+  DBI::dbExecute(con, "CREATE SEQUENCE calls")
+  DBI::dbExecute(con, paste(
+    "CREATE FUNCTION boom() RETURNS boolean AS $$",
+    sprintf("BEGIN IF nextval('calls') > %d THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;",
+            nrow(lg$events) + 10L),
+    "RETURN true; END $$ LANGUAGE plpgsql VOLATILE"))
+  DBI::dbExecute(con, "CREATE VIEW events AS SELECT * FROM ev WHERE boom()")
+  tb <- suppressWarnings(list(exposures = dplyr::tbl(con, "exposures"), events = dplyr::tbl(con, "events")))
+  expect_error(suppressMessages(analyze_experiment(tb$exposures, tb$events, experiment_metrics())),
+               "connection to the database failed while", class = "clusterab_connection_error")
+  ## the session did end (the error was not some other failure)
+  killed <- tryCatch({ DBI::dbGetQuery(con, "SELECT 1"); FALSE }, error = function(e) TRUE,
+                     warning = function(w) TRUE)
+  expect_true(killed)
+})

@@ -1054,6 +1054,66 @@ sweep_family_cluster_stats_shards <- function() {
   )
 }
 
+## compute_metrics() and analyze_experiment() on database tables (SQLite):
+## each case writes its logs `ex` and `ev` and makes the dbplyr tables.
+sweep_family_pipeline_sql <- function() {
+  lg <- sim_experiment_logs(n = 15, clustered = TRUE, seed = 12)
+  ex <- transform(lg$exposures, exposure_time = as.numeric(exposure_time))
+  ev <- transform(lg$events, event_time = as.numeric(event_time))
+  logs <- function(ex_edit = identity, ev_edit = identity) list(ex = ex_edit(ex), ev = ev_edit(ev))
+  s <- quote({
+    con <- DBI::dbConnect(RSQLite::SQLite(), ":memory:")
+    DBI::dbWriteTable(con, "ex", ex)
+    DBI::dbWriteTable(con, "ev", ev)
+    X <- dplyr::tbl(con, "ex")
+    E <- dplyr::tbl(con, "ev")
+    m <- experiment_metrics()
+  })
+  done <- quote(try(DBI::dbDisconnect(con), silent = TRUE))
+  cm <- quote(compute_metrics(X, E, m))
+  ae <- quote(analyze_experiment(X, E, m))
+  case <- function(label, call, names, data = logs(), expect = "error", setup = s) {
+    sweep_case(paste("pipeline SQL |", label), call, names = names, expect = expect,
+               data = data, setup = setup, cleanup = done)
+  }
+  first_purchase <- function(v, col, value) { v[[col]][which(v$event_name == "purchase")[1L]] <- value; v }
+  c(list(
+    case("valid", cm, character(0), expect = "value"),
+    case("valid analysis", ae, character(0), expect = "value"),
+    case("valid clustered CR2 analysis", with_args(ae, cluster = "household_id", type = "CR2"),
+         character(0), expect = "value"),
+    case("no variant column", cm, "variant", data = logs(function(x) x[names(x) != "variant"])),
+    case("exposure times as text", cm, "exposure_time",
+         data = logs(function(x) transform(x, exposure_time = format(.POSIXct(exposure_time, tz = "UTC"))))),
+    case("user ids of different types", cm, "user_id",
+         data = logs(ev_edit = function(v) transform(v, user_id = paste0("u", user_id)))),
+    case("a NULL variant", cm, "variant", data = logs(function(x) { x$variant[2] <- NA; x })),
+    case("a NULL user id", cm, "user_id", data = logs(function(x) { x$user_id[2] <- NA; x })),
+    case("a NULL cluster", with_args(ae, cluster = "household_id"), c("household_id", "cluster"),
+         data = logs(function(x) { x$household_id[4] <- NA; x })),
+    case("event values as text", cm, "event_value",
+         data = logs(ev_edit = function(v) transform(v, event_value = as.character(event_value)))),
+    case("a NULL event value in a window", cm, "event_value",
+         data = logs(ev_edit = function(v) first_purchase(v, "event_value", NA))),
+    case("a NULL event time", cm, "event_time",
+         data = logs(ev_edit = function(v) first_purchase(v, "event_time", NA))),
+    case("events as a data frame", with_args(cm, events = quote(ev)), "events"),
+    case("events on another connection", with_args(cm, events = quote(E2)), "events",
+         setup = bquote({ .(s); con2 <- DBI::dbConnect(RSQLite::SQLite(), ":memory:")
+                          DBI::dbWriteTable(con2, "ev", ev); E2 <- dplyr::tbl(con2, "ev") })),
+    case("the exposures table dropped", cm, "exposures",
+         setup = bquote({ .(s); DBI::dbRemoveTable(con, "ex") })),
+    case("the events table dropped", ae, "events", setup = bquote({ .(s); DBI::dbRemoveTable(con, "ev") })),
+    case("the connection closed", ae, c("exposures", "connection"),
+         setup = bquote({ .(s); DBI::dbDisconnect(con) })),
+    case("segments", with_args(ae, segment = "country"), "segment")),
+    arg_cases("pipeline SQL", ae, "cluster", refuse = alist("nope", ex$household_id, 1, ~ nope),
+              accept = alist(~ household_id), data = logs(), setup = s, cleanup = done),
+    arg_cases("pipeline SQL", cm, "experiment_id", refuse = alist("nope", NA, list("e1")),
+              accept = alist("e1"), data = logs(), setup = s, cleanup = done)
+  )
+}
+
 sweep_family_ri_lmer <- function() {
   ri <- quote(ri_lmer(y ~ x + trt + (1 | g), d, threads = 1))
   riw <- quote(ri_lmer(y ~ x + trt + (1 | g), d, weights = "w", threads = 1))
@@ -1391,6 +1451,12 @@ test_that("bad inputs: cluster_stats() on a database table", {
   skip_if_not_installed("DBI")
   skip_if_not_installed("RSQLite")
   expect_sweep(sweep_family_cluster_stats_dbi(), "cluster_stats_dbi")
+})
+
+test_that("bad inputs: compute_metrics() and analyze_experiment() on database tables", {
+  skip_if_not_installed("RSQLite")
+  skip_if_not_installed("dbplyr")
+  expect_sweep(sweep_family_pipeline_sql(), "pipeline_sql")
 })
 
 test_that("bad inputs: cluster_stats() on CSV files", {
