@@ -632,6 +632,20 @@ compare_binary <- function(x_c, n_c, x_v, n_v, var_c, var_v, correct, level) {
     lift_interval(p_c, p_v, var_c / n_c, var_v / n_v, 0, level))
 }
 
+## The moments of two groups together (Chan, Golub and LeVeque's update).
+pool_moments <- function(a, b) {
+  n <- a$n + b$n
+  d <- b$mean - a$mean
+  list(n = n, mean = a$mean + d * b$n / n, S = a$S + b$S + outer(d, d) * a$n * b$n / n)
+}
+
+## The moments of the columns of a matrix of unit values.
+moments_of <- function(x) {
+  m <- colMeans(x)
+  xc <- sweep(x, 2L, m)
+  list(n = nrow(x), mean = m, S = crossprod(xc))
+}
+
 ## CUPED: y adjusted by the pre-exposure covariate x with theta pooled over
 ## the two arms, then Welch's (Student's) t on the adjusted values.
 compare_cuped <- function(y, x, treat, var.equal, level) {
@@ -720,6 +734,27 @@ compare_ratio <- function(num, den, treat, ctl, v, cl, level) {
                  clusterab_error = function(e) NULL)
   if (is.null(rt)) return(undefined_row(test))
   ratio_row(test, rt$comparisons, rt$groups, ctl, v)
+}
+
+## A comparison row from ratio_delta()'s comparison and the groups' ratios.
+ratio_row <- function(test, cmp, groups, ctl, v) {
+  list(test = test, statistic = cmp$statistic, df = NA_real_, p.value = cmp$p.value,
+       control_value = groups$ratio[groups$group == ctl], variant_value = groups$ratio[groups$group == v],
+       estimate = cmp$estimate, conf.low = cmp$conf.low, conf.high = cmp$conf.high,
+       lift = cmp$lift, lift.conf.low = cmp$lift.conf.low, lift.conf.high = cmp$lift.conf.high,
+       std.error = cmp$std.error)
+}
+
+## The value of `expr` and the few-cluster notes it signalled (muffled), so
+## that each is given once for the whole analysis.
+collect_notes <- function(expr) {
+  notes <- list()
+  value <- withCallingHandlers(expr, clusterab_few_clusters = function(w) {
+    notes[[length(notes) + 1L]] <<- list(message = conditionMessage(w),
+                                         class = setdiff(class(w), c("clusterab_warning", "warning", "condition")))
+    invokeRestart("muffleWarning")
+  })
+  list(value = value, notes = notes)
 }
 
 ## ---- methods ---------------------------------------------------------------

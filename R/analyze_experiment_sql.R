@@ -200,20 +200,6 @@ compare_metric_sql <- function(con, m, mc, mv, ctl, v, pre, pair, treat_sql, clu
                 var.equal, level, if (var.equal) "Student t" else "Welch t")
 }
 
-## The moments of two groups together (Chan, Golub and LeVeque's update).
-pool_moments <- function(a, b) {
-  n <- a$n + b$n
-  d <- b$mean - a$mean
-  list(n = n, mean = a$mean + d * b$n / n, S = a$S + b$S + outer(d, d) * a$n * b$n / n)
-}
-
-## The moments of the columns of a matrix of unit values.
-moments_of <- function(x) {
-  m <- colMeans(x)
-  xc <- sweep(x, 2L, m)
-  list(n = nrow(x), mean = m, S = crossprod(xc))
-}
-
 ## The delta-method test of a ratio metric from the arms' moments of its
 ## numerator and denominator, as ratio_test(method = "delta") on the units.
 compare_ratio_moments <- function(mc, mv, num, den, ctl, v, level) {
@@ -231,27 +217,6 @@ compare_ratio_moments <- function(mc, mv, num, den, ctl, v, level) {
   cmp <- tryCatch(ratio_delta(stats, 1L, level, "two.sided"), clusterab_error = function(e) NULL)
   if (is.null(cmp)) return(undefined_row("delta"))
   ratio_row("delta", cmp, stats, ctl, v)
-}
-
-## A comparison row from ratio_delta()'s comparison and the groups' ratios.
-ratio_row <- function(test, cmp, groups, ctl, v) {
-  list(test = test, statistic = cmp$statistic, df = NA_real_, p.value = cmp$p.value,
-       control_value = groups$ratio[groups$group == ctl], variant_value = groups$ratio[groups$group == v],
-       estimate = cmp$estimate, conf.low = cmp$conf.low, conf.high = cmp$conf.high,
-       lift = cmp$lift, lift.conf.low = cmp$lift.conf.low, lift.conf.high = cmp$lift.conf.high,
-       std.error = cmp$std.error)
-}
-
-## The value of `expr` and the few-cluster notes it signalled (muffled), so
-## that each is given once for the whole analysis.
-collect_notes <- function(expr) {
-  notes <- list()
-  value <- withCallingHandlers(expr, clusterab_few_clusters = function(w) {
-    notes[[length(notes) + 1L]] <<- list(message = conditionMessage(w),
-                                         class = setdiff(class(w), c("clusterab_warning", "warning", "condition")))
-    invokeRestart("muffleWarning")
-  })
-  list(value = value, notes = notes)
 }
 
 ## analyze_experiment() with a dbplyr table as `exposures`: the log tables

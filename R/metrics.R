@@ -802,6 +802,16 @@ cap_values <- function(x, eid, d) {
   pmin(x, cap)
 }
 
+## One line per experiment: the units excluded and those exposed again.
+print_excluded <- function(ex) {
+  for (i in seq_len(nrow(ex))) {
+    cat(sprintf("%s: %d unit%s in more than one variant excluded; %d unit%s exposed more than once (first exposure used)\n",
+                ex$experiment_id[i], ex$units_multiple_variants[i],
+                if (ex$units_multiple_variants[i] == 1L) "" else "s",
+                ex$exposures_repeated[i], if (ex$exposures_repeated[i] == 1L) "" else "s"))
+  }
+}
+
 #' @export
 print.experiment_units <- function(x, ...) {
   ex <- attr(x, "excluded")
@@ -815,12 +825,7 @@ print.experiment_units <- function(x, ...) {
                 format(nrow(x), big.mark = ","), if (nrow(x) == 1L) "" else "s",
                 nrow(ex), if (nrow(ex) == 1L) "" else "s", paste(names(attr(x, "metrics")), collapse = ", "),
                 if (!is.null(cl)) sprintf("; cluster: %s", cl) else ""))
-    for (i in seq_len(nrow(ex))) {
-      cat(sprintf("%s: %d unit%s in more than one variant excluded; %d unit%s exposed more than once (first exposure used)\n",
-                  ex$experiment_id[i], ex$units_multiple_variants[i],
-                  if (ex$units_multiple_variants[i] == 1L) "" else "s",
-                  ex$exposures_repeated[i], if (ex$exposures_repeated[i] == 1L) "" else "s"))
-    }
+    print_excluded(ex)
   }
   ## the same columns as a plain data.table (no copy of the values)
   y <- data.table::setDT(stats::setNames(lapply(seq_along(x), function(j) x[[j]]), names(x)))

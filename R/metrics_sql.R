@@ -343,12 +343,7 @@ print.experiment_units_sql <- function(x, ...) {
   cat(sprintf("<experiment_units_sql: per-unit metrics computed in the database, %d experiment%s; metrics: %s%s>\n",
               nrow(ex), if (nrow(ex) == 1L) "" else "s", paste(names(attr(x, "metrics")), collapse = ", "),
               if (!is.null(cl)) sprintf("; cluster: %s", cl) else ""))
-  for (i in seq_len(nrow(ex))) {
-    cat(sprintf("%s: %d unit%s in more than one variant excluded; %d unit%s exposed more than once (first exposure used)\n",
-                ex$experiment_id[i], ex$units_multiple_variants[i],
-                if (ex$units_multiple_variants[i] == 1L) "" else "s",
-                ex$exposures_repeated[i], if (ex$exposures_repeated[i] == 1L) "" else "s"))
-  }
+  print_excluded(ex)
   cat("`exposure_time` is in seconds since 1970-01-01 UTC; dplyr::collect() brings the rows into R.\n")
   NextMethod()
 }

@@ -1,9 +1,9 @@
 ## analyze_experiment() on database tables against analyze_experiment() on
 ## the same data frames (itself checked against t.test(), chisq.test(),
 ## prop.test(), lm() + sandwich and clubSandwich in
-## test-analyze-experiment.R), on SQLite and PostgreSQL. The logs and metrics
-## (sql_logs(), sql_metrics_json) are those of test-metrics-sql.R, built
-## again here from the helpers.
+## test-analyze-experiment.R), on SQLite and PostgreSQL: two experiments
+## (one with three arms), a capped metric, a ratio that is undefined (no
+## refunds at all) and a CUPED covariate.
 
 sql_analysis_logs <- function(numeric_times) {
   a <- sim_experiment_logs(n = 300, clustered = TRUE, experiment = "e1", seed = 5)
