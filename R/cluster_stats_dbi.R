@@ -61,38 +61,12 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
   dbi_check_numeric(spec$y_col, "formula", tab)
   if (!is.null(weight_col)) dbi_check_numeric(weight_col, "weights", tab)
 
-  qi <- function(x) as.character(DBI::dbQuoteIdentifier(con, x))
-  dtype <- tryCatch(as.character(DBI::dbDataType(con, 1)), error = function(e) "DOUBLE PRECISION")
-  num <- function(x) sprintf("CAST(%s AS %s)", qi(x), dtype)
   value_cols <- c(spec$x_cols, spec$y_col)        # the shifted columns, z[-1]
-  used <- paste(c(sprintf("%s IS NOT NULL", qi(unique(c(value_cols, weight_col)))),
-                  if (!is.null(weight_col)) sprintf("%s > 0", qi(weight_col))),
-                collapse = " AND ")
-  g <- qi(cluster_col)
-
-  ## Query 1: counts, NULL clusters, negative weights and means of the rows
-  ## used; with weights, the shifted columns get their weighted means, as in
-  ## compress_columns().
-  mean_cols <- c(value_cols, weight_col)
-  ## SUM / COUNT, not AVG: PostgreSQL's AVG of a double also sums squares,
-  ## which overflow (an error there) for values beyond about 1e154
-  mean_sql <- sprintf("SUM(CASE WHEN %s THEN %s END) / SUM(CASE WHEN %s THEN %s END)", used,
-                      num(mean_cols), used, sprintf("CAST(1 AS %s)", dtype))
-  if (!is.null(weight_col)) {
-    j <- seq_along(value_cols)
-    mean_sql[j] <- sprintf("SUM(CASE WHEN %s THEN %s * %s END) / SUM(CASE WHEN %s THEN %s END)",
-                           used, num(weight_col), num(value_cols), used, num(weight_col))
-  }
-  sql1 <- paste0(
-    "SELECT COUNT(*) AS cab_rows",
-    ", SUM(CASE WHEN ", used, " THEN 1 ELSE 0 END) AS cab_used",
-    ", SUM(CASE WHEN ", used, " AND ", g, " IS NULL THEN 1 ELSE 0 END) AS cab_null_cluster",
-    if (!is.null(weight_col)) paste0(", SUM(CASE WHEN ", qi(weight_col), " < 0 THEN 1 ELSE 0 END) AS cab_negative"),
-    paste0(", ", mean_sql, " AS cab_mean", seq_along(mean_cols), collapse = ""),
-    paste0(", MIN(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_min", seq_along(mean_cols),
-           ", MAX(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_max", seq_along(mean_cols),
-           collapse = ""),
-    " FROM ", tab$sql)
+  q1 <- dbi_means_sql(con, tab$sql, value_cols, weight_col, cluster_col)
+  used <- q1$used
+  mean_cols <- q1$mean_cols
+  g <- sql_id(con, cluster_col)
+  sql1 <- q1$sql
   r1 <- dbi_query(con, sql1, "the means", tab)
   count <- function(name) {
     v <- as.double(r1[[name]][1L])
@@ -132,30 +106,11 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
                                  spec$intercept))
   }
   dbi_check_magnitudes(r1, value_cols, weight_col, shift, spec, tab)
-  literal <- sprintf("CAST(%s AS %s)", sprintf("%.17g", shift), dtype)
-
-  ## Query 2: one row per cluster of sums of products of z = (1, x - shift, y - shift).
+  q2 <- dbi_sums_sql(con, tab$sql, spec, value_cols, weight_col, cluster_col, used, shift)
   weighted <- !is.null(weight_col)
-  powers <- if (weighted) 0:2 else 1L
-  q <- length(value_cols) + 1L
-  K <- q * (q + 1L) / 2L
-  z <- paste0("cab_z", seq_along(value_cols))
-  inner <- paste0(
-    "SELECT ", g, " AS cab_g",
-    paste0(", ", if (spec$intercept) sprintf("(%s - %s)", num(value_cols), literal) else num(value_cols),
-           " AS ", z, collapse = ""),
-    if (weighted) paste0(", ", num(weight_col), " AS cab_w"),
-    " FROM ", tab$sql, " WHERE ", used)
-  ## Packed upper triangle, column-major: entry (a, b), a <= b, at b (b + 1) / 2 + a.
-  pairs <- do.call(rbind, lapply(seq_len(q) - 1L, function(b) cbind(a = seq_len(b + 1L) - 1L, b = b)))
-  sums <- list()      # SQL expression per (power, packed position); NULL = the count
-  for (p in powers) {
-    v <- switch(as.character(p), "0" = NULL, "1" = if (weighted) "cab_w", "2" = c("cab_w", "cab_w"))
-    sums[[as.character(p)]] <- lapply(seq_len(K), function(k) {
-      factors <- c(v, if (pairs[k, "a"] > 0) z[pairs[k, "a"]], if (pairs[k, "b"] > 0) z[pairs[k, "b"]])
-      if (length(factors)) sprintf("SUM(%s)", paste(factors, collapse = " * "))
-    })
-  }
+  sums <- q2$sums
+  pairs <- q2$pairs
+  K <- nrow(pairs)
   exprs <- unlist(sums)
   ## Sums that could leave the range of doubles are refused before the
   ## query: SQLite would return Inf, PostgreSQL fails with an overflow error.
@@ -174,17 +129,11 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     dbi_abort_overflow(matrix(ifelse(too_big, Inf, 0), 1L), sums, pairs, value_cols, weight_col,
                        spec, tab)
   }
-  chunks <- split(seq_along(exprs), ceiling(seq_along(exprs) / 900L))
-  if (!length(chunks)) chunks <- list(integer(0))
+  chunks <- q2$chunks
   values <- numeric(0)
   res <- NULL
   for (ch in chunks) {
-    sql2 <- paste0(
-      "SELECT cab_g, COUNT(*) AS cab_n",
-      if (weighted) ", MIN(cab_w) AS cab_wmin, MAX(cab_w) AS cab_wmax",
-      paste0(", ", exprs[ch], " AS cab_s", ch, collapse = ""),
-      if (spec$intercept) paste0(", ", literal, " AS cab_shift", seq_along(literal), collapse = ""),
-      " FROM (", inner, ") cab_d GROUP BY cab_g")
+    sql2 <- q2$sql(ch)
     r2 <- dbi_query(con, sql2, "the per-cluster sums", tab)
     if (nrow(r2) == 0L) {
       abort(sprintf("the per-cluster query on table `%s` returned no rows; check that the table is not empty.",
@@ -248,6 +197,150 @@ cluster_stats.DBIConnection <- function(data, formula, cluster, weights = NULL, 
     shift = shift, weighted = weighted, weight_varies = weight_varies,
     nobs = as_count(total), dropped = as_count(max(count("cab_rows") - n_used, 0)),
     formula = formula)
+}
+
+#' The SQL that cluster_stats() sends to a database
+#'
+#' The two queries that [cluster_stats()] runs on a database table, written
+#' for an SQL dialect without a connection: to read, to run by hand, or to
+#' check that an engine accepts them. They use only `SELECT`, `SUM`,
+#' `COUNT`, `MIN`, `MAX`, `CASE`, `CAST` and `GROUP BY`, so the same
+#' statements run on every engine; the dialects differ only in the quoting
+#' of names and the name of the double type ([sql_dialects()]). The first
+#' query counts the rows, checks the cluster ids and weights and computes the
+#' means; the second, one row per cluster, sums the products of the columns
+#' centred at those means, which [cluster_stats()] writes into it as numbers
+#' (here `shift`, 0 when not given).
+#'
+#' @inheritParams cluster_stats
+#' @param table The table or view, as for [cluster_stats()] on a connection: a
+#'   name, a [DBI::Id()] or [DBI::SQL()] text.
+#' @param dialect One of [sql_dialects()].
+#' @return A character vector of class `clusterab_sql` with the two queries
+#'   (`means`, `sums`), printed one after the other.
+#' @seealso [cluster_stats()].
+#' @examples
+#' cluster_stats_sql(revenue ~ treated + baseline, cluster = "region", table = "geo",
+#'                   dialect = "bigquery")
+#' @export
+cluster_stats_sql <- function(formula, cluster, weights = NULL, table, dialect = "ansi", shift = NULL) {
+  d <- sql_dialect(dialect)
+  if (missing(formula) || !inherits(formula, "formula") || length(formula) != 3L) {
+    abort("`formula` must be a two-sided formula such as `y ~ treatment + x`.", call. = FALSE)
+  }
+  if (missing(cluster) || is.null(cluster)) {
+    abort("`cluster` is required: name the column that identifies each row's cluster, e.g. `cluster = \"g\"`.",
+          call. = FALSE)
+  }
+  if (missing(table) || is.null(table) ||
+      !((is.character(table) && length(table) == 1L && !is.na(table) && nzchar(table)) || inherits(table, c("Id", "SQL")))) {
+    abort("`table` must be the name of a table (a string such as \"events\"), a DBI::Id() or DBI::SQL() text.",
+          call. = FALSE)
+  }
+  name_of <- function(x, arg) {
+    if (!(is.character(x) && length(x) == 1L && !is.na(x)) && !inherits(x, "formula")) {
+      abort(sprintf("`%s` must name a column, as a string (\"g\") or a one-sided formula (~ g).", arg),
+            call. = FALSE)
+    }
+    cluster_column_name(x)
+  }
+  names <- unique(c(all.vars(formula), name_of(cluster, "cluster"),
+                    if (!is.null(weights)) name_of(weights, "weights")))
+  tab <- list(sql = sql_id(d, table), label = if (is.character(table)) table else sql_id(d, table),
+              columns = as.data.frame(stats::setNames(rep(list(numeric(0)), length(names)), names)))
+  spec <- dbi_formula_columns(formula, tab)
+  cluster_col <- dbi_column_name(cluster, "cluster", tab)
+  weight_col <- if (!is.null(weights)) dbi_column_name(weights, "weights", tab)
+  value_cols <- c(spec$x_cols, spec$y_col)
+  q1 <- dbi_means_sql(d, tab$sql, value_cols, weight_col, cluster_col)
+  at <- stats::setNames(numeric(length(value_cols)), c(spec$x_labels, spec$y_label))
+  centre <- centre_argument(shift)
+  if (!is.null(centre)) at <- centre_shift(centre, at, spec$intercept)
+  q2 <- dbi_sums_sql(d, tab$sql, spec, value_cols, weight_col, cluster_col, q1$used, unname(at))
+  sums <- vapply(q2$chunks, q2$sql, "")
+  names(sums) <- if (length(sums) == 1L) "sums" else paste0("sums", seq_along(sums))
+  structure(c(means = q1$sql, sums), class = "clusterab_sql")
+}
+
+## Query 1 of cluster_stats() on a database: counts, NULL clusters,
+## negative weights, means, minima and maxima of the rows used (no NULL in a
+## column, positive weight); with weights the shifted columns get their
+## weighted means, as in compress_columns().
+dbi_means_sql <- function(con, from, value_cols, weight_col, cluster_col) {
+  qi <- function(x) sql_id(con, x)
+  dtype <- sql_double_type(con)
+  num <- function(x) sprintf("CAST(%s AS %s)", qi(x), dtype)
+  used <- paste(c(sprintf("%s IS NOT NULL", qi(unique(c(value_cols, weight_col)))),
+                  if (!is.null(weight_col)) sprintf("%s > 0", qi(weight_col))),
+                collapse = " AND ")
+  g <- qi(cluster_col)
+  mean_cols <- c(value_cols, weight_col)
+  ## SUM / COUNT, not AVG: PostgreSQL's AVG of a double also sums squares,
+  ## which overflow (an error there) for values beyond about 1e154
+  mean_sql <- sprintf("SUM(CASE WHEN %s THEN %s END) / SUM(CASE WHEN %s THEN %s END)", used,
+                      num(mean_cols), used, sprintf("CAST(1 AS %s)", dtype))
+  if (!is.null(weight_col)) {
+    j <- seq_along(value_cols)
+    mean_sql[j] <- sprintf("SUM(CASE WHEN %s THEN %s * %s END) / SUM(CASE WHEN %s THEN %s END)",
+                           used, num(weight_col), num(value_cols), used, num(weight_col))
+  }
+  sql <- paste0(
+    "SELECT COUNT(*) AS cab_rows",
+    ", SUM(CASE WHEN ", used, " THEN 1 ELSE 0 END) AS cab_used",
+    ", SUM(CASE WHEN ", used, " AND ", g, " IS NULL THEN 1 ELSE 0 END) AS cab_null_cluster",
+    if (!is.null(weight_col)) paste0(", SUM(CASE WHEN ", qi(weight_col), " < 0 THEN 1 ELSE 0 END) AS cab_negative"),
+    paste0(", ", mean_sql, " AS cab_mean", seq_along(mean_cols), collapse = ""),
+    paste0(", MIN(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_min", seq_along(mean_cols),
+           ", MAX(CASE WHEN ", used, " THEN ", num(mean_cols), " END) AS cab_max", seq_along(mean_cols),
+           collapse = ""),
+    " FROM ", from)
+  list(sql = sql, used = used, mean_cols = mean_cols)
+}
+
+## Query 2: one row per cluster of the sums of products of z = (1, x -
+## shift, y - shift), with the shift written in as literals of 17
+## significant digits (the database returns the values it read, which are
+## the ones stored). Returns the sums (SQL per weight power and packed
+## position; NULL = the count), the pairs of the packed upper triangle, the
+## chunks of at most 900 sums per query, and sql(chunk).
+dbi_sums_sql <- function(con, from, spec, value_cols, weight_col, cluster_col, used, shift) {
+  qi <- function(x) sql_id(con, x)
+  dtype <- sql_double_type(con)
+  num <- function(x) sprintf("CAST(%s AS %s)", qi(x), dtype)
+  literal <- sprintf("CAST(%s AS %s)", sprintf("%.17g", shift), dtype)
+  weighted <- !is.null(weight_col)
+  powers <- if (weighted) 0:2 else 1L
+  q <- length(value_cols) + 1L
+  K <- q * (q + 1L) / 2L
+  z <- paste0("cab_z", seq_along(value_cols))
+  inner <- paste0(
+    "SELECT ", qi(cluster_col), " AS cab_g",
+    paste0(", ", if (spec$intercept) sprintf("(%s - %s)", num(value_cols), literal) else num(value_cols),
+           " AS ", z, collapse = ""),
+    if (weighted) paste0(", ", num(weight_col), " AS cab_w"),
+    " FROM ", from, " WHERE ", used)
+  ## Packed upper triangle, column-major: entry (a, b), a <= b, at b (b + 1) / 2 + a.
+  pairs <- do.call(rbind, lapply(seq_len(q) - 1L, function(b) cbind(a = seq_len(b + 1L) - 1L, b = b)))
+  sums <- list()
+  for (p in powers) {
+    v <- switch(as.character(p), "0" = NULL, "1" = if (weighted) "cab_w", "2" = c("cab_w", "cab_w"))
+    sums[[as.character(p)]] <- lapply(seq_len(K), function(k) {
+      factors <- c(v, if (pairs[k, "a"] > 0) z[pairs[k, "a"]], if (pairs[k, "b"] > 0) z[pairs[k, "b"]])
+      if (length(factors)) sprintf("SUM(%s)", paste(factors, collapse = " * "))
+    })
+  }
+  exprs <- unlist(sums)
+  chunks <- split(seq_along(exprs), ceiling(seq_along(exprs) / 900L))
+  if (!length(chunks)) chunks <- list(integer(0))
+  sql <- function(ch) {
+    paste0(
+      "SELECT cab_g, COUNT(*) AS cab_n",
+      if (weighted) ", MIN(cab_w) AS cab_wmin, MAX(cab_w) AS cab_wmax",
+      paste0(", ", exprs[ch], " AS cab_s", ch, collapse = ""),
+      if (spec$intercept) paste0(", ", literal, " AS cab_shift", seq_along(literal), collapse = ""),
+      " FROM (", inner, ") cab_d GROUP BY cab_g")
+  }
+  list(sums = sums, pairs = pairs, chunks = chunks, sql = sql)
 }
 
 ## Columns whose squares would leave the range of doubles. The sums of
@@ -338,7 +431,7 @@ dbi_table <- function(con, table) {
     abort("`table` must be the name of a table in the database (a string such as \"events\"), or a DBI::Id().",
          call. = FALSE)
   }
-  sql <- as.character(DBI::dbQuoteIdentifier(con, table))
+  sql <- sql_id(con, table)
   label <- if (is.character(table) && !inherits(table, "SQL")) table else sql
   not_found <- function(detail = "") {
     abort(sprintf("table `%s` was not found in the database%s; check the name with DBI::dbListTables() (for a table in another schema use `table = DBI::Id(schema = ..., table = ...)`).",

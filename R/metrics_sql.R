@@ -26,22 +26,6 @@ sql_source <- function(x, arg) {
 
 is_sql_table <- function(x) inherits(x, "tbl_sql")
 
-## SQL text for identifiers, values and numbers.
-sql_id <- function(con, x) as.character(DBI::dbQuoteIdentifier(con, x))
-sql_double_type <- function(con) {
-  tryCatch(as.character(DBI::dbDataType(con, 1)), error = function(e) "DOUBLE PRECISION")
-}
-sql_number <- function(con, x) sprintf("CAST(%s AS %s)", sprintf("%.17g", x), sql_double_type(con))
-sql_value <- function(con, x) {
-  if (is.character(x) || is.factor(x)) return(as.character(DBI::dbQuoteString(con, as.character(x))))
-  if (inherits(x, "integer64") || is.integer(x)) return(as.character(x))
-  if (is.logical(x)) return(ifelse(x, "1", "0"))
-  sprintf("%.17g", as.double(x))
-}
-sql_in <- function(con, col, values) {
-  sprintf("%s IN (%s)", col, paste(vapply(values, function(v) sql_value(con, v), ""), collapse = ", "))
-}
-
 ## A query's result, with errors that say what was being computed and
 ## whether the connection itself failed.
 sql_query <- function(con, sql, what) {
@@ -52,9 +36,8 @@ sql_query <- function(con, sql, what) {
 }
 
 ## A timestamp column as numeric seconds since the epoch, in SQL: numbers as
-## they are; TIMESTAMP and DATE columns through EXTRACT(EPOCH FROM ...)
-## (PostgreSQL, DuckDB, Snowflake, Trino); text is refused, since ISO
-## strings are parsed only in memory.
+## they are; TIMESTAMP and DATE columns through sql_epoch(); text is
+## refused, since ISO strings are parsed only in memory.
 sql_time <- function(con, src, col, qcol) {
   proto <- src$columns[[col]]
   if (is.numeric(proto) || inherits(proto, "integer64")) {
@@ -63,9 +46,7 @@ sql_time <- function(con, src, col, qcol) {
   ## an empty table says nothing of its types: its times are taken to be
   ## timestamps (the query fails if they are not)
   timestamp <- inherits(proto, c("POSIXt", "Date")) || (is.character(proto) && !length(proto))
-  if (timestamp && !inherits(con, "SQLiteConnection")) {
-    return(sprintf("CAST(EXTRACT(EPOCH FROM %s) AS %s)", qcol, sql_double_type(con)))
-  }
+  if (timestamp && !is.na(sql_epoch(con, qcol))) return(sql_epoch(con, qcol))
   abort(sprintf("`%s` column \"%s\" is %s in the database; store timestamps as TIMESTAMP (or DATE) columns, or as numbers (seconds since 1970-01-01 UTC). ISO 8601 strings are parsed only for data frames in memory.",
                 src$arg, col, if (is.character(proto)) "text" else class(proto)[1L]))
 }
@@ -203,7 +184,24 @@ compute_metrics_sql <- function(exposures, events, metrics, cols, experiment_id,
   n_units <- stats::setNames(as.double(r1$cab_all) - as.double(r1$cab_multi), as.character(ids))
   if (length(plain)) sql_check_event_values(con, parts, plain, cols)
 
-  ## the per-unit values, then the caps, then the ratios and the names
+  final <- units_query(con, parts, metrics, plain, out_names, cluster_name, function(values, d, alias) {
+    sql_cap(con, values, d, alias, n_units)
+  })
+  out <- dplyr::tbl(con, dbplyr::sql(final))
+  attr(out, "metrics") <- metrics
+  attr(out, "columns") <- cols
+  attr(out, "excluded") <- excluded
+  attr(out, "cluster") <- if (length(out_names) > 4L) out_names[[5L]] else if (!is.null(cluster_name)) cluster_name
+  attr(out, "sql") <- final
+  class(out) <- c("experiment_units_sql", class(out))
+  out
+}
+
+## The per-unit query from the parts of metrics_sql_parts(): the values,
+## then the caps (`cap(values, d, alias)` gives the capped column), then the
+## ratios and the names of the result.
+units_query <- function(con, parts, metrics, plain, out_names, cluster_name, cap) {
+  q <- function(x) sql_id(con, x)
   group <- paste0("u.cab_eid, u.cab_uid, u.cab_variant, u.cab_t0", if (!is.null(cluster_name)) ", u.cab_cl")
   m_alias <- stats::setNames(paste0("cab_m", seq_along(metrics)), names(metrics))
   dtype <- sql_double_type(con)
@@ -216,11 +214,8 @@ compute_metrics_sql <- function(exposures, events, metrics, cols, experiment_id,
     paste0("SELECT ", group, paste0(", ", sql_number(con, 0), " AS ", m_alias[names(plain)], collapse = ""),
            " FROM (", parts$units, ") u")
   }
-  capped <- vapply(names(plain), function(id) {
-    sql_cap(con, values, plain[[id]], m_alias[[id]], n_units)
-  }, "")
-  base <- paste0("u.cab_eid, u.cab_uid, u.cab_variant, u.cab_t0", if (!is.null(cluster_name)) ", u.cab_cl")
-  capped_sql <- paste0("SELECT ", base, paste0(", ", capped, " AS ", m_alias[names(plain)], collapse = ""),
+  capped <- vapply(names(plain), function(id) cap(values, plain[[id]], m_alias[[id]]), "")
+  capped_sql <- paste0("SELECT ", group, paste0(", ", capped, " AS ", m_alias[names(plain)], collapse = ""),
                        " FROM (", values, ") u")
   metric_sql <- vapply(metrics, function(d) {
     if (d$aggregation != "ratio") return(m_alias[[d$id]])
@@ -228,19 +223,11 @@ compute_metrics_sql <- function(exposures, events, metrics, cols, experiment_id,
     den <- m_alias[[d$denominator]]
     sprintf("CASE WHEN %s = 0 THEN NULL ELSE %s / %s END", den, num, den)
   }, "")
-  final <- paste0("SELECT cab_eid AS ", q(out_names[[1L]]), ", cab_uid AS ", q(out_names[[2L]]),
-                  ", cab_variant AS ", q(out_names[[3L]]), ", cab_t0 AS ", q(out_names[[4L]]),
-                  if (length(out_names) > 4L) paste0(", cab_cl AS ", q(out_names[[5L]])),
-                  paste0(", ", metric_sql, " AS ", q(names(metrics)), collapse = ""),
-                  " FROM (", capped_sql, ") u")
-  out <- dplyr::tbl(con, dbplyr::sql(final))
-  attr(out, "metrics") <- metrics
-  attr(out, "columns") <- cols
-  attr(out, "excluded") <- excluded
-  attr(out, "cluster") <- if (length(out_names) > 4L) out_names[[5L]] else if (!is.null(cluster_name)) cluster_name
-  attr(out, "sql") <- final
-  class(out) <- c("experiment_units_sql", class(out))
-  out
+  paste0("SELECT cab_eid AS ", q(out_names[[1L]]), ", cab_uid AS ", q(out_names[[2L]]),
+         ", cab_variant AS ", q(out_names[[3L]]), ", cab_t0 AS ", q(out_names[[4L]]),
+         if (length(out_names) > 4L) paste0(", cab_cl AS ", q(out_names[[5L]])),
+         paste0(", ", metric_sql, " AS ", q(names(metrics)), collapse = ""),
+         " FROM (", capped_sql, ") u")
 }
 
 ## The checks of the events table that need no join: the types of its

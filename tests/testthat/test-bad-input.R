@@ -980,6 +980,26 @@ sweep_family_cluster_stats_dbi <- function() {
   )
 }
 
+## cluster_stats_sql(): the SQL without a connection.
+sweep_family_cluster_stats_sql <- function() {
+  ss <- quote(cluster_stats_sql(y ~ x + trt, cluster = "g", weights = "w", table = "t", dialect = "ansi"))
+  c(list(sweep_case("cluster_stats_sql | valid", ss, expect = "value"),
+         sweep_case("sql_dialects | valid", quote(sql_dialects()), expect = "value")),
+    arg_cases("cluster_stats_sql", ss, "dialect", refuse = alist("oracle", NA, 1, c("ansi", "mssql"), NULL),
+              accept = alist("bigquery", "mssql")),
+    arg_cases("cluster_stats_sql", ss, "table", refuse = alist(1, NA, c("t", "u"), NULL, ""),
+              accept = alist(DBI::Id(schema = "ab", table = "t"), DBI::SQL("(SELECT * FROM t) v"))),
+    arg_cases("cluster_stats_sql", ss, "cluster", refuse = alist(d$g, ~ g + blk, 1, NA, NULL),
+              accept = alist(~ g)),
+    arg_cases("cluster_stats_sql", ss, "weights", refuse = alist(d$w, 1), accept = alist(~ w, NULL)),
+    arg_cases("cluster_stats_sql", ss, "formula", names = "formula",
+              refuse = alist(y ~ factor(x), y ~ x:trt, ~ x, "y ~ x", 1)),
+    arg_cases("cluster_stats_sql", ss, "shift",
+              refuse = alist(c(x = 0, trt = 0.5), c(0, 0.5, 1), c(x = NA, trt = 0.5, y = 1), "x"),
+              accept = alist(c(y = 1, trt = 0.5, x = 0), NULL))
+  )
+}
+
 ## cluster_stats() on CSV files: each case writes its data to a file, read
 ## in chunks of 7 rows.
 sweep_family_cluster_stats_csv <- function() {
@@ -1457,6 +1477,10 @@ test_that("bad inputs: compute_metrics() and analyze_experiment() on database ta
   skip_if_not_installed("RSQLite")
   skip_if_not_installed("dbplyr")
   expect_sweep(sweep_family_pipeline_sql(), "pipeline_sql")
+})
+
+test_that("bad inputs: cluster_stats_sql() and sql_dialects()", {
+  expect_sweep(sweep_family_cluster_stats_sql(), "cluster_stats_sql")
 })
 
 test_that("bad inputs: cluster_stats() on CSV files", {
