@@ -97,9 +97,9 @@ utils::globalVariables(c(":=", "variant", "n", "experiment_id", ".N", ".SD",
 #' [compute_metrics()] returns for them, the per-unit table stays in the
 #' database and only statistics come back: per experiment and variant the
 #' count, sums and centred cross-products of the metric columns (one
-#' `GROUP BY`); for a clustered analysis the per-cluster statistics of
-#' [cluster_stats()] on the connection (one row per cluster), and for
-#' clustered ratio metrics the per-cluster sums. Every test is then computed
+#' `GROUP BY`), and for a clustered analysis the same per experiment, variant
+#' and cluster (a second `GROUP BY`), from which the per-cluster statistics
+#' of [cluster_stats()] are assembled for each comparison. Every test is then computed
 #' as for a data frame, and the results equal the in-memory analysis up to
 #' rounding (1e-10). `segment` and `users` need the rows in R
 #' ([dplyr::collect()] the per-unit table first).

@@ -1,10 +1,13 @@
 ## analyze_experiment() on database tables: the per-unit table stays in the
 ## database (a query from compute_metrics()), and only statistics come back:
 ## per experiment and arm the count, sums and centred cross-products of the
-## metric columns (one GROUP BY); for a clustered analysis the per-cluster
-## statistics of cluster_stats() on the connection, and for clustered ratio
-## metrics the per-cluster sums. The tests are then those of the in-memory
-## analysis, computed from these statistics.
+## metric columns (one GROUP BY); for a clustered analysis the same per
+## experiment, arm and cluster (a second GROUP BY), from which the
+## per-cluster statistics of each comparison are assembled as cluster_stats()
+## would compute them. The tests are then those of the in-memory analysis,
+## computed from these statistics. Each query evaluates the per-unit query
+## once, so the analysis costs two passes over the logs whatever the number
+## of metrics and variants.
 
 ## The tests of every experiment x metric x variant of an
 ## experiment_units_sql table (see analyze_units()).
@@ -44,15 +47,7 @@ analyze_units_sql <- function(units, metrics, control = NULL, cluster = NULL, co
   counts <- data.table::data.table(experiment_id = mom$keys$e, variant = as.character(mom$keys$v),
                                    n = vapply(mom$arms, `[[`, 0, "n"))
   srm_tab <- tidy(srm_from_counts(counts, split, arms = controls))
-  cl_counts <- NULL
-  if (!is.null(cluster)) {
-    cl_col <- q(cluster)
-    cl_counts <- sql_query(con, paste0(
-      "SELECT ", e_col, " AS cab_e, ", v_col, " AS cab_v, COUNT(DISTINCT ", cl_col, ") AS cab_g FROM ",
-      from, " cab_u GROUP BY ", e_col, ", ", v_col), "the number of clusters of each variant")
-    G <- sql_query(con, paste0("SELECT ", e_col, " AS cab_e, COUNT(DISTINCT ", cl_col, ") AS cab_g FROM ",
-                               from, " cab_u GROUP BY ", e_col), "the number of clusters")
-  }
+  cs <- if (!is.null(cluster)) sql_cluster_sums(con, from, e_col, v_col, q(cluster), needed)
   rows <- list()
   few <- list()
   for (e in ids) {
@@ -66,15 +61,13 @@ analyze_units_sql <- function(units, metrics, control = NULL, cluster = NULL, co
     for (v in arms[-1L]) {
       mv <- arm_mom(v)
       pair <- if (!is.null(cluster)) {
-        sprintf("(SELECT * FROM %s cab_p WHERE %s = %s AND %s)", from, e_col, sql_value(con, e),
-                sql_in(con, v_col, list(value_of(ctl), value_of(v))))
+        cluster_rows(cs, as.character(cs$e) == as.character(e) & as.character(cs$v) %in% c(ctl, v))
       }
-      treat_sql <- sprintf("CASE WHEN %s = %s THEN 1 ELSE 0 END", v_col, sql_value(con, value_of(v)))
       for (k in seq_len(nrow(posts))) {
         m <- posts[k, ]
         pre <- if (m$id %in% names(cov_map)) cov_map[[m$id]] else NULL
-        r <- collect_notes(compare_metric_sql(con, m, mc, mv, ctl, v, pre, pair, treat_sql, cluster,
-                                              correct, var.equal, type, conf.level))
+        r <- collect_notes(compare_metric_sql(m, mc, mv, ctl, v, pre, pair, cluster, correct, var.equal,
+                                              type, conf.level))
         few <- c(few, r$notes)
         r <- r$value
         r$metric_id <- m$id
@@ -84,12 +77,8 @@ analyze_units_sql <- function(units, metrics, control = NULL, cluster = NULL, co
         r$n_control <- mc$n
         r$n_variant <- mv$n
         if (!is.null(cluster)) {
-          g_of <- function(arm) {
-            as.integer(cl_counts$cab_g[as.character(cl_counts$cab_e) == as.character(e) &
-                                         as.character(cl_counts$cab_v) == arm])
-          }
-          r$clusters_control <- g_of(ctl)
-          r$clusters_variant <- g_of(v)
+          r$clusters_control <- sum(as.character(pair$v) == ctl)
+          r$clusters_variant <- sum(as.character(pair$v) == v)
         }
         if (length(cov_map) && is.null(r$variance_reduction)) r$variance_reduction <- NA_real_
         out[[length(out) + 1L]] <- r
@@ -106,7 +95,9 @@ analyze_units_sql <- function(units, metrics, control = NULL, cluster = NULL, co
   }
   results_table(rows, srm_tab, units, few, controls, list(
     alpha = alpha, adjust = adjust, conf.level = conf.level, cluster = cluster,
-    clusters = if (!is.null(cluster)) stats::setNames(as.integer(G$cab_g), as.character(G$cab_e)),
+    clusters = if (!is.null(cluster)) {
+      vapply(as.character(ids), function(e) length(unique(cs$cl[as.character(cs$e) == e])), 0L)
+    },
     type = if (!is.null(cluster)) type, correct = correct, var.equal = var.equal,
     covariate = cov_map, segment = NULL))
 }
@@ -154,33 +145,20 @@ sql_arm_moments <- function(con, from, e_col, v_col, needed) {
 
 ## One comparison from the statistics: variant v against the control for
 ## metric m (see compare_metric()). `pair`: for a clustered analysis, the
-## rows of the two arms as a derived table; `treat_sql` the indicator.
-compare_metric_sql <- function(con, m, mc, mv, ctl, v, pre, pair, treat_sql, cluster, correct,
-                               var.equal, type, level) {
+## rows of sql_cluster_sums() of the two arms.
+compare_metric_sql <- function(m, mc, mv, ctl, v, pre, pair, cluster, correct, var.equal, type, level) {
   if (mv$n < 2 || mc$n < 2) return(undefined_row(if (m$aggregation == "ratio") "delta" else "Welch t"))
+  treat <- as.character(pair$v) == v
   if (m$aggregation == "ratio") {
     if (is.null(cluster)) return(compare_ratio_moments(mc, mv, m$numerator, m$denominator, ctl, v, level))
-    q <- function(x) sql_id(con, x)
-    sums <- sql_query(con, paste0(
-      "SELECT ", q(cluster), " AS cab_cl, ", treat_sql, " AS cab_treat, SUM(", q(m$numerator), ") AS cab_num, SUM(",
-      q(m$denominator), ") AS cab_den FROM ", pair, " cab_q GROUP BY ", q(cluster), ", ", treat_sql),
-      sprintf("the cluster sums of metric \"%s\"", m$id))
-    return(compare_ratio(sums$cab_num, sums$cab_den, as.double(sums$cab_treat) == 1, ctl, v, sums$cab_cl,
-                         level))
+    total <- function(col) pair$sums[, col] + pair$n * pair$mean[, col]
+    return(compare_ratio(total(m$numerator), total(m$denominator), treat, ctl, v, pair$cl, level))
   }
   pooled <- pool_moments(mc, mv)
   if (!is.null(cluster)) {
     test <- if (is.null(pre)) "cluster t" else "CUPED cluster t"
-    q <- function(x) sql_id(con, x)
-    dtype <- sql_double_type(con)
-    rows <- DBI::SQL(paste0(
-      "(SELECT CAST(", q(m$id), " AS ", dtype, ") AS cab_y, CAST(", treat_sql, " AS ", dtype, ") AS cab_treat",
-      if (!is.null(pre)) paste0(", CAST(", q(pre), " AS ", dtype, ") AS cab_x"),
-      ", ", q(cluster), " AS cab_cl FROM ", pair, " cab_q) cab_t"))
-    st <- cluster_stats(con, if (is.null(pre)) cab_y ~ cab_treat else cab_y ~ cab_treat + cab_x,
-                        cluster = "cab_cl", table = rows)
-    if (pooled$S[m$id, m$id] == 0 || length(st$cluster) < 2L) return(undefined_row(test))
-    fit <- cluster_lm(st, type = type)
+    if (pooled$S[m$id, m$id] == 0 || length(unique(pair$cl)) < 2L) return(undefined_row(test))
+    fit <- cluster_lm(pair_cluster_stats(pair, treat, m$id, pre), type = type)
     xbar <- if (!is.null(pre)) pooled$mean[[pre]]
     out <- cluster_fit_row(fit, "cab_treat", if (!is.null(pre)) "cab_x", xbar, level, test)
     if (!is.null(pre)) {
@@ -198,6 +176,88 @@ compare_metric_sql <- function(con, m, mc, mv, ctl, v, pre, pair, treat_sql, clu
   }
   compare_means(mc$mean[[m$id]], var_of(mc), mc$n, mv$mean[[m$id]], var_of(mv), mv$n,
                 var.equal, level, if (var.equal) "Student t" else "Welch t")
+}
+
+## Per experiment, arm and cluster: the count, and the sums and
+## cross-products of columns `needed` centred at the experiment's means
+## (window functions), in one query. Returns list(e, v, cl: the keys in the
+## database's types; n; mean, sums: rows x columns; products: rows x
+## columns x columns).
+sql_cluster_sums <- function(con, from, e_col, v_col, cl_col, needed) {
+  q <- function(x) sql_id(con, x)
+  k <- length(needed)
+  c_ <- paste0("cab_c", seq_len(k))
+  m_ <- paste0("cab_m", seq_len(k))
+  dtype <- sql_double_type(con)
+  part <- sprintf("PARTITION BY %s", e_col)
+  inner <- paste0("SELECT ", e_col, " AS cab_e, ", v_col, " AS cab_v, ", cl_col, " AS cab_cl",
+                  paste0(", CAST(", q(needed), " AS ", dtype, ") AS ", c_, collapse = ""),
+                  paste0(", SUM(CAST(", q(needed), " AS ", dtype, ")) OVER (", part, ") / COUNT(*) OVER (",
+                         part, ") AS ", m_, collapse = ""),
+                  " FROM ", from, " cab_u")
+  pairs <- which(upper.tri(diag(k), diag = TRUE), arr.ind = TRUE)
+  r <- sql_query(con, paste0(
+    "SELECT cab_e, cab_v, cab_cl, COUNT(*) AS cab_n",
+    paste0(", MIN(", m_, ") AS cab_mean", seq_len(k), collapse = ""),
+    paste0(", SUM(", c_, " - ", m_, ") AS cab_s", seq_len(k), collapse = ""),
+    paste(sprintf(", SUM((%s - %s) * (%s - %s)) AS cab_p%d_%d", c_[pairs[, 1L]], m_[pairs[, 1L]],
+                  c_[pairs[, 2L]], m_[pairs[, 2L]], pairs[, 1L], pairs[, 2L]), collapse = ""),
+    " FROM (", inner, ") cab_w GROUP BY cab_e, cab_v, cab_cl"), "the statistics of each cluster")
+  if (anyNA(r$cab_cl)) {
+    abort("the cluster column has missing values in the per-unit table; give every unit a cluster.")
+  }
+  get <- function(prefix) {
+    matrix(vapply(seq_len(k), function(j) as.double(r[[paste0(prefix, j)]]), numeric(nrow(r))),
+           nrow(r), k, dimnames = list(NULL, needed))
+  }
+  P <- array(0, c(nrow(r), k, k), dimnames = list(NULL, needed, needed))
+  for (p in seq_len(nrow(pairs))) {
+    a <- pairs[p, 1L]
+    b <- pairs[p, 2L]
+    P[, a, b] <- P[, b, a] <- as.double(r[[sprintf("cab_p%d_%d", a, b)]])
+  }
+  list(e = r$cab_e, v = r$cab_v, cl = r$cab_cl, n = as.double(r$cab_n), mean = get("cab_mean"),
+       sums = get("cab_s"), products = P)
+}
+
+## The rows `keep` of sql_cluster_sums()'s result.
+cluster_rows <- function(cs, keep) {
+  list(e = cs$e[keep], v = cs$v[keep], cl = cs$cl[keep], n = cs$n[keep], mean = cs$mean[keep, , drop = FALSE],
+       sums = cs$sums[keep, , drop = FALSE], products = cs$products[keep, , , drop = FALSE])
+}
+
+## The per-cluster statistics of the regression of metric y on the variant
+## indicator (and the covariate x), as cluster_stats(cab_y ~ cab_treat [+
+## cab_x], cluster = ...) would give them on the rows of the two arms, from
+## the per-arm-and-cluster sums `pair` (`treat`: which rows are the variant).
+## The centring is the experiment's means (0 for the indicator): the fit
+## does not depend on it.
+pair_cluster_stats <- function(pair, treat, y, x) {
+  cols <- c(x, y)
+  t <- as.double(treat)
+  ## z = (1, treat, x, y): the sums of z_a z_b of each (arm, cluster) row
+  first <- cbind(pair$n, pair$n * t, pair$sums[, cols, drop = FALSE])
+  z_names <- c("(1)", "cab_treat", if (!is.null(x)) "cab_x", "cab_y")
+  q <- length(z_names)
+  product <- function(a, b) {
+    if (a <= 2L && b <= 2L) return(if (a == 1L && b == 1L) pair$n else pair$n * t)
+    if (a <= 2L) return(first[, b] * (if (a == 2L) t else 1))
+    pair$products[, cols[a - 2L], cols[b - 2L]]
+  }
+  rows <- do.call(cbind, lapply(seq_len(q), function(b) {
+    do.call(cbind, lapply(seq_len(b), function(a) product(a, b)))
+  }))
+  ids <- unique(pair$cl)
+  ids <- ids[order(ids, method = "radix")]
+  g <- match(pair$cl, ids)
+  M <- t(rowsum(rows, g, reorder = TRUE))
+  dimnames(M) <- NULL
+  n <- as.vector(rowsum(pair$n, g, reorder = TRUE))
+  shift <- stats::setNames(c(0, pair$mean[1L, cols]), z_names[-1L])
+  new_cluster_stats(moments = list("1" = M), n = as.integer(n), cluster = ids, cluster_name = "cab_cl",
+                    z_names = z_names, intercept = TRUE, shift = shift, weighted = FALSE,
+                    weight_varies = FALSE, nobs = as.integer(sum(n)), dropped = 0L,
+                    formula = if (is.null(x)) cab_y ~ cab_treat else cab_y ~ cab_treat + cab_x)
 }
 
 ## The delta-method test of a ratio metric from the arms' moments of its

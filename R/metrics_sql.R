@@ -89,18 +89,26 @@ metrics_sql_parts <- function(con, ex, ev, plain, cols, experiment_id, cluster_n
   if (!length(plain) || is.null(ev)) return(out)
   need_value <- any(vapply(plain, function(d) d$aggregation == "sum", TRUE))
   names_needed <- unique(vapply(plain, `[[`, "", "event"))
+  ## Events of one user, name and time are merged (their count and the sum
+  ## and missing count of their values): the GROUP BY also makes engines
+  ## without hash joins (SQLite) index the result for the join, instead of
+  ## scanning every event for every unit.
+  time_ev <- sql_time(con, ev, cols[["event_time"]], q(cols[["event_time"]]))
+  value <- sprintf("CAST(%s AS %s)", q(cols[["event_value"]]), sql_double_type(con))
   out$events <- paste0(
     "SELECT ", q(cols[["user_id"]]), " AS cab_uid, ", q(cols[["event_name"]]), " AS cab_name, ",
-    sql_time(con, ev, cols[["event_time"]], q(cols[["event_time"]])), " AS cab_t",
-    if (need_value) sprintf(", CAST(%s AS %s) AS cab_value", q(cols[["event_value"]]), sql_double_type(con)),
-    " FROM ", ev$sql, " cab_v WHERE ", sql_in(con, q(cols[["event_name"]]), names_needed))
+    time_ev, " AS cab_t, COUNT(*) AS cab_n",
+    if (need_value) sprintf(", SUM(%s) AS cab_value, SUM(CASE WHEN %s IS NULL THEN 1 ELSE 0 END) AS cab_nnull",
+                            value, value),
+    " FROM ", ev$sql, " cab_v WHERE ", sql_in(con, q(cols[["event_name"]]), names_needed),
+    " GROUP BY ", q(cols[["user_id"]]), ", ", q(cols[["event_name"]]), ", ", time_ev)
   for (d in plain) {
     inside <- sprintf("e.cab_name = %s AND e.cab_t - u.cab_t0 >= %s AND e.cab_t - u.cab_t0 <= %s",
                       sql_value(con, d$event), sql_number(con, d$start), sql_number(con, d$end))
     out$window[[d$id]] <- inside
     out$value[[d$id]] <- switch(d$aggregation,
       binary = sprintf("MAX(CASE WHEN %s THEN 1 ELSE 0 END)", inside),
-      count = sprintf("SUM(CASE WHEN %s THEN 1 ELSE 0 END)", inside),
+      count = sprintf("SUM(CASE WHEN %s THEN e.cab_n ELSE 0 END)", inside),
       sum = sprintf("SUM(CASE WHEN %s THEN e.cab_value ELSE 0 END)", inside))
   }
   out
@@ -275,11 +283,11 @@ sql_check_event_values <- function(con, parts, plain, cols) {
     if (d$aggregation != "sum") next
     inside <- parts$window[[d$id]]
     r <- sql_query(con, paste0(
-      "SELECT COUNT(*) AS cab_missing FROM (", parts$events, ") e WHERE e.cab_value IS NULL AND EXISTS (",
+      "SELECT SUM(e.cab_nnull) AS cab_missing FROM (", parts$events, ") e WHERE e.cab_nnull > 0 AND EXISTS (",
       "SELECT 1 FROM (", parts$units, ") u WHERE u.cab_uid = e.cab_uid AND ", inside, ")"),
       sprintf("the checks of metric \"%s\"", d$id))
     miss <- as.double(r$cab_missing)
-    if (miss > 0) {
+    if (!is.na(miss) && miss > 0) {
       abort(sprintf("Metric \"%s\" sums `events` column \"%s\", which is missing in %s of the \"%s\" events in its window; fill them (0 if no value) or drop them.",
                     d$id, cols[["event_value"]], format(miss), d$event))
     }
