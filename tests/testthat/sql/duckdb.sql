@@ -90,7 +90,7 @@ SELECT cab_eid AS "experiment_id", cab_uid AS "user_id", cab_variant AS
     e.cab_t - u.cab_t0 <= CAST(604800 AS DOUBLE) THEN e.cab_value ELSE 0 END)
     AS DOUBLE) AS cab_m2, CAST(SUM(CASE WHEN e.cab_name = 'session_start' AND
     e.cab_t - u.cab_t0 >= CAST(0 AS DOUBLE) AND e.cab_t - u.cab_t0 <=
-    CAST(604800 AS DOUBLE) THEN 1 ELSE 0 END) AS DOUBLE) AS cab_m3 FROM
+    CAST(604800 AS DOUBLE) THEN e.cab_n ELSE 0 END) AS DOUBLE) AS cab_m3 FROM
     (SELECT cab_eid, cab_uid, cab_vmin AS cab_variant, cab_t0, cab_cmin AS
     cab_cl FROM (SELECT "experiment_id" AS cab_eid, "user_id" AS cab_uid,
     MIN(CAST(EXTRACT(EPOCH FROM "exposure_time") AS DOUBLE)) AS cab_t0,
@@ -99,7 +99,10 @@ SELECT cab_eid AS "experiment_id", cab_uid AS "user_id", cab_variant AS
     cab_cmax FROM "exposures" cab_x GROUP BY "experiment_id", "user_id")
     cab_f WHERE cab_vmin = cab_vmax) u LEFT JOIN (SELECT "user_id" AS
     cab_uid, "event_name" AS cab_name, CAST(EXTRACT(EPOCH FROM "event_time")
-    AS DOUBLE) AS cab_t, CAST("event_value" AS DOUBLE) AS cab_value FROM
-    "events" cab_v WHERE "event_name" IN ('purchase', 'session_start')) e ON
+    AS DOUBLE) AS cab_t, COUNT(*) AS cab_n, SUM(CAST("event_value" AS
+    DOUBLE)) AS cab_value, SUM(CASE WHEN CAST("event_value" AS DOUBLE) IS
+    NULL THEN 1 ELSE 0 END) AS cab_nnull FROM "events" cab_v WHERE
+    "event_name" IN ('purchase', 'session_start') GROUP BY "user_id",
+    "event_name", CAST(EXTRACT(EPOCH FROM "event_time") AS DOUBLE)) e ON
     e.cab_uid = u.cab_uid GROUP BY u.cab_eid, u.cab_uid, u.cab_variant,
     u.cab_t0, u.cab_cl) u) u

@@ -89,15 +89,17 @@ SELECT cab_eid AS `experiment_id`, cab_uid AS `user_id`, cab_variant AS
     e.cab_t - u.cab_t0 <= CAST(604800 AS REAL) THEN e.cab_value ELSE 0 END)
     AS REAL) AS cab_m2, CAST(SUM(CASE WHEN e.cab_name = 'session_start' AND
     e.cab_t - u.cab_t0 >= CAST(0 AS REAL) AND e.cab_t - u.cab_t0 <=
-    CAST(604800 AS REAL) THEN 1 ELSE 0 END) AS REAL) AS cab_m3 FROM (SELECT
-    cab_eid, cab_uid, cab_vmin AS cab_variant, cab_t0, cab_cmin AS cab_cl
-    FROM (SELECT `experiment_id` AS cab_eid, `user_id` AS cab_uid,
+    CAST(604800 AS REAL) THEN e.cab_n ELSE 0 END) AS REAL) AS cab_m3 FROM
+    (SELECT cab_eid, cab_uid, cab_vmin AS cab_variant, cab_t0, cab_cmin AS
+    cab_cl FROM (SELECT `experiment_id` AS cab_eid, `user_id` AS cab_uid,
     MIN(CAST(`exposure_time` AS REAL)) AS cab_t0, MIN(`variant`) AS cab_vmin,
     MAX(`variant`) AS cab_vmax, COUNT(*) AS cab_nexp, MIN(`household_id`) AS
     cab_cmin, MAX(`household_id`) AS cab_cmax FROM `exposures` cab_x GROUP BY
     `experiment_id`, `user_id`) cab_f WHERE cab_vmin = cab_vmax) u LEFT JOIN
     (SELECT `user_id` AS cab_uid, `event_name` AS cab_name, CAST(`event_time`
-    AS REAL) AS cab_t, CAST(`event_value` AS REAL) AS cab_value FROM `events`
-    cab_v WHERE `event_name` IN ('purchase', 'session_start')) e ON e.cab_uid
-    = u.cab_uid GROUP BY u.cab_eid, u.cab_uid, u.cab_variant, u.cab_t0,
-    u.cab_cl) u) u
+    AS REAL) AS cab_t, COUNT(*) AS cab_n, SUM(CAST(`event_value` AS REAL)) AS
+    cab_value, SUM(CASE WHEN CAST(`event_value` AS REAL) IS NULL THEN 1 ELSE
+    0 END) AS cab_nnull FROM `events` cab_v WHERE `event_name` IN
+    ('purchase', 'session_start') GROUP BY `user_id`, `event_name`,
+    CAST(`event_time` AS REAL)) e ON e.cab_uid = u.cab_uid GROUP BY
+    u.cab_eid, u.cab_uid, u.cab_variant, u.cab_t0, u.cab_cl) u) u
