@@ -53,7 +53,6 @@ analyze_units_sql <- function(units, metrics, control = NULL, cluster = NULL, co
   for (e in ids) {
     arms <- controls[[as.character(e)]]
     at_e <- which(as.character(mom$keys$e) == as.character(e))
-    value_of <- function(arm) mom$keys$v[at_e][as.character(mom$keys$v[at_e]) == arm][1L]
     arm_mom <- function(arm) mom$arms[[at_e[as.character(mom$keys$v[at_e]) == arm][1L]]]
     ctl <- arms[1L]
     mc <- arm_mom(ctl)
