@@ -532,22 +532,31 @@ analyze_segment <- function(ds, posts, arms, vcol, cluster, cov_map, correct, va
       r <- collect_notes(compare_metric(m, sub, treat, vcol, ctl, v, mom, cluster, pre, correct,
                                         var.equal, type, level))
       notes <- c(notes, r$notes)
-      r <- r$value
-      r$metric_id <- m$id
-      r$display_name <- m$display_name
-      r$control <- ctl
-      r$variant <- v
-      r$n_control <- n_c
-      r$n_variant <- n_v
-      if (!is.null(cluster)) {
-        r$clusters_control <- data.table::uniqueN(sub[[cluster]][!treat])
-        r$clusters_variant <- data.table::uniqueN(sub[[cluster]][treat])
+      clusters <- if (!is.null(cluster)) {
+        c(data.table::uniqueN(sub[[cluster]][!treat]), data.table::uniqueN(sub[[cluster]][treat]))
       }
-      if (length(cov_map) && is.null(r$variance_reduction)) r$variance_reduction <- NA_real_
-      out[[length(out) + 1L]] <- r
+      out[[length(out) + 1L]] <- labelled_row(r$value, m, ctl, v, c(n_c, n_v), clusters, length(cov_map) > 0L)
     }
   }
   list(rows = data.table::rbindlist(out, use.names = TRUE, fill = TRUE), notes = notes)
+}
+
+## A comparison row with what it compares: the metric, the arms, their
+## units and clusters (NULL when not clustered); a variance reduction column
+## when any metric has a covariate.
+labelled_row <- function(r, m, ctl, v, units, clusters, covariates) {
+  r$metric_id <- m$id
+  r$display_name <- m$display_name
+  r$control <- ctl
+  r$variant <- v
+  r$n_control <- units[1L]
+  r$n_variant <- units[2L]
+  if (!is.null(clusters)) {
+    r$clusters_control <- clusters[1L]
+    r$clusters_variant <- clusters[2L]
+  }
+  if (covariates && is.null(r$variance_reduction)) r$variance_reduction <- NA_real_
+  r
 }
 
 ## One comparison: variant v against the control for metric m, dispatching

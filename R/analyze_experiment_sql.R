@@ -68,19 +68,8 @@ analyze_units_sql <- function(units, metrics, control = NULL, cluster = NULL, co
         r <- collect_notes(compare_metric_sql(m, mc, mv, ctl, v, pre, pair, cluster, correct, var.equal,
                                               type, conf.level))
         few <- c(few, r$notes)
-        r <- r$value
-        r$metric_id <- m$id
-        r$display_name <- m$display_name
-        r$control <- ctl
-        r$variant <- v
-        r$n_control <- mc$n
-        r$n_variant <- mv$n
-        if (!is.null(cluster)) {
-          r$clusters_control <- sum(as.character(pair$v) == ctl)
-          r$clusters_variant <- sum(as.character(pair$v) == v)
-        }
-        if (length(cov_map) && is.null(r$variance_reduction)) r$variance_reduction <- NA_real_
-        out[[length(out) + 1L]] <- r
+        clusters <- if (!is.null(cluster)) c(sum(as.character(pair$v) == ctl), sum(as.character(pair$v) == v))
+        out[[length(out) + 1L]] <- labelled_row(r$value, m, ctl, v, c(mc$n, mv$n), clusters, length(cov_map) > 0L)
       }
     }
     tab <- data.table::rbindlist(out, use.names = TRUE, fill = TRUE)
