@@ -95,7 +95,10 @@ NULL
 #'
 #' @param exposures,events,metrics The logs and the metric definitions, as
 #'   for [analyze_experiment()]. `exposures` may also be the per-unit table of
-#'   [compute_metrics()]; then `events` and `metrics` are not needed.
+#'   [compute_metrics()]; then `events` and `metrics` are not needed. With
+#'   database tables (see "Database tables" in [analyze_experiment()]) the
+#'   tests run in the database, and the per-unit table (one row per unit)
+#'   comes into R for the distribution figures.
 #' @param file Path of the HTML file to write (its directory must exist).
 #' @param ... Passed to [analyze_experiment()]: `experiment_id`, `control`,
 #'   `cluster`, `covariate`, `users`, `segment`, `alpha`, `adjust`, `split`,
@@ -138,7 +141,13 @@ experiment_report <- function(exposures, events = NULL, metrics = NULL,
       do.call(analyze_experiment, c(list(attr(results, "units"), events = NULL, metrics = NULL),
                                     args, list(cluster = NULL)))))
   }
-  path <- render_experiment_report(results, naive, file, quiet)
+  shown <- results
+  if (inherits(attr(results, "units"), "experiment_units_sql")) {
+    ## the distribution figures draw every unit: the per-unit table (one row
+    ## per unit, not the logs) comes into R for them
+    attr(shown, "units") <- collect_units(attr(results, "units"))
+  }
+  path <- render_experiment_report(shown, naive, file, quiet)
   if (open) utils::browseURL(path)
   attr(results, "report") <- path
   invisible(results)

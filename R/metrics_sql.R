@@ -331,6 +331,20 @@ sql_cap <- function(con, values, d, alias, n_units) {
   sprintf("CASE %s ELSE %s END", paste(branches, collapse = " "), col)
 }
 
+## The rows of an experiment_units_sql table as the experiment_units table
+## compute_metrics() gives for data frames: sorted by experiment and unit,
+## first exposures as POSIXct, the same attributes.
+collect_units <- function(units) {
+  cols <- attr(units, "columns")
+  d <- data.table::as.data.table(dplyr::collect(units))
+  time <- cols[["exposure_time"]]
+  data.table::set(d, j = time, value = as.POSIXct(as.double(d[[time]]), origin = "1970-01-01", tz = "UTC"))
+  data.table::setorderv(d, c(cols[["experiment_id"]], cols[["user_id"]]))
+  for (a in c("metrics", "columns", "excluded", "cluster")) data.table::setattr(d, a, attr(units, a))
+  data.table::setattr(d, "class", c("experiment_units", "data.table", "data.frame"))
+  d
+}
+
 #' @export
 print.experiment_units_sql <- function(x, ...) {
   ex <- attr(x, "excluded")

@@ -102,3 +102,35 @@ test_that("the report flags a sample-ratio mismatch and shows segments and a thi
   expect_true(grepl("<th[^>]*>Segment</th>", html))
   expect_true(grepl("treatment_b", html, fixed = TRUE))
 })
+
+test_that("experiment_report() of database tables: the tests from the database, the same report", {
+  skip_if_not_installed("rmarkdown")
+  skip_if_not(rmarkdown::pandoc_available("1.12.3"))
+  need("dbplyr")
+  need("RSQLite")
+  exposures <- read.csv(extdata("exposures.csv"))
+  events <- read.csv(extdata("events.csv"))
+  seconds <- function(t) as.numeric(as.POSIXct(t, tz = "UTC"))
+  con <- DBI::dbConnect(RSQLite::SQLite(), ":memory:")
+  on.exit(DBI::dbDisconnect(con), add = TRUE)
+  DBI::dbWriteTable(con, "exposures", transform(exposures, exposure_time = seconds(exposure_time)))
+  DBI::dbWriteTable(con, "events", transform(events, event_time = seconds(event_time)))
+  dir <- tempfile("report-test-")
+  dir.create(dir)
+  on.exit(unlink(dir, recursive = TRUE), add = TRUE)
+  files <- file.path(dir, c("db.html", "memory.html"))
+  tb <- suppressWarnings(list(exposures = dplyr::tbl(con, "exposures"), events = dplyr::tbl(con, "events")))
+  db <- experiment_report(tb$exposures, tb$events, extdata("metrics.json"), file = files[1],
+                          cluster = "household_id")
+  mem <- experiment_report(exposures, events, extdata("metrics.json"), file = files[2],
+                           cluster = "household_id")
+  expect_s3_class(attr(db, "units"), "experiment_units_sql")
+  numbers <- c("statistic", "p.value", "estimate", "conf.low", "conf.high", "lift")
+  expect_equal(as.data.frame(db)[numbers], as.data.frame(mem)[numbers], tolerance = 1e-10)
+  ## the text of the two reports is the same but for the rounding of the last digits
+  text <- function(f) {
+    html <- paste(readLines(f, warn = FALSE), collapse = "\n")
+    gsub("[0-9]", "#", gsub("<img src=\"data:image/png;base64,[^\"]*\"", "<img>", html))
+  }
+  expect_identical(text(files[1]), text(files[2]))
+})
