@@ -25,6 +25,7 @@ analyze_units_sql <- function(units, metrics, control = NULL, cluster = NULL, co
   if (!nrow(posts)) abort("`metrics` has no metric measured after exposure to analyse.")
   from <- paste0("(", as.character(dbplyr::sql_render(units)), ")")
   if (!is.null(experiment_id)) {
+    check_experiment_ids(experiment_id)
     from <- paste0("(SELECT * FROM ", from, " cab_r WHERE ", sql_in(con, e_col, experiment_id), ")")
   }
   ## the columns whose moments are needed: the plain metrics analysed, their
@@ -33,14 +34,16 @@ analyze_units_sql <- function(units, metrics, control = NULL, cluster = NULL, co
   needed <- unique(c(posts$id[posts$aggregation != "ratio"], unname(cov_map), ratios$numerator,
                      ratios$denominator))
   mom <- sql_arm_moments(con, from, e_col, v_col, needed)
-  if (!nrow(mom$keys)) abort("the units table has no rows: no experiment to analyse.")
   if (!is.null(experiment_id)) {
     absent <- setdiff(as.character(experiment_id), as.character(mom$keys$e))
     if (length(absent)) {
+      have <- sql_query(con, paste0("SELECT DISTINCT ", e_col, " AS cab_e FROM (",
+                                    as.character(dbplyr::sql_render(units)), ") cab_r"), "the experiment ids")$cab_e
       abort(sprintf("`experiment_id` \"%s\" is not in the units table; its experiments are %s.", absent[1L],
-                    paste0("\"", utils::head(unique(as.character(mom$keys$e)), 20L), "\"", collapse = ", ")))
+                    paste0("\"", utils::head(sort(as.character(have)), 20L), "\"", collapse = ", ")))
     }
   }
+  if (!nrow(mom$keys)) abort("the units table has no rows: no experiment to analyse.")
   ids <- unique(mom$keys$e)
   ids <- ids[order(ids, method = "radix")]
   controls <- experiment_arms(lapply(ids, function(e) mom$keys$v[mom$keys$e == e]), ids, control)

@@ -166,9 +166,7 @@ compute_metrics_sql <- function(exposures, events, metrics, cols, experiment_id,
   r1 <- r1[order(r1$cab_eid, method = "radix"), , drop = FALSE]
   ids <- r1$cab_eid
   if (!is.null(experiment_id)) {
-    if (!is.atomic(experiment_id) || length(experiment_id) == 0L || anyNA(experiment_id)) {
-      abort("`experiment_id` must be NULL (every experiment) or a vector of experiment ids, without missing values.")
-    }
+    check_experiment_ids(experiment_id)
     absent <- setdiff(as.character(experiment_id), as.character(ids))
     if (length(absent) > 0L) {
       shown <- utils::head(as.character(ids), 20L)
@@ -236,6 +234,12 @@ units_query <- function(con, parts, metrics, plain, out_names, cluster_name, cap
          if (length(out_names) > 4L) paste0(", cab_cl AS ", q(out_names[[5L]])),
          paste0(", ", metric_sql, " AS ", q(names(metrics)), collapse = ""),
          " FROM (", capped_sql, ") u")
+}
+
+check_experiment_ids <- function(experiment_id) {
+  if (!is.atomic(experiment_id) || length(experiment_id) == 0L || anyNA(experiment_id)) {
+    abort("`experiment_id` must be NULL (every experiment) or a vector of experiment ids, without missing values.")
+  }
 }
 
 ## The checks of the events table that need no join: the types of its

@@ -1130,7 +1130,10 @@ sweep_family_pipeline_sql <- function() {
     arg_cases("pipeline SQL", ae, "cluster", refuse = alist("nope", ex$household_id, 1, ~ nope),
               accept = alist(~ household_id), data = logs(), setup = s, cleanup = done),
     arg_cases("pipeline SQL", cm, "experiment_id", refuse = alist("nope", NA, list("e1")),
-              accept = alist("e1"), data = logs(), setup = s, cleanup = done)
+              accept = alist("e1"), data = logs(), setup = s, cleanup = done),
+    arg_cases("pipeline SQL per-unit table", quote(analyze_experiment(U, experiment_id = "e1")), "experiment_id",
+              refuse = alist("nope", NA, list("e1"), character(0)), accept = alist("e1", NULL), data = logs(),
+              setup = bquote({ .(s); U <- compute_metrics(X, E, m) }), cleanup = done)
   )
 }
 
