@@ -93,45 +93,59 @@ analyze_units_sql <- function(units, metrics, control = NULL, cluster = NULL, co
     covariate = cov_map, segment = NULL))
 }
 
-## Per experiment and arm: the count, the means and the centred
-## cross-products of columns `needed`, and their minima, in one query (the
-## arm means by window functions, so the products are centred in the
-## database). Returns list(keys = data.frame(e, v) in the database's types,
-## arms = a list of moments, one per row of keys).
+## Per experiment and arm: the count, the means, the minima and the
+## centred cross-products of columns `needed` (see sql_group_moments()).
+## Returns list(keys = data.frame(e, v) in the database's types, arms = a
+## list of moments, one per row of keys).
 sql_arm_moments <- function(con, from, e_col, v_col, needed) {
+  g <- sql_group_moments(con, from, c(cab_e = e_col, cab_v = v_col), c(e_col, v_col), needed,
+                         "the statistics of each variant")
+  arms <- lapply(seq_along(g$n), function(i) {
+    list(n = g$n[i], mean = g$centre[i, ] + g$sums[i, ] / g$n[i], min = g$min[i, ],
+         S = matrix(g$products[i, , ], length(needed), length(needed), dimnames = list(needed, needed)))
+  })
+  list(keys = data.frame(e = g$keys$cab_e, v = g$keys$cab_v, stringsAsFactors = FALSE), arms = arms)
+}
+
+## One query: per group of `keys` (named SQL expressions), the count, and
+## the minima, sums and cross-products of columns `needed` centred at their
+## means over `partition` (window functions, so the products are centred in
+## the database). Returns list(keys (a data frame, in the database's types),
+## n, centre, sums, min (rows x columns), products (rows x columns x
+## columns)).
+sql_group_moments <- function(con, from, keys, partition, needed, what) {
   q <- function(x) sql_id(con, x)
   k <- length(needed)
   c_ <- paste0("cab_c", seq_len(k))
   m_ <- paste0("cab_m", seq_len(k))
-  part <- sprintf("PARTITION BY %s, %s", e_col, v_col)
-  dtype <- sql_double_type(con)
-  inner <- paste0("SELECT ", e_col, " AS cab_e, ", v_col, " AS cab_v",
-                  paste0(", CAST(", q(needed), " AS ", dtype, ") AS ", c_, collapse = ""),
-                  paste0(", SUM(CAST(", q(needed), " AS ", dtype, ")) OVER (", part, ") / COUNT(*) OVER (",
+  part <- paste("PARTITION BY", paste(partition, collapse = ", "))
+  inner <- paste0("SELECT ", paste(keys, "AS", names(keys), collapse = ", "),
+                  paste0(", ", sql_double(con, q(needed)), " AS ", c_, collapse = ""),
+                  paste0(", SUM(", sql_double(con, q(needed)), ") OVER (", part, ") / COUNT(*) OVER (",
                          part, ") AS ", m_, collapse = ""),
                   " FROM ", from, " cab_u")
   pairs <- which(upper.tri(diag(k), diag = TRUE), arr.ind = TRUE)
-  products <- sprintf(", SUM((%s - %s) * (%s - %s)) AS cab_p%d_%d", c_[pairs[, 1L]], m_[pairs[, 1L]],
-                      c_[pairs[, 2L]], m_[pairs[, 2L]], pairs[, 1L], pairs[, 2L])
+  group <- paste(names(keys), collapse = ", ")
   r <- sql_query(con, paste0(
-    "SELECT cab_e, cab_v, COUNT(*) AS cab_n", paste0(", SUM(", c_, ") AS cab_s", seq_len(k), collapse = ""),
+    "SELECT ", group, ", COUNT(*) AS cab_n",
+    paste0(", MIN(", m_, ") AS cab_mean", seq_len(k), collapse = ""),
+    paste0(", SUM(", c_, " - ", m_, ") AS cab_s", seq_len(k), collapse = ""),
     paste0(", MIN(", c_, ") AS cab_min", seq_len(k), collapse = ""),
-    if (k) paste(products, collapse = ""),
-    " FROM (", inner, ") cab_w GROUP BY cab_e, cab_v"), "the statistics of each variant")
-  arms <- lapply(seq_len(nrow(r)), function(i) {
-    n <- as.double(r$cab_n[i])
-    S <- matrix(0, k, k, dimnames = list(needed, needed))
-    for (p in seq_len(nrow(pairs))) {
-      a <- pairs[p, 1L]
-      b <- pairs[p, 2L]
-      S[a, b] <- S[b, a] <- as.double(r[[sprintf("cab_p%d_%d", a, b)]][i])
-    }
-    list(n = n,
-         mean = stats::setNames(vapply(seq_len(k), function(j) as.double(r[[paste0("cab_s", j)]][i]), 0) / n, needed),
-         min = stats::setNames(vapply(seq_len(k), function(j) as.double(r[[paste0("cab_min", j)]][i]), 0), needed),
-         S = S)
-  })
-  list(keys = data.frame(e = r$cab_e, v = r$cab_v, stringsAsFactors = FALSE), arms = arms)
+    paste(sprintf(", SUM((%s - %s) * (%s - %s)) AS cab_p%d_%d", c_[pairs[, 1L]], m_[pairs[, 1L]],
+                  c_[pairs[, 2L]], m_[pairs[, 2L]], pairs[, 1L], pairs[, 2L]), collapse = ""),
+    " FROM (", inner, ") cab_w GROUP BY ", group), what)
+  get <- function(prefix) {
+    matrix(vapply(seq_len(k), function(j) as.double(r[[paste0(prefix, j)]]), numeric(nrow(r))),
+           nrow(r), k, dimnames = list(NULL, needed))
+  }
+  P <- array(0, c(nrow(r), k, k), dimnames = list(NULL, needed, needed))
+  for (p in seq_len(nrow(pairs))) {
+    a <- pairs[p, 1L]
+    b <- pairs[p, 2L]
+    P[, a, b] <- P[, b, a] <- as.double(r[[sprintf("cab_p%d_%d", a, b)]])
+  }
+  list(keys = r[names(keys)], n = as.double(r$cab_n), centre = get("cab_mean"), sums = get("cab_s"),
+       min = get("cab_min"), products = P)
 }
 
 ## One comparison from the statistics: variant v against the control for
@@ -170,45 +184,18 @@ compare_metric_sql <- function(m, mc, mv, ctl, v, pre, pair, cluster, correct, v
 }
 
 ## Per experiment, arm and cluster: the count, and the sums and
-## cross-products of columns `needed` centred at the experiment's means
-## (window functions), in one query. Returns list(e, v, cl: the keys in the
-## database's types; n; mean, sums: rows x columns; products: rows x
+## cross-products of columns `needed` centred at the experiment's means (see
+## sql_group_moments()). Returns list(e, v, cl: the keys in the database's
+## types; n; mean (the centres), sums: rows x columns; products: rows x
 ## columns x columns).
 sql_cluster_sums <- function(con, from, e_col, v_col, cl_col, needed) {
-  q <- function(x) sql_id(con, x)
-  k <- length(needed)
-  c_ <- paste0("cab_c", seq_len(k))
-  m_ <- paste0("cab_m", seq_len(k))
-  dtype <- sql_double_type(con)
-  part <- sprintf("PARTITION BY %s", e_col)
-  inner <- paste0("SELECT ", e_col, " AS cab_e, ", v_col, " AS cab_v, ", cl_col, " AS cab_cl",
-                  paste0(", CAST(", q(needed), " AS ", dtype, ") AS ", c_, collapse = ""),
-                  paste0(", SUM(CAST(", q(needed), " AS ", dtype, ")) OVER (", part, ") / COUNT(*) OVER (",
-                         part, ") AS ", m_, collapse = ""),
-                  " FROM ", from, " cab_u")
-  pairs <- which(upper.tri(diag(k), diag = TRUE), arr.ind = TRUE)
-  r <- sql_query(con, paste0(
-    "SELECT cab_e, cab_v, cab_cl, COUNT(*) AS cab_n",
-    paste0(", MIN(", m_, ") AS cab_mean", seq_len(k), collapse = ""),
-    paste0(", SUM(", c_, " - ", m_, ") AS cab_s", seq_len(k), collapse = ""),
-    paste(sprintf(", SUM((%s - %s) * (%s - %s)) AS cab_p%d_%d", c_[pairs[, 1L]], m_[pairs[, 1L]],
-                  c_[pairs[, 2L]], m_[pairs[, 2L]], pairs[, 1L], pairs[, 2L]), collapse = ""),
-    " FROM (", inner, ") cab_w GROUP BY cab_e, cab_v, cab_cl"), "the statistics of each cluster")
-  if (anyNA(r$cab_cl)) {
+  g <- sql_group_moments(con, from, c(cab_e = e_col, cab_v = v_col, cab_cl = cl_col), e_col, needed,
+                         "the statistics of each cluster")
+  if (anyNA(g$keys$cab_cl)) {
     abort("the cluster column has missing values in the per-unit table; give every unit a cluster.")
   }
-  get <- function(prefix) {
-    matrix(vapply(seq_len(k), function(j) as.double(r[[paste0(prefix, j)]]), numeric(nrow(r))),
-           nrow(r), k, dimnames = list(NULL, needed))
-  }
-  P <- array(0, c(nrow(r), k, k), dimnames = list(NULL, needed, needed))
-  for (p in seq_len(nrow(pairs))) {
-    a <- pairs[p, 1L]
-    b <- pairs[p, 2L]
-    P[, a, b] <- P[, b, a] <- as.double(r[[sprintf("cab_p%d_%d", a, b)]])
-  }
-  list(e = r$cab_e, v = r$cab_v, cl = r$cab_cl, n = as.double(r$cab_n), mean = get("cab_mean"),
-       sums = get("cab_s"), products = P)
+  list(e = g$keys$cab_e, v = g$keys$cab_v, cl = g$keys$cab_cl, n = g$n, mean = g$centre, sums = g$sums,
+       products = g$products)
 }
 
 ## The rows `keep` of sql_cluster_sums()'s result.
@@ -279,13 +266,7 @@ analyze_experiment_sql <- function(exposures, events, metrics, experiment_id, co
   if (!is.null(segment) || !is.null(users)) {
     abort("`segment` and `users` are not supported for database tables yet: bring the per-unit table into R with dplyr::collect(compute_metrics(...)) and analyse that, or analyse without segments.")
   }
-  cluster_name <- NULL
-  if (!is.null(cluster)) {
-    if (!inherits(cluster, "formula") && !(is.character(cluster) && length(cluster) == 1L)) {
-      abort("`cluster` must name a column (a string such as \"household_id\" or ~ household_id) when the data are database tables.")
-    }
-    cluster_name <- cluster_column_name(cluster)
-  }
+  cluster_name <- if (!is.null(cluster)) cluster_column_name(cluster)
   units <- exposures
   if (inherits(exposures, "experiment_units_sql")) {
     if (!is.null(cluster_name) && !cluster_name %in% colnames(units)) {

@@ -268,8 +268,7 @@ cluster_stats_sql <- function(formula, cluster, weights = NULL, table, dialect =
 ## weighted means, as in compress_columns().
 dbi_means_sql <- function(con, from, value_cols, weight_col, cluster_col) {
   qi <- function(x) sql_id(con, x)
-  dtype <- sql_double_type(con)
-  num <- function(x) sprintf("CAST(%s AS %s)", qi(x), dtype)
+  num <- function(x) sql_double(con, qi(x))
   used <- paste(c(sprintf("%s IS NOT NULL", qi(unique(c(value_cols, weight_col)))),
                   if (!is.null(weight_col)) sprintf("%s > 0", qi(weight_col))),
                 collapse = " AND ")
@@ -278,7 +277,7 @@ dbi_means_sql <- function(con, from, value_cols, weight_col, cluster_col) {
   ## SUM / COUNT, not AVG: PostgreSQL's AVG of a double also sums squares,
   ## which overflow (an error there) for values beyond about 1e154
   mean_sql <- sprintf("SUM(CASE WHEN %s THEN %s END) / SUM(CASE WHEN %s THEN %s END)", used,
-                      num(mean_cols), used, sprintf("CAST(1 AS %s)", dtype))
+                      num(mean_cols), used, sql_number(con, 1))
   if (!is.null(weight_col)) {
     j <- seq_along(value_cols)
     mean_sql[j] <- sprintf("SUM(CASE WHEN %s THEN %s * %s END) / SUM(CASE WHEN %s THEN %s END)",
@@ -305,9 +304,8 @@ dbi_means_sql <- function(con, from, value_cols, weight_col, cluster_col) {
 ## chunks of at most 900 sums per query, and sql(chunk).
 dbi_sums_sql <- function(con, from, spec, value_cols, weight_col, cluster_col, used, shift) {
   qi <- function(x) sql_id(con, x)
-  dtype <- sql_double_type(con)
-  num <- function(x) sprintf("CAST(%s AS %s)", qi(x), dtype)
-  literal <- sprintf("CAST(%s AS %s)", sprintf("%.17g", shift), dtype)
+  num <- function(x) sql_double(con, qi(x))
+  literal <- sql_number(con, shift)
   weighted <- !is.null(weight_col)
   powers <- if (weighted) 0:2 else 1L
   q <- length(value_cols) + 1L

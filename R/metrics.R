@@ -625,6 +625,21 @@ compute_metrics <- function(exposures, events, metrics, columns = NULL, experime
   out
 }
 
+## `experiment_id` (not NULL) checked: ids without missing values, each one
+## of the experiments `ids` of the exposures (when given).
+check_experiment_ids <- function(experiment_id, ids = NULL) {
+  if (!is.atomic(experiment_id) || length(experiment_id) == 0L || anyNA(experiment_id)) {
+    abort("`experiment_id` must be NULL (every experiment) or a vector of experiment ids, without missing values.")
+  }
+  absent <- setdiff(as.character(experiment_id), as.character(ids))
+  if (!is.null(ids) && length(absent) > 0L) {
+    shown <- utils::head(sort(as.character(ids)), 20L)
+    abort(sprintf("`experiment_id` \"%s\" is not in `exposures`; its experiments are %s%s.",
+                  absent[1L], paste0("\"", shown, "\"", collapse = ", "),
+                  if (length(ids) > 20L) ", ..." else ""))
+  }
+}
+
 ## The key columns of the per-unit table: experiment, unit, variant, first
 ## exposure and the cluster, which is not repeated when it is one of them
 ## (the user id: users as clusters). A metric may not take one of the names.
@@ -668,16 +683,7 @@ first_exposures <- function(exposures, cols, experiment_id, cl) {
   }
   ids <- unique(eid)
   if (!is.null(experiment_id)) {
-    if (!is.atomic(experiment_id) || length(experiment_id) == 0L || anyNA(experiment_id)) {
-      abort("`experiment_id` must be NULL (every experiment) or a vector of experiment ids, without missing values.")
-    }
-    absent <- setdiff(as.character(experiment_id), as.character(ids))
-    if (length(absent) > 0L) {
-      shown <- utils::head(sort(as.character(ids)), 20L)
-      abort(sprintf("`experiment_id` \"%s\" is not in `exposures`; its experiments are %s%s.",
-                    absent[1L], paste0("\"", shown, "\"", collapse = ", "),
-                    if (length(ids) > 20L) ", ..." else ""))
-    }
+    check_experiment_ids(experiment_id, ids)
     ex <- ex[as.character(eid) %in% as.character(experiment_id)]
     ids <- ids[as.character(ids) %in% as.character(experiment_id)]
   }

@@ -41,7 +41,7 @@ sql_query <- function(con, sql, what) {
 sql_time <- function(con, src, col, qcol) {
   proto <- src$columns[[col]]
   if (is.numeric(proto) || inherits(proto, "integer64")) {
-    return(sprintf("CAST(%s AS %s)", qcol, sql_double_type(con)))
+    return(sql_double(con, qcol))
   }
   ## an empty table says nothing of its types: its times are taken to be
   ## timestamps (the query fails if they are not)
@@ -52,11 +52,8 @@ sql_time <- function(con, src, col, qcol) {
 }
 
 ## A cluster column of the exposures table given as a string or a one-sided
-## formula.
+## formula (with database tables it cannot hold the values themselves).
 sql_cluster_name <- function(cluster, src) {
-  if (!(is.character(cluster) && length(cluster) == 1L) && !inherits(cluster, "formula")) {
-    abort("`cluster` must name a column of the exposures table (a string such as \"household_id\" or ~ household_id); with database tables it cannot hold the values themselves.")
-  }
   name <- cluster_column_name(cluster)
   if (!name %in% names(src$columns)) {
     abort(sprintf("`cluster` names column \"%s\", which is not in `exposures`. Its columns: %s.", name,
@@ -67,8 +64,8 @@ sql_cluster_name <- function(cluster, src) {
 
 ## The SQL of every step, from the two sources: list(first = first
 ## exposures per experiment and unit, units = the units kept, events = the
-## events the metrics count, values = SQL of the per-unit metric values
-## (before caps), value = for each plain metric the SQL aggregate).
+## events the metrics count, value = for each plain metric its aggregate,
+## window = for each plain metric the condition of an event in its window).
 metrics_sql_parts <- function(con, ex, ev, plain, cols, experiment_id, cluster_name) {
   q <- function(x) sql_id(con, x)
   time_ex <- sql_time(con, ex, cols[["exposure_time"]], q(cols[["exposure_time"]]))
@@ -94,7 +91,7 @@ metrics_sql_parts <- function(con, ex, ev, plain, cols, experiment_id, cluster_n
   ## without hash joins (SQLite) index the result for the join, instead of
   ## scanning every event for every unit.
   time_ev <- sql_time(con, ev, cols[["event_time"]], q(cols[["event_time"]]))
-  value <- sprintf("CAST(%s AS %s)", q(cols[["event_value"]]), sql_double_type(con))
+  value <- sql_double(con, q(cols[["event_value"]]))
   out$events <- paste0(
     "SELECT ", q(cols[["user_id"]]), " AS cab_uid, ", q(cols[["event_name"]]), " AS cab_name, ",
     time_ev, " AS cab_t, COUNT(*) AS cab_n",
@@ -166,14 +163,7 @@ compute_metrics_sql <- function(exposures, events, metrics, cols, experiment_id,
   r1 <- r1[order(r1$cab_eid, method = "radix"), , drop = FALSE]
   ids <- r1$cab_eid
   if (!is.null(experiment_id)) {
-    check_experiment_ids(experiment_id)
-    absent <- setdiff(as.character(experiment_id), as.character(ids))
-    if (length(absent) > 0L) {
-      shown <- utils::head(as.character(ids), 20L)
-      abort(sprintf("`experiment_id` \"%s\" is not in `exposures`; its experiments are %s%s.",
-                    absent[1L], paste0("\"", shown, "\"", collapse = ", "),
-                    if (length(ids) > 20L) ", ..." else ""))
-    }
+    check_experiment_ids(experiment_id, ids)
     r1 <- r1[as.character(ids) %in% as.character(experiment_id), , drop = FALSE]
     ids <- r1$cab_eid
     parts <- metrics_sql_parts(con, ex, ev, plain, cols, ids, cluster_name)
@@ -197,7 +187,7 @@ compute_metrics_sql <- function(exposures, events, metrics, cols, experiment_id,
   attr(out, "metrics") <- metrics
   attr(out, "columns") <- cols
   attr(out, "excluded") <- excluded
-  attr(out, "cluster") <- if (length(out_names) > 4L) out_names[[5L]] else if (!is.null(cluster_name)) cluster_name
+  attr(out, "cluster") <- cluster_name
   attr(out, "sql") <- final
   class(out) <- c("experiment_units_sql", class(out))
   out
@@ -210,10 +200,9 @@ units_query <- function(con, parts, metrics, plain, out_names, cluster_name, cap
   q <- function(x) sql_id(con, x)
   group <- paste0("u.cab_eid, u.cab_uid, u.cab_variant, u.cab_t0", if (!is.null(cluster_name)) ", u.cab_cl")
   m_alias <- stats::setNames(paste0("cab_m", seq_along(metrics)), names(metrics))
-  dtype <- sql_double_type(con)
   values <- if (length(plain) && !is.null(parts$events)) {
     paste0("SELECT ", group,
-           paste0(", CAST(", unlist(parts$value), " AS ", dtype, ") AS ", m_alias[names(plain)], collapse = ""),
+           paste0(", ", sql_double(con, unlist(parts$value)), " AS ", m_alias[names(plain)], collapse = ""),
            " FROM (", parts$units, ") u LEFT JOIN (", parts$events, ") e ON e.cab_uid = u.cab_uid",
            " GROUP BY ", group)
   } else {
@@ -234,12 +223,6 @@ units_query <- function(con, parts, metrics, plain, out_names, cluster_name, cap
          if (length(out_names) > 4L) paste0(", cab_cl AS ", q(out_names[[5L]])),
          paste0(", ", metric_sql, " AS ", q(names(metrics)), collapse = ""),
          " FROM (", capped_sql, ") u")
-}
-
-check_experiment_ids <- function(experiment_id) {
-  if (!is.atomic(experiment_id) || length(experiment_id) == 0L || anyNA(experiment_id)) {
-    abort("`experiment_id` must be NULL (every experiment) or a vector of experiment ids, without missing values.")
-  }
 }
 
 ## The checks of the events table that need no join: the types of its

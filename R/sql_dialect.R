@@ -62,7 +62,8 @@ sql_double_type <- function(con) {
   if (is_dialect(con)) return(con$double)
   tryCatch(as.character(DBI::dbDataType(con, 1)), error = function(e) "DOUBLE PRECISION")
 }
-sql_number <- function(con, x) sprintf("CAST(%s AS %s)", sprintf("%.17g", x), sql_double_type(con))
+sql_double <- function(con, expr) sprintf("CAST(%s AS %s)", expr, sql_double_type(con))
+sql_number <- function(con, x) sql_double(con, sprintf("%.17g", x))
 sql_value <- function(con, x) {
   if (is.character(x) || is.factor(x)) return(sql_string(con, as.character(x)))
   if (inherits(x, "integer64") || is.integer(x)) return(as.character(x))
@@ -79,7 +80,7 @@ sql_epoch <- function(con, qcol) {
   rule <- if (is_dialect(con)) con$epoch else if (inherits(con, "SQLiteConnection")) NA_character_ else
     sql_dialect_rules$ansi$epoch
   if (is.na(rule)) return(NA_character_)
-  sprintf("CAST(%s AS %s)", sprintf(rule, qcol), sql_double_type(con))
+  sql_double(con, sprintf(rule, qcol))
 }
 
 ## Each statement under its name, wrapped at the console width for reading
